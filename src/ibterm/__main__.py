@@ -1,0 +1,5 @@
+import sys
+
+from ibterm.cli import main
+
+sys.exit(main())

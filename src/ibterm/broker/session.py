@@ -1,0 +1,412 @@
+"""The broker session: one ib_async connection, turned into plain domain objects.
+
+Incoming data is not pushed to the UI tick by tick. The session remembers *what* changed
+(con_ids of quotes, a flag for positions and the account) and the UI drains a
+`SessionUpdate` a few times a second, so a burst of ticks costs the UI one table update
+per instrument, and the per-tick work here is a dict store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ib_async import IB, Contract, PnL, PnLSingle, Ticker
+
+from ibterm.broker.contracts import contract_to_instrument, spec_to_contract
+from ibterm.config import Profile
+from ibterm.domain.account import AccountSummary, Position
+from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
+from ibterm.domain.instrument import Instrument, SecType
+from ibterm.domain.quote import MarketDataType, Quote, clean_price
+from ibterm.domain.symbols import SymbolError, parse_symbol
+from ibterm.reference import futures_table
+
+log = logging.getLogger("ibterm.broker")
+
+# Reconnect backoff: 1 s doubling to 30 s, each delay jittered by ±50%.
+RECONNECT_FIRST = 1.0
+RECONNECT_MAX = 30.0
+
+_ACCOUNT_TAGS = {
+    "NetLiquidation": "net_liquidation",
+    "TotalCashValue": "total_cash",
+    "BuyingPower": "buying_power",
+    "AvailableFunds": "available_funds",
+    "ExcessLiquidity": "excess_liquidity",
+    "InitMarginReq": "init_margin",
+    "MaintMarginReq": "maint_margin",
+    "GrossPositionValue": "gross_position_value",
+    "UnrealizedPnL": "unrealized_pnl",
+    "RealizedPnL": "realized_pnl",
+}
+# Codes that are about the connection, not a request.
+_LOST, _RESTORED_DATA_LOST, _RESTORED_DATA_KEPT = 1100, 1101, 1102
+_NOTICE_CODES_IGNORED = frozenset({2104, 2106, 2107, 2108, 2158, 10167})
+
+
+@dataclass(frozen=True, slots=True)
+class WatchItem:
+    text: str  # as the user wrote it
+    instrument: Instrument | None = None
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    level: str  # "info" | "warning" | "error"
+    message: str
+
+
+@dataclass(slots=True)
+class SessionUpdate:
+    status: ConnectionStatus | None = None
+    watchlist: list[WatchItem] | None = None
+    quotes: list[Quote] = field(default_factory=list)
+    positions: list[Position] | None = None
+    account: AccountSummary | None = None
+    notices: list[Notice] = field(default_factory=list)
+
+
+class BrokerSession:
+    def __init__(self, profile: Profile, name: str, mode: TradingMode,
+                 clock: Callable[[], float] = time.monotonic):
+        self.profile = profile
+        self.name = name
+        self.mode = mode
+        self.clock = clock
+        self.ib = IB()
+        self.account = profile.account
+        self.status = ConnectionStatus(ConnectionState.DISCONNECTED, since=clock())
+        self._status_dirty = True
+        self.watchlist: list[WatchItem] = [WatchItem(text) for text in profile.watchlist]
+        self._watch_dirty = True
+        self._tickers: dict[int, Ticker] = {}
+        # Instruments resolved through contract details (min tick, contract month…).
+        self.instruments: dict[int, Instrument] = {}
+        self._resolving: set[int] = set()
+        self._quote_changed: dict[int, float] = {}
+        self._positions_dirty = False
+        self._account_dirty = False
+        self._pnl: PnL | None = None
+        self._pnl_single: dict[int, PnLSingle] = {}
+        self._notices: list[Notice] = []
+        self._closing = False
+        self._reconnect_task: asyncio.Task[None] | None = None
+        self._last_error: tuple[int, str] | None = None
+        self.ib.pendingTickersEvent += self._on_tickers
+        self.ib.disconnectedEvent += self._on_disconnected
+        self.ib.errorEvent += self._on_error
+        self.ib.updatePortfolioEvent += self._on_portfolio
+        self.ib.accountValueEvent += self._on_account_value
+        self.ib.pnlEvent += self._on_pnl
+        self.ib.pnlSingleEvent += self._on_pnl_single
+
+    # --- lifecycle -------------------------------------------------------------------
+    def _set_status(self, state: ConnectionState, detail: str = "", attempt: int = 0) -> None:
+        if self.status.state is not state or self.status.detail != detail:
+            log.info("connection %s %s", state.value, detail)
+            self.status = ConnectionStatus(state, detail, self.clock(), attempt)
+            self._status_dirty = True
+
+    async def start(self) -> bool:
+        """Connect and subscribe; on failure keep retrying in the background."""
+        self._closing = False
+        if await self._connect(ConnectionState.CONNECTING):
+            return True
+        self._schedule_reconnect()
+        return False
+
+    async def _connect(self, state: ConnectionState, attempt: int = 0) -> bool:
+        p = self.profile
+        self._set_status(state, f"{p.host}:{p.port} clientId {p.client_id}", attempt)
+        self._last_error = None
+        try:
+            await self.ib.connectAsync(p.host, p.port, clientId=p.client_id,
+                                       timeout=p.connect_timeout, readonly=p.read_only,
+                                       account=p.account)
+        except ConnectionRefusedError:
+            self._fail(f"connection refused at {p.host}:{p.port}: is TWS / IB Gateway running "
+                       "with the API enabled on this port?")
+            return False
+        except (TimeoutError, asyncio.TimeoutError):
+            self._fail(self._explain_timeout())
+            return False
+        except (OSError, ConnectionError) as exc:
+            self._fail(f"cannot connect to {p.host}:{p.port}: {exc}")
+            return False
+        accounts = self.ib.managedAccounts()
+        if p.account and p.account not in accounts:
+            self._fail(f"account {p.account} is not managed by this login "
+                       f"({', '.join(accounts)})")
+            self.ib.disconnect()
+            return False
+        self.account = p.account or accounts[0]
+        self._set_status(ConnectionState.CONNECTED, f"{p.host}:{p.port}")
+        await self._subscribe()
+        return True
+
+    def _explain_timeout(self) -> str:
+        p = self.profile
+        if self._last_error and self._last_error[0] == 326:
+            return f"clientId {p.client_id} is already in use: choose another in the profile"
+        return (f"no API handshake from {p.host}:{p.port} within {p.connect_timeout:g}s: "
+                "check that the API is enabled and this host is trusted")
+
+    def _fail(self, message: str) -> None:
+        log.warning("connect failed: %s", message)
+        state = (ConnectionState.DISCONNECTED if self.status.state is ConnectionState.CONNECTING
+                 else ConnectionState.RECONNECTING)
+        self._set_status(state, message, self.status.attempt)
+        self._notices.append(Notice("error", message))
+
+    async def close(self) -> None:
+        self._closing = True
+        if self._reconnect_task is not None:
+            self._reconnect_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reconnect_task
+        self.ib.disconnect()
+        self._set_status(ConnectionState.DISCONNECTED, "closed")
+
+    def _on_disconnected(self) -> None:
+        # ib_async can report one disconnect twice: act on the first only.
+        if self._closing or self.status.state in (ConnectionState.LOST,
+                                                  ConnectionState.RECONNECTING,
+                                                  ConnectionState.DISCONNECTED):
+            return
+        self._set_status(ConnectionState.LOST, "the gateway closed the connection")
+        self._notices.append(Notice("error", "Connection to the gateway lost; reconnecting"))
+        self._clear_subscriptions()
+        self._schedule_reconnect()
+
+    def _schedule_reconnect(self) -> None:
+        if self._closing or (self._reconnect_task and not self._reconnect_task.done()):
+            return
+        self._reconnect_task = asyncio.get_running_loop().create_task(self._reconnect_loop())
+
+    async def _reconnect_loop(self) -> None:
+        attempt = 0
+        while not self._closing:
+            attempt += 1
+            delay = min(RECONNECT_MAX, RECONNECT_FIRST * 2 ** (attempt - 1))
+            delay *= random.uniform(0.5, 1.5)
+            self._set_status(ConnectionState.RECONNECTING,
+                             f"attempt {attempt} in {delay:.1f}s: {self.status.detail}", attempt)
+            await asyncio.sleep(delay)
+            if self._closing:
+                return
+            if await self._connect(ConnectionState.RECONNECTING, attempt):
+                self._notices.append(Notice("info", "Reconnected to the gateway"))
+                return
+
+    # --- subscriptions ---------------------------------------------------------------
+    def _clear_subscriptions(self) -> None:
+        self._tickers.clear()
+        self._pnl = None
+        self._pnl_single.clear()
+
+    async def _subscribe(self) -> None:
+        self.ib.reqMarketDataType(self.profile.market_data.ib_type.value)
+        await self._resolve_watchlist()
+        for item in self.watchlist:
+            if item.instrument is not None:
+                self._request_quote(item.instrument)
+        self._pnl = self.ib.reqPnL(self.account)
+        self._sync_pnl_single()
+        self._positions_dirty = self._account_dirty = True
+
+    async def _resolve_watchlist(self) -> None:
+        resolved = await asyncio.gather(*(self.resolve(item.text) for item in self.watchlist))
+        self.watchlist = [
+            WatchItem(item.text, inst, err) for item, (inst, err) in zip(self.watchlist, resolved)
+        ]
+        self._watch_dirty = True
+
+    async def resolve(self, text: str) -> tuple[Instrument | None, str]:
+        """Resolve symbol-grammar text to an instrument: (instrument, "") or (None, why)."""
+        try:
+            spec = parse_symbol(text, futures_table().keys())
+        except SymbolError as exc:
+            return None, str(exc)
+        details = await self.ib.reqContractDetailsAsync(spec_to_contract(spec))
+        if spec.sec_type is SecType.FUT and not spec.expiry and details:
+            details = sorted(details, key=lambda d: d.contract.lastTradeDateOrContractMonth
+                             if d.contract else "")[:1]
+        if not details:
+            return None, f"unknown instrument {text!r}"
+        if len(details) > 1:
+            return None, f"{text!r} is ambiguous ({len(details)} contracts match)"
+        d = details[0]
+        assert d.contract is not None
+        inst = contract_to_instrument(d.contract, d)
+        self.instruments[inst.con_id] = inst
+        return inst, ""
+
+    async def _resolve_con_id(self, con_id: int) -> None:
+        try:
+            details = await self.ib.reqContractDetailsAsync(Contract(conId=con_id))
+        except ConnectionError:
+            return
+        finally:
+            self._resolving.discard(con_id)
+        if len(details) == 1 and details[0].contract is not None:
+            self.instruments[con_id] = contract_to_instrument(details[0].contract, details[0])
+            self._positions_dirty = True
+
+    def _request_quote(self, inst: Instrument) -> None:
+        if inst.con_id in self._tickers:
+            return
+        contract = Contract(conId=inst.con_id, exchange=inst.exchange)
+        self._tickers[inst.con_id] = self.ib.reqMktData(contract, "", False, False)
+
+    def _sync_pnl_single(self) -> None:
+        if not self.account:
+            return
+        for item in self.ib.portfolio(self.account):
+            con_id = item.contract.conId
+            if con_id not in self._pnl_single:
+                self._pnl_single[con_id] = self.ib.reqPnLSingle(self.account, "", con_id)
+            if con_id not in self.instruments and con_id not in self._resolving:
+                self._resolving.add(con_id)
+                asyncio.get_running_loop().create_task(self._resolve_con_id(con_id))
+
+    # --- event handlers: remember what changed, nothing more -------------------------
+    def _on_tickers(self, tickers: set[Ticker]) -> None:
+        now = self.clock()
+        changed = self._quote_changed
+        for ticker in tickers:
+            changed[ticker.contract.conId] = now  # type: ignore[union-attr]
+
+    def _on_portfolio(self, _item: object) -> None:
+        self._positions_dirty = True
+
+    def _on_account_value(self, _value: object) -> None:
+        self._account_dirty = True
+
+    def _on_pnl(self, _pnl: object) -> None:
+        self._account_dirty = True
+
+    def _on_pnl_single(self, _pnl: object) -> None:
+        self._positions_dirty = True
+
+    def _on_error(self, req_id: int, code: int, message: str, contract: object) -> None:
+        self._last_error = (code, message)
+        if code == _LOST:
+            self._set_status(ConnectionState.LOST, "TWS has lost its connection to IB (1100)")
+            self._notices.append(Notice("error", message))
+        elif code in (_RESTORED_DATA_LOST, _RESTORED_DATA_KEPT):
+            self._set_status(ConnectionState.CONNECTED, f"restored ({code})")
+            self._notices.append(Notice("info", message))
+            if code == _RESTORED_DATA_LOST:
+                self._resubscribe_quotes()
+        elif code in _NOTICE_CODES_IGNORED or 2100 <= code < 2200:
+            log.info("IB %d: %s", code, message)
+        else:
+            where = f" ({contract})" if contract else ""
+            self._notices.append(Notice("warning", f"IB {code}: {message}{where}"))
+
+    def _resubscribe_quotes(self) -> None:
+        for con_id, ticker in list(self._tickers.items()):
+            self.ib.cancelMktData(ticker.contract)  # type: ignore[arg-type]
+            del self._tickers[con_id]
+        for item in self.watchlist:
+            if item.instrument is not None:
+                self._request_quote(item.instrument)
+
+    # --- the UI's view ---------------------------------------------------------------
+    def drain(self) -> SessionUpdate:
+        """Everything that changed since the last drain, as domain objects."""
+        update = SessionUpdate()
+        if self._status_dirty:
+            update.status = self.status
+            self._status_dirty = False
+        if self._watch_dirty:
+            update.watchlist = list(self.watchlist)
+            self._watch_dirty = False
+        if self._quote_changed:
+            changed, self._quote_changed = self._quote_changed, {}
+            for con_id, at in changed.items():
+                ticker = self._tickers.get(con_id)
+                if ticker is not None:
+                    update.quotes.append(quote_from_ticker(con_id, ticker, at))
+        if self._positions_dirty:
+            self._positions_dirty = False
+            self._sync_pnl_single()
+            update.positions = self.positions()
+        if self._account_dirty:
+            self._account_dirty = False
+            update.account = self.account_summary()
+        if self._notices:
+            update.notices, self._notices = self._notices, []
+        return update
+
+    def positions(self) -> list[Position]:
+        if not self.account:
+            return []
+        out = []
+        for item in self.ib.portfolio(self.account):
+            pnl = self._pnl_single.get(item.contract.conId)
+            inst = self.instruments.get(item.contract.conId) or contract_to_instrument(
+                item.contract)
+            mult = inst.multiplier or 1.0
+            out.append(Position(
+                account=item.account,
+                instrument=inst,
+                quantity=item.position,
+                avg_cost=item.averageCost / mult,
+                market_price=clean_price(item.marketPrice),
+                market_value=item.marketValue,
+                unrealized_pnl=item.unrealizedPNL,
+                realized_pnl=item.realizedPNL,
+                daily_pnl=_finite(pnl.dailyPnL) if pnl is not None else None,
+            ))
+        return out
+
+    def account_summary(self) -> AccountSummary:
+        values: dict[str, float] = {}
+        currency = "USD"
+        for v in self.ib.accountValues(self.account):
+            attr = _ACCOUNT_TAGS.get(v.tag)
+            if attr is None:
+                continue
+            try:
+                values[attr] = float(v.value)
+            except ValueError:
+                continue
+            if v.currency and v.currency != "BASE":
+                currency = v.currency
+        daily = _finite(self._pnl.dailyPnL) if self._pnl is not None else None
+        return AccountSummary(account=self.account, currency=currency, daily_pnl=daily, **values)
+
+
+def _finite(value: float | None) -> float | None:
+    return clean_price(value) if value is not None and abs(value) < 1e300 else None
+
+
+def quote_from_ticker(con_id: int, t: Ticker, at: float) -> Quote:
+    try:
+        data_type = MarketDataType(t.marketDataType)
+    except ValueError:
+        data_type = MarketDataType.LIVE
+    return Quote(
+        con_id=con_id,
+        data_type=data_type,
+        updated_at=at,
+        bid=clean_price(t.bid),
+        ask=clean_price(t.ask),
+        last=clean_price(t.last),
+        bid_size=clean_price(t.bidSize),
+        ask_size=clean_price(t.askSize),
+        last_size=clean_price(t.lastSize),
+        volume=clean_price(t.volume),
+        open=clean_price(t.open),
+        high=clean_price(t.high),
+        low=clean_price(t.low),
+        close=clean_price(t.close),
+    )

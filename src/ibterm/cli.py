@@ -1,0 +1,163 @@
+"""The `ibterm` command. Exit codes: 0 success, 1 a check found problems, 2 bad input."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+from pathlib import Path
+
+from ibterm import __version__
+from ibterm.logs import LEVELS
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+NO_CONFIG = """\
+ibterm: no configuration at {path}
+
+Create it with a profile for your TWS or IB Gateway, for example:
+
+    default_profile: paper
+    profiles:
+      paper:
+        host: 127.0.0.1
+        port: 7497        # TWS paper; 4002 for IB Gateway paper
+        client_id: 1
+        mode: paper
+
+(Enable the API in TWS: Global Configuration > API > Settings.) See docs/config.md.
+To look around first, run the app against its built-in simulator:  ibterm demo
+"""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ibterm", description="A terminal trading "
+                                     "workstation for Interactive Brokers.")
+    parser.add_argument("--version", action="version", version=f"ibterm {__version__}")
+    parser.add_argument("--profile", help="the config profile to connect with")
+    parser.add_argument("--log-level", choices=LEVELS, help="diagnostic log level")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="the app against an embedded gateway simulator")
+    demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
+    demo.add_argument("--scenario", type=Path, help="simulator scenario file")
+
+    sim = sub.add_parser("sim", help="run the gateway simulator in the foreground")
+    sim.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
+    sim.add_argument("--port", type=int, default=7497, help="port; 0 picks a free one")
+    sim.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    sim.add_argument("--scenario", type=Path, help="scenario YAML (docs/simulator.md)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "sim":
+            return _run_sim(args)
+        if args.command == "demo":
+            return _run_demo(args)
+        return _run_app(args)
+    except KeyboardInterrupt:
+        return EXIT_OK
+
+
+def _error(message: str) -> int:
+    print(f"ibterm: {message}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def _load_scenario(path: Path | None):  # type: ignore[no-untyped-def]
+    from ibterm.sim.scenario import Scenario
+    from ibterm.sim.world import load_scenario
+
+    return load_scenario(path) if path is not None else Scenario()
+
+
+def _run_sim(args: argparse.Namespace) -> int:
+    from ibterm import yamlfile
+    from ibterm.logs import log_to_stderr
+    from ibterm.sim.runner import address_in_use, serve_foreground
+    from ibterm.sim.server import SimServer, check_loopback
+
+    log_to_stderr(args.log_level or "WARNING")
+    if not 0 <= args.port <= 65535:
+        return _error(f"--port must be 0..65535, not {args.port}")
+    try:
+        check_loopback(args.host)
+    except ValueError as exc:
+        return _error(str(exc))
+    try:
+        scenario = _load_scenario(args.scenario)
+    except yamlfile.FileProblems as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    server = SimServer(scenario, seed=args.seed, host=args.host, port=args.port)
+    try:
+        asyncio.run(serve_foreground(server))
+    except OSError as exc:
+        if address_in_use(exc):
+            return _error(f"cannot listen on {args.host}:{args.port}: address already in use")
+        return _error(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}")
+    return EXIT_OK
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from ibterm import yamlfile
+    from ibterm.config import data_dir, demo_profile
+    from ibterm.domain.connection import TradingMode
+    from ibterm.logs import log_to_file
+    from ibterm.sim.runner import SimulatorThread
+
+    try:
+        scenario = _load_scenario(args.scenario)
+    except yamlfile.FileProblems as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    log_to_file(data_dir(), args.log_level or "INFO")
+    sim = SimulatorThread(scenario, seed=args.seed, today=dt.date.today())
+    port = sim.start()
+    try:
+        return _run_tui(demo_profile(port), "demo", TradingMode.DEMO)
+    finally:
+        sim.stop()
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from ibterm import yamlfile
+    from ibterm.config import config_path, data_dir, load_config, select_profile
+    from ibterm.logs import log_to_file
+
+    path = config_path()
+    if not path.exists():
+        sys.stderr.write(NO_CONFIG.format(path=path))
+        if sys.stdin.isatty() and sys.stdout.isatty():
+            answer = input("Start the demo now? [Y/n] ").strip().lower()
+            if answer in ("", "y", "yes"):
+                return _run_demo(argparse.Namespace(seed=0, scenario=None,
+                                                    log_level=args.log_level))
+        return EXIT_USAGE
+    try:
+        config = load_config(path)
+        name, profile = select_profile(config, args.profile)
+    except yamlfile.FileProblems as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyError as exc:
+        return _error(str(exc.args[0]))
+    log_to_file(data_dir(), args.log_level or config.log_level)
+    return _run_tui(profile, name, profile.mode)
+
+
+def _run_tui(profile, name: str, mode) -> int:  # type: ignore[no-untyped-def]
+    from ibterm.broker.session import BrokerSession
+    from ibterm.tui.app import IbtermApp
+
+    session = BrokerSession(profile, name, mode)
+    IbtermApp(session).run()
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Configuration: where files live, connection profiles, validated with located errors.
+
+The config file is YAML (`$IBTERM_CONFIG`, else `$XDG_CONFIG_HOME/ibterm/config.yaml`);
+data (logs, journal) live in `$IBTERM_DATA_DIR`, else `$XDG_DATA_HOME/ibterm`.
+See docs/config.md.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import pydantic
+from pydantic import Field
+
+from ibterm import yamlfile
+from ibterm.domain.connection import TradingMode
+from ibterm.domain.quote import MarketDataType
+from ibterm.domain.symbols import SymbolError, parse_symbol
+from ibterm.reference import futures_table
+
+DEFAULT_WATCHLIST = ("AAPL", "MSFT", "IBM", "TSLA", "SPY", "QQQ", "ES", "NQ", "CL", "EUR.USD")
+
+
+class MarketDataChoice(StrEnum):
+    """What the app asks IB for. IB sends live data wherever the account is subscribed;
+    the delayed choices fill the gaps with delayed quotes, which the app marks."""
+
+    LIVE = "live"
+    FROZEN = "frozen"
+    DELAYED = "delayed"
+    DELAYED_FROZEN = "delayed-frozen"
+
+    @property
+    def ib_type(self) -> MarketDataType:
+        return {
+            MarketDataChoice.LIVE: MarketDataType.LIVE,
+            MarketDataChoice.FROZEN: MarketDataType.FROZEN,
+            MarketDataChoice.DELAYED: MarketDataType.DELAYED,
+            MarketDataChoice.DELAYED_FROZEN: MarketDataType.DELAYED_FROZEN,
+        }[self]
+
+
+class _Model(pydantic.BaseModel):
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+
+
+class Profile(_Model):
+    host: str = Field("127.0.0.1", description="TWS / IB Gateway host")
+    port: Annotated[int, Field(ge=1, le=65535)] = Field(
+        7497, description="7497 TWS paper, 7496 TWS live, 4002 Gateway paper, 4001 Gateway live"
+    )
+    client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 1
+    account: str = Field("", description="account id; empty: the only managed account")
+    mode: TradingMode = Field(TradingMode.PAPER, description="paper or live")
+    read_only: bool = Field(False, description="never send orders from this profile")
+    market_data: MarketDataChoice = MarketDataChoice.DELAYED_FROZEN
+    watchlist: list[str] = Field(default_factory=lambda: list(DEFAULT_WATCHLIST))
+    stale_after: float = Field(10.0, gt=0, le=3600, description="seconds without an update")
+    connect_timeout: float = Field(10.0, gt=0, le=120)
+
+    @pydantic.field_validator("watchlist")
+    @classmethod
+    def _symbols(cls, entries: list[str]) -> list[str]:
+        roots = futures_table().keys()
+        for entry in entries:
+            try:
+                parse_symbol(entry, roots)
+            except SymbolError as exc:
+                raise ValueError(f"watchlist entry {entry!r}: {exc}") from None
+        return entries
+
+    @pydantic.field_validator("mode")
+    @classmethod
+    def _mode(cls, mode: TradingMode) -> TradingMode:
+        if mode is TradingMode.DEMO:
+            raise ValueError("mode is paper or live (demo is `ibterm demo`)")
+        return mode
+
+
+class Config(_Model):
+    default_profile: str = "paper"
+    profiles: dict[str, Profile] = Field(default_factory=dict)
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+
+    @pydantic.model_validator(mode="after")
+    def _default_exists(self) -> Config:
+        if self.profiles and self.default_profile not in self.profiles:
+            names = ", ".join(sorted(self.profiles))
+            raise ValueError(f"default_profile {self.default_profile!r} is not one of the "
+                             f"profiles ({names})")
+        return self
+
+
+def config_path() -> Path:
+    explicit = os.environ.get("IBTERM_CONFIG")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "ibterm" / "config.yaml"
+
+
+def data_dir() -> Path:
+    explicit = os.environ.get("IBTERM_DATA_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "ibterm"
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Load and validate; raise yamlfile.FileProblems (PATH:LINE:COL: message)."""
+    return yamlfile.load(Config, path or config_path())
+
+
+def select_profile(config: Config, name: str | None) -> tuple[str, Profile]:
+    chosen = name or config.default_profile
+    if chosen not in config.profiles:
+        names = ", ".join(sorted(config.profiles)) or "none"
+        raise KeyError(f"no profile named {chosen!r} (profiles: {names})")
+    return chosen, config.profiles[chosen]
+
+
+def demo_profile(port: int) -> Profile:
+    return Profile(host="127.0.0.1", port=port, client_id=1, mode=TradingMode.PAPER)

@@ -1,0 +1,197 @@
+"""Seeded random-walk quotes on each instrument's tick grid.
+
+Every walking instrument has its own random stream, seeded from the run's seed and its
+conId, and draws the same numbers every step: the sequence of books an instrument goes
+through depends only on (seed, scenario), never on who subscribed or when.
+Back-month futures follow their front month at a fixed basis; options are priced from
+their underlying with Black-Scholes, so the whole surface moves together.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import zlib
+from collections import deque
+from dataclasses import dataclass, replace
+
+from ibterm.domain.instrument import Right
+from ibterm.risk.black_scholes import bsm_price
+from ibterm.sim.world import PriceModel, SimInstrument, World, round_to_tick
+
+# Seconds of trading in a year: 252 sessions of 6.5 hours.
+TRADING_SECONDS_PER_YEAR = 252 * 6.5 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    bid: float
+    ask: float
+    last: float
+    bid_size: float
+    ask_size: float
+    last_size: float
+    volume: float
+    open: float
+    high: float
+    low: float
+    close: float
+
+    @property
+    def mid(self) -> float:
+        return (self.bid + self.ask) / 2.0
+
+
+class Walk:
+    """One instrument's own random walk."""
+
+    def __init__(self, sim: SimInstrument, seed: int, step_seconds: float, history: int):
+        inst = sim.instrument
+        self.tick = inst.min_tick
+        self.lot = sim.lot
+        self.rng = random.Random(f"{seed}/{inst.con_id}")
+        rng = self.rng
+        self.sigma_ticks = (
+            sim.start_price * sim.volatility * math.sqrt(step_seconds / TRADING_SECONDS_PER_YEAR)
+        ) / self.tick
+        self.base_spread = max(1, round(sim.start_price * 0.00005 / self.tick))
+        self.spread = self.base_spread
+        self.bid_ticks = max(1, round(sim.start_price / self.tick) - self.spread // 2)
+        close = round_to_tick(sim.start_price * (1 + rng.gauss(0, 0.008)), self.tick)
+        open_ = round_to_tick(close * (1 + rng.gauss(0, 0.004)), self.tick)
+        price = self._px(self.bid_ticks)
+        self.book = Book(
+            bid=price,
+            ask=self._px(self.bid_ticks + self.spread),
+            last=price,
+            bid_size=self.lot * rng.randint(1, 30),
+            ask_size=self.lot * rng.randint(1, 30),
+            last_size=self.lot * rng.randint(1, 5),
+            volume=self.lot * rng.randint(2_000, 20_000),
+            open=open_,
+            high=max(open_, price, close),
+            low=min(open_, price, close),
+            close=close,
+        )
+        self.history: deque[Book] = deque([self.book], maxlen=history + 1)
+
+    def _px(self, ticks: int) -> float:
+        return round_to_tick(ticks * self.tick, self.tick)
+
+    def step(self) -> None:
+        rng = self.rng
+        # Draw a fixed set of numbers every step so the stream never depends on branches.
+        z = rng.gauss(0.0, 1.0)
+        spread_draw = rng.random()
+        bid_lots = rng.randint(1, 30)
+        ask_lots = rng.randint(1, 30)
+        trade_draw = rng.random()
+        side_draw = rng.random()
+        trade_lots = rng.randint(1, 10)
+
+        self.bid_ticks = max(1, self.bid_ticks + round(z * self.sigma_ticks))
+        if spread_draw < 0.15:
+            self.spread = self.base_spread + (1 if spread_draw < 0.05 else 0)
+        elif spread_draw > 0.9:
+            self.spread = self.base_spread
+        b = self.book
+        bid = self._px(self.bid_ticks)
+        ask = self._px(self.bid_ticks + self.spread)
+        last, last_size, volume, high, low = b.last, b.last_size, b.volume, b.high, b.low
+        if trade_draw < 0.6:
+            last = bid if side_draw < 0.5 else ask
+            last_size = self.lot * trade_lots
+            volume += last_size
+            high, low = max(high, last), min(low, last)
+        self.book = Book(bid, ask, last, self.lot * bid_lots, self.lot * ask_lots, last_size,
+                         volume, b.open, high, low, b.close)
+        self.history.append(self.book)
+
+    def delayed(self) -> Book:
+        return self.history[0]
+
+
+def _mix(*parts: object) -> int:
+    return zlib.crc32("/".join(map(str, parts)).encode())
+
+
+class Market:
+    def __init__(self, world: World, seed: int, step_seconds: float, delay_steps: int):
+        self.world = world
+        self.seed = seed
+        self.steps = 0
+        self.walks: dict[int, Walk] = {
+            con_id: Walk(sim, seed, step_seconds, delay_steps)
+            for con_id, sim in world.instruments.items()
+            if sim.model is PriceModel.WALK
+        }
+        # Derived books are computed on demand, once per step: (step, delayed) -> Book.
+        self._derived: dict[tuple[int, bool], tuple[int, Book]] = {}
+        self._opening: dict[int, Book] = {}
+
+    def step(self) -> None:
+        for walk in self.walks.values():
+            walk.step()
+        self.steps += 1
+
+    def book(self, con_id: int, delayed: bool = False) -> Book:
+        walk = self.walks.get(con_id)
+        if walk is not None:
+            return walk.delayed() if delayed else walk.book
+        key = (con_id, delayed)
+        cached = self._derived.get(key)
+        if cached is not None and cached[0] == self.steps:
+            return cached[1]
+        sim = self.world.instruments[con_id]
+        book = self._derive(sim, delayed, cached[1] if cached else None)
+        self._derived[key] = (self.steps, book)
+        return book
+
+    def mark(self, con_id: int) -> float:
+        """The price positions are valued at: the live mid."""
+        return self.book(con_id).mid
+
+    def prior_close(self, con_id: int) -> float:
+        return self.book(con_id).close
+
+    def _derive(self, sim: SimInstrument, delayed: bool, previous: Book | None) -> Book:
+        under = self.book(sim.underlying, delayed)
+        tick = sim.instrument.min_tick
+        if sim.model is PriceModel.BASIS:
+            f = sim.basis
+
+            def px(p: float) -> float:
+                return round_to_tick(p * f, tick)
+
+            return Book(px(under.bid), max(px(under.ask), px(under.bid) + tick), px(under.last),
+                        under.bid_size, under.ask_size, under.last_size,
+                        round(under.volume / 20), px(under.open), px(under.high),
+                        px(under.low), px(under.close))
+        return self._option_book(sim, under, previous)
+
+    def _theo(self, sim: SimInstrument, spot: float) -> float:
+        inst = sim.instrument
+        return bsm_price(spot, inst.strike, sim.years, sim.volatility, self.world.rate,
+                         inst.right is Right.CALL)
+
+    def _option_book(self, sim: SimInstrument, under: Book, previous: Book | None) -> Book:
+        tick = sim.instrument.min_tick
+        theo = self._theo(sim, under.mid)
+        half = max(tick, theo * 0.01)
+        bid = max(0.0, round_to_tick(math.floor((theo - half) / tick) * tick, tick))
+        ask = max(bid + tick, round_to_tick(math.ceil((theo + half) / tick) * tick, tick))
+        h = _mix(self.seed, sim.instrument.con_id, self.steps)
+        bid_size, ask_size, last_size = 1 + h % 40, 1 + (h >> 8) % 40, 1 + (h >> 16) % 10
+        opening = self._opening.get(sim.instrument.con_id)
+        if opening is None:
+            close = max(tick, round_to_tick(self._theo(sim, under.close), tick))
+            opening = Book(bid, ask, close, 0, 0, 0, 100 + h % 900, close, close, close, close)
+            self._opening[sim.instrument.con_id] = opening
+        base = previous or opening
+        last = round_to_tick(theo, tick) if theo >= tick else tick
+        volume = opening.volume + self.steps * 2
+        return Book(bid, ask, last, bid_size, ask_size, last_size, volume, opening.open,
+                    max(base.high, last), min(base.low, last), opening.close)
+
+    def snapshot_all(self) -> dict[int, Book]:
+        return {con_id: replace(w.book) for con_id, w in self.walks.items()}

@@ -1,0 +1,107 @@
+"""TWS API framing: 4-byte big-endian length, then NUL-terminated text fields."""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections.abc import Iterable
+
+# TWS refuses frames above 16 MiB; nothing legitimate comes close.
+MAX_FRAME = 0xFFFFFF
+MIN_CLIENT_VERSION = 157
+MAX_SERVER_VERSION = 178
+API_PREFIX = b"API\0"
+
+Field = str | int | float | bool | None
+
+
+class FrameError(Exception):
+    """The peer sent bytes that cannot be a TWS API frame: the connection must close."""
+
+
+def format_field(value: Field) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value)
+    return str(value)
+
+
+def encode(*fields: Field) -> bytes:
+    payload = "".join(format_field(f) + "\0" for f in fields).encode()
+    return struct.pack(">I", len(payload)) + payload
+
+
+def encode_many(messages: Iterable[tuple[Field, ...]]) -> bytes:
+    return b"".join(encode(*m) for m in messages)
+
+
+class FrameDecoder:
+    """Incremental decoder: feed bytes as they arrive, get whole messages out."""
+
+    def __init__(self, max_frame: int = MAX_FRAME) -> None:
+        self._buffer = bytearray()
+        self._max = max_frame
+
+    @property
+    def pending(self) -> int:
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[list[str]]:
+        self._buffer += data
+        messages: list[list[str]] = []
+        buf = self._buffer
+        offset = 0
+        while len(buf) - offset >= 4:
+            (length,) = struct.unpack_from(">I", buf, offset)
+            if length == 0 or length > self._max:
+                raise FrameError(f"bad frame length {length}")
+            end = offset + 4 + length
+            if len(buf) < end:
+                break
+            payload = bytes(buf[offset + 4 : end])
+            offset = end
+            messages.append(split_fields(payload))
+        del buf[:offset]
+        return messages
+
+
+def split_fields(payload: bytes) -> list[str]:
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise FrameError(f"frame is not UTF-8 text: {exc.reason}") from None
+    if not text.endswith("\0"):
+        # The handshake's version string is the one frame without a trailing NUL.
+        return [text]
+    return text[:-1].split("\0")
+
+
+def parse_version_range(text: str) -> tuple[int, int]:
+    """Parse the client's `v157..178[ +OPTIONS]` (or a bare `v176`)."""
+    spec = text.split(" ", 1)[0]
+    if not spec.startswith("v"):
+        raise FrameError(f"expected a version range like v157..178, got {text[:40]!r}")
+    lo, sep, hi = spec[1:].partition("..")
+    try:
+        low = int(lo)
+        high = int(hi) if sep else low
+    except ValueError:
+        raise FrameError(f"bad version range {text[:40]!r}") from None
+    if low > high:
+        raise FrameError(f"bad version range {text[:40]!r}")
+    return low, high
+
+
+def negotiate(low: int, high: int) -> int | None:
+    """The version to announce, or None when the ranges do not overlap."""
+    version = min(high, MAX_SERVER_VERSION)
+    if version < max(low, MIN_CLIENT_VERSION):
+        return None
+    return version

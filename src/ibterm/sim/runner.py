@@ -1,0 +1,93 @@
+"""Running the simulator: in the foreground (`ibterm sim`) or in a background thread
+(`ibterm demo`, out-of-loop tests), each with its own event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import errno
+import signal
+import sys
+import threading
+
+from ibterm.sim.scenario import Scenario
+from ibterm.sim.server import SimServer
+
+
+async def serve_foreground(server: SimServer) -> None:
+    """Serve until SIGINT/SIGTERM, then disconnect every client and return."""
+    await server.start()
+    # The one line scripts wait for: the real address, flushed.
+    sys.stdout.write(f"listening on {server.host}:{server.port}\n")
+    sys.stdout.flush()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await server.stop()
+
+
+def address_in_use(exc: OSError) -> bool:
+    return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+
+
+class SimulatorThread:
+    """A simulator on its own loop in a daemon thread; `start()` returns its port."""
+
+    def __init__(self, scenario: Scenario | None = None, seed: int | None = None,
+                 host: str = "127.0.0.1", port: int = 0, today: dt.date | None = None):
+        self.server = SimServer(scenario, seed=seed, host=host, port=port, today=today)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stopped: asyncio.Event | None = None
+
+    @property
+    def port(self) -> int:
+        return self.server.port
+
+    def start(self, timeout: float = 10.0) -> int:
+        self._thread = threading.Thread(target=self._run, name="ibterm-sim", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError("the simulator did not start")
+        if self._error is not None:
+            raise self._error
+        return self.server.port
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._main())
+        finally:
+            loop.close()
+
+    async def _main(self) -> None:
+        self._stopped = asyncio.Event()
+        try:
+            await self.server.start()
+        except BaseException as exc:  # reported to the starting thread
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        await self._stopped.wait()
+        await self.server.stop()
+
+    def call(self, fn, *args) -> None:  # type: ignore[no-untyped-def]
+        """Run `fn(*args)` on the simulator's loop (thread-safe), e.g. `server.step`."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(fn, *args)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        if self._loop is None or self._stopped is None or self._thread is None:
+            return
+        with contextlib.suppress(RuntimeError):  # loop already closed
+            self._loop.call_soon_threadsafe(self._stopped.set)
+        self._thread.join(timeout)

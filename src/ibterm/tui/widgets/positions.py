@@ -1,0 +1,98 @@
+"""Positions with P&L, and the account summary line under them."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ibterm.domain.account import AccountSummary, Position
+from ibterm.tui import format as fmt
+from ibterm.tui.widgets.table import PaneTable
+
+COLUMNS = (
+    ("symbol", "Symbol", 16),
+    ("qty", "Qty", 8),
+    ("avg", "Avg cost", 11),
+    ("price", "Mkt price", 11),
+    ("value", "Mkt value", 12),
+    ("unrl", "Unrl P&L", 11),
+    ("daily", "Daily P&L", 11),
+)
+
+
+def position_key(p: Position) -> str:
+    return f"{p.account}:{p.instrument.con_id}"
+
+
+class PositionsTable(PaneTable):
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._cells: dict[tuple[str, str], Text] = {}
+        self._keys: list[str] = []
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    def apply_positions(self, positions: list[Position]) -> None:
+        live = [p for p in positions if p.quantity != 0]
+        keys = [position_key(p) for p in live]
+        for gone in [k for k in self._keys if k not in keys]:
+            self.remove_row(gone)
+            self._cells = {c: v for c, v in self._cells.items() if c[0] != gone}
+        for key, pos in zip(keys, live):
+            if key not in self._keys:
+                self.add_row(*(Text("") for _ in COLUMNS), key=key)
+            self._render_row(key, pos)
+        self._keys = keys
+
+    def _pnl(self, value: float | None) -> Text:
+        style = ""
+        if value:
+            style = self.color("trade-up") if value > 0 else self.color("trade-down")
+        return Text(fmt.signed_money(value), style=style)
+
+    def _render_row(self, key: str, p: Position) -> None:
+        dec = fmt.tick_decimals(p.instrument.min_tick)
+        self._set(key, "symbol", Text(p.instrument.display, style="bold"))
+        self._set(key, "qty", Text(fmt.quantity(p.quantity)))
+        self._set(key, "avg", Text(fmt.price(p.avg_cost, dec)))
+        self._set(key, "price", Text(fmt.price(p.market_price, dec)))
+        self._set(key, "value", Text(fmt.money(p.market_value)))
+        self._set(key, "unrl", self._pnl(p.unrealized_pnl))
+        self._set(key, "daily", self._pnl(p.daily_pnl))
+
+    def _set(self, row: str, column: str, value: Text) -> None:
+        previous = self._cells.get((row, column))
+        if previous is not None and previous.plain == value.plain and previous.style == value.style:
+            return
+        self._cells[(row, column)] = value
+        self.update_cell(row, column, value)
+
+
+class AccountLine(Static):
+    DEFAULT_CSS = """
+    AccountLine { height: 1; padding: 0 1; background: $surface; }
+    """
+
+    def show(self, s: AccountSummary) -> None:
+        text = Text()
+
+        def item(label: str, value: str, style: str = "") -> None:
+            text.append(f"{label} ", style="dim")
+            text.append(value, style=f"bold {style}".strip())
+            text.append("   ")
+
+        item("Net liq", fmt.money(s.net_liquidation))
+        item("Excess liq", fmt.money(s.excess_liquidity))
+        item("Buying power", fmt.money(s.buying_power))
+        cushion = s.cushion
+        item("Cushion", f"{cushion * 100:.1f}%" if cushion is not None else fmt.DASH)
+        daily = s.daily_pnl
+        colour = ""
+        if daily:
+            var = "trade-up" if daily > 0 else "trade-down"
+            colour = self.app.theme_variables.get(var, "")
+        item("Daily P&L", fmt.signed_money(daily), colour)
+        item("Init margin", fmt.money(s.init_margin))
+        self.update(text)

@@ -1,0 +1,76 @@
+"""The one-line status bar: mode badge, profile, account, connection, data type, clock."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from rich.text import Text
+from textual.widgets import Static
+
+from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
+
+_STATE_STYLE = {
+    ConnectionState.CONNECTED: "trade-up",
+    ConnectionState.CONNECTING: "quote-delayed",
+    ConnectionState.RECONNECTING: "badge-paper",
+    ConnectionState.LOST: "trade-down",
+    ConnectionState.DISCONNECTED: "trade-down",
+}
+_STATE_MARK = {
+    ConnectionState.CONNECTED: "●",
+    ConnectionState.CONNECTING: "◌",
+    ConnectionState.RECONNECTING: "◌",
+    ConnectionState.LOST: "✖",
+    ConnectionState.DISCONNECTED: "✖",
+}
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = """
+    StatusBar { height: 1; dock: top; background: $panel; }
+    """
+
+    def __init__(self, profile: str, mode: TradingMode, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.profile = profile
+        self.mode = mode
+        self.account = ""
+        self.status = ConnectionStatus(ConnectionState.DISCONNECTED)
+        self.data_label = "—"
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self.render_bar)
+        self.render_bar()
+
+    def update_state(self, status: ConnectionStatus | None = None, account: str | None = None,
+                     data_label: str | None = None) -> None:
+        if status is not None:
+            self.status = status
+        if account is not None:
+            self.account = account
+        if data_label is not None:
+            self.data_label = data_label
+        self.render_bar()
+
+    def _color(self, name: str) -> str:
+        return self.app.theme_variables.get(name, "white")
+
+    def render_bar(self) -> None:
+        badge_var = {TradingMode.DEMO: "badge-demo", TradingMode.PAPER: "badge-paper",
+                     TradingMode.LIVE: "badge-live"}[self.mode]
+        text = Text()
+        text.append(f" {self.mode.value.upper()} ", style=f"bold #ffffff on {self._color(badge_var)}")
+        text.append(f" {self.profile} ", style="bold")
+        text.append("│ ", style="dim")
+        text.append(self.account or "no account", style="")
+        text.append(" │ ", style="dim")
+        state = self.status.state
+        text.append(f"{_STATE_MARK[state]} {state.value}",
+                    style=f"bold {self._color(_STATE_STYLE[state])}")
+        if state is not ConnectionState.CONNECTED and self.status.detail:
+            text.append(f" ({self.status.detail})", style="dim")
+        text.append(" │ ", style="dim")
+        text.append(f"data: {self.data_label}")
+        text.append(" │ ", style="dim")
+        text.append(dt.datetime.now().strftime("%H:%M:%S"))
+        self.update(text)

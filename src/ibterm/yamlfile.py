@@ -1,0 +1,193 @@
+"""YAML files validated by pydantic models, with errors as `PATH:LINE:COL: message`.
+
+PyYAML's node marks give every key and value a position; pydantic's error locations are
+mapped back onto them, so a user sees the line of the bad value, the expected type and,
+for a mistyped key, the closest valid one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Hashable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pydantic
+import yaml
+
+Loc = tuple[str | int, ...]
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    path: str
+    line: int
+    column: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}: {self.message}"
+
+
+class FileProblems(Exception):
+    """One or more located problems in a file; str() is one problem per line."""
+
+    def __init__(self, problems: list[Problem]):
+        super().__init__("\n".join(map(str, problems)))
+        self.problems = problems
+
+
+@dataclass(slots=True)
+class Located:
+    """Parsed YAML data and where each value (by path) and each key starts."""
+
+    data: Any
+    values: dict[Loc, tuple[int, int]]
+    keys: dict[Loc, tuple[int, int]]
+
+    def where(self, loc: Loc) -> tuple[int, int]:
+        """The position of the deepest part of `loc` that exists in the file."""
+        for end in range(len(loc), -1, -1):
+            prefix = loc[:end]
+            if prefix in self.values:
+                return self.values[prefix]
+        return (1, 1)
+
+
+def _mark(node: yaml.Node) -> tuple[int, int]:
+    return (node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def parse(text: str, path: str) -> Located:
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        raise FileProblems([Problem(path, line, col, f"invalid YAML: {exc.problem}")]) from None
+    except yaml.YAMLError as exc:
+        raise FileProblems([Problem(path, 1, 1, f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    located = Located(None, {}, {})
+    if root is None:
+        located.values[()] = (1, 1)
+        return located
+    located.data = _build(loader, root, (), located, path)
+    return located
+
+
+def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, out: Located, path: str) -> Any:
+    out.values[loc] = _mark(node)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise FileProblems([Problem(path, *_mark(key_node), "merge keys are not supported")])
+            key = loader.construct_object(key_node, deep=True)
+            if not isinstance(key, Hashable) or isinstance(key, (list, dict)):
+                raise FileProblems([Problem(path, *_mark(key_node), "a key must be a plain value")])
+            if key in result:
+                raise FileProblems([Problem(path, *_mark(key_node), f"duplicate key {key!r}")])
+            out.keys[(*loc, key)] = _mark(key_node)
+            result[key] = _build(loader, value_node, (*loc, key), out, path)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_build(loader, item, (*loc, i), out, path) for i, item in enumerate(node.value)]
+    try:
+        return loader.construct_object(node, deep=True)
+    except yaml.constructor.ConstructorError as exc:
+        raise FileProblems([Problem(path, *_mark(node), f"invalid value: {exc.problem}")]) from None
+
+
+def read(path: Path) -> Located:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise FileProblems([Problem(str(path), 1, 1, f"not UTF-8 text: {exc.reason}")]) from None
+    except OSError as exc:
+        raise FileProblems([Problem(str(path), 1, 1, f"cannot read: {exc.strerror}")]) from None
+    return parse(text, str(path))
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The model types an annotation can hold, looking through Optional/list/dict."""
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    if origin in (list, tuple, set, frozenset):
+        return [t for arg in typing.get_args(annotation) for t in _unwrap(arg)]
+    if origin is dict:
+        args = typing.get_args(annotation)
+        return _unwrap(args[1]) if len(args) == 2 else []
+    if isinstance(annotation, type) and issubclass(annotation, pydantic.BaseModel):
+        return [annotation]
+    return []
+
+
+def _fields_at(model: type[pydantic.BaseModel], loc: Loc) -> list[str]:
+    """Field names valid at `loc` (the mapping that holds a bad key)."""
+    current: list[type[pydantic.BaseModel]] = [model]
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        nxt: list[type[pydantic.BaseModel]] = []
+        for m in current:
+            field = m.model_fields.get(part)
+            if field is None:
+                nxt.extend(current if part not in m.model_fields else [])
+                continue
+            nxt.extend(_unwrap(field.annotation))
+        current = nxt or current
+    names: list[str] = []
+    for m in current:
+        names.extend(f.alias or name for name, f in m.model_fields.items())
+    return names
+
+
+def _message(error: Any, model: type[pydantic.BaseModel]) -> str:
+    loc: Loc = tuple(error["loc"])
+    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        key = str(loc[-1])
+        close = difflib.get_close_matches(key, _fields_at(model, loc[:-1]), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown key {key!r}{hint}"
+    if kind == "missing":
+        return f"{dotted}: required key is missing"
+    msg = error["msg"]
+    if kind.startswith("value_error"):
+        msg = msg.removeprefix("Value error, ")
+    return f"{dotted}: {msg}"
+
+
+def validate(model: type[M], located: Located, path: str, context: Any = None) -> M:
+    data = {} if located.data is None else located.data
+    try:
+        return model.model_validate(data, context=context)
+    except pydantic.ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = tuple(error["loc"])
+            if error["type"] == "extra_forbidden" and loc in located.keys:
+                line, col = located.keys[loc]
+            elif error["type"] == "missing":
+                line, col = located.where(loc[:-1])
+            else:
+                line, col = located.where(loc)
+            problems.append(Problem(path, line, col, _message(error, model)))
+        problems.sort(key=lambda p: (p.line, p.column))
+        raise FileProblems(problems) from None
+
+
+def load(model: type[M], path: Path, context: Any = None) -> M:
+    """Read, parse and validate a YAML file; raise FileProblems with located messages."""
+    return validate(model, read(path), str(path), context)
