@@ -81,17 +81,19 @@ class Profile(_Model):
 
 
 class Config(_Model):
-    default_profile: str = "paper"
+    # profiles before default_profile: the latter's check needs the former.
     profiles: dict[str, Profile] = Field(default_factory=dict)
+    default_profile: str = "paper"
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
 
-    @pydantic.model_validator(mode="after")
-    def _default_exists(self) -> Config:
-        if self.profiles and self.default_profile not in self.profiles:
-            names = ", ".join(sorted(self.profiles))
-            raise ValueError(f"default_profile {self.default_profile!r} is not one of the "
-                             f"profiles ({names})")
-        return self
+    @pydantic.field_validator("default_profile")
+    @classmethod
+    def _default_exists(cls, name: str, info: pydantic.ValidationInfo) -> str:
+        profiles = info.data.get("profiles")
+        if profiles and name not in profiles:
+            names = ", ".join(sorted(profiles))
+            raise ValueError(f"{name!r} is not one of the profiles ({names})")
+        return name
 
 
 def config_path() -> Path:

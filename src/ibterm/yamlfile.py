@@ -154,7 +154,7 @@ def _fields_at(model: type[pydantic.BaseModel], loc: Loc) -> list[str]:
 
 def _message(error: Any, model: type[pydantic.BaseModel]) -> str:
     loc: Loc = tuple(error["loc"])
-    dotted = ".".join(str(p) for p in loc) or "(top level)"
+    dotted = ".".join(str(p) for p in loc)
     kind = error["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
@@ -166,7 +166,7 @@ def _message(error: Any, model: type[pydantic.BaseModel]) -> str:
     msg = error["msg"]
     if kind.startswith("value_error"):
         msg = msg.removeprefix("Value error, ")
-    return f"{dotted}: {msg}"
+    return f"{dotted}: {msg}" if dotted else msg
 
 
 def validate(model: type[M], located: Located, path: str, context: Any = None) -> M:

@@ -81,6 +81,7 @@ class SimServer:
         self.connections: list[ClientConnection] = []
         self.next_order_id = 1
         self._server: asyncio.Server | None = None
+        self._stopping = False
         self._tasks: list[asyncio.Task[None]] = []
         self.port = 0
         # Hook for tests and benchmarks: called with each connection once it is ready.
@@ -101,6 +102,7 @@ class SimServer:
         return self.host, self.port
 
     async def stop(self) -> None:
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
@@ -117,6 +119,10 @@ class SimServer:
             self._server = None
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._stopping:
+            # Accepted from the backlog after stop() began: refuse it.
+            writer.close()
+            return
         conn = ClientConnection(self, reader, writer)
         self.connections.append(conn)
         try:

@@ -126,6 +126,10 @@ class IbtermApp(App[None]):
         await self.session.close()
         self.exit()
 
+    async def on_unmount(self) -> None:
+        # However the app ends (q, ctrl+q, the terminal going away), end the session too.
+        await self.session.close()
+
     @property
     def connected(self) -> bool:
         return self.session.status.state is ConnectionState.CONNECTED
