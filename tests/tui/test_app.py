@@ -7,7 +7,6 @@ import time
 from collections.abc import Callable
 
 from textual.pilot import Pilot
-from textual.widgets.data_table import CellDoesNotExist
 
 from ibterm.broker.session import BrokerSession
 from ibterm.config import Profile
@@ -40,7 +39,7 @@ async def _until(pilot: Pilot[None], predicate: Callable[[], bool], timeout: flo
 def _cell(table: WatchlistTable, row: str, column: str) -> str:
     try:
         return table.get_cell(row, column).plain
-    except (KeyError, CellDoesNotExist):
+    except KeyError:
         return ""
 
 

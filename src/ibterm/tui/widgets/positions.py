@@ -7,16 +7,16 @@ from textual.widgets import Static
 
 from ibterm.domain.account import AccountSummary, Position
 from ibterm.tui import format as fmt
-from ibterm.tui.widgets.table import PaneTable
+from ibterm.tui.widgets.grid import Column, Grid
 
 COLUMNS = (
-    ("symbol", "Symbol", 16),
-    ("qty", "Qty", 8),
-    ("avg", "Avg cost", 11),
-    ("price", "Mkt price", 11),
-    ("value", "Mkt value", 12),
-    ("unrl", "Unrl P&L", 11),
-    ("daily", "Daily P&L", 11),
+    Column("symbol", "Symbol", 20, "left"),
+    Column("qty", "Qty", 8),
+    Column("avg", "Avg cost", 11),
+    Column("price", "Mkt price", 11),
+    Column("value", "Mkt value", 12),
+    Column("unrl", "Unrl P&L", 11),
+    Column("daily", "Daily P&L", 11),
 )
 
 
@@ -24,27 +24,22 @@ def position_key(p: Position) -> str:
     return f"{p.account}:{p.instrument.con_id}"
 
 
-class PositionsTable(PaneTable):
+class PositionsTable(Grid):
+    COLUMNS = COLUMNS
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self._cells: dict[tuple[str, str], Text] = {}
-        self._keys: list[str] = []
-
-    def on_mount(self) -> None:
-        for key, label, width in COLUMNS:
-            self.add_column(label, key=key, width=width)
+        self._shown: list[str] = []
 
     def apply_positions(self, positions: list[Position]) -> None:
         live = [p for p in positions if p.quantity != 0]
         keys = [position_key(p) for p in live]
-        for gone in [k for k in self._keys if k not in keys]:
+        for gone in [k for k in self._shown if k not in keys]:
             self.remove_row(gone)
-            self._cells = {c: v for c, v in self._cells.items() if c[0] != gone}
         for key, pos in zip(keys, live):
-            if key not in self._keys:
-                self.add_row(*(Text("") for _ in COLUMNS), key=key)
+            self.add_row(key)
             self._render_row(key, pos)
-        self._keys = keys
+        self._shown = keys
 
     def _pnl(self, value: float | None) -> Text:
         style = ""
@@ -54,20 +49,14 @@ class PositionsTable(PaneTable):
 
     def _render_row(self, key: str, p: Position) -> None:
         dec = fmt.tick_decimals(p.instrument.min_tick)
-        self._set(key, "symbol", Text(p.instrument.display, style="bold"))
-        self._set(key, "qty", Text(fmt.quantity(p.quantity)))
-        self._set(key, "avg", Text(fmt.price(p.avg_cost, dec)))
-        self._set(key, "price", Text(fmt.price(p.market_price, dec)))
-        self._set(key, "value", Text(fmt.money(p.market_value)))
-        self._set(key, "unrl", self._pnl(p.unrealized_pnl))
-        self._set(key, "daily", self._pnl(p.daily_pnl))
+        self.set_cell(key, "symbol", Text(p.instrument.display, style="bold"))
+        self.set_cell(key, "qty", Text(fmt.quantity(p.quantity)))
+        self.set_cell(key, "avg", Text(fmt.price(p.avg_cost, dec)))
+        self.set_cell(key, "price", Text(fmt.price(p.market_price, dec)))
+        self.set_cell(key, "value", Text(fmt.money(p.market_value)))
+        self.set_cell(key, "unrl", self._pnl(p.unrealized_pnl))
+        self.set_cell(key, "daily", self._pnl(p.daily_pnl))
 
-    def _set(self, row: str, column: str, value: Text) -> None:
-        previous = self._cells.get((row, column))
-        if previous is not None and previous.plain == value.plain and previous.style == value.style:
-            return
-        self._cells[(row, column)] = value
-        self.update_cell(row, column, value)
 
 
 class AccountLine(Static):

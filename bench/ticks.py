@@ -1,0 +1,293 @@
+"""Tick throughput: the bare ib_async client vs the headless app, over a real socket.
+
+A feeder process runs the simulator with 100 symbols and, once a consumer has subscribed
+to all of them, replays pre-encoded tickPrice frames over the socket at a controlled rate
+or flat out. The consumer runs in this process, so its CPU time is this process's:
+
+  (a) bare: an ib_async IB() with 100 market data subscriptions, nothing else;
+  (b) app:  the headless ibterm app: the broker session, its tick bookkeeping and the
+            batched table updates (Textual's run_test, 160x120 screen).
+
+Both count ticks at the same hook (the wrapper's priceSizeTick), so the count costs both
+the same. Printed: ticks/s each consumer keeps up with (all ticks processed, lag under a
+bound), saturated throughput, consumer CPU seconds per 1,000 ticks, the feeder's own CPU per
+1,000 ticks (to show the producer is not the bottleneck), and the app/bare ratio.
+
+Run: make bench   (or python bench/ticks.py --quick)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+from ib_async import IB, Contract
+
+from ibterm.broker.session import BrokerSession
+from ibterm.config import Profile
+from ibterm.domain.connection import ConnectionState, TradingMode
+from ibterm.sim import messages as m
+from ibterm.sim.scenario import AccountDef, InstrumentDef, Scenario
+from ibterm.sim.server import SimServer
+from ibterm.tui.app import IbtermApp
+
+SYMBOLS = [f"S{i:03d}" for i in range(100)]
+KEEP_UP_LAG = 0.5  # seconds after the last tick was sent: beyond this, it fell behind
+FRAMES_PER_SYMBOL = 64
+
+
+def bench_scenario() -> Scenario:
+    instruments = [InstrumentDef(symbol=s, price=50.0 + i, volatility=0.3)
+                   for i, s in enumerate(SYMBOLS)]
+    return Scenario(tick_interval=0.0, account_update_interval=60.0, instruments=instruments,
+                    accounts=[AccountDef(id="DU1000001", positions=[])])
+
+
+# --- feeder (child process) ---------------------------------------------------------------
+def feeder_main(pipe: Connection) -> None:
+    asyncio.run(_feeder(pipe))
+
+
+async def _feeder(pipe: Connection) -> None:
+    server = SimServer(bench_scenario(), seed=1)
+    await server.start()
+    pipe.send(server.port)
+    loop = asyncio.get_running_loop()
+    frames: list[bytes] = []
+    conn = None
+    while True:
+        command = await loop.run_in_executor(None, pipe.recv)
+        kind = command[0]
+        if kind == "prepare":
+            conn = server.client(command[1])
+            if conn is None or len(conn.quotes) < len(SYMBOLS):
+                pipe.send(0)  # not subscribed to everything yet: ask again
+                continue
+            frames = []
+            for variant in range(FRAMES_PER_SYMBOL):
+                for req_id in conn.quotes:
+                    tick_type = m.BID if variant % 2 == 0 else m.ASK
+                    price = 100.0 + variant * 0.01 + (0.02 if tick_type == m.ASK else 0.0)
+                    frames.append(m.tick_price(req_id, tick_type, round(price, 2), 100 + variant))
+            pipe.send(len(frames))
+        elif kind == "blast":
+            _, count, rate = command
+            assert conn is not None
+            cpu0, t0 = time.process_time(), time.monotonic()
+            await _send(conn, frames, count, rate)
+            pipe.send((time.monotonic(), time.monotonic() - t0, time.process_time() - cpu0))
+        elif kind == "stop":
+            await server.stop()
+            return
+
+
+async def _send(conn, frames: list[bytes], count: int, rate: float) -> None:  # type: ignore[no-untyped-def]
+    writer = conn.writer
+    n = len(frames)
+    sent = 0
+    if rate <= 0:
+        batch = 2000
+        while sent < count:
+            k = min(batch, count - sent)
+            start = sent % n
+            chunk = frames[start:start + k] if start + k <= n else (
+                frames[start:] + frames[: k - (n - start)])
+            writer.write(b"".join(chunk))
+            sent += k
+            await writer.drain()
+        return
+    loop = asyncio.get_running_loop()
+    t0 = loop.time()
+    slice_s = 0.005
+    while sent < count:
+        due = min(count, int((loop.time() - t0) * rate) + 1)
+        if due > sent:
+            k = due - sent
+            start = sent % n
+            chunk = [frames[(start + i) % n] for i in range(k)]
+            writer.write(b"".join(chunk))
+            sent = due
+            await writer.drain()
+        await asyncio.sleep(slice_s)
+
+
+# --- consumers (this process) ------------------------------------------------------------
+@dataclass
+class Counter:
+    count: int = 0
+    first: float = 0.0
+    last: float = 0.0
+
+    def hook(self, ib: IB) -> None:
+        original = ib.wrapper.priceSizeTick
+
+        def counted(req_id: int, tick_type: int, price: float, size: float) -> None:
+            self.count += 1
+            self.last = time.monotonic()
+            if not self.first:
+                self.first = self.last
+            original(req_id, tick_type, price, size)
+
+        ib.wrapper.priceSizeTick = counted  # type: ignore[method-assign]
+
+
+@dataclass
+class Result:
+    name: str
+    keep_up: dict[int, tuple[bool, float, float]]  # rate -> (kept up, lag s, cpu/1k ticks)
+    saturated: float = 0.0
+    cpu_per_1k: float = 0.0
+    feeder_cpu_per_1k: float = 0.0
+
+
+async def _run_blasts(name: str, pipe: Connection, counter: Counter, rates: list[int],
+                      seconds: float, saturate: int, idle: Callable[[], object]) -> Result:
+    result = Result(name, {})
+
+    async def quiet() -> None:
+        """Wait until nothing arrives for a while (subscription snapshots, a previous run)."""
+        while True:
+            before = counter.count
+            await idle()
+            if counter.count == before:
+                return
+
+    for rate in rates:
+        n = int(rate * seconds)
+        await quiet()
+        start = counter.count
+        cpu0 = time.process_time()
+        pipe.send(("blast", n, rate))
+        loop = asyncio.get_running_loop()
+        sent_at, _send_s, _ = await loop.run_in_executor(None, pipe.recv)
+        deadline = sent_at + 10
+        while counter.count - start < n and time.monotonic() < deadline:
+            await asyncio.sleep(0.005)
+        received = counter.count - start
+        lag = max(0.0, counter.last - sent_at)
+        cpu = time.process_time() - cpu0
+        result.keep_up[rate] = (received == n and lag < KEEP_UP_LAG, lag, cpu / n * 1000)
+    await quiet()
+    start = counter.count
+    counter.first = 0.0
+    cpu0 = time.process_time()
+    pipe.send(("blast", saturate, 0))
+    loop = asyncio.get_running_loop()
+    reply = loop.run_in_executor(None, pipe.recv)
+    while counter.count - start < saturate:
+        await asyncio.sleep(0.002)
+    t_end = counter.last
+    cpu = time.process_time() - cpu0
+    _sent_at, _send_s, feeder_cpu = await reply
+    result.saturated = saturate / (t_end - counter.first)
+    result.cpu_per_1k = cpu / saturate * 1000
+    result.feeder_cpu_per_1k = feeder_cpu / saturate * 1000
+    return result
+
+
+async def run_bare(pipe: Connection, port: int, rates: list[int], seconds: float,
+                   saturate: int) -> Result:
+    ib = IB()
+    await ib.connectAsync("127.0.0.1", port, clientId=1, timeout=10)
+    counter = Counter()
+    counter.hook(ib)
+    contracts = await ib.qualifyContractsAsync(*[Contract(symbol=s, secType="STK",
+                                                          exchange="SMART", currency="USD")
+                                                 for s in SYMBOLS])
+    for c in contracts:
+        ib.reqMktData(c)
+    await _until_subscribed(pipe, 1)
+    result = await _run_blasts("bare ib_async", pipe, counter, rates, seconds, saturate,
+                               lambda: asyncio.sleep(0.3))
+    ib.disconnect()
+    return result
+
+
+async def run_app(pipe: Connection, port: int, rates: list[int], seconds: float,
+                  saturate: int) -> Result:
+    profile = Profile(port=port, client_id=2, watchlist=SYMBOLS, connect_timeout=20)
+    session = BrokerSession(profile, "bench", TradingMode.DEMO)
+    app = IbtermApp(session)
+    counter = Counter()
+    counter.hook(session.ib)
+    async with app.run_test(size=(160, 120)) as pilot:
+        while session.status.state is not ConnectionState.CONNECTED:
+            await pilot.pause(0.05)
+        await _until_subscribed(pipe, 2)
+        result = await _run_blasts("headless app", pipe, counter, rates, seconds, saturate,
+                                   lambda: pilot.pause(0.3))
+        rows = app.query_one("#watchlist").row_count  # type: ignore[attr-defined]
+        assert rows == len(SYMBOLS), rows
+        await session.close()
+    return result
+
+
+async def _until_subscribed(pipe: Connection, client_id: int) -> None:
+    for _ in range(400):
+        await asyncio.sleep(0.05)
+        pipe.send(("prepare", client_id))
+        if pipe.recv():
+            return
+    raise TimeoutError("the consumer never subscribed to every symbol")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs (for a smoke test)")
+    parser.add_argument("--profile-app", metavar="FILE",
+                        help="cProfile the app consumer into FILE (diagnosis only)")
+    args = parser.parse_args()
+    rates = [5_000, 10_000, 20_000] if not args.quick else [5_000]
+    seconds = 3.0 if not args.quick else 1.0
+    saturate = 200_000 if not args.quick else 30_000
+
+    results = []
+    for runner in (run_bare, run_app):
+        parent, child = mp.Pipe()
+        proc = mp.get_context("spawn").Process(target=feeder_main, args=(child,), daemon=True)
+        proc.start()
+        port = parent.recv()
+        try:
+            if args.profile_app and runner is run_app:
+                import cProfile
+
+                with cProfile.Profile() as prof:
+                    results.append(asyncio.run(runner(parent, port, rates, seconds, saturate)))
+                prof.dump_stats(args.profile_app)
+                continue
+            results.append(asyncio.run(runner(parent, port, rates, seconds, saturate)))
+        finally:
+            parent.send(("stop",))
+            proc.join(10)
+    bare, app = results
+    print(f"ticks benchmark: 100 symbols, tickPrice frames over loopback "
+          f"(python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
+    print(f"{'consumer':<14} " + " ".join(f"{r:>7,}/s" for r in rates)
+          + "   saturated ticks/s   CPU s/1k ticks   feeder CPU s/1k")
+    for r in results:
+        cells = " ".join(f"{('ok' if ok else 'BEHIND'):>6}{'':>3}" for ok, _lag, _c in
+                         (r.keep_up[x] for x in rates))
+        print(f"{r.name:<14} {cells}   {r.saturated:>17,.0f}   {r.cpu_per_1k:>14.4f}"
+              f"   {r.feeder_cpu_per_1k:>15.4f}")
+    for r in results:
+        lags = ", ".join(f"{x:,}/s lag {r.keep_up[x][1] * 1000:.0f} ms" for x in rates)
+        print(f"  {r.name}: {lags}")
+    ratio = app.saturated / bare.saturated
+    headroom = bare.cpu_per_1k / max(bare.feeder_cpu_per_1k, 1e-9)
+    print(f"app/bare saturated throughput ratio: {ratio:.2f} (target >= 0.80)")
+    print(f"feeder needs {headroom:.0f}x less CPU per tick than the bare consumer: "
+          "the consumer is the bottleneck")
+    app_keeps_5k = app.keep_up[5_000][0]
+    print(f"app keeps up with 5,000 ticks/s: {'yes' if app_keeps_5k else 'NO'} (target yes)")
+    return 0 if (app_keeps_5k and ratio >= 0.8) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,231 @@
+"""A live-data grid: fixed columns, keyed rows, per-row render caches.
+
+Textual's DataTable re-renders every visible cell after any `update_cell` (its cell cache
+is keyed by a global update count), which at a hundred quoting rows costs more than the
+feed itself. Here each row is rendered to a Strip once per change, and a frame only
+re-assembles cached strips, so the cost of a refresh is proportional to what changed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import ClassVar, Literal
+
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
+from rich.text import Text
+from textual import events
+from textual.binding import Binding, BindingType
+from textual.geometry import Region, Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    width: int
+    justify: Literal["left", "right"] = "right"
+
+
+@lru_cache(maxsize=1024)
+def _style(spec: str) -> Style:
+    return Style.parse(spec) if spec else Style()
+
+
+def _fit(text: str, width: int, justify: str) -> str:
+    if cell_len(text) >= width:
+        return set_cell_size(text, width)
+    pad = " " * (width - cell_len(text))
+    return text + pad if justify == "left" else pad + text
+
+
+class Grid(ScrollView, can_focus=True):
+    COLUMNS: ClassVar[tuple[Column, ...]] = ()
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Row up", show=False, id="row-up"),
+        Binding("down", "cursor_down", "Row down", show=False, id="row-down"),
+        Binding("pageup", "page_up", "Page up", show=False, id="page-up"),
+        Binding("pagedown", "page_down", "Page down", show=False, id="page-down"),
+        Binding("home", "first_row", "First row", show=False, id="first-row"),
+        Binding("end", "last_row", "Last row", show=False, id="last-row"),
+    ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "grid--header", "grid--cursor", "grid--cursor-blurred", "grid--odd",
+    }
+    DEFAULT_CSS = """
+    Grid { background: $surface; }
+    Grid > .grid--header { background: $panel; color: $text-muted; text-style: bold; }
+    Grid > .grid--odd { background: $surface-lighten-1; }
+    Grid > .grid--cursor-blurred { background: $panel-lighten-1; }
+    Grid > .grid--cursor { background: $primary 45%; }
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._keys: list[str] = []
+        self._index: dict[str, int] = {}
+        self._cells: dict[str, dict[str, Text]] = {}
+        self._strips: dict[tuple[str, str], Strip] = {}
+        self._cursor = 0
+        self._total_width = sum(c.width + 2 for c in self.COLUMNS)
+
+    # --- data ------------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        return len(self._keys)
+
+    @property
+    def row_keys(self) -> list[str]:
+        return list(self._keys)
+
+    def add_row(self, key: str) -> None:
+        if key in self._index:
+            return
+        self._index[key] = len(self._keys)
+        self._keys.append(key)
+        self._cells[key] = {}
+        self._resize()
+        self.refresh()
+
+    def remove_row(self, key: str) -> None:
+        if key not in self._index:
+            return
+        self._keys.remove(key)
+        self._index = {k: i for i, k in enumerate(self._keys)}
+        del self._cells[key]
+        self._strips = {k: v for k, v in self._strips.items() if k[0] != key}
+        self._cursor = max(0, min(self._cursor, len(self._keys) - 1))
+        self._resize()
+        self.refresh()
+
+    def set_cell(self, row: str, column: str, value: Text) -> None:
+        """Change one cell; the row is re-rendered only if its text or style changed."""
+        cells = self._cells[row]
+        old = cells.get(column)
+        if old is not None and old.plain == value.plain and old.style == value.style:
+            return
+        cells[column] = value
+        for variant in ("even", "odd", "cursor", "cursor-blurred"):
+            self._strips.pop((row, variant), None)
+        self._refresh_row(self._index[row])
+
+    def get_cell(self, row: str, column: str) -> Text:
+        return self._cells[row].get(column, Text(""))
+
+    def get_cell_at(self, coordinate: tuple[int, int]) -> Text:
+        row, col = coordinate
+        return self.get_cell(self._keys[row], self.COLUMNS[col].key)
+
+    def color(self, name: str) -> str:
+        """An app colour variable (trade-up, quote-stale, …) as a Rich colour string."""
+        return self.app.theme_variables.get(name, "default")
+
+    # --- cursor ----------------------------------------------------------------------
+    @property
+    def cursor_row(self) -> int:
+        return self._cursor
+
+    def move_cursor(self, row: int) -> None:
+        if not self._keys:
+            return
+        row = max(0, min(row, len(self._keys) - 1))
+        old, self._cursor = self._cursor, row
+        self._refresh_row(old)
+        self._refresh_row(row)
+        visible = max(1, self.size.height - 1)
+        top = int(self.scroll_y)
+        if row < top:
+            self.scroll_to(y=row, animate=False)
+        elif row >= top + visible:
+            self.scroll_to(y=row - visible + 1, animate=False)
+
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self._cursor - max(1, self.size.height - 2))
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self._cursor + max(1, self.size.height - 2))
+
+    def action_first_row(self) -> None:
+        self.move_cursor(0)
+
+    def action_last_row(self) -> None:
+        self.move_cursor(len(self._keys) - 1)
+
+    def on_click(self, event: events.Click) -> None:
+        if event.y >= 1:
+            self.move_cursor(int(self.scroll_y) + event.y - 1)
+
+    def on_focus(self) -> None:
+        self._refresh_row(self._cursor)
+
+    def on_blur(self) -> None:
+        self._refresh_row(self._cursor)
+
+    # --- rendering -------------------------------------------------------------------
+    def _resize(self) -> None:
+        self.virtual_size = Size(self._total_width, len(self._keys) + 1)
+
+    def _refresh_row(self, index: int) -> None:
+        line = index - int(self.scroll_y) + 1
+        if 1 <= line < self.size.height:
+            self.refresh(Region(0, line, self.size.width, 1))
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    def _header(self) -> Strip:
+        style = self.get_component_rich_style("grid--header")
+        segments = [Segment(f" {_fit(c.label, c.width, c.justify)} ", style)
+                    for c in self.COLUMNS]
+        return Strip(segments, self._total_width)
+
+    def _row_strip(self, key: str, variant: str) -> Strip:
+        cached = self._strips.get((key, variant))
+        if cached is not None:
+            return cached
+        if variant in ("even",):
+            base = self.rich_style
+        else:
+            base = self.get_component_rich_style(f"grid--{variant}")
+        cells = self._cells[key]
+        segments = []
+        for col in self.COLUMNS:
+            cell = cells.get(col.key)
+            text = cell.plain if cell is not None else ""
+            style = cell.style if cell is not None else ""
+            cell_style = base + (style if isinstance(style, Style) else _style(style))
+            segments.append(Segment(" ", base))
+            segments.append(Segment(_fit(text, col.width, col.justify), cell_style))
+            segments.append(Segment(" ", base))
+        strip = Strip(segments, self._total_width)
+        self._strips[(key, variant)] = strip
+        return strip
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        scroll_x = int(self.scroll_x)
+        base = self.rich_style
+        if y == 0:
+            strip = self._header()
+        else:
+            index = int(self.scroll_y) + y - 1
+            if index >= len(self._keys):
+                return Strip.blank(width, base)
+            if index == self._cursor:
+                variant = "cursor" if self.has_focus else "cursor-blurred"
+            else:
+                variant = "odd" if index % 2 else "even"
+            strip = self._row_strip(self._keys[index], variant)
+        fill = base if y else self.get_component_rich_style("grid--header")
+        return strip.crop_extend(scroll_x, scroll_x + width, fill)
