@@ -46,7 +46,8 @@ def _parser() -> argparse.ArgumentParser:
     sim = sub.add_parser("sim", help="run the gateway simulator in the foreground")
     sim.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=7497, help="port; 0 picks a free one")
-    sim.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    sim.add_argument("--seed", type=int, default=None,
+                     help="random seed (default: the scenario's seed, else 0)")
     sim.add_argument("--scenario", type=Path, help="scenario YAML (docs/simulator.md)")
     return parser
 
@@ -118,8 +119,10 @@ def _run_demo(args: argparse.Namespace) -> int:
     log_to_file(data_dir(), args.log_level or "INFO")
     sim = SimulatorThread(scenario, seed=args.seed, today=dt.date.today())
     port = sim.start()
+    # The demo watches what its simulated world lists (futures: the front month).
+    watchlist = [d.symbol.upper() for d in scenario.instruments]
     try:
-        return _run_tui(demo_profile(port), "demo", TradingMode.DEMO)
+        return _run_tui(demo_profile(port, watchlist), "demo", TradingMode.DEMO)
     finally:
         sim.stop()
 

@@ -53,7 +53,7 @@ class Profile(_Model):
         7497, description="7497 TWS paper, 7496 TWS live, 4002 Gateway paper, 4001 Gateway live"
     )
     client_id: Annotated[int, Field(ge=0, le=2**31 - 1)] = 1
-    account: str = Field("", description="account id; empty: the only managed account")
+    account: str = Field("", description="account id; empty: the first managed account")
     mode: TradingMode = Field(TradingMode.PAPER, description="paper or live")
     read_only: bool = Field(False, description="never send orders from this profile")
     market_data: MarketDataChoice = MarketDataChoice.DELAYED_FROZEN
@@ -125,5 +125,8 @@ def select_profile(config: Config, name: str | None) -> tuple[str, Profile]:
     return chosen, config.profiles[chosen]
 
 
-def demo_profile(port: int) -> Profile:
-    return Profile(host="127.0.0.1", port=port, client_id=1, mode=TradingMode.PAPER)
+def demo_profile(port: int, watchlist: list[str] | None = None) -> Profile:
+    if watchlist is None:
+        return Profile(host="127.0.0.1", port=port, client_id=1, mode=TradingMode.PAPER)
+    return Profile(host="127.0.0.1", port=port, client_id=1, mode=TradingMode.PAPER,
+                   watchlist=watchlist)

@@ -89,3 +89,9 @@ def test_several_problems_are_all_reported_in_line_order(tmp_path: Path) -> None
     path = _write(tmp_path, "seed: x\ntick_interval: -1\nsession: lunch\n")
     lines = [p.split(":")[1] for p in _problems(path)]
     assert lines == ["1", "2", "3"]
+
+
+def test_own_instruments_without_accounts_get_an_empty_default_account(tmp_path: Path) -> None:
+    path = _write(tmp_path, "instruments:\n  - {symbol: KO, price: 60}\n")
+    scenario = load_scenario(path)
+    assert [a.positions for a in scenario.accounts] == [[]]

@@ -271,3 +271,26 @@ async def test_same_seed_same_stream() -> None:
 async def test_a_contract_given_by_con_id_alone_streams(ib: IB) -> None:
     ticker = ib.reqMktData(Contract(conId=272093, exchange="SMART"))
     await _wait_for(lambda: ticker.ask > 0)
+
+
+async def test_account_updates_multi_for_all_accounts_keep_updating() -> None:
+    from ibterm.sim.scenario import AccountDef
+
+    server = SimServer(manual_scenario(accounts=[AccountDef(id="DU1000001"),
+                                                 AccountDef(id="DU1000002", cash=5.0)]))
+    await server.start()
+    client = IB()
+    try:
+        await client.connectAsync("127.0.0.1", server.port, clientId=3, timeout=5)
+        await asyncio.wait_for(client.reqAccountUpdatesMultiAsync("All"), 3)
+        cash = {(v.account, v.tag): v.value for v in client.accountValues()
+                if v.tag == "TotalCashValue"}
+        assert cash == {("DU1000001", "TotalCashValue"): "1000000.00",
+                        ("DU1000002", "TotalCashValue"): "5.00"}
+        conn = server.client(3)
+        assert conn is not None
+        [subscription] = conn.multi_subs.values()
+        assert [a for a, _ in subscription] == ["DU1000001", "DU1000002"]
+    finally:
+        client.disconnect()
+        await server.stop()

@@ -147,6 +147,9 @@ class BrokerSession:
             self.ib.disconnect()
             return False
         self.account = p.account or accounts[0]
+        if not p.account and len(accounts) > 1:
+            # ib_async subscribes to portfolio updates only for a single or named account.
+            await self.ib.reqAccountUpdatesAsync(self.account)
         self._set_status(ConnectionState.CONNECTED, f"{p.host}:{p.port}")
         await self._subscribe()
         return True

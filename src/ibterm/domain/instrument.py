@@ -90,4 +90,5 @@ class Instrument:
 
 
 def format_strike(strike: float) -> str:
-    return f"{strike:g}"
+    text = f"{strike:.6f}".rstrip("0").rstrip(".")
+    return text or "0"

@@ -38,11 +38,11 @@ def _tokens(text: str) -> list[tuple[str, int]]:
     return [(m.group(0).upper(), m.start() + 1) for m in re.finditer(r"\S+", text)]
 
 
-def _check_date(token: str, column: int, fmt: str) -> None:
+def _check_date(token: str, column: int, fmt: str, shown: str = "") -> None:
     try:
         dt.datetime.strptime(token, fmt)
     except ValueError:
-        raise SymbolError(f"{token!r} is not a valid date", column) from None
+        raise SymbolError(f"{shown or token!r} is not a valid date", column) from None
 
 
 def parse_symbol(text: str, futures_roots: Collection[str] = ()) -> InstrumentSpec:
@@ -69,7 +69,7 @@ def parse_symbol(text: str, futures_roots: Collection[str] = ()) -> InstrumentSp
     if len(rest) == 1:
         if not _MONTH.match(expiry):
             raise SymbolError(f"expected a contract month YYYYMM, got {expiry!r}", ecol)
-        _check_date(expiry + "01", ecol, "%Y%m%d")
+        _check_date(expiry + "01", ecol, "%Y%m%d", repr(expiry))
         return InstrumentSpec(symbol, SecType.FUT, expiry=expiry)
 
     if len(rest) != 3:

@@ -3,7 +3,8 @@
 Margin here is a plain Reg T model until the local risk calculator takes over (issue 4):
 long stock 50% initial / 25% maintenance, short stock 50% / 30%, long options paid in
 full (no requirement), short options the naked rule (20% of the underlying less the
-out-of-the-money amount, at least 10%, plus the premium), futures at the futures table's
+out-of-the-money amount, at least 10% of the underlying for calls or of the strike for
+puts, plus the premium), futures at the futures table's
 per-contract rates. Equity with loan value is net liquidation; buying power is four times
 available funds, as IB reports it for a Reg T margin account.
 """
@@ -148,8 +149,10 @@ def _requirement(row: PortfolioRow, world: World, market: Market, initial: bool)
         spot = market.mark(row.sim.underlying)
         if inst.right is Right.CALL:
             otm = max(inst.strike - spot, 0.0)
+            floor = 0.10 * spot
         else:
             otm = max(spot - inst.strike, 0.0)
-        per_share = row.market_price + max(0.20 * spot - otm, 0.10 * spot)
+            floor = 0.10 * inst.strike
+        per_share = row.market_price + max(0.20 * spot - otm, floor)
         return per_share * inst.multiplier * abs(qty)
     return 0.0

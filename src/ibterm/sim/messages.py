@@ -1,7 +1,7 @@
 """Server-to-client messages at server version 178, field for field as ib_async decodes them.
 
 ib_async only logs a message whose field count it cannot unpack, so each encoder here is
-exercised by a test in which the real client receives it (tests/sim/test_wire.py).
+exercised by a test in which the real client receives it (tests/sim/test_server.py).
 """
 
 from __future__ import annotations
@@ -110,11 +110,11 @@ def contract_details(req_id: int, sim: SimInstrument) -> bytes:
 
 
 def _underlying_symbol(sim: SimInstrument) -> str:
-    return sim.instrument.symbol if sim.instrument.sec_type in (SecType.OPT, SecType.FUT) else ""
+    return sim.instrument.symbol if sim.instrument.sec_type is SecType.OPT else ""
 
 
 def _underlying_type(inst: Instrument) -> str:
-    return {SecType.OPT: "STK", SecType.FUT: "IND", SecType.FOP: "FUT"}.get(inst.sec_type, "")
+    return {SecType.OPT: "STK", SecType.FOP: "FUT"}.get(inst.sec_type, "")
 
 
 def managed_accounts(accounts: list[str]) -> bytes:

@@ -8,8 +8,10 @@ from collections.abc import Iterable
 
 # TWS refuses frames above 16 MiB; nothing legitimate comes close.
 MAX_FRAME = 0xFFFFFF
-MIN_CLIENT_VERSION = 157
+# Every message is encoded in the v178 layout (ib_async 2.1's maximum), so a client must
+# accept 178: announcing less would promise layouts this server does not write.
 MAX_SERVER_VERSION = 178
+MIN_SERVED_VERSION = 178
 API_PREFIX = b"API\0"
 
 Field = str | int | float | bool | None
@@ -100,8 +102,8 @@ def parse_version_range(text: str) -> tuple[int, int]:
 
 
 def negotiate(low: int, high: int) -> int | None:
-    """The version to announce, or None when the ranges do not overlap."""
+    """The version to announce (min(client max, 178)), or None when it cannot serve it."""
     version = min(high, MAX_SERVER_VERSION)
-    if version < max(low, MIN_CLIENT_VERSION):
+    if version < low or version < MIN_SERVED_VERSION:
         return None
     return version

@@ -32,7 +32,7 @@ async def serve_foreground(server: SimServer) -> None:
 
 
 def address_in_use(exc: OSError) -> bool:
-    return exc.errno in (errno.EADDRINUSE, errno.EACCES)
+    return exc.errno == errno.EADDRINUSE
 
 
 class SimulatorThread:

@@ -22,7 +22,7 @@ class _Model(pydantic.BaseModel):
 
 class MarketSession(StrEnum):
     OPEN = "open"  # quotes walk; live data streams
-    CLOSED = "closed"  # nothing moves; frozen data only
+    CLOSED = "closed"  # nothing moves: one snapshot per request, frozen if asked for
 
 
 class OptionChain(_Model):
@@ -34,7 +34,7 @@ class OptionChain(_Model):
 
 
 class InstrumentDef(_Model):
-    symbol: Annotated[str, Field(min_length=1, max_length=12, pattern=r"^[A-Za-z0-9.]+$")]
+    symbol: Annotated[str, Field(min_length=1, max_length=12, pattern=r"^[A-Za-z][A-Za-z0-9.]*$")]
     sec_type: SecType = SecType.STK
     price: float = Field(gt=0, description="start price (futures: the front month)")
     volatility: float = Field(0.25, gt=0, le=5, description="annualized, for the random walk")
@@ -122,6 +122,15 @@ class Scenario(_Model):
     instruments: list[InstrumentDef] = Field(
         default_factory=lambda: list(DEFAULT_INSTRUMENTS), min_length=1
     )
+
+    @pydantic.model_validator(mode="before")
+    @classmethod
+    def _own_world(cls, data: object) -> object:
+        # A scenario with its own instruments gets the default account without the default
+        # positions, which name instruments it may not have.
+        if isinstance(data, dict) and "instruments" in data and "accounts" not in data:
+            data = {**data, "accounts": [{"id": DEFAULT_ACCOUNTS[0].id}]}
+        return data
 
     @pydantic.model_validator(mode="after")
     def _unique(self) -> Scenario:

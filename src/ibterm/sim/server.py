@@ -181,7 +181,7 @@ class ClientConnection:
         self.data_type = LIVE
         self.quotes: dict[int, Subscription] = {}
         self.account_subs: dict[str, dict[str, str]] = {}
-        self.multi_subs: dict[int, tuple[str, dict[str, str]]] = {}
+        self.multi_subs: dict[int, list[tuple[str, dict[str, str]]]] = {}
         self.summary_subs: dict[int, tuple[set[str], dict[tuple[str, str], str]]] = {}
         self.pnl_subs: dict[int, str] = {}
         self.pnl_single_subs: dict[int, tuple[str, int]] = {}
@@ -265,7 +265,7 @@ class ClientConnection:
         version = negotiate(low, high)
         if version is None:
             self.send(m.error(-1, 503, f"The TWS API client version range v{low}..{high} is "
-                                       "not supported: this server speaks v157..178."))
+                                       "not supported: this server speaks v178."))
             await self.writer.drain()
             raise FrameError(f"unsupported client versions v{low}..{high}")
         self.version = version
@@ -500,18 +500,18 @@ class ClientConnection:
             self.send(m.error(req_id, 321, f"Error validating request: unknown account "
                                            f"{account!r}"))
             return
-        for a in accounts:
-            self.multi_subs[req_id] = (a, {})
-            self._push_multi(req_id, full=True)
+        self.multi_subs[req_id] = [(a, {}) for a in accounts]
+        self._push_multi(req_id, full=True)
         self.send(m.account_update_multi_end(req_id))
 
     def _push_multi(self, req_id: int, full: bool = False) -> None:
-        account, sent = self.multi_subs[req_id]
-        currency = self.server.accounts[account].currency
-        values = self._values(account)
-        out = [m.account_update_multi(req_id, account, k, v, currency)
-               for k, v in values.items() if full or sent.get(k) != v]
-        sent.update(values)
+        out = []
+        for account, sent in self.multi_subs[req_id]:
+            currency = self.server.accounts[account].currency
+            values = self._values(account)
+            out += [m.account_update_multi(req_id, account, k, v, currency)
+                    for k, v in values.items() if full or sent.get(k) != v]
+            sent.update(values)
         if out:
             self.send(b"".join(out))
 
