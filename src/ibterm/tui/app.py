@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import ClassVar
 
 from textual.app import App, ComposeResult
@@ -39,9 +41,12 @@ class IbtermApp(App[None]):
         Binding("p", "focus_named('positions')", "Positions", id="focus-positions"),
     ]
 
-    def __init__(self, session: BrokerSession, **kwargs: object) -> None:
+    def __init__(self, session: BrokerSession,
+                 wall_clock: Callable[[], dt.datetime] = dt.datetime.now,
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
+        self.wall_clock = wall_clock
         self.register_theme(IBTERM_DARK)
         self.theme = IBTERM_DARK.name
 
@@ -49,7 +54,7 @@ class IbtermApp(App[None]):
         return dict(APP_VARIABLE_DEFAULTS)
 
     def compose(self) -> ComposeResult:
-        yield StatusBar(self.session.name, self.session.mode, id="status")
+        yield StatusBar(self.session.name, self.session.mode, self.wall_clock, id="status")
         with Horizontal(id="main"), Vertical(id="left"):
             with Vertical(id="watchlist-pane", classes="pane") as pane:
                 pane.border_title = "Watchlist"

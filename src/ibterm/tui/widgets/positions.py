@@ -10,7 +10,7 @@ from ibterm.tui import format as fmt
 from ibterm.tui.widgets.grid import Column, Grid
 
 COLUMNS = (
-    Column("symbol", "Symbol", 20, "left"),
+    Column("symbol", "Symbol", 18, "left"),
     Column("qty", "Qty", 8),
     Column("avg", "Avg cost", 11),
     Column("price", "Mkt price", 11),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.widgets import Static
@@ -30,8 +31,11 @@ class StatusBar(Static):
     StatusBar { height: 1; dock: top; background: $panel; }
     """
 
-    def __init__(self, profile: str, mode: TradingMode, **kwargs: object) -> None:
+    def __init__(self, profile: str, mode: TradingMode,
+                 wall_clock: Callable[[], dt.datetime] = dt.datetime.now,
+                 **kwargs: object) -> None:
         super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.wall_clock = wall_clock
         self.profile = profile
         self.mode = mode
         self.account = ""
@@ -72,5 +76,5 @@ class StatusBar(Static):
         text.append(" │ ", style="dim")
         text.append(f"data: {self.data_label}")
         text.append(" │ ", style="dim")
-        text.append(dt.datetime.now().strftime("%H:%M:%S"))
+        text.append(self.wall_clock().strftime("%H:%M:%S"))
         self.update(text)

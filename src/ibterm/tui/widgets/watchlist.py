@@ -10,15 +10,15 @@ from ibterm.tui import format as fmt
 from ibterm.tui.widgets.grid import Column, Grid
 
 COLUMNS = (
-    Column("symbol", "Symbol", 20, "left"),
-    Column("bid", "Bid", 11),
-    Column("ask", "Ask", 11),
-    Column("last", "Last", 11),
-    Column("chg", "Chg", 10),
-    Column("chg_pct", "Chg%", 8),
-    Column("volume", "Volume", 8),
-    Column("age", "Age", 6),
-    Column("data", "Data", 8, "left"),
+    Column("symbol", "Symbol", 18, "left"),
+    Column("bid", "Bid", 10),
+    Column("ask", "Ask", 10),
+    Column("last", "Last", 10),
+    Column("chg", "Chg", 9),
+    Column("chg_pct", "Chg%", 7),
+    Column("volume", "Volume", 7),
+    Column("age", "Age", 5),
+    Column("data", "Data", 7, "left"),
 )
 _DATA_LABEL = {
     MarketDataType.LIVE: "live",
