@@ -74,11 +74,43 @@ class SimAccount:
             account.positions[con_id] = SimPosition(con_id, pos.quantity, pos.avg_cost)
         return account
 
+    def apply_fill(self, sim: SimInstrument, shares: float, price: float,
+                   fee: float) -> float | None:
+        """Book an execution (`shares` signed: + bought); return the realized P&L of the part
+        that closed an existing position, or None if it only opened or added."""
+        inst = sim.instrument
+        mult = inst.multiplier
+        pos = self.positions.get(inst.con_id)
+        if pos is None:
+            pos = self.positions[inst.con_id] = SimPosition(inst.con_id, 0.0, price)
+        realized: float | None = None
+        old = pos.quantity
+        if old and (old > 0) != (shares > 0):
+            closed = min(abs(shares), abs(old)) * (1 if old > 0 else -1)
+            realized = (price - pos.avg_price) * closed * mult - fee
+            pos.realized += realized
+            self.realized += realized
+        new = old + shares
+        if new == 0:
+            pos.avg_price = price
+        elif old == 0 or (old > 0) != (new > 0):
+            pos.avg_price = price  # opened, or flipped through zero
+        elif (old > 0) == (shares > 0):
+            pos.avg_price = (pos.avg_price * old + price * shares) / new
+        pos.quantity = new
+        if inst.sec_type in (SecType.FUT, SecType.FOP):
+            # Futures move no cash on a trade; the closed part's P&L settles into cash.
+            if realized is not None:
+                self.cash += realized + fee
+        else:
+            self.cash -= shares * price * mult
+        self.cash -= fee
+        return realized
+
     def portfolio(self, world: World, market: Market) -> list[PortfolioRow]:
+        # Closed positions stay as zero rows: that is how IB tells a client one is gone.
         rows = []
         for pos in self.positions.values():
-            if pos.quantity == 0:
-                continue
             sim = world.instruments[pos.con_id]
             mult = sim.instrument.multiplier
             price = market.mark(pos.con_id)

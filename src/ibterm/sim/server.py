@@ -21,6 +21,16 @@ from ibterm.sim import messages as m
 from ibterm.sim.accounts import ACCOUNT_KEYS, SimAccount
 from ibterm.sim.contracts import ContractQuery, match
 from ibterm.sim.market import Book, Market
+from ibterm.sim.order_wire import (
+    UnsupportedOrder,
+    commission_report,
+    completed_order,
+    exec_details,
+    open_order,
+    order_status,
+    parse_place_order,
+)
+from ibterm.sim.orders import Fill, OrderEngine, OrderEvents, Rejection, SimOrder
 from ibterm.sim.protocol import API_PREFIX, FrameDecoder, FrameError, encode, negotiate
 from ibterm.sim.protocol import parse_version_range
 from ibterm.sim.scenario import MarketSession, Scenario
@@ -78,6 +88,8 @@ class SimServer:
         step_seconds = self.scenario.tick_interval or 0.25
         self.market = Market(self.world, self.seed, step_seconds, self.scenario.delay_steps)
         self.accounts = {a.id: SimAccount.from_def(a, self.world) for a in self.scenario.accounts}
+        self.orders = OrderEngine(self.world, self.market, self.accounts,
+                                  surcharge=self.scenario.house_margin_surcharge)
         self.connections: list[ClientConnection] = []
         self.next_order_id = 1
         self._server: asyncio.Server | None = None
@@ -152,6 +164,19 @@ class SimServer:
             self.market.step()
             for conn in list(self.connections):
                 conn.push_quotes()
+            self.publish(self.orders.on_step())
+
+    def publish(self, events: OrderEvents) -> None:
+        """Tell each client about its orders' changes and fills, and everyone about the
+        positions and account values they moved."""
+        if not events.changed and not events.fills:
+            return
+        for conn in list(self.connections):
+            conn.push_order_events(events)
+        if events.fills:
+            for conn in list(self.connections):
+                conn.push_positions({f.order.sim.instrument.con_id for f in events.fills})
+                conn.push_account()
 
     def push_account_updates(self) -> None:
         for conn in list(self.connections):
@@ -192,12 +217,12 @@ class ClientConnection:
             m.CANCEL_MKT_DATA: self._cancel_mkt_data,
             m.PLACE_ORDER: self._place_order,
             m.CANCEL_ORDER: self._cancel_order,
-            m.REQ_OPEN_ORDERS: lambda f: self.send(m.open_order_end()),
-            m.REQ_ALL_OPEN_ORDERS: lambda f: self.send(m.open_order_end()),
+            m.REQ_OPEN_ORDERS: lambda f: self._req_open_orders(all_clients=False),
+            m.REQ_ALL_OPEN_ORDERS: lambda f: self._req_open_orders(all_clients=True),
             m.REQ_AUTO_OPEN_ORDERS: lambda f: None,
-            m.REQ_GLOBAL_CANCEL: lambda f: None,
-            m.REQ_COMPLETED_ORDERS: lambda f: self.send(m.completed_orders_end()),
-            m.REQ_EXECUTIONS: lambda f: self.send(m.exec_details_end(int(f[2]))),
+            m.REQ_GLOBAL_CANCEL: self._req_global_cancel,
+            m.REQ_COMPLETED_ORDERS: self._req_completed_orders,
+            m.REQ_EXECUTIONS: self._req_executions,
             m.REQ_ACCOUNT_UPDATES: self._req_account_updates,
             m.REQ_ACCOUNT_UPDATES_MULTI: self._req_account_updates_multi,
             m.CANCEL_ACCOUNT_UPDATES_MULTI: lambda f: self.multi_subs.pop(int(f[2]), None),
@@ -599,17 +624,121 @@ class ClientConnection:
         for req_id in list(self.pnl_single_subs):
             self._push_pnl_single(req_id)
 
-    # --- orders (the order engine comes with issue 3) ---------------------------------
+    # --- orders ----------------------------------------------------------------------
     def _place_order(self, fields: list[str]) -> None:
-        order_id = int(fields[1])
-        self.server.next_order_id = max(self.server.next_order_id, order_id + 1)
-        self.send(m.error(order_id, 201, "Order rejected - reason: the ibterm simulator does "
-                                         "not execute orders yet"))
+        order_id = _int_at(fields, 1)
+        server = self.server
+        server.next_order_id = max(server.next_order_id, order_id + 1)
+        assert self.client_id is not None
+        try:
+            req = parse_place_order(fields)
+            found = match(server.world, req.contract)
+            sim = found[0] if len(found) == 1 else None
+            default_account = next(iter(server.accounts))
+            if req.what_if:
+                self._what_if(req, sim, req.account or default_account)
+                return
+            events = server.orders.place(req, self.client_id, sim, default_account)
+        except UnsupportedOrder as exc:
+            self.send(m.error(order_id, 201, f"Order rejected - reason:{exc}"))
+            return
+        except Rejection as exc:
+            self.send(m.error(order_id, exc.code, exc.message))
+            return
+        server.publish(events)
+
+    def _what_if(self, req, sim: SimInstrument | None, account: str) -> None:  # type: ignore[no-untyped-def]
+        engine = self.server.orders
+        engine.validate(req, sim, account)
+        assert sim is not None and self.client_id is not None
+        margin = engine.margin_check(req, sim, account)
+        view = SimOrder(req, self.client_id, 0, sim, account, status="PreSubmitted",
+                        quantity=req.quantity).view()
+        self.send(open_order(view, sim.instrument, margin))
 
     def _cancel_order(self, fields: list[str]) -> None:
         order_id = int(fields[2])
-        self.send(m.error(order_id, 10147, f"OrderId {order_id} that needs to be cancelled is "
-                                           "not found."))
+        assert self.client_id is not None
+        try:
+            events = self.server.orders.cancel(self.client_id, order_id)
+        except Rejection as exc:
+            self.send(m.error(order_id, exc.code, exc.message))
+            return
+        self.server.publish(events)
+
+    def _req_global_cancel(self, fields: list[str]) -> None:
+        # IB cancels every open order of the account, whichever client placed it.
+        self.server.publish(self.server.orders.cancel_all(set(self.server.accounts)))
+
+    def _sees(self, order: SimOrder) -> bool:
+        """A client sees its own orders; client 0 (the master here) sees all of them."""
+        return order.client_id == self.client_id or self.client_id == 0
+
+    def _req_open_orders(self, all_clients: bool) -> None:
+        out = [open_order(o.view(), o.sim.instrument) + order_status(o.view(), o.avg_price,
+                                                                     o.last_fill)
+               for o in self.server.orders.working() if all_clients or self._sees(o)]
+        out.append(m.open_order_end())
+        self.send(b"".join(out))
+
+    def _req_completed_orders(self, fields: list[str]) -> None:
+        out = [completed_order(o.view(), o.sim.instrument, o.completed_time)
+               for o in self.server.orders.orders.values() if o.done]
+        out.append(m.completed_orders_end())
+        self.send(b"".join(out))
+
+    def _req_executions(self, fields: list[str]) -> None:
+        req_id = int(fields[2])
+        client_filter = int(fields[3] or 0)
+        account, symbol, sec_type, side = fields[4], fields[6].upper(), fields[7].upper(), \
+            fields[9].upper()
+        out = []
+        for fill in self.server.orders.fills:
+            o, inst = fill.order, fill.order.sim.instrument
+            if client_filter and o.client_id != client_filter:
+                continue
+            if (account and o.account != account) or (symbol and inst.symbol != symbol) or (
+                    sec_type and inst.sec_type.value != sec_type) or (
+                    side and side != o.req.action):
+                continue
+            out.append(self._fill_messages(req_id, fill))
+        out.append(m.exec_details_end(req_id))
+        self.send(b"".join(out))
+
+    def _fill_messages(self, req_id: int, fill: Fill) -> bytes:
+        o = fill.order
+        side = "BOT" if o.buy else "SLD"
+        view = o.view()
+        return exec_details(req_id, view, o.sim.instrument, fill.exec_id, fill.time, side,
+                            fill.shares, fill.price, o.filled, o.avg_price) + commission_report(
+            fill.exec_id, fill.commission, fill.realized)
+
+    def push_order_events(self, events: OrderEvents) -> None:
+        if self._closed or not self.ready:
+            return
+        mine = [o for o in events.changed if self._sees(o)]
+        fills = [f for f in events.fills if self._sees(f.order)]
+        if not mine and not fills:
+            return
+        out = [open_order(o.view(), o.sim.instrument) for o in mine]
+        out += [self._fill_messages(-1, f) for f in fills]
+        out += [order_status(o.view(), o.avg_price, o.last_fill) for o in mine]
+        self.send(b"".join(out))
+
+    def push_positions(self, con_ids: set[int]) -> None:
+        if not self.positions_sub or self._closed:
+            return
+        out = []
+        for account, acct in self.server.accounts.items():
+            for con_id in con_ids:
+                pos = acct.positions.get(con_id)
+                if pos is None:
+                    continue
+                inst = self.server.world.instruments[con_id].instrument
+                out.append(m.position(account, inst, pos.quantity,
+                                      pos.avg_price * inst.multiplier))
+        if out:
+            self.send(b"".join(out))
 
 
 def _int_at(fields: list[str], index: int) -> int:

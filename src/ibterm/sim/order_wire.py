@@ -1,0 +1,247 @@
+"""placeOrder parsing and the order messages (openOrder, orderStatus, execDetails,
+commissionReport, completedOrder) at server version 178, mirroring ib_async 2.1.0's
+client.placeOrder and decoder.openOrder/completedOrder field for field."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ibterm.domain.instrument import Instrument
+from ibterm.sim.contracts import ContractQuery
+from ibterm.sim.protocol import encode
+
+UNSET_DOUBLE = 1.7976931348623157e308
+
+
+class UnsupportedOrder(ValueError):
+    """A well-formed order using a feature the simulator does not implement."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    order_id: int
+    contract: ContractQuery
+    action: str
+    quantity: float
+    order_type: str
+    limit: float | None
+    aux: float | None
+    tif: str
+    oca_group: str
+    account: str
+    order_ref: str
+    transmit: bool
+    parent_id: int
+    outside_rth: bool
+    oca_type: int
+    trail_stop_price: float | None
+    trailing_percent: float | None
+    what_if: bool
+
+
+class _Reader:
+    def __init__(self, fields: list[str]):
+        self._fields = fields
+        self._it: Iterator[str] = iter(fields)
+
+    def str(self) -> str:
+        try:
+            return next(self._it)
+        except StopIteration:
+            raise ValueError("placeOrder message ends early") from None
+
+    def skip(self, n: int) -> None:
+        for _ in range(n):
+            self.str()
+
+    def int(self) -> int:
+        text = self.str()
+        return int(text) if text else 0
+
+    def float(self) -> float | None:
+        text = self.str()
+        if not text:
+            return None
+        value = float(text)
+        return None if value >= UNSET_DOUBLE else value
+
+    def bool(self) -> bool:
+        return self.str() == "1"
+
+
+def parse_place_order(fields: list[str]) -> OrderRequest:
+    r = _Reader(fields)
+    r.skip(1)  # message id 3; no version field at 178
+    order_id = r.int()
+    contract = ContractQuery.from_fields([r.str() for _ in range(12)])
+    if contract.sec_type == "BAG":
+        raise UnsupportedOrder("combination (BAG) orders are not supported by the simulator")
+    r.skip(2)  # secIdType, secId
+    action = r.str().upper()
+    quantity = r.float() or 0.0
+    order_type = r.str().upper()
+    limit, aux = r.float(), r.float()
+    tif = r.str().upper() or "DAY"
+    oca_group = r.str()
+    account = r.str()
+    r.skip(2)  # openClose, origin
+    order_ref = r.str()
+    transmit = r.bool()
+    parent_id = r.int()
+    r.skip(4)  # blockOrder, sweepToFill, displaySize, triggerMethod
+    outside_rth = r.bool()
+    r.skip(1)  # hidden
+    r.skip(7)  # "", discretionaryAmt, goodAfterTime, goodTillDate, faGroup, faMethod, faPct
+    r.skip(4)  # modelCode, shortSaleSlot, designatedLocation, exemptCode
+    oca_type = r.int()
+    r.skip(17)  # rule80A … volatilityType (see client.placeOrder)
+    dn_type = r.str()
+    r.skip(1)  # deltaNeutralAuxPrice
+    if dn_type:
+        raise UnsupportedOrder("delta-neutral orders are not supported by the simulator")
+    r.skip(2)  # continuousUpdate, referencePriceType
+    trail_stop_price = r.float()
+    trailing_percent = r.float()
+    r.skip(2)  # scaleInitLevelSize, scaleSubsLevelSize
+    increment = r.float()
+    if increment is not None and increment > 0:
+        raise UnsupportedOrder("scale orders are not supported by the simulator")
+    r.skip(3)  # scaleTable, activeStartTime, activeStopTime
+    if r.str():
+        raise UnsupportedOrder("hedge orders are not supported by the simulator")
+    r.skip(4)  # optOutSmartRouting, clearingAccount, clearingIntent, notHeld
+    if r.bool():
+        raise UnsupportedOrder("delta-neutral contracts are not supported by the simulator")
+    if r.str():
+        raise UnsupportedOrder("algo orders are not supported by the simulator")
+    r.skip(1)  # algoId
+    what_if = r.bool()
+    return OrderRequest(
+        order_id=order_id, contract=contract, action=action, quantity=quantity,
+        order_type=order_type, limit=limit, aux=aux, tif=tif, oca_group=oca_group,
+        account=account, order_ref=order_ref, transmit=transmit, parent_id=parent_id,
+        outside_rth=outside_rth, oca_type=oca_type, trail_stop_price=trail_stop_price,
+        trailing_percent=trailing_percent, what_if=what_if,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MarginState:
+    """What a what-if answer carries, as IB sends it (strings of numbers)."""
+
+    init_before: float
+    maint_before: float
+    ewl_before: float
+    init_after: float
+    maint_after: float
+    ewl_after: float
+    commission: float
+
+
+def _num(value: float | None) -> object:
+    return "" if value is None else value
+
+
+def _contract11(inst: Instrument) -> tuple[object, ...]:
+    mult = "" if inst.sec_type.value in ("STK", "CASH") else f"{inst.multiplier:g}"
+    return (inst.con_id, inst.symbol, inst.sec_type.value, inst.expiry, inst.strike,
+            inst.right.value if inst.right else "", mult, inst.exchange, inst.currency,
+            inst.local_symbol, inst.trading_class)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    """The parts of an order the messages report."""
+
+    order_id: int
+    client_id: int
+    perm_id: int
+    parent_id: int
+    account: str
+    action: str
+    quantity: float
+    order_type: str
+    limit: float | None
+    aux: float | None
+    tif: str
+    oca_group: str
+    oca_type: int
+    order_ref: str
+    outside_rth: bool
+    trail_stop_price: float | None
+    trailing_percent: float | None
+    what_if: bool
+    status: str
+    filled: float
+
+
+def open_order(o: OrderView, inst: Instrument, margin: MarginState | None = None) -> bytes:
+    m = margin
+    margin_fields: tuple[object, ...] = (
+        (m.init_before, m.maint_before, m.ewl_before,
+         m.init_after - m.init_before, m.maint_after - m.maint_before,
+         m.ewl_after - m.ewl_before, m.init_after, m.maint_after, m.ewl_after,
+         m.commission, m.commission, m.commission, "USD", "")
+        if m is not None else ("",) * 13 + ("",)
+    )
+    return encode(
+        5, o.order_id, *_contract11(inst),
+        o.action, o.quantity, o.order_type, _num(o.limit), _num(o.aux), o.tif, o.oca_group,
+        o.account, "", 0, o.order_ref, o.client_id, o.perm_id, o.outside_rth, False, "",
+        "", "", "", "", "",  # discretionaryAmt, goodAfterTime, skipped, faGroup/Method/Pct
+        "", "", "", "", "", 0, "", "", 0, "", "", "", "", "",  # modelCode … stockRangeUpper
+        0, 0, False, False, "", o.oca_type, False, False, "", o.parent_id, 0, "", 0,
+        "", "",  # deltaNeutralOrderType, deltaNeutralAuxPrice
+        False, 0, _num(o.trail_stop_price), _num(o.trailing_percent), "", "", "",
+        0, 0, 0,  # combo legs, order combo legs, smart combo params
+        "", "", "",  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement
+        "",  # hedgeType
+        False, "", "", False, False,  # optOutSmartRouting … notHeld, no delta-neutral
+        "",  # algoStrategy
+        False, o.what_if, o.status, *margin_fields, False, False,
+        0,  # conditions
+        "", "", _num(o.trail_stop_price), "", "", "", "", 0, "", "", "", "", False, False,
+        "", False,  # … discretionaryUpToLimitPrice, usePriceMgmtAlgo
+        "", "", False,  # duration, postToAts, autoCancelParent
+        "", "", False, "", "",  # minTradeQty … midOffsetAtHalf
+    )
+
+
+def order_status(o: OrderView, avg_price: float, last_fill: float) -> bytes:
+    return encode(3, o.order_id, o.status, o.filled, max(o.quantity - o.filled, 0.0),
+                  avg_price, o.perm_id, o.parent_id, last_fill, o.client_id, "", "")
+
+
+def exec_details(req_id: int, o: OrderView, inst: Instrument, exec_id: int | str, time: str,
+                 side: str, shares: float, price: float, cum_qty: float,
+                 avg_price: float) -> bytes:
+    return encode(11, req_id, o.order_id, *_contract11(inst)[:7], inst.exchange,
+                  inst.currency, inst.local_symbol, inst.trading_class, exec_id, time,
+                  o.account, inst.exchange if inst.exchange != "SMART" else "ISLAND", side,
+                  shares, price, o.perm_id, o.client_id, 0, cum_qty, avg_price, o.order_ref,
+                  "", "", "", 1, False)
+
+
+def commission_report(exec_id: str, commission: float, realized: float | None) -> bytes:
+    return encode(59, 1, exec_id, commission, "USD",
+                  UNSET_DOUBLE if realized is None else realized, "", "")
+
+
+def completed_order(o: OrderView, inst: Instrument, completed_time: str) -> bytes:
+    return encode(
+        101, *_contract11(inst),
+        o.action, o.quantity, o.order_type, _num(o.limit), _num(o.aux), o.tif, o.oca_group,
+        o.account, "", 0, o.order_ref, o.perm_id, o.outside_rth, False, "", "", "", "", "",
+        "", "", "", "", "", "", "", "",  # modelCode … exemptCode
+        "", "", "", "", "", 0, False, False, "", o.oca_type, 0, "", 0, "", "",
+        False, 0, _num(o.trail_stop_price), _num(o.trailing_percent), "",
+        0, 0, 0, "", "", "", "",  # legs; scale fields; hedgeType
+        "", "", False, False,  # clearingAccount, clearingIntent, notHeld, no delta-neutral
+        "",  # algoStrategy
+        False, o.status, False, False,
+        0,  # conditions
+        _num(o.trail_stop_price), "", "", False, False, "", o.filled, 0, False, "", False,
+        False, 0, completed_time, o.status,
+        "", "", False, "", "",
+    )

@@ -1,0 +1,489 @@
+"""The simulator's order engine: validation, brackets, OCA groups, triggers and fills.
+
+Rules (docs/simulator.md has the full table):
+- An order with transmit=False is held, unseen, until an order of its chain (same
+  parent, or its parent) arrives with transmit=True; then the chain is released.
+- Children of a bracket wait (PreSubmitted) until their parent is completely filled.
+  Siblings of one parent reduce one another like OCA type 2; cancelling a parent cancels
+  its children.
+- OCA groups (per account): type 1 cancels the others on a fill; 2 reduces them by the
+  filled quantity, with block (fills in a group are processed one at a time); 3 reduces
+  without block (every member may fill on the same market step, so it can overfill).
+- Fills come from the live book: marketable orders at the touch, up to the displayed size
+  (what one step's orders take is gone for the rest of that step); resting limits also fill
+  at their limit when the last trade goes through them. Stops trigger on the last price
+  and then behave as market (STP) or limit (STP LMT) orders. TRAIL follows the best last
+  price by an amount (auxPrice) or a percentage.
+- IOC orders are cancelled after their first chance to fill. DAY and GTC orders both stay
+  working: the simulated session never ends. outsideRth is accepted and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+from ibterm.domain.instrument import Instrument
+from ibterm.sim.accounts import SimAccount
+from ibterm.sim.commissions import commission
+from ibterm.sim.market import Book, Market
+from ibterm.sim.order_wire import MarginState, OrderRequest, OrderView
+from ibterm.sim.world import SimInstrument, World
+
+ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT", "TRAIL"})
+TIFS = frozenset({"DAY", "GTC", "IOC"})
+DONE = frozenset({"Filled", "Cancelled", "Inactive", "ApiCancelled"})
+
+
+class Rejection(Exception):
+    """An order the gateway refuses: IB's code and message."""
+
+    def __init__(self, code: int, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(slots=True)
+class SimOrder:
+    req: OrderRequest
+    client_id: int
+    perm_id: int
+    sim: SimInstrument
+    account: str
+    status: str = "PendingSubmit"
+    filled: float = 0.0
+    avg_price: float = 0.0
+    last_fill: float = 0.0
+    quantity: float = 0.0  # can shrink (OCA reduce)
+    held: bool = False  # transmit=False, waiting for its chain
+    triggered: bool = False  # stop orders: the stop has been hit
+    trail_stop: float | None = None
+    extreme: float | None = None  # best last price seen, for TRAIL
+    completed_time: str = ""
+
+    @property
+    def key(self) -> tuple[int, int]:
+        return (self.client_id, self.req.order_id)
+
+    @property
+    def remaining(self) -> float:
+        return max(self.quantity - self.filled, 0.0)
+
+    @property
+    def buy(self) -> bool:
+        return self.req.action == "BUY"
+
+    @property
+    def done(self) -> bool:
+        return self.status in DONE
+
+    def view(self) -> OrderView:
+        r = self.req
+        return OrderView(
+            order_id=r.order_id, client_id=self.client_id, perm_id=self.perm_id,
+            parent_id=r.parent_id, account=self.account, action=r.action,
+            quantity=self.quantity, order_type=r.order_type, limit=r.limit, aux=r.aux,
+            tif=r.tif, oca_group=r.oca_group, oca_type=r.oca_type, order_ref=r.order_ref,
+            outside_rth=r.outside_rth,
+            trail_stop_price=self.trail_stop if r.order_type == "TRAIL" else None,
+            trailing_percent=r.trailing_percent, what_if=r.what_if, status=self.status,
+            filled=self.filled,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Fill:
+    order: SimOrder
+    exec_id: str
+    time: str
+    shares: float
+    price: float
+    commission: float
+    realized: float | None
+
+
+@dataclass(slots=True)
+class OrderEvents:
+    """What changed, for the server to tell the clients."""
+
+    changed: list[SimOrder] = field(default_factory=list)
+    fills: list[Fill] = field(default_factory=list)
+
+    def touch(self, order: SimOrder) -> None:
+        if order not in self.changed:
+            self.changed.append(order)
+
+
+class OrderEngine:
+    def __init__(self, world: World, market: Market, accounts: dict[str, SimAccount],
+                 surcharge: float = 0.0, clock: Callable[[], dt.datetime] | None = None):
+        self.world = world
+        self.market = market
+        self.accounts = accounts
+        self.surcharge = surcharge
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
+        self.orders: dict[tuple[int, int], SimOrder] = {}
+        self.fills: list[Fill] = []
+        self._next_perm = 1_000_000_001
+        self._exec_seq = 0
+        self._taken: dict[tuple[int, bool], float] = {}  # (con_id, buy) -> size used this step
+        self._taken_step = -1
+
+    # --- placing ---------------------------------------------------------------------
+    def validate(self, req: OrderRequest, sim: SimInstrument | None, account: str) -> None:
+        if sim is None:
+            raise Rejection(200, "No security definition has been found for the request")
+        if account not in self.accounts:
+            raise Rejection(201, f"Order rejected - reason:Unknown account {account!r}")
+        if req.action not in ("BUY", "SELL"):
+            raise Rejection(201, f"Order rejected - reason:Invalid action {req.action!r}")
+        if req.order_type not in ORDER_TYPES:
+            raise Rejection(201, f"Order rejected - reason:Order type {req.order_type} is "
+                                 "not supported by the simulator")
+        if req.tif not in TIFS:
+            raise Rejection(201, f"Order rejected - reason:Time in force {req.tif} is not "
+                                 "supported by the simulator")
+        inst = sim.instrument
+        if not req.quantity > 0 or not math.isfinite(req.quantity):
+            raise Rejection(201, "Order rejected - reason:The order quantity must be positive")
+        steps = req.quantity / inst.size_increment
+        if abs(steps - round(steps)) > 1e-9:
+            raise Rejection(201, f"Order rejected - reason:The order quantity must be a multiple "
+                                 f"of {inst.size_increment:g}")
+        prices = {"LMT": [req.limit], "STP": [req.aux], "STP LMT": [req.limit, req.aux]}
+        for price in prices.get(req.order_type, []):
+            if price is None or not math.isfinite(price) or price <= 0:
+                raise Rejection(201, f"Order rejected - reason:A {req.order_type} order needs "
+                                     "a positive price")
+            if not _on_tick(price, inst.min_tick):
+                raise Rejection(110, "The price does not conform to the minimum price "
+                                     "variation for this contract.")
+        if req.order_type == "TRAIL" and not (req.aux or req.trailing_percent):
+            raise Rejection(201, "Order rejected - reason:A TRAIL order needs a trailing "
+                                 "amount or percent")
+
+    def margin_check(self, req: OrderRequest, sim: SimInstrument, account: str,
+                     reserved: float = 0.0) -> MarginState:
+        """Margin before and after the order as if filled at the current mark."""
+        acct = self.accounts[account]
+        before = acct.values(self.world, self.market)
+        trial = _copy_account(acct)
+        signed = req.quantity if req.action == "BUY" else -req.quantity
+        price = self.market.mark(sim.instrument.con_id)
+        fee = commission(sim.instrument, req.quantity, price)
+        trial.apply_fill(sim, signed, price, fee)
+        after = trial.values(self.world, self.market)
+        factor = 1.0 + self.surcharge
+        return MarginState(
+            init_before=round(before["InitMarginReq"] * factor, 2),
+            maint_before=round(before["MaintMarginReq"] * factor, 2),
+            ewl_before=round(before["EquityWithLoanValue"], 2),
+            init_after=round(after["InitMarginReq"] * factor + reserved, 2),
+            maint_after=round(after["MaintMarginReq"] * factor, 2),
+            ewl_after=round(after["EquityWithLoanValue"], 2),
+            commission=fee,
+        )
+
+    def place(self, req: OrderRequest, client_id: int, sim: SimInstrument | None,
+              default_account: str) -> OrderEvents:
+        """Place or modify; raise Rejection with IB's code when the gateway would refuse."""
+        account = req.account or default_account
+        existing = self.orders.get((client_id, req.order_id))
+        if existing is not None:
+            return self._modify(existing, req, sim)
+        self.validate(req, sim, account)
+        assert sim is not None
+        if req.parent_id:
+            parent = self.orders.get((client_id, req.parent_id))
+            if parent is None or parent.done:
+                raise Rejection(201, f"Order rejected - reason:Parent order {req.parent_id} "
+                                     "is not working")
+        if not req.what_if and self._opens_more(req, sim, account):
+            margin = self.margin_check(req, sim, account)
+            if margin.init_after > margin.ewl_after:
+                raise Rejection(201, "Order rejected - reason:Your order is not accepted "
+                                     "because your Equity with Loan Value of "
+                                     f"[{margin.ewl_after:,.2f} USD] is insufficient to cover "
+                                     "the Initial Margin requirement of "
+                                     f"[{margin.init_after:,.2f} USD]")
+        order = SimOrder(req, client_id, self._next_perm, sim, account, quantity=req.quantity)
+        self._next_perm += 1
+        events = OrderEvents()
+        if req.what_if:
+            return events  # the server answers what-ifs itself; nothing is kept
+        self.orders[order.key] = order
+        order.held = not req.transmit
+        if order.held:
+            return events  # invisible until its chain is transmitted
+        for member in self._chain(order):
+            if member.held or member is order:
+                member.held = False
+                self._activate(member, events)
+        self._match_all(events, only=[o for o in self._chain(order) if not o.done])
+        return events
+
+    def _opens_more(self, req: OrderRequest, sim: SimInstrument, account: str) -> bool:
+        pos = self.accounts[account].positions.get(sim.instrument.con_id)
+        qty = pos.quantity if pos else 0.0
+        signed = req.quantity if req.action == "BUY" else -req.quantity
+        return abs(qty + signed) > abs(qty)
+
+    def _chain(self, order: SimOrder) -> list[SimOrder]:
+        root_id = order.req.parent_id or order.req.order_id
+        return sorted(
+            (o for o in self.orders.values()
+             if o.client_id == order.client_id
+             and (o.req.order_id == root_id or o.req.parent_id == root_id)),
+            key=lambda o: (o.req.parent_id != 0, o.req.order_id),
+        )
+
+    def _activate(self, order: SimOrder, events: OrderEvents) -> None:
+        r = order.req
+        waiting_parent = False
+        if r.parent_id:
+            parent = self.orders.get((order.client_id, r.parent_id))
+            waiting_parent = parent is not None and parent.status != "Filled"
+        if r.order_type == "TRAIL":
+            self._init_trail(order)
+        stop_like = r.order_type in ("STP", "STP LMT", "TRAIL")
+        order.status = "PreSubmitted" if (waiting_parent or stop_like) else "Submitted"
+        events.touch(order)
+
+    def _init_trail(self, order: SimOrder) -> None:
+        last = self.market.book(order.sim.instrument.con_id).last
+        order.extreme = last
+        order.trail_stop = order.req.trail_stop_price or self._trail_from(order, last)
+
+    def _trail_from(self, order: SimOrder, extreme: float) -> float:
+        r = order.req
+        tick = order.sim.instrument.min_tick
+        offset = extreme * r.trailing_percent / 100 if r.trailing_percent else (r.aux or 0.0)
+        stop = extreme + offset if order.buy else extreme - offset
+        return _round_tick(stop, tick)
+
+    def _modify(self, order: SimOrder, req: OrderRequest, sim: SimInstrument | None) -> OrderEvents:
+        if order.status == "Filled":
+            raise Rejection(104, "Can't modify a filled order.")
+        if order.done:
+            raise Rejection(201, f"Order rejected - reason:Order {req.order_id} is "
+                                 f"{order.status} and cannot be modified")
+        if sim is None or sim.instrument.con_id != order.sim.instrument.con_id:
+            raise Rejection(201, "Order rejected - reason:The contract of an order cannot "
+                                 "be modified")
+        if req.action != order.req.action:
+            raise Rejection(201, "Order rejected - reason:The side of an order cannot be "
+                                 "modified")
+        self.validate(req, sim, order.account)
+        if req.quantity < order.filled:
+            raise Rejection(201, "Order rejected - reason:The new quantity is below the "
+                                 "filled quantity")
+        order.req = replace(req, parent_id=order.req.parent_id)
+        order.quantity = req.quantity
+        events = OrderEvents()
+        if order.held and req.transmit:
+            for member in self._chain(order):
+                if member.held:
+                    member.held = False
+                    self._activate(member, events)
+        elif not order.held:
+            if req.order_type == "TRAIL":
+                self._init_trail(order)
+            events.touch(order)
+        self._match_all(events, only=[order])
+        return events
+
+    # --- cancelling ------------------------------------------------------------------
+    def cancel(self, client_id: int, order_id: int) -> OrderEvents:
+        order = self.orders.get((client_id, order_id))
+        if order is None:
+            raise Rejection(10147, f"OrderId {order_id} that needs to be cancelled is not "
+                                   "found.")
+        if order.done:
+            raise Rejection(161, "Cancel attempted when order is not in a cancellable state. "
+                                 f"Order permId ={order.perm_id}")
+        events = OrderEvents()
+        self._cancel(order, events)
+        return events
+
+    def cancel_all(self, accounts: set[str] | None = None) -> OrderEvents:
+        events = OrderEvents()
+        for order in list(self.orders.values()):
+            if not order.done and (accounts is None or order.account in accounts):
+                self._cancel(order, events)
+        return events
+
+    def _cancel(self, order: SimOrder, events: OrderEvents, status: str = "Cancelled") -> None:
+        if order.done:
+            return
+        order.status = status
+        order.completed_time = self._now()
+        events.touch(order)
+        for child in self.orders.values():
+            if child.client_id == order.client_id and child.req.parent_id == order.req.order_id:
+                self._cancel(child, events)
+
+    # --- matching --------------------------------------------------------------------
+    def on_step(self) -> OrderEvents:
+        events = OrderEvents()
+        self._match_all(events)
+        return events
+
+    def working(self) -> list[SimOrder]:
+        return [o for o in self.orders.values() if not o.done and not o.held]
+
+    def _match_all(self, events: OrderEvents, only: list[SimOrder] | None = None) -> None:
+        if self._taken_step != self.market.steps:
+            self._taken.clear()
+            self._taken_step = self.market.steps
+        candidates = only if only is not None else sorted(self.working(), key=lambda o: o.perm_id)
+        pending_no_block: list[tuple[SimOrder, float, float]] = []
+        for order in candidates:
+            if order.done or order.held or not self._active(order):
+                continue
+            book = self.market.book(order.sim.instrument.con_id)
+            self._update_stop(order, book)
+            fill = self._fillable(order, book)
+            if fill is None:
+                if order.req.tif == "IOC":
+                    self._cancel(order, events)
+                continue
+            shares, price = fill
+            if order.req.oca_group and order.req.oca_type == 3:
+                pending_no_block.append((order, shares, price))
+                continue
+            self._execute(order, shares, price, events)
+            if order.req.tif == "IOC" and not order.done:
+                self._cancel(order, events)
+        for order, shares, price in pending_no_block:
+            if not order.done:
+                self._execute(order, shares, price, events)
+
+    def _active(self, order: SimOrder) -> bool:
+        if order.req.parent_id:
+            parent = self.orders.get((order.client_id, order.req.parent_id))
+            return parent is not None and parent.status == "Filled"
+        return True
+
+    def _update_stop(self, order: SimOrder, book: Book) -> None:
+        r = order.req
+        if r.order_type == "TRAIL" and not order.triggered:
+            assert order.extreme is not None
+            better = book.last > order.extreme if not order.buy else book.last < order.extreme
+            if better:
+                order.extreme = book.last
+                new_stop = self._trail_from(order, book.last)
+                assert order.trail_stop is not None
+                if (new_stop > order.trail_stop) != order.buy:
+                    order.trail_stop = new_stop
+        if order.triggered or r.order_type not in ("STP", "STP LMT", "TRAIL"):
+            return
+        stop = order.trail_stop if r.order_type == "TRAIL" else r.aux
+        assert stop is not None
+        if (order.buy and book.last >= stop) or (not order.buy and book.last <= stop):
+            order.triggered = True
+            if order.status == "PreSubmitted":
+                order.status = "Submitted"
+
+    def _fillable(self, order: SimOrder, book: Book) -> tuple[float, float] | None:
+        r = order.req
+        kind = r.order_type
+        if kind in ("STP", "STP LMT", "TRAIL") and not order.triggered:
+            return None
+        limit = r.limit if kind in ("LMT", "STP LMT") else None
+        touch, size = (book.ask, book.ask_size) if order.buy else (book.bid, book.bid_size)
+        key = (order.sim.instrument.con_id, order.buy)
+        available = size - self._taken.get(key, 0.0)
+        marketable = limit is None or (touch <= limit if order.buy else touch >= limit)
+        if marketable and available > 0:
+            shares = min(order.remaining, available)
+            self._taken[key] = self._taken.get(key, 0.0) + shares
+            return shares, touch
+        if limit is not None and (book.last < limit if order.buy else book.last > limit):
+            # The market traded through a resting limit: it fills at its limit.
+            shares = min(order.remaining, max(book.last_size, order.sim.lot))
+            return shares, limit
+        return None
+
+    def _execute(self, order: SimOrder, shares: float, price: float, events: OrderEvents) -> None:
+        if shares <= 0 or order.done:
+            return
+        inst = order.sim.instrument
+        fee = commission(inst, shares, price)
+        signed = shares if order.buy else -shares
+        realized = self.accounts[order.account].apply_fill(order.sim, signed, price, fee)
+        order.avg_price = (order.avg_price * order.filled + price * shares) / (order.filled + shares)
+        order.filled += shares
+        order.last_fill = price
+        self._exec_seq += 1
+        fill = Fill(order, f"0000e0d5.{self._exec_seq:08d}.01.01", self._now(), shares, price,
+                    fee, realized)
+        self.fills.append(fill)
+        events.fills.append(fill)
+        if order.remaining <= 1e-9:
+            order.status = "Filled"
+            order.completed_time = fill.time
+            self._release_children(order, events)
+        else:
+            order.status = "Submitted"
+        events.touch(order)
+        self._apply_oca(order, shares, events)
+
+    def _release_children(self, parent: SimOrder, events: OrderEvents) -> None:
+        for child in self.orders.values():
+            if (child.client_id == parent.client_id and child.req.parent_id == parent.req.order_id
+                    and not child.done and not child.held):
+                if child.req.order_type in ("LMT", "MKT"):
+                    child.status = "Submitted"
+                events.touch(child)
+
+    def _apply_oca(self, order: SimOrder, shares: float, events: OrderEvents) -> None:
+        group = order.req.oca_group
+        siblings: list[tuple[SimOrder, int]] = []
+        if group:
+            siblings += [(o, order.req.oca_type) for o in self.orders.values()
+                         if o is not order and o.req.oca_group == group
+                         and o.account == order.account and not o.done]
+        if order.req.parent_id:
+            # Bracket children protect one position: a fill in one reduces the others.
+            siblings += [(o, 2) for o in self.orders.values()
+                         if o is not order and o.client_id == order.client_id
+                         and o.req.parent_id == order.req.parent_id and not o.done
+                         and not any(o is s for s, _ in siblings)]
+        for other, oca_type in siblings:
+            if oca_type == 1:
+                self._cancel(other, events)
+                continue
+            other.quantity = max(other.quantity - shares, other.filled)
+            if other.remaining <= 1e-9:
+                self._cancel(other, events)
+            else:
+                events.touch(other)
+
+    def _now(self) -> str:
+        return self.clock().strftime("%Y%m%d %H:%M:%S UTC")
+
+
+def _on_tick(price: float, tick: float) -> bool:
+    steps = price / tick
+    return abs(steps - round(steps)) < 1e-6
+
+
+def _round_tick(price: float, tick: float) -> float:
+    decimals = max(0, -math.floor(math.log10(tick)) + 2)
+    return round(round(price / tick) * tick, decimals)
+
+
+def _copy_account(acct: SimAccount) -> SimAccount:
+    from ibterm.sim.accounts import SimPosition
+
+    copy = SimAccount(acct.id, acct.currency, acct.cash, realized=acct.realized)
+    copy.positions = {k: SimPosition(p.con_id, p.quantity, p.avg_price, p.realized)
+                      for k, p in acct.positions.items()}
+    return copy
+
+
+def instrument_of(order: SimOrder) -> Instrument:
+    return order.sim.instrument
