@@ -8,6 +8,7 @@ See docs/config.md.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -17,6 +18,7 @@ from pydantic import Field
 
 from ibterm import yamlfile
 from ibterm.domain.connection import TradingMode
+from ibterm.domain.instrument import SecType
 from ibterm.domain.quote import MarketDataType
 from ibterm.domain.symbols import SymbolError, parse_symbol
 from ibterm.reference import futures_table
@@ -47,6 +49,50 @@ class _Model(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
 
+class OrderLimits(_Model):
+    """Per-sec-type overrides of the order-level limits; unset fields inherit."""
+
+    max_order_size: float | None = Field(None, gt=0)
+    max_order_value: float | None = Field(None, gt=0)
+    max_price_deviation: float | None = Field(None, gt=0, le=1)
+    max_ticks_away: int | None = Field(None, gt=0)
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveLimits:
+    max_order_size: float
+    max_order_value: float
+    max_price_deviation: float
+    max_ticks_away: int
+
+
+def _derivative_sizes() -> dict[SecType, OrderLimits]:
+    return {t: OrderLimits(max_order_size=50) for t in (SecType.OPT, SecType.FUT, SecType.FOP)}
+
+
+class Limits(_Model):
+    """Precautionary checks, TWS-style. A breach needs an explicit override to send."""
+
+    max_order_size: float = Field(500, gt=0, description="shares (or units) per order")
+    max_order_value: float = Field(100_000, gt=0, description="USD per order")
+    max_price_deviation: float = Field(
+        0.03, gt=0, le=1, description="from the relevant side of the NBBO (0.03 = 3%)")
+    max_ticks_away: int = Field(1000, gt=0, description="ticks from the relevant NBBO side")
+    max_position: float | None = Field(None, gt=0, description="per instrument, after the order")
+    daily_loss_limit: float | None = Field(
+        None, gt=0, description="USD; a daily P&L below minus this switches to REDUCING")
+    by_sec_type: dict[SecType, OrderLimits] = Field(default_factory=_derivative_sizes)
+
+    def for_sec_type(self, sec_type: SecType) -> EffectiveLimits:
+        o = self.by_sec_type.get(sec_type, OrderLimits())
+        return EffectiveLimits(
+            max_order_size=o.max_order_size or self.max_order_size,
+            max_order_value=o.max_order_value or self.max_order_value,
+            max_price_deviation=o.max_price_deviation or self.max_price_deviation,
+            max_ticks_away=o.max_ticks_away or self.max_ticks_away,
+        )
+
+
 class Profile(_Model):
     host: str = Field("127.0.0.1", description="TWS / IB Gateway host")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(
@@ -60,6 +106,17 @@ class Profile(_Model):
     watchlist: list[str] = Field(default_factory=lambda: list(DEFAULT_WATCHLIST))
     stale_after: float = Field(10.0, gt=0, le=3600, description="seconds without an update")
     connect_timeout: float = Field(10.0, gt=0, le=120)
+    limits: Limits = Field(default_factory=Limits)
+    confirm_orders: bool = Field(
+        True, description="paper/demo only: false skips the confirmation unless a check "
+                          "needs an override; live profiles always confirm")
+    allowed_sec_types: list[SecType] = Field(
+        default_factory=lambda: list(SecType), description="what this profile may trade")
+    allowed_accounts: list[str] = Field(
+        default_factory=list, description="accounts it may trade; empty: any managed one")
+    order_rate: float = Field(40, gt=0, le=50, description="order messages per second")
+    flood_intents: int = Field(200, gt=0, description="intents within flood_window: HALTED")
+    flood_window: float = Field(10.0, gt=0)
 
     @pydantic.field_validator("watchlist")
     @classmethod
@@ -85,6 +142,9 @@ class Config(_Model):
     profiles: dict[str, Profile] = Field(default_factory=dict)
     default_profile: str = "paper"
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    journal_sync: str = Field(
+        "NORMAL", pattern=r"^(NORMAL|FULL)$",
+        description="SQLite synchronous: NORMAL survives a killed process, FULL a power cut")
 
     @pydantic.field_validator("default_profile")
     @classmethod

@@ -87,6 +87,9 @@ class BrokerSession:
         self.watchlist: list[WatchItem] = [WatchItem(text) for text in profile.watchlist]
         self._watch_dirty = True
         self._tickers: dict[int, Ticker] = {}
+        self._quote_at: dict[int, float] = {}  # con_id -> when its quote last changed
+        self._extra_quotes: dict[int, Instrument] = {}
+        self.status_listeners: list[Callable[[ConnectionStatus], None]] = []
         # Instruments resolved through contract details (min tick, contract month…).
         self.instruments: dict[int, Instrument] = {}
         self._resolving: set[int] = set()
@@ -113,6 +116,8 @@ class BrokerSession:
             log.info("connection %s %s", state.value, detail)
             self.status = ConnectionStatus(state, detail, self.clock(), attempt)
             self._status_dirty = True
+            for listener in list(self.status_listeners):
+                listener(self.status)
 
     async def start(self) -> bool:
         """Connect and subscribe; on failure keep retrying in the background."""
@@ -211,6 +216,7 @@ class BrokerSession:
     # --- subscriptions ---------------------------------------------------------------
     def _clear_subscriptions(self) -> None:
         self._tickers.clear()
+        self._quote_at.clear()
         self._pnl = None
         self._pnl_single.clear()
 
@@ -220,6 +226,8 @@ class BrokerSession:
         for item in self.watchlist:
             if item.instrument is not None:
                 self._request_quote(item.instrument)
+        for inst in self._extra_quotes.values():
+            self._request_quote(inst)
         self._pnl = self.ib.reqPnL(self.account)
         self._sync_pnl_single()
         self._positions_dirty = self._account_dirty = True
@@ -262,6 +270,33 @@ class BrokerSession:
             self.instruments[con_id] = contract_to_instrument(details[0].contract, details[0])
             self._positions_dirty = True
 
+    def ensure_quote(self, inst: Instrument) -> None:
+        """Subscribe to an instrument's quote (the ticket's, a position's) if not yet."""
+        self.instruments.setdefault(inst.con_id, inst)
+        self._extra_quotes[inst.con_id] = inst
+        if self.status.state is ConnectionState.CONNECTED:
+            self._request_quote(inst)
+
+    def quote(self, con_id: int) -> Quote | None:
+        ticker = self._tickers.get(con_id)
+        if ticker is None or con_id not in self._quote_at:
+            return None
+        return quote_from_ticker(con_id, ticker, self._quote_at[con_id])
+
+    def quotes(self) -> dict[int, Quote]:
+        return {c: q for c in self._tickers if (q := self.quote(c)) is not None}
+
+    def position_map(self, account: str = "") -> dict[int, float]:
+        acct = account or self.account
+        return {p.contract.conId: p.position for p in self.ib.positions(acct)} if acct else {}
+
+    def daily_pnl(self) -> float | None:
+        return _finite(self._pnl.dailyPnL) if self._pnl is not None else None
+
+    @property
+    def connected(self) -> bool:
+        return self.status.state is ConnectionState.CONNECTED
+
     def _request_quote(self, inst: Instrument) -> None:
         if inst.con_id in self._tickers:
             return
@@ -283,8 +318,11 @@ class BrokerSession:
     def _on_tickers(self, tickers: set[Ticker]) -> None:
         now = self.clock()
         changed = self._quote_changed
+        at = self._quote_at
         for ticker in tickers:
-            changed[ticker.contract.conId] = now  # type: ignore[union-attr]
+            con_id = ticker.contract.conId  # type: ignore[union-attr]
+            changed[con_id] = now
+            at[con_id] = now
 
     def _on_portfolio(self, _item: object) -> None:
         self._positions_dirty = True

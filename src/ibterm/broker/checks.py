@@ -1,0 +1,175 @@
+"""Pre-trade checks: validation, precautionary limits, account limits, trading state.
+
+Pure functions of an order, a market snapshot and the profile: the ticket calls them as
+the trader types, the pipeline calls them again just before sending.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ibterm.config import Profile
+from ibterm.domain.connection import TradingMode
+from ibterm.domain.orders import (
+    CheckResult,
+    CheckSeverity,
+    IntentKind,
+    OrderIntent,
+    OrderSpec,
+    OrderType,
+    Side,
+    TradingState,
+)
+from ibterm.domain.quote import MarketDataType, Quote
+
+OK, BREACH, BLOCK = CheckSeverity.OK, CheckSeverity.BREACH, CheckSeverity.BLOCK
+
+
+@dataclass(frozen=True, slots=True)
+class MarketView:
+    """What the checks know of the world at one moment."""
+
+    quotes: dict[int, Quote]  # by con_id
+    positions: dict[int, float]  # by con_id, signed quantity in the order's account
+    now: float  # the clock quotes' ages are measured on
+    stale_after: float
+    state: TradingState
+    mode: TradingMode
+
+
+def on_tick(price: float, tick: float) -> bool:
+    steps = price / tick
+    return abs(steps - round(steps)) < 1e-6
+
+
+def round_in_favour(price: float, tick: float, side: Side) -> float:
+    """To the tick, never worse for the trader: buys round down, sells round up."""
+    steps = price / tick
+    n = math.floor(steps + 1e-9) if side is Side.BUY else math.ceil(steps - 1e-9)
+    decimals = max(0, -math.floor(math.log10(tick)) + 2)
+    return round(n * tick, decimals)
+
+
+def reference(spec: OrderSpec, quote: Quote | None) -> float | None:
+    """The relevant side of the NBBO: what a buy pays (ask), what a sell gets (bid)."""
+    if quote is None:
+        return None
+    return quote.ask if spec.side is Side.BUY else quote.bid
+
+
+def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
+              opening: bool = True, limits_apply: bool = True) -> list[CheckResult]:
+    out: list[CheckResult] = []
+    inst = spec.instrument
+
+    def add(check: str, severity: CheckSeverity, message: str) -> None:
+        out.append(CheckResult(check, severity, message, leg))
+
+    # --- validation (no override) ---
+    if profile.read_only:
+        add("read-only", BLOCK, "this profile is read-only: it never sends orders")
+    if inst.sec_type not in profile.allowed_sec_types:
+        add("scope", BLOCK, f"{inst.sec_type.value} is not allowed by this profile")
+    if profile.allowed_accounts and spec.account and spec.account not in profile.allowed_accounts:
+        add("scope", BLOCK, f"account {spec.account} is not allowed by this profile")
+    if not (spec.quantity > 0 and math.isfinite(spec.quantity)):
+        add("quantity", BLOCK, "quantity must be a positive number")
+    else:
+        steps = spec.quantity / inst.size_increment
+        if abs(steps - round(steps)) > 1e-9:
+            add("quantity", BLOCK, f"quantity must be a multiple of {inst.size_increment:g}")
+    t = spec.order_type
+    if t.needs_limit and not _positive(spec.limit):
+        add("price", BLOCK, "a limit price is required")
+    if t.needs_stop and not _positive(spec.stop):
+        add("price", BLOCK, "a stop price is required")
+    if t is OrderType.TRAIL and not (_positive(spec.trail_amount) or _positive(spec.trail_percent)):
+        add("price", BLOCK, "a trailing amount or percent is required")
+    for name, price in (("limit", spec.limit), ("stop", spec.stop)):
+        if _positive(price) and not on_tick(price, inst.min_tick):  # type: ignore[arg-type]
+            rounded = round_in_favour(price, inst.min_tick, spec.side)  # type: ignore[arg-type]
+            add("tick", BREACH, f"{name} {price:g} is not on the {inst.min_tick:g} tick: "
+                                f"override to send it at {rounded:g} (rounded in your favour)")
+
+    # --- trading state (no override) ---
+    position = view.positions.get(inst.con_id, 0.0)
+    reduces = _reduces(position, spec.signed_quantity)
+    if view.state is TradingState.HALTED:
+        add("state", BLOCK, "trading is HALTED: only cancels and flatten")
+    elif view.state is TradingState.REDUCING and opening and not reduces:
+        add("state", BLOCK, "trading is REDUCING: only orders that reduce a position")
+
+    # --- account limits (no override) ---
+    if (profile.limits.max_position is not None and opening and not reduces
+            and abs(position + spec.signed_quantity) > profile.limits.max_position):
+        add("position", BLOCK, f"position would be {position + spec.signed_quantity:g}, over "
+                               f"the limit of {profile.limits.max_position:g}")
+
+    # --- precautionary limits (override in the confirmation) ---
+    quote = view.quotes.get(inst.con_id)
+    ref = reference(spec, quote)
+    if quote is None or ref is None:
+        add("quote", BREACH, f"no quote for {inst.display}: the price checks have no reference")
+    else:
+        problem = _quote_problem(quote, view)
+        if problem:
+            add("quote", BREACH, f"the {inst.display} quote is {problem}: it cannot be the "
+                                 "reference for the price checks")
+    lim = profile.limits.for_sec_type(inst.sec_type)
+    if limits_apply:
+        if spec.quantity > lim.max_order_size:
+            add("size", BREACH, f"size {spec.quantity:g} is over the limit of "
+                                f"{lim.max_order_size:g}")
+        price = spec.limit or spec.stop or ref
+        if price:
+            value = spec.quantity * price * inst.multiplier
+            if value > lim.max_order_value:
+                add("value", BREACH, f"value {value:,.0f} is over the limit of "
+                                     f"{lim.max_order_value:,.0f}")
+    if spec.limit is not None and ref and limits_apply:
+        deviation = abs(spec.limit - ref) / ref
+        if deviation > lim.max_price_deviation:
+            side = "ask" if spec.side is Side.BUY else "bid"
+            add("deviation", BREACH, f"limit {spec.limit:g} is {deviation:.1%} from the {side} "
+                                     f"{ref:g} (limit {lim.max_price_deviation:.0%})")
+        ticks = abs(spec.limit - ref) / inst.min_tick
+        if ticks > lim.max_ticks_away:
+            add("ticks", BREACH, f"limit is {ticks:.0f} ticks from the market (limit "
+                                 f"{lim.max_ticks_away})")
+    if not out:
+        add("all", OK, "all checks passed")
+    return out
+
+
+def check_intent(intent: OrderIntent, profile: Profile, view: MarketView) -> list[CheckResult]:
+    flatten = intent.kind is IntentKind.FLATTEN
+    results: list[CheckResult] = []
+    for i, spec in enumerate(intent.legs):
+        # A bracket's exits only ever close what its entry opens.
+        opening = not (intent.kind is IntentKind.BRACKET and i > 0) and not flatten
+        results += check_leg(spec, i, profile, view, opening=opening,
+                             limits_apply=not flatten)
+    if flatten:
+        results = [r for r in results if not (r.check == "state" and r.severity is BLOCK)]
+    return results
+
+
+def _quote_problem(quote: Quote, view: MarketView) -> str:
+    if quote.is_stale(view.now, view.stale_after):
+        return f"stale ({quote.age(view.now):.0f}s old)"
+    if quote.data_type is not MarketDataType.LIVE:
+        return quote.data_type.label
+    if quote.bid is None or quote.ask is None:
+        return "one-sided"
+    if quote.bid >= quote.ask:
+        return "crossed"
+    return ""
+
+
+def _reduces(position: float, signed: float) -> bool:
+    return position != 0 and (position > 0) != (signed > 0) and abs(signed) <= abs(position)
+
+
+def _positive(value: float | None) -> bool:
+    return value is not None and math.isfinite(value) and value > 0

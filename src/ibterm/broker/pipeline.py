@@ -1,0 +1,416 @@
+"""The one path every order takes: build → validate → guard → trading state → confirm →
+throttle → submit → track, each step journaled.
+
+Nothing is sent that the trader did not see confirmed (or, in paper/demo with
+confirmations off, that passed every check), nothing waits in the queue through a HALT or
+a lost connection (it is withdrawn and reported), and nothing is ever sent twice: every
+order carries a unique orderRef derived from its intent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+
+from ib_async import Contract, Fill, Order, Trade
+
+from ibterm.broker.checks import MarketView, check_intent, round_in_favour
+from ibterm.broker.journal import Journal
+from ibterm.broker.session import BrokerSession, Notice
+from ibterm.broker.throttle import Throttle
+from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
+from ibterm.domain.orders import (
+    CheckResult,
+    CheckSeverity,
+    Confirmation,
+    FillUpdate,
+    IntentKind,
+    OrderIntent,
+    OrderSpec,
+    OrderType,
+    OrderUpdate,
+    Side,
+    TradingState,
+)
+from ibterm.domain.quote import MarketDataType
+
+log = logging.getLogger("ibterm.orders")
+
+ConfirmFn = Callable[[OrderIntent, list[CheckResult]], Awaitable[Confirmation]]
+# Flatten prices its marketable limits this many ticks through the touch.
+FLATTEN_TICKS = 10
+
+
+class Outcome(StrEnum):
+    QUEUED = "queued"  # accepted: in the throttle queue or already sent
+    REJECTED = "rejected"  # a check blocked it, or an override was missing
+    CANCELLED = "cancelled"  # the trader said no
+
+
+@dataclass(frozen=True, slots=True)
+class SubmitResult:
+    outcome: Outcome
+    checks: list[CheckResult]
+    message: str = ""
+
+
+@dataclass(slots=True)
+class _Queued:
+    intent: OrderIntent
+    leg: int
+    contract: Contract
+    order: Order
+    spec: OrderSpec
+
+
+@dataclass(slots=True)
+class PipelineUpdate:
+    orders: list[OrderUpdate] = field(default_factory=list)
+    fills: list[FillUpdate] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    state: TradingState | None = None
+    queued: int | None = None
+
+
+class OrderPipeline:
+    def __init__(self, session: BrokerSession, journal: Journal, confirm: ConfirmFn,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], Awaitable[None]] = asyncio.sleep):
+        self.session = session
+        self.profile = session.profile
+        self.journal = journal
+        self.confirm = confirm
+        self.clock = clock
+        self.sleep = sleep
+        self.state = TradingState.ACTIVE
+        self.throttle = Throttle(self.profile.order_rate, clock)
+        self.queue: deque[_Queued] = deque()
+        self.trades: dict[str, Trade] = {}  # order_ref -> Trade
+        self._specs: dict[str, tuple[OrderIntent, OrderSpec]] = {}
+        self._intent_times: deque[float] = deque()
+        self._wakeup = asyncio.Event()
+        self._sender: asyncio.Task[None] | None = None
+        self._update = PipelineUpdate(state=self.state, queued=0)
+        session.status_listeners.append(self._on_connection)
+        session.ib.commissionReportEvent += self._on_commission
+
+    # --- the UI's view ---------------------------------------------------------------
+    def drain(self) -> PipelineUpdate:
+        update, self._update = self._update, PipelineUpdate()
+        return update
+
+    def _notice(self, level: str, message: str) -> None:
+        self._update.notices.append(Notice(level, message))
+
+    def _set_state(self, state: TradingState, reason: str) -> None:
+        if state is self.state:
+            return
+        log.warning("trading state %s -> %s: %s", self.state, state, reason)
+        self.journal.record("state", state=state.value, previous=self.state.value, reason=reason)
+        self.state = state
+        self._update.state = state
+        self._notice("warning" if state is not TradingState.ACTIVE else "info",
+                     f"Trading {state.value}: {reason}")
+        if state is TradingState.HALTED:
+            self._withdraw(f"trading HALTED ({reason})")
+
+    def resume(self) -> None:
+        """Back to ACTIVE, by an explicit action of the trader."""
+        self._set_state(TradingState.ACTIVE, "resumed by the trader")
+
+    # --- checks ----------------------------------------------------------------------
+    def market_view(self) -> MarketView:
+        s = self.session
+        return MarketView(quotes=s.quotes(), positions=s.position_map(), now=s.clock(),
+                          stale_after=s.profile.stale_after, state=self.state, mode=s.mode)
+
+    def check(self, intent: OrderIntent) -> list[CheckResult]:
+        return check_intent(intent, self.profile, self.market_view())
+
+    def _daily_loss_guard(self) -> None:
+        limit = self.profile.limits.daily_loss_limit
+        pnl = self.session.daily_pnl()
+        if (limit is not None and pnl is not None and pnl < -limit
+                and self.state is TradingState.ACTIVE):
+            self._set_state(TradingState.REDUCING, f"daily P&L {pnl:,.0f} is past the "
+                                                   f"loss limit of {limit:,.0f}")
+
+    def _flood_guard(self) -> None:
+        now = self.clock()
+        self._intent_times.append(now)
+        window = self.profile.flood_window
+        while self._intent_times and now - self._intent_times[0] > window:
+            self._intent_times.popleft()
+        if len(self._intent_times) > self.profile.flood_intents:
+            self._set_state(TradingState.HALTED, f"more than {self.profile.flood_intents} "
+                                                 f"orders in {window:g}s")
+
+    # --- submit ----------------------------------------------------------------------
+    async def submit(self, intent: OrderIntent) -> SubmitResult:
+        symbol = intent.legs[0].instrument.display if intent.legs else ""
+        self.journal.record("intent", intent_id=intent.id, symbol=symbol, type=intent.kind.value,
+                            source=intent.source, description=intent.describe())
+        self._flood_guard()
+        self._daily_loss_guard()
+        checks = self.check(intent)
+        for c in checks:
+            self.journal.record("check", intent_id=intent.id, symbol=symbol, check=c.check,
+                                severity=c.severity.value, message=c.message, leg=c.leg)
+        blocks = [c for c in checks if c.severity is CheckSeverity.BLOCK]
+        if blocks:
+            return self._reject(intent, checks, "; ".join(c.message for c in blocks))
+        breaches = {c.check for c in checks if c.severity is CheckSeverity.BREACH}
+        must_confirm = (self.session.mode is TradingMode.LIVE or self.profile.confirm_orders
+                        or bool(breaches))
+        overrides: frozenset[str] = frozenset()
+        if must_confirm:
+            confirmation = await self.confirm(intent, checks)
+            self.journal.record("confirm", intent_id=intent.id, symbol=symbol,
+                                approved=confirmation.approved,
+                                overrides=sorted(confirmation.overrides))
+            if not confirmation.approved:
+                return SubmitResult(Outcome.CANCELLED, checks, "not confirmed")
+            missing = breaches - confirmation.overrides
+            if missing:
+                return self._reject(intent, checks, "needs an override: "
+                                    + ", ".join(sorted(missing)))
+            overrides = confirmation.overrides & breaches
+            for name in sorted(overrides):
+                self.journal.record("override", intent_id=intent.id, symbol=symbol, check=name)
+        # The world may have moved while the dialog was open: state and connection rule.
+        if self.state is TradingState.HALTED and intent.kind is not IntentKind.FLATTEN:
+            return self._reject(intent, checks, "trading HALTED while confirming")
+        if not self.session.connected:
+            return self._reject(intent, checks, "not connected to the gateway: nothing was "
+                                                "sent or queued")
+        if "tick" in overrides:
+            intent = _rounded(intent)
+        self._enqueue(intent)
+        return SubmitResult(Outcome.QUEUED, checks)
+
+    def _reject(self, intent: OrderIntent, checks: list[CheckResult], why: str) -> SubmitResult:
+        self.journal.record("rejected", intent_id=intent.id,
+                            symbol=intent.legs[0].instrument.display if intent.legs else "",
+                            reason=why)
+        return SubmitResult(Outcome.REJECTED, checks, why)
+
+    def _enqueue(self, intent: OrderIntent) -> None:
+        ib = self.session.ib
+        parent_id = 0
+        oca_group = f"ibterm-{intent.id}" if intent.kind is IntentKind.OCA else ""
+        last = len(intent.legs) - 1
+        for i, spec in enumerate(intent.legs):
+            order = to_ib_order(spec, intent.order_ref(i))
+            order.orderId = ib.client.getReqId()
+            order.account = spec.account or self.session.account
+            if intent.kind is IntentKind.BRACKET:
+                # The gateway holds the legs until the last one arrives with transmit=True.
+                order.transmit = i == last
+                if i == 0:
+                    parent_id = order.orderId
+                else:
+                    order.parentId = parent_id
+            if oca_group:
+                order.ocaGroup, order.ocaType = oca_group, intent.oca_type
+            contract = Contract(conId=spec.instrument.con_id, exchange=spec.instrument.exchange)
+            item = _Queued(intent, i, contract, order, spec)
+            self.queue.append(item)
+            self._specs[order.orderRef] = (intent, spec)
+            self.journal.record("queued", intent_id=intent.id, order_ref=order.orderRef,
+                                symbol=spec.instrument.display, order=spec.describe(),
+                                order_id=order.orderId)
+            self._publish(item.order.orderRef, "Queued", 0.0, spec.quantity, 0.0,
+                          order.orderId)
+        self._update.queued = len(self.queue)
+        self._ensure_sender()
+        self._wakeup.set()
+
+    def _ensure_sender(self) -> None:
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.get_running_loop().create_task(self._send_loop())
+
+    async def _send_loop(self) -> None:
+        while True:
+            if not self.queue:
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            wait = self.throttle.wait_time()
+            if wait > 0:
+                await self.sleep(wait)
+                continue
+            if self.state is TradingState.HALTED and self.queue[0].intent.kind is not \
+                    IntentKind.FLATTEN:
+                self._withdraw("trading HALTED")
+                continue
+            if not self.session.connected:
+                self._withdraw("connection to the gateway lost")
+                continue
+            item = self.queue.popleft()
+            self._update.queued = len(self.queue)
+            self._send(item)
+
+    def _send(self, item: _Queued) -> None:
+        ref = item.order.orderRef
+        # Journaled before it leaves the process: a crash after this line loses nothing.
+        self.journal.record("submitted", intent_id=item.intent.id, order_ref=ref,
+                            symbol=item.spec.instrument.display, order_id=item.order.orderId,
+                            order=item.spec.describe(), transmit=item.order.transmit,
+                            parent_id=item.order.parentId)
+        self.throttle.record()
+        trade = self.session.ib.placeOrder(item.contract, item.order)
+        self.trades[ref] = trade
+        trade.statusEvent += self._on_status
+        trade.fillEvent += self._on_fill
+        self._on_status(trade)
+
+    def _withdraw(self, reason: str) -> None:
+        if not self.queue:
+            return
+        count = len(self.queue)
+        while self.queue:
+            item = self.queue.popleft()
+            ref = item.order.orderRef
+            self.journal.record("withdrawn", intent_id=item.intent.id, order_ref=ref,
+                                symbol=item.spec.instrument.display, reason=reason)
+            self._publish(ref, "NotSent", 0.0, item.spec.quantity, 0.0, item.order.orderId,
+                          f"not sent: {reason}")
+        self._update.queued = 0
+        self._notice("error", f"{count} queued order message(s) withdrawn, not sent: {reason}")
+
+    def _on_connection(self, status: ConnectionStatus) -> None:
+        if status.state in (ConnectionState.LOST, ConnectionState.RECONNECTING,
+                            ConnectionState.DISCONNECTED):
+            self.journal.record("connection", state=status.state.value, detail=status.detail)
+            self._withdraw(f"connection {status.state.value}")
+        elif status.state is ConnectionState.CONNECTED:
+            self.journal.record("connection", state=status.state.value, detail=status.detail)
+
+    # --- tracking --------------------------------------------------------------------
+    def _publish(self, ref: str, status: str, filled: float, remaining: float, avg: float,
+                 order_id: int, message: str = "") -> None:
+        intent, spec = self._specs[ref]
+        self._update.orders.append(OrderUpdate(
+            order_ref=ref, intent_id=intent.id, instrument=spec.instrument, side=spec.side,
+            quantity=filled + remaining, order_type=spec.order_type, limit=spec.limit,
+            stop=spec.stop, status=status, filled=filled, remaining=remaining, avg_price=avg,
+            order_id=order_id, message=message))
+
+    def _on_status(self, trade: Trade) -> None:
+        ref = trade.order.orderRef
+        if ref not in self._specs:
+            return
+        st = trade.orderStatus
+        message = trade.log[-1].message if trade.log and trade.log[-1].message else ""
+        intent, spec = self._specs[ref]
+        self.journal.record("status", intent_id=intent.id, order_ref=ref,
+                            symbol=spec.instrument.display, status=st.status, filled=st.filled,
+                            remaining=st.remaining, avg_price=st.avgFillPrice, message=message)
+        remaining = st.remaining if st.remaining or st.filled else trade.order.totalQuantity
+        self._publish(ref, st.status, st.filled, remaining, st.avgFillPrice,
+                      trade.order.orderId, message)
+        if st.status in ("Cancelled", "Inactive") and message:
+            self._notice("warning", f"{spec.describe()}: {message}")
+
+    def _on_fill(self, trade: Trade, fill: Fill) -> None:
+        ref = trade.order.orderRef
+        if ref not in self._specs:
+            return
+        intent, spec = self._specs[ref]
+        ex = fill.execution
+        self.journal.record("fill", intent_id=intent.id, order_ref=ref,
+                            symbol=spec.instrument.display, exec_id=ex.execId, side=ex.side,
+                            shares=ex.shares, price=ex.price, time=str(ex.time))
+        self._update.fills.append(FillUpdate(ref, ex.execId, spec.instrument, spec.side,
+                                             ex.shares, ex.price, None, str(ex.time)))
+
+    def _on_commission(self, trade: Trade, fill: Fill, report: object) -> None:
+        ref = trade.order.orderRef
+        if ref in self._specs:
+            intent, spec = self._specs[ref]
+            self.journal.record("commission", intent_id=intent.id, order_ref=ref,
+                                symbol=spec.instrument.display, exec_id=fill.execution.execId,
+                                commission=getattr(report, "commission", None))
+
+    # --- cancels, kill switch, flatten ----------------------------------------------
+    def cancel(self, order_ref: str) -> bool:
+        trade = self.trades.get(order_ref)
+        if trade is None or trade.isDone():
+            return False
+        intent, spec = self._specs[order_ref]
+        self.journal.record("cancel", intent_id=intent.id, order_ref=order_ref,
+                            symbol=spec.instrument.display)
+        self.session.ib.cancelOrder(trade.order)
+        return True
+
+    def cancel_instrument(self, con_id: int) -> int:
+        refs = [ref for ref, (_, spec) in self._specs.items()
+                if spec.instrument.con_id == con_id]
+        return sum(self.cancel(ref) for ref in refs)
+
+    def kill(self) -> None:
+        """The kill switch: HALTED (withdrawing the queue), then cancel everything working."""
+        self._set_state(TradingState.HALTED, "kill switch")
+        self.journal.record("cancel", scope="global", reason="kill switch")
+        if self.session.connected:
+            self.session.ib.reqGlobalCancel()
+
+    def flatten_intent(self) -> OrderIntent | None:
+        """Reducing marketable limits for every position (None when flat)."""
+        legs = []
+        quotes = self.session.quotes()
+        for pos in self.session.positions():
+            if not pos.quantity:
+                continue
+            inst = pos.instrument
+            side = Side.SELL if pos.quantity > 0 else Side.BUY
+            quote = quotes.get(inst.con_id)
+            touch = None
+            if quote is not None and quote.data_type is MarketDataType.LIVE:
+                touch = quote.bid if side is Side.SELL else quote.ask
+            touch = touch or pos.market_price
+            if touch is None:
+                continue
+            through = FLATTEN_TICKS * inst.min_tick * (-1 if side is Side.SELL else 1)
+            limit = round_in_favour(max(touch + through, inst.min_tick), inst.min_tick,
+                                    side.opposite)
+            legs.append(OrderSpec(inst, side, abs(pos.quantity), OrderType.LMT, limit=limit,
+                                  account=pos.account))
+        if not legs:
+            return None
+        return OrderIntent(tuple(legs), kind=IntentKind.FLATTEN, source="flatten")
+
+
+def to_ib_order(spec: OrderSpec, order_ref: str) -> Order:
+    order = Order(action=spec.side.value, totalQuantity=spec.quantity,
+                  orderType=spec.order_type.value, tif=spec.tif.value,
+                  outsideRth=spec.outside_rth, orderRef=order_ref, account=spec.account)
+    if spec.limit is not None:
+        order.lmtPrice = spec.limit
+    if spec.order_type is OrderType.TRAIL:
+        if spec.trail_percent is not None:
+            order.trailingPercent = spec.trail_percent
+        else:
+            order.auxPrice = spec.trail_amount
+        if spec.stop is not None:
+            order.trailStopPrice = spec.stop
+    elif spec.stop is not None:
+        order.auxPrice = spec.stop
+    return order
+
+
+def _rounded(intent: OrderIntent) -> OrderIntent:
+    legs = []
+    for spec in intent.legs:
+        tick = spec.instrument.min_tick
+        legs.append(replace(
+            spec,
+            limit=round_in_favour(spec.limit, tick, spec.side) if spec.limit else spec.limit,
+            stop=round_in_favour(spec.stop, tick, spec.side.opposite) if spec.stop else spec.stop,
+        ))
+    return replace(intent, legs=tuple(legs))

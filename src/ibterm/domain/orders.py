@@ -1,0 +1,180 @@
+"""Orders as the pipeline sees them: intents (one order, a bracket, an OCA group),
+check results, trading states, and the updates the blotter shows."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from ibterm.domain.instrument import Instrument
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+    @property
+    def sign(self) -> int:
+        return 1 if self is Side.BUY else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SELL if self is Side.BUY else Side.BUY
+
+
+class OrderType(StrEnum):
+    MKT = "MKT"
+    LMT = "LMT"
+    STP = "STP"
+    STP_LMT = "STP LMT"
+    TRAIL = "TRAIL"
+
+    @property
+    def needs_limit(self) -> bool:
+        return self in (OrderType.LMT, OrderType.STP_LMT)
+
+    @property
+    def needs_stop(self) -> bool:
+        return self in (OrderType.STP, OrderType.STP_LMT)
+
+
+class TimeInForce(StrEnum):
+    DAY = "DAY"
+    GTC = "GTC"
+    IOC = "IOC"
+
+
+class IntentKind(StrEnum):
+    SINGLE = "single"
+    BRACKET = "bracket"  # legs: entry, take profit, stop loss
+    OCA = "oca"
+    FLATTEN = "flatten"
+
+
+class TradingState(StrEnum):
+    ACTIVE = "ACTIVE"  # everything allowed
+    REDUCING = "REDUCING"  # only orders that reduce a position
+    HALTED = "HALTED"  # only cancels and flatten
+
+
+@dataclass(frozen=True, slots=True)
+class OrderSpec:
+    instrument: Instrument
+    side: Side
+    quantity: float
+    order_type: OrderType = OrderType.LMT
+    limit: float | None = None
+    stop: float | None = None
+    trail_amount: float | None = None
+    trail_percent: float | None = None
+    tif: TimeInForce = TimeInForce.DAY
+    outside_rth: bool = False
+    account: str = ""
+
+    @property
+    def signed_quantity(self) -> float:
+        return self.quantity * self.side.sign
+
+    def describe(self) -> str:
+        """Plain words: 'BUY 100 AAPL LMT 230.50 DAY'."""
+        parts = [self.side.value, f"{self.quantity:g}", self.instrument.display,
+                 self.order_type.value]
+        if self.stop is not None:
+            parts.append(f"stop {self.stop:g}")
+        if self.limit is not None:
+            parts.append(f"limit {self.limit:g}")
+        if self.trail_percent is not None:
+            parts.append(f"trail {self.trail_percent:g}%")
+        elif self.trail_amount is not None:
+            parts.append(f"trail {self.trail_amount:g}")
+        parts.append(self.tif.value)
+        if self.outside_rth:
+            parts.append("outside RTH")
+        return " ".join(parts)
+
+
+def new_intent_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True, slots=True)
+class OrderIntent:
+    legs: tuple[OrderSpec, ...]
+    kind: IntentKind = IntentKind.SINGLE
+    source: str = "ticket"  # ticket, bracket, macro:<key>, flatten, script
+    oca_type: int = 1
+    id: str = field(default_factory=new_intent_id)
+
+    def order_ref(self, leg: int) -> str:
+        """The unique orderRef each leg carries to the gateway (idempotency key)."""
+        return f"ibterm-{self.id}-{leg}"
+
+    def describe(self) -> str:
+        if self.kind is IntentKind.BRACKET:
+            entry, take, stop = self.legs
+            return (f"bracket: {entry.describe()}; take profit {take.limit:g}; "
+                    f"stop loss {stop.stop:g}")
+        if self.kind is IntentKind.OCA:
+            return f"OCA (type {self.oca_type}): " + "; ".join(s.describe() for s in self.legs)
+        return "; ".join(s.describe() for s in self.legs)
+
+
+class CheckSeverity(StrEnum):
+    OK = "ok"
+    BREACH = "breach"  # blocks unless the trader overrides it in the confirmation
+    BLOCK = "block"  # blocks, no override (validation, scope, read-only, trading state)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    check: str  # a stable id: size, value, deviation, ticks, quote, position, …
+    severity: CheckSeverity
+    message: str
+    leg: int = 0
+
+    @property
+    def passed(self) -> bool:
+        return self.severity is CheckSeverity.OK
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmation:
+    approved: bool
+    overrides: frozenset[str] = frozenset()  # check ids the trader chose to override
+
+
+@dataclass(frozen=True, slots=True)
+class OrderUpdate:
+    """A working or finished order, for the blotter (keyed by order_ref)."""
+
+    order_ref: str
+    intent_id: str
+    instrument: Instrument
+    side: Side
+    quantity: float
+    order_type: OrderType
+    limit: float | None
+    stop: float | None
+    status: str
+    filled: float
+    remaining: float
+    avg_price: float
+    order_id: int = 0
+    message: str = ""
+
+    @property
+    def done(self) -> bool:
+        return self.status in ("Filled", "Cancelled", "ApiCancelled", "Inactive", "NotSent")
+
+
+@dataclass(frozen=True, slots=True)
+class FillUpdate:
+    order_ref: str
+    exec_id: str
+    instrument: Instrument
+    side: Side
+    shares: float
+    price: float
+    commission: float | None
+    time: str

@@ -1,0 +1,341 @@
+"""The order pipeline against the simulator: checks, confirmation, throttle, journal."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ibterm.broker.journal import Journal, read_events
+from ibterm.broker.pipeline import OrderPipeline, Outcome
+from ibterm.broker.session import BrokerSession
+from ibterm.config import Limits, Profile
+from ibterm.domain.connection import TradingMode
+from ibterm.domain.instrument import Instrument, SecType
+from ibterm.domain.orders import (
+    CheckResult,
+    Confirmation,
+    IntentKind,
+    OrderIntent,
+    OrderSpec,
+    OrderType,
+    Side,
+    TradingState,
+)
+from ibterm.sim.server import SimServer
+
+
+class Trader:
+    """Stands in for the confirmation dialog: records what it was shown, answers as told."""
+
+    def __init__(self) -> None:
+        self.approve = True
+        self.overrides: set[str] = set()
+        self.shown: list[tuple[OrderIntent, list[CheckResult]]] = []
+
+    async def __call__(self, intent: OrderIntent, checks: list[CheckResult]) -> Confirmation:
+        self.shown.append((intent, checks))
+        return Confirmation(self.approve, frozenset(self.overrides))
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
+
+
+def _profile(port: int, **changes: Any) -> Profile:
+    base: dict[str, Any] = {"port": port, "client_id": 51, "watchlist": ["AAPL", "TSLA", "ES"],
+                            "connect_timeout": 5}
+    base.update(changes)
+    return Profile(**base)
+
+
+async def _setup(sim: SimServer, tmp_path: Path, mode: TradingMode = TradingMode.PAPER,
+                 real_time: bool = False, **profile: Any) -> tuple[OrderPipeline, Trader, FakeTime]:
+    session = BrokerSession(_profile(sim.port, **profile), "test", mode)
+    assert await session.start()
+    sim.step(25)  # delayed quotes start moving too
+    await _until(lambda: len(session.quotes()) == 3
+                 and all(q.bid for q in session.quotes().values()))
+    session.ib.client.MaxRequests = 0  # the pipeline's own throttle is what is under test
+    trader, fake = Trader(), FakeTime()
+    journal = Journal(tmp_path / "journal.sqlite3", "test")
+    if real_time:
+        pipeline = OrderPipeline(session, journal, trader)
+    else:
+        pipeline = OrderPipeline(session, journal, trader, clock=fake.clock, sleep=fake.sleep)
+    return pipeline, trader, fake
+
+
+@pytest.fixture
+async def world(sim: SimServer, tmp_path: Path) -> AsyncIterator[tuple[OrderPipeline, Trader]]:
+    pipeline, trader, _ = await _setup(sim, tmp_path)
+    yield pipeline, trader
+    await pipeline.session.close()
+
+
+def _inst(pipeline: OrderPipeline, symbol: str) -> Instrument:
+    [item] = [w for w in pipeline.session.watchlist if w.text == symbol]
+    assert item.instrument is not None
+    return item.instrument
+
+
+def _limit(pipeline: OrderPipeline, sim: SimServer, symbol: str = "AAPL", side: Side = Side.BUY,
+           qty: float = 10, offset: float = -2.0, **changes: Any) -> OrderIntent:
+    inst = _inst(pipeline, symbol)
+    book = sim.market.book(inst.con_id)
+    price = round((book.bid if side is Side.BUY else book.ask) + offset * side.sign, 4)
+    spec = OrderSpec(inst, side, qty, OrderType.LMT, limit=price, **changes)
+    return OrderIntent((spec,))
+
+
+def _checks(result: Any) -> dict[str, str]:
+    return {c.check: c.severity.value for c in result.checks}
+
+
+async def test_a_clean_order_is_confirmed_sent_and_journaled(world: Any, sim: SimServer,
+                                                             tmp_path: Path) -> None:
+    pipeline, trader = world
+    intent = _limit(pipeline, sim)
+    result = await pipeline.submit(intent)
+    assert result.outcome is Outcome.QUEUED and _checks(result) == {"all": "ok"}
+    assert len(trader.shown) == 1  # paper with confirm_orders: the trader saw it
+    ref = intent.order_ref(0)
+    await _until(lambda: any(o.req.order_ref == ref for o in sim.orders.orders.values()))
+    await _until(lambda: pipeline.trades[ref].orderStatus.status == "Submitted")
+    kinds = [e.kind for e in read_events(tmp_path / "journal.sqlite3")]
+    assert kinds[:5] == ["intent", "check", "confirm", "queued", "submitted"]
+    assert "status" in kinds
+    updates = pipeline.drain().orders
+    assert updates[-1].status == "Submitted" and updates[-1].order_ref == ref
+
+
+@pytest.mark.parametrize(("changes", "check"), [
+    ({"qty": 600}, "size"),
+    ({"qty": 450, "offset": -1.0}, "value"),
+    ({"offset": -20.0}, "deviation"),
+    ({"offset": -0.004}, "tick"),
+])
+async def test_breaches_need_an_override(world: Any, sim: SimServer, changes: dict[str, Any],
+                                         check: str) -> None:
+    pipeline, trader = world
+    intent = _limit(pipeline, sim, **changes)
+    result = await pipeline.submit(intent)
+    assert result.outcome is Outcome.REJECTED and _checks(result)[check] == "breach"
+    assert "needs an override" in result.message
+    trader.overrides = {c.check for c in result.checks if c.severity.value == "breach"}
+    result = await pipeline.submit(_limit(pipeline, sim, **changes))
+    assert result.outcome is Outcome.QUEUED
+
+
+async def test_off_tick_price_is_rounded_in_the_traders_favour(world: Any, sim: SimServer) -> None:
+    pipeline, trader = world
+    trader.overrides = {"tick"}
+    intent = _limit(pipeline, sim, offset=-1.004)
+    asked = intent.legs[0].limit
+    assert asked is not None
+    await pipeline.submit(intent)
+    ref = intent.order_ref(0)
+    await _until(lambda: any(o.req.order_ref == ref for o in sim.orders.orders.values()))
+    [sent] = [o for o in sim.orders.orders.values() if o.req.order_ref == ref]
+    assert sent.req.limit is not None and sent.req.limit <= asked
+    assert round(sent.req.limit * 100) == sent.req.limit * 100
+
+
+async def test_a_delayed_quote_cannot_be_the_reference(world: Any, sim: SimServer) -> None:
+    pipeline, trader = world
+    result = await pipeline.submit(_limit(pipeline, sim, "TSLA"))
+    assert _checks(result)["quote"] == "breach" and "delayed" in str(result.checks)
+
+
+async def test_the_trader_can_say_no(world: Any, sim: SimServer) -> None:
+    pipeline, trader = world
+    trader.approve = False
+    result = await pipeline.submit(_limit(pipeline, sim))
+    assert result.outcome is Outcome.CANCELLED
+    await asyncio.sleep(0.1)
+    assert not sim.orders.orders
+
+
+async def test_read_only_and_scope_block_without_asking(sim: SimServer, tmp_path: Path) -> None:
+    pipeline, trader, _ = await _setup(sim, tmp_path, read_only=True,
+                                       allowed_sec_types=[SecType.STK])
+    try:
+        result = await pipeline.submit(_limit(pipeline, sim))
+        assert result.outcome is Outcome.REJECTED and _checks(result)["read-only"] == "block"
+        es = _inst(pipeline, "ES")
+        spec = OrderSpec(es, Side.BUY, 1, OrderType.MKT)
+        result = await pipeline.submit(OrderIntent((spec,)))
+        assert _checks(result)["scope"] == "block"
+        assert trader.shown == [] and not sim.orders.orders
+    finally:
+        await pipeline.session.close()
+
+
+async def test_position_limit_and_reducing_state(sim: SimServer, tmp_path: Path) -> None:
+    pipeline, trader, _ = await _setup(sim, tmp_path, limits=Limits(max_position=350))
+    try:
+        assert (await pipeline.submit(_limit(pipeline, sim, qty=100))).outcome is \
+            Outcome.REJECTED  # 300 AAPL held: 400 would pass the limit
+        pipeline._set_state(TradingState.REDUCING, "test")
+        opening = await pipeline.submit(_limit(pipeline, sim, qty=10))
+        assert _checks(opening)["state"] == "block"
+        reducing = await pipeline.submit(_limit(pipeline, sim, side=Side.SELL, qty=100))
+        assert reducing.outcome is Outcome.QUEUED
+    finally:
+        await pipeline.session.close()
+
+
+async def test_daily_loss_limit_switches_to_reducing(tmp_path: Path) -> None:
+    from ibterm.sim.scenario import AccountDef, PositionDef
+    from tests.conftest import manual_scenario
+
+    # Short MSFT on a day it is up 1.6%: a daily loss of about 6,800.
+    account = AccountDef(id="DU1234567",
+                         positions=[PositionDef(symbol="MSFT", quantity=-1000, avg_cost=420)])
+    sim = SimServer(manual_scenario(accounts=[account]))
+    await sim.start()
+    pipeline, trader, _ = await _setup(sim, tmp_path, limits=Limits(daily_loss_limit=1000))
+    try:
+        await _until(lambda: (pipeline.session.daily_pnl() or 0) < -1000)
+        result = await pipeline.submit(_limit(pipeline, sim, qty=10))
+        assert pipeline.state is TradingState.REDUCING and _checks(result)["state"] == "block"
+    finally:
+        await pipeline.session.close()
+        await sim.stop()
+
+
+async def test_a_burst_of_1000_keeps_order_and_loses_nothing(sim: SimServer,
+                                                            tmp_path: Path) -> None:
+    pipeline, trader, fake = await _setup(sim, tmp_path, confirm_orders=False,
+                                          flood_intents=10_000, order_rate=40)
+    try:
+        started_fake, started = fake.now, time.monotonic()
+        intents = [_limit(pipeline, sim, qty=1, offset=-2.0 - (i % 100) * 0.01)
+                   for i in range(1000)]
+        for intent in intents:
+            assert (await pipeline.submit(intent)).outcome is Outcome.QUEUED
+        await _until(lambda: len(sim.orders.orders) == 1000, timeout=20)
+        arrived = sorted(sim.orders.orders.values(), key=lambda o: o.perm_id)
+        assert [o.req.order_ref for o in arrived] == [i.order_ref(0) for i in intents]
+        assert fake.now - started_fake >= 1000 / 40 - 1  # the throttle held 40/s …
+        assert time.monotonic() - started < 15  # … on the fake clock, not the real one
+        assert trader.shown == []  # paper, confirmations off, every check clean
+    finally:
+        await pipeline.session.close()
+
+
+async def test_flood_breaker_halts(sim: SimServer, tmp_path: Path) -> None:
+    pipeline, trader, _ = await _setup(sim, tmp_path, confirm_orders=False, flood_intents=5)
+    try:
+        outcomes = [(await pipeline.submit(_limit(pipeline, sim, qty=1))).outcome
+                    for _ in range(7)]
+        assert outcomes[:5] == [Outcome.QUEUED] * 5 and outcomes[5:] == [Outcome.REJECTED] * 2
+        assert pipeline.state is TradingState.HALTED
+    finally:
+        await pipeline.session.close()
+
+
+async def test_kill_switch_withdraws_the_queue_and_cancels_everything(
+        sim: SimServer, tmp_path: Path) -> None:
+    pipeline, trader, fake = await _setup(sim, tmp_path, confirm_orders=False,
+                                          flood_intents=10_000, order_rate=10, real_time=True)
+    try:
+        for _ in range(20):
+            await pipeline.submit(_limit(pipeline, sim, qty=1))
+        await _until(lambda: len(sim.orders.orders) >= 5)
+        pipeline.kill()
+        await _until(lambda: all(o.done for o in sim.orders.orders.values()))
+        sent = len(sim.orders.orders)
+        assert sent < 20 and pipeline.state is TradingState.HALTED and not pipeline.queue
+        pipeline.resume()
+        await asyncio.sleep(0.3)
+        assert len(sim.orders.orders) == sent  # withdrawn orders never fire later
+        update = pipeline.drain()
+        assert sum(1 for o in update.orders if o.status == "NotSent") == 20 - sent
+        kinds = [e.kind for e in read_events(pipeline.journal.path)]
+        assert kinds.count("withdrawn") == 20 - sent
+    finally:
+        await pipeline.session.close()
+
+
+async def test_no_orders_while_disconnected(world: Any, sim: SimServer) -> None:
+    pipeline, trader = world
+    await sim.stop()
+    await _until(lambda: not pipeline.session.connected)
+    trader.overrides = {"quote"}  # no quotes either, once disconnected
+    result = await pipeline.submit(_limit(pipeline, sim))
+    assert result.outcome is Outcome.REJECTED and "not connected" in result.message
+
+
+async def test_flatten_closes_every_position_even_when_halted(world: Any,
+                                                              sim: SimServer) -> None:
+    pipeline, trader = world
+    pipeline.kill()
+    intent = pipeline.flatten_intent()
+    assert intent is not None and intent.kind is IntentKind.FLATTEN
+    sides = {leg.instrument.symbol: (leg.side, leg.quantity) for leg in intent.legs}
+    assert sides == {"AAPL": (Side.SELL, 300), "MSFT": (Side.SELL, 100),
+                     "SPY": (Side.BUY, 50), "ES": (Side.SELL, 1)}
+    trader.overrides = {"quote"}  # MSFT and SPY have no subscribed quote here
+    result = await pipeline.submit(intent)
+    assert result.outcome is Outcome.QUEUED, result.message
+    await _until(lambda: all(p.quantity == 0 for p in sim.accounts["DU1234567"].positions.values()),
+                 timeout=8)
+
+
+async def test_bracket_and_oca_reach_the_gateway_linked(world: Any, sim: SimServer) -> None:
+    pipeline, trader = world
+    inst = _inst(pipeline, "AAPL")
+    book = sim.market.book(inst.con_id)
+    entry = OrderSpec(inst, Side.BUY, 10, OrderType.LMT, limit=round(book.bid - 2, 2))
+    take = OrderSpec(inst, Side.SELL, 10, OrderType.LMT, limit=round(book.ask + 3, 2))
+    stop = OrderSpec(inst, Side.SELL, 10, OrderType.STP, stop=round(book.bid - 6, 2))
+    bracket = OrderIntent((entry, take, stop), kind=IntentKind.BRACKET, source="bracket")
+    assert (await pipeline.submit(bracket)).outcome is Outcome.QUEUED
+    await _until(lambda: len(sim.orders.orders) == 3
+                 and not any(o.held for o in sim.orders.orders.values()))
+    orders = sorted(sim.orders.orders.values(), key=lambda o: o.perm_id)
+    parent = orders[0].req.order_id
+    assert [o.req.parent_id for o in orders] == [0, parent, parent]
+    assert [o.status for o in orders] == ["Submitted", "PreSubmitted", "PreSubmitted"]
+    a = OrderSpec(inst, Side.BUY, 5, OrderType.LMT, limit=round(book.bid - 1, 2))
+    b = OrderSpec(inst, Side.BUY, 5, OrderType.LMT, limit=round(book.bid - 1.5, 2))
+    oca = OrderIntent((a, b), kind=IntentKind.OCA, oca_type=2)
+    assert (await pipeline.submit(oca)).outcome is Outcome.QUEUED
+    await _until(lambda: len(sim.orders.orders) == 5)
+    groups = {o.req.oca_group for o in sim.orders.orders.values() if o.req.oca_group}
+    assert groups == {f"ibterm-{oca.id}"}
+
+
+def test_the_journal_is_append_only(tmp_path: Path) -> None:
+    import sqlite3
+
+    journal = Journal(tmp_path / "j.sqlite3", "p")
+    journal.record("intent", intent_id="x", symbol="AAPL", note="hello")
+    db = sqlite3.connect(tmp_path / "j.sqlite3")
+    with pytest.raises(sqlite3.DatabaseError):
+        db.execute("DELETE FROM events")
+    with pytest.raises(sqlite3.DatabaseError):
+        db.execute("UPDATE events SET kind = 'x'")
+    [event] = read_events(tmp_path / "j.sqlite3", symbol="aapl")
+    assert event.data == {"note": "hello"} and event.profile == "p"
