@@ -43,6 +43,16 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
     demo.add_argument("--scenario", type=Path, help="simulator scenario file")
 
+    journal = sub.add_parser("journal", help="the order audit journal")
+    jsub = journal.add_subparsers(dest="journal_command", metavar="ACTION", required=True)
+    jlist = jsub.add_parser("list", help="list journal events")
+    jlist.add_argument("--since", type=_date, help="from this date (YYYY-MM-DD)")
+    jlist.add_argument("--symbol", help="only this instrument (as displayed, e.g. 'ES 202612')")
+    jlist.add_argument("--profile", dest="journal_profile", help="only this profile")
+    jexport = jsub.add_parser("export", help="export the journal")
+    jexport.add_argument("--format", choices=("csv", "parquet"), required=True)
+    jexport.add_argument("--out", type=Path, required=True, help="output file")
+
     sim = sub.add_parser("sim", help="run the gateway simulator in the foreground")
     sim.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=7497, help="port; 0 picks a free one")
@@ -59,9 +69,55 @@ def main(argv: list[str] | None = None) -> int:
             return _run_sim(args)
         if args.command == "demo":
             return _run_demo(args)
+        if args.command == "journal":
+            return _run_journal(args)
         return _run_app(args)
     except KeyboardInterrupt:
         return EXIT_OK
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _run_journal(args: argparse.Namespace) -> int:
+    from ibterm.broker.journal import journal_path, read_events
+    from ibterm.config import data_dir
+
+    path = journal_path(data_dir())
+    if not path.exists():
+        return _error(f"no journal at {path} (nothing has been traded with this data "
+                      "directory)")
+    if args.journal_command == "list":
+        for e in read_events(path, since=args.since, symbol=args.symbol,
+                             profile=args.journal_profile):
+            details = " ".join(f"{k}={v}" for k, v in e.data.items())
+            print(f"{e.ts} {e.profile} {e.kind:<10} {e.symbol or '-':<12} "
+                  f"{e.order_ref or e.intent_id or '-'} {details}".rstrip())
+        return EXIT_OK
+    import json
+
+    import polars as pl
+
+    rows = [{"seq": e.seq, "ts": e.ts, "profile": e.profile, "kind": e.kind,
+             "intent_id": e.intent_id, "order_ref": e.order_ref, "symbol": e.symbol,
+             "data": json.dumps(e.data, sort_keys=True)} for e in read_events(path)]
+    frame = pl.DataFrame(rows, schema={"seq": pl.Int64, "ts": pl.String, "profile": pl.String,
+                                       "kind": pl.String, "intent_id": pl.String,
+                                       "order_ref": pl.String, "symbol": pl.String,
+                                       "data": pl.String})
+    try:
+        if args.format == "csv":
+            frame.write_csv(args.out)
+        else:
+            frame.write_parquet(args.out)
+    except OSError as exc:
+        return _error(f"cannot write {args.out}: {exc.strerror or exc}")
+    print(f"{len(rows)} events written to {args.out}", file=sys.stderr)
+    return EXIT_OK
 
 
 def _error(message: str) -> int:
