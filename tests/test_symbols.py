@@ -30,7 +30,7 @@ def test_valid_symbols(text: str, spec: InstrumentSpec) -> None:
 @pytest.mark.parametrize(("text", "column", "fragment"), [
     ("", 1, "empty"),
     ("ES 2026", 4, "contract month"),
-    ("ES 202613", 4, "not a valid date"),
+    ("ES 202613", 4, "'202613' is not a valid date"),
     ("SPY 20261218 450", 14, "option is"),
     ("SPY 2026121 450 C", 5, "expiry"),
     ("SPY 20261218 abc C", 14, "strike"),

@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="the app against an embedded gateway simulator")
-    demo.add_argument("--seed", type=int, default=0, help="simulator seed (default 0)")
+    demo.add_argument("--seed", type=int, default=None,
+                      help="simulator seed (default: the scenario's seed, else 0)")
     demo.add_argument("--scenario", type=Path, help="simulator scenario file")
 
     journal = sub.add_parser("journal", help="the order audit journal")
@@ -194,7 +195,7 @@ def _run_app(args: argparse.Namespace) -> int:
         if sys.stdin.isatty() and sys.stdout.isatty():
             answer = input("Start the demo now? [Y/n] ").strip().lower()
             if answer in ("", "y", "yes"):
-                return _run_demo(argparse.Namespace(seed=0, scenario=None,
+                return _run_demo(argparse.Namespace(seed=None, scenario=None,
                                                     log_level=args.log_level))
         return EXIT_USAGE
     try:

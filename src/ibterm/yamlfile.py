@@ -88,7 +88,8 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, out: Located, pat
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if key_node.tag == "tag:yaml.org,2002:merge":
-                raise FileProblems([Problem(path, *_mark(key_node), "merge keys are not supported")])
+                problem = Problem(path, *_mark(key_node), "merge keys are not supported")
+                raise FileProblems([problem])
             key = loader.construct_object(key_node, deep=True)
             if not isinstance(key, Hashable) or isinstance(key, (list, dict)):
                 raise FileProblems([Problem(path, *_mark(key_node), "a key must be a plain value")])

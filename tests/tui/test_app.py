@@ -3,37 +3,22 @@
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
 
-from textual.pilot import Pilot
-
-from ibterm.broker.session import BrokerSession
-from ibterm.config import Profile
-from ibterm.domain.connection import ConnectionState, TradingMode
+from ibterm.domain.connection import ConnectionState
 from ibterm.sim.server import SimServer
 from ibterm.tui.app import IbtermApp
 from ibterm.tui.widgets.help import HelpScreen
 from ibterm.tui.widgets.positions import AccountLine, PositionsTable
 from ibterm.tui.widgets.status_bar import StatusBar
 from ibterm.tui.widgets.watchlist import WatchlistTable
+from tests.tui.support import make_app, until
 
 WATCHLIST = ["AAPL", "MSFT", "TSLA", "SPY", "ES", "EUR.USD"]
 
 
 def _app(sim: SimServer, **profile: object) -> IbtermApp:
-    settings: dict[str, object] = {"port": sim.port, "client_id": 31, "watchlist": WATCHLIST}
-    settings.update(profile)
-    session = BrokerSession(Profile(**settings), "demo", TradingMode.DEMO)  # type: ignore[arg-type]
-    return IbtermApp(session)
+    return make_app(sim, 31, WATCHLIST, **profile)
 
-
-async def _until(pilot: Pilot[None], predicate: Callable[[], bool], timeout: float = 5) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("the screen never showed it")
-        await pilot.pause(0.05)
 
 
 def _cell(table: WatchlistTable, row: str, column: str) -> str:
@@ -51,18 +36,18 @@ async def test_demo_shows_quotes_positions_and_status(sim: SimServer) -> None:
     app = _app(sim)
     async with app.run_test(size=(120, 40)) as pilot:
         watchlist = app.query_one(WatchlistTable)
-        await _until(pilot, lambda: watchlist.row_count == len(WATCHLIST)
+        await until(pilot, lambda: watchlist.row_count == len(WATCHLIST)
                      and _cell(watchlist, "AAPL", "bid") not in ("", "—"))
         book = sim.market.book(265598)
         assert _cell(watchlist, "AAPL", "bid") == f"{book.bid:,.2f}"
         assert _cell(watchlist, "ES", "symbol") == "ES 202612"
         assert _cell(watchlist, "AAPL", "data") == "live"
-        await _until(pilot, lambda: _cell(watchlist, "TSLA", "data") == "DELAYED")
+        await until(pilot, lambda: _cell(watchlist, "TSLA", "data") == "DELAYED")
         positions = app.query_one(PositionsTable)
-        await _until(pilot, lambda: positions.row_count == 4)
+        await until(pilot, lambda: positions.row_count == 4)
         rows = {positions.get_cell_at((r, 0)).plain for r in range(4)}
         assert rows == {"AAPL", "MSFT", "SPY", "ES 202612"}
-        await _until(pilot, lambda: "Net liq" in str(app.query_one(AccountLine).render()))
+        await until(pilot, lambda: "Net liq" in str(app.query_one(AccountLine).render()))
         status = _status(app)
         assert "DEMO" in status and "connected" in status and "DU1234567" in status
         assert "data: live+delayed" in status
@@ -72,7 +57,7 @@ async def test_cells_update_in_place_and_the_cursor_stays(sim: SimServer) -> Non
     app = _app(sim)
     async with app.run_test(size=(120, 40)) as pilot:
         watchlist = app.query_one(WatchlistTable)
-        await _until(pilot, lambda: _cell(watchlist, "AAPL", "bid") not in ("", "—"))
+        await until(pilot, lambda: _cell(watchlist, "AAPL", "bid") not in ("", "—"))
         await pilot.press("down", "down")
         assert watchlist.cursor_row == 2
         seen = {_cell(watchlist, "AAPL", "last")}
@@ -88,10 +73,10 @@ async def test_quotes_without_updates_turn_stale(sim: SimServer) -> None:
     app = _app(sim, stale_after=0.5)
     async with app.run_test(size=(120, 40)) as pilot:
         watchlist = app.query_one(WatchlistTable)
-        await _until(pilot, lambda: _cell(watchlist, "MSFT", "data") == "live")
-        await _until(pilot, lambda: _cell(watchlist, "MSFT", "data") == "STALE", timeout=4)
+        await until(pilot, lambda: _cell(watchlist, "MSFT", "data") == "live")
+        await until(pilot, lambda: _cell(watchlist, "MSFT", "data") == "STALE", timeout=4)
         sim.step(2)
-        await _until(pilot, lambda: _cell(watchlist, "MSFT", "data") == "live")
+        await until(pilot, lambda: _cell(watchlist, "MSFT", "data") == "live")
 
 
 async def test_focus_moves_between_panes_with_keys(sim: SimServer) -> None:
@@ -101,9 +86,11 @@ async def test_focus_moves_between_panes_with_keys(sim: SimServer) -> None:
         await pilot.press("tab")
         assert app.focused.id == "positions"
         await pilot.press("tab")
+        assert app.focused.id == "orders"
+        await pilot.press("tab")
         assert app.focused.id == "watchlist"
         await pilot.press("shift+tab")
-        assert app.focused.id == "positions"
+        assert app.focused.id == "orders"
         await pilot.press("w")
         assert app.focused.id == "watchlist"
         await pilot.press("p")
@@ -126,7 +113,7 @@ async def test_help_lists_bindings_by_id(sim: SimServer) -> None:
 async def test_quit_closes_the_session(sim: SimServer) -> None:
     app = _app(sim)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _until(pilot, lambda: app.session.status.state is ConnectionState.CONNECTED)
+        await until(pilot, lambda: app.session.status.state is ConnectionState.CONNECTED)
         await pilot.press("q")
         await pilot.pause(0.1)
     assert app.session.status.state is ConnectionState.DISCONNECTED
@@ -137,8 +124,8 @@ async def test_quit_closes_the_session(sim: SimServer) -> None:
 async def test_a_lost_gateway_shows_in_the_status_bar(sim: SimServer) -> None:
     app = _app(sim)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _until(pilot, lambda: "● connected" in _status(app))
+        await until(pilot, lambda: "● connected" in _status(app))
         await sim.stop()
-        await _until(pilot, lambda: "reconnecting" in _status(app) or "lost" in _status(app),
+        await until(pilot, lambda: "reconnecting" in _status(app) or "lost" in _status(app),
                      timeout=2)
 

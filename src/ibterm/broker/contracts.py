@@ -39,7 +39,8 @@ def _float(value: object, default: float) -> float:
     return number if math.isfinite(number) and number > 0 else default
 
 
-def contract_to_instrument(contract: Contract, details: ContractDetails | None = None) -> Instrument:
+def contract_to_instrument(contract: Contract,
+                           details: ContractDetails | None = None) -> Instrument:
     sec_type = SecType(contract.secType) if contract.secType in SecType.__members__ else SecType.STK
     default_mult = 100.0 if sec_type is SecType.OPT else 1.0
     right = {"C": Right.CALL, "CALL": Right.CALL, "P": Right.PUT, "PUT": Right.PUT}.get(

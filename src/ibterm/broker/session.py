@@ -139,7 +139,7 @@ class BrokerSession:
             self._fail(f"connection refused at {p.host}:{p.port}: is TWS / IB Gateway running "
                        "with the API enabled on this port?")
             return False
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             self._fail(self._explain_timeout())
             return False
         except (OSError, ConnectionError) as exc:
@@ -154,7 +154,8 @@ class BrokerSession:
         self.account = p.account or accounts[0]
         if not p.account and len(accounts) > 1:
             # ib_async subscribes to portfolio updates only for a single or named account.
-            await self.ib.reqAccountUpdatesAsync(self.account)
+            await asyncio.wait_for(self.ib.reqAccountUpdatesAsync(self.account),
+                                   p.connect_timeout)
         self._set_status(ConnectionState.CONNECTED, f"{p.host}:{p.port}")
         await self._subscribe()
         return True
@@ -235,7 +236,8 @@ class BrokerSession:
     async def _resolve_watchlist(self) -> None:
         resolved = await asyncio.gather(*(self.resolve(item.text) for item in self.watchlist))
         self.watchlist = [
-            WatchItem(item.text, inst, err) for item, (inst, err) in zip(self.watchlist, resolved)
+            WatchItem(item.text, inst, err)
+            for item, (inst, err) in zip(self.watchlist, resolved, strict=True)
         ]
         self._watch_dirty = True
 

@@ -42,7 +42,7 @@ def _check_date(token: str, column: int, fmt: str, shown: str = "") -> None:
     try:
         dt.datetime.strptime(token, fmt)
     except ValueError:
-        raise SymbolError(f"{shown or token!r} is not a valid date", column) from None
+        raise SymbolError(f"{shown or repr(token)} is not a valid date", column) from None
 
 
 def parse_symbol(text: str, futures_roots: Collection[str] = ()) -> InstrumentSpec:

@@ -100,7 +100,8 @@ def contract_details(req_id: int, sim: SimInstrument) -> bytes:
         10, req_id, inst.symbol, inst.sec_type.value, sim.last_trade_date, inst.strike,
         inst.right.value if inst.right else "", inst.exchange, inst.currency,
         inst.local_symbol, market_name, inst.trading_class, inst.con_id, inst.min_tick,
-        _multiplier(inst), order_types, inst.exchange, 1, sim.underlying, inst.long_name,
+        _multiplier(inst), order_types, inst.exchange, 1,
+        sim.underlying if inst.sec_type is SecType.OPT else 0, inst.long_name,
         inst.primary_exchange, sim.contract_month or (inst.expiry[:6] if inst.expiry else ""),
         "", "", "", "US/Eastern", "", "", "", "", 0,  # industry … evMultiplier, no secIds
         1 if is_stock else 0, _underlying_symbol(sim), _underlying_type(inst), "",

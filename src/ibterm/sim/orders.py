@@ -414,7 +414,8 @@ class OrderEngine:
         fee = commission(inst, shares, price)
         signed = shares if order.buy else -shares
         realized = self.accounts[order.account].apply_fill(order.sim, signed, price, fee)
-        order.avg_price = (order.avg_price * order.filled + price * shares) / (order.filled + shares)
+        total = order.filled + shares
+        order.avg_price = (order.avg_price * order.filled + price * shares) / total
         order.filled += shares
         order.last_fill = price
         self._exec_seq += 1

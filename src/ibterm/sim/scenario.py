@@ -27,7 +27,8 @@ class MarketSession(StrEnum):
 
 class OptionChain(_Model):
     strike_step: float = Field(5.0, gt=0)
-    strike_range: float = Field(0.15, gt=0, le=1, description="strikes within ±this fraction of spot")
+    strike_range: float = Field(0.15, gt=0, le=1,
+                                description="strikes within ±this fraction of spot")
     weeklies: int = Field(4, ge=0, le=12, description="weekly expiries (Fridays)")
     monthlies: int = Field(3, ge=0, le=12, description="monthly expiries (third Fridays)")
     volatility: float | None = Field(None, gt=0, le=5, description="default: the underlying's")

@@ -31,8 +31,14 @@ from ibterm.sim.order_wire import (
     parse_place_order,
 )
 from ibterm.sim.orders import Fill, OrderEngine, OrderEvents, Rejection, SimOrder
-from ibterm.sim.protocol import API_PREFIX, FrameDecoder, FrameError, encode, negotiate
-from ibterm.sim.protocol import parse_version_range
+from ibterm.sim.protocol import (
+    API_PREFIX,
+    FrameDecoder,
+    FrameError,
+    encode,
+    negotiate,
+    parse_version_range,
+)
 from ibterm.sim.scenario import MarketSession, Scenario
 from ibterm.sim.world import SimInstrument, build_world
 

@@ -6,15 +6,15 @@ import datetime as dt
 import math
 import zlib
 from collections.abc import Mapping
-from pathlib import Path
 from dataclasses import dataclass, field
 from enum import Enum
+from pathlib import Path
 
+from ibterm import yamlfile
 from ibterm.domain.calendar import fridays_after, third_friday
 from ibterm.domain.futures import FuturesRoot
 from ibterm.domain.instrument import Instrument, InstrumentSpec, Right, SecType
 from ibterm.domain.symbols import SymbolError, parse_symbol
-from ibterm import yamlfile
 from ibterm.reference import futures_table
 from ibterm.sim.scenario import InstrumentDef, Scenario
 

@@ -1,4 +1,5 @@
-"""The ibterm Textual app: status bar, watchlist and positions over one broker session."""
+"""The ibterm Textual app: status bar, watchlist, positions, orders and the order ticket,
+over one broker session and the one order pipeline."""
 
 from __future__ import annotations
 
@@ -7,25 +8,33 @@ import logging
 from collections.abc import Callable
 from typing import ClassVar
 
+from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer
 
+from ibterm.broker.journal import Journal, journal_path
+from ibterm.broker.pipeline import OrderPipeline, Outcome
 from ibterm.broker.session import BrokerSession, SessionUpdate
+from ibterm.config import data_dir
 from ibterm.domain.connection import ConnectionState
+from ibterm.domain.orders import CheckResult, Confirmation, OrderIntent, Side
 from ibterm.domain.quote import MarketDataType
 from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, IBTERM_DARK
+from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
 from ibterm.tui.widgets.help import HelpScreen, binding_rows
+from ibterm.tui.widgets.orders import OrdersTable
 from ibterm.tui.widgets.positions import AccountLine, PositionsTable
 from ibterm.tui.widgets.status_bar import StatusBar
+from ibterm.tui.widgets.ticket import OrderTicket, TicketError
 from ibterm.tui.widgets.watchlist import WatchlistTable
 
 log = logging.getLogger("ibterm.tui")
 
 # Quotes are applied to the tables in batches at this rate, whatever the tick rate.
 REFRESH_INTERVAL = 0.2
-PANES = ("watchlist", "positions")
+PANES = ("watchlist", "positions", "orders")
 
 
 class IbtermApp(App[None]):
@@ -37,16 +46,24 @@ class IbtermApp(App[None]):
         Binding("tab", "focus_pane(1)", "Next pane", show=False, id="focus-next-pane"),
         Binding("shift+tab", "focus_pane(-1)", "Prev pane", show=False,
                 id="focus-previous-pane"),
-        Binding("w", "focus_named('watchlist')", "Watchlist", id="focus-watchlist"),
-        Binding("p", "focus_named('positions')", "Positions", id="focus-positions"),
+        Binding("w", "focus_named('watchlist')", "Watchlist", show=False, id="focus-watchlist"),
+        Binding("p", "focus_named('positions')", "Positions", show=False, id="focus-positions"),
+        Binding("o", "focus_named('orders')", "Orders", show=False, id="focus-orders"),
+        Binding("b", "ticket('BUY')", "Buy", id="order-buy"),
+        Binding("s", "ticket('SELL')", "Sell", id="order-sell"),
+        Binding("f12", "kill_switch", "KILL", priority=True, id="kill-switch"),
+        Binding("f10", "flatten", "Flatten", priority=True, id="flatten"),
+        Binding("f9", "resume_trading", "Resume", show=False, id="resume-trading"),
     ]
 
-    def __init__(self, session: BrokerSession,
+    def __init__(self, session: BrokerSession, journal: Journal | None = None,
                  wall_clock: Callable[[], dt.datetime] = dt.datetime.now,
                  **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
         self.wall_clock = wall_clock
+        self.journal = journal or Journal(journal_path(data_dir()), session.name)
+        self.pipeline = OrderPipeline(session, self.journal, self.confirm_order)
         self.register_theme(IBTERM_DARK)
         self.theme = IBTERM_DARK.name
 
@@ -63,6 +80,10 @@ class IbtermApp(App[None]):
                 pane.border_title = "Positions"
                 yield PositionsTable(id="positions")
                 yield AccountLine(id="account")
+            with Vertical(id="orders-pane", classes="pane") as pane:
+                pane.border_title = "Orders"
+                yield OrdersTable(id="orders")
+        yield OrderTicket(id="ticket")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -71,13 +92,23 @@ class IbtermApp(App[None]):
         self.set_interval(1.0, self._tick_clock)
         self.run_worker(self.session.start(), name="connect", exclusive=True)
 
+    # --- applying the session's and the pipeline's changes ---------------------------
     def refresh_from_session(self) -> None:
         update = self.session.drain()
-        if update.status is None and update.watchlist is None and not update.quotes \
-                and update.positions is None and update.account is None and not update.notices:
+        orders = self.pipeline.drain()
+        if not (update.status or update.watchlist is not None or update.quotes
+                or update.positions is not None or update.account or update.notices
+                or orders.orders or orders.notices or orders.state or orders.queued is not None):
             return
         with self.batch_update():
             self.apply(update)
+            status_bar = self.query_one(StatusBar)
+            if orders.orders:
+                self.query_one(OrdersTable).apply(orders.orders)
+            if orders.state is not None or orders.queued is not None:
+                status_bar.update_state(trading=orders.state, queued=orders.queued)
+            for notice in orders.notices:
+                self._notify(notice.level, notice.message)
 
     def apply(self, update: SessionUpdate) -> None:
         watchlist = self.query_one(WatchlistTable)
@@ -92,29 +123,135 @@ class IbtermApp(App[None]):
         if update.quotes:
             watchlist.apply_quotes(update.quotes, now)
             status_bar.update_state(data_label=self._data_label(watchlist.data_types()))
+            self._refresh_ticket_quote()
         if update.positions is not None:
             self.query_one(PositionsTable).apply_positions(update.positions)
         if update.account is not None:
             self.query_one(AccountLine).show(update.account)
         if update.status is not None:
             status_bar.update_state(status=update.status, account=self.session.account)
+            self.query_one(OrderTicket).account = self.session.account
         for notice in update.notices:
-            severity = "information" if notice.level == "info" else notice.level
-            self.notify(notice.message, severity=severity, timeout=6)  # type: ignore[arg-type]
+            self._notify(notice.level, notice.message)
+
+    def _notify(self, level: str, message: str) -> None:
+        severity = "information" if level == "info" else level
+        self.notify(message, severity=severity, timeout=8)  # type: ignore[arg-type]
 
     def _tick_clock(self) -> None:
         self.query_one(WatchlistTable).refresh_ages(self.session.clock())
+        self._refresh_ticket_quote()
 
     @staticmethod
     def _data_label(types: set[MarketDataType]) -> str:
         if not types:
             return "—"
-        order = sorted(types)
-        return "+".join(t.label for t in order)
+        return "+".join(t.label for t in sorted(types))
 
-    # --- actions ---------------------------------------------------------------------
+    # --- the order ticket ------------------------------------------------------------
+    def _refresh_ticket_quote(self) -> None:
+        ticket = self.query_one(OrderTicket)
+        if ticket.instrument is None or not ticket.has_class("open"):
+            return
+        quote = self.session.quote(ticket.instrument.con_id)
+        now = self.session.clock()
+        stale = quote is not None and quote.is_stale(now, self.session.profile.stale_after)
+        ticket.show_quote(quote, stale)
+
+    def action_ticket(self, side: str) -> None:
+        watchlist = self.query_one(WatchlistTable)
+        symbol = None
+        if self.focused is watchlist and watchlist.items:
+            item = watchlist.items[watchlist.cursor_row]
+            symbol = item.instrument.display if item.instrument else item.text
+        elif self.focused is self.query_one(PositionsTable):
+            symbol = self.query_one(PositionsTable).selected_symbol()
+        self.query_one(OrderTicket).open(Side(side), symbol)
+
+    @work(exclusive=True, group="resolve")
+    async def on_order_ticket_symbol_entered(self, event: OrderTicket.SymbolEntered) -> None:
+        ticket = self.query_one(OrderTicket)
+        inst, error = await self.session.resolve(event.text)
+        ticket.set_instrument(inst, error)
+        if inst is not None:
+            self.session.ensure_quote(inst)
+            self._refresh_ticket_quote()
+
+    def on_order_ticket_edited(self, event: OrderTicket.Edited) -> None:
+        ticket = self.query_one(OrderTicket)
+        try:
+            intent = ticket.build()
+        except TicketError as exc:
+            ticket.show_checks([], str(exc) if ticket.instrument else "")
+            return
+        ticket.show_checks(self.pipeline.check(intent))
+
+    def on_order_ticket_submit(self, event: OrderTicket.Submit) -> None:
+        self.submit(event.intent)
+
+    def on_order_ticket_closed(self, event: OrderTicket.Closed) -> None:
+        self.query_one("#watchlist").focus()
+
+    @work(group="orders")
+    async def submit(self, intent: OrderIntent) -> None:
+        result = await self.pipeline.submit(intent)
+        if result.outcome is Outcome.QUEUED:
+            self.notify(f"Sent: {intent.describe()}", timeout=4)
+        elif result.outcome is Outcome.REJECTED:
+            self.notify(f"Not sent: {result.message}", severity="error", timeout=10)
+
+    async def confirm_order(self, intent: OrderIntent, checks: list[CheckResult]) -> Confirmation:
+        """The pipeline's confirmation step: a modal the trader answers."""
+        screen = ConfirmOrder(intent, checks, self.session.mode, self.session.account)
+        return await self.push_screen_wait(screen)
+
+    def on_orders_table_cancel_requested(self, event: OrdersTable.CancelRequested) -> None:
+        if event.whole_instrument:
+            order = self.query_one(OrdersTable).orders[event.order_ref]
+            count = self.pipeline.cancel_instrument(order.instrument.con_id)
+            self.notify(f"Cancelling {count} order(s) for {order.instrument.display}")
+        elif not self.pipeline.cancel(event.order_ref):
+            self.notify("That order is not working", severity="warning")
+
+    # --- kill switch, flatten, resume ------------------------------------------------
+    @work(exclusive=True, group="safety")
+    async def action_kill_switch(self) -> None:
+        yes = await self.push_screen_wait(AskYesNo(
+            "KILL SWITCH: cancel every working order and halt trading?",
+            "Sends a global cancel for the account and switches to HALTED (only cancels and "
+            "flatten until you resume)."))
+        if yes:
+            self.pipeline.kill()
+
+    @work(exclusive=True, group="safety")
+    async def action_flatten(self) -> None:
+        intent = self.pipeline.flatten_intent()
+        if intent is None:
+            self.notify("No positions to flatten")
+            return
+        yes = await self.push_screen_wait(AskYesNo(
+            "FLATTEN: close every position with marketable limit orders?",
+            "\n".join(leg.describe() for leg in intent.legs)))
+        if yes:
+            result = await self.pipeline.submit(intent)
+            if result.outcome is Outcome.REJECTED:
+                self.notify(f"Flatten not sent: {result.message}", severity="error")
+
+    @work(exclusive=True, group="safety")
+    async def action_resume_trading(self) -> None:
+        if await self.push_screen_wait(AskYesNo(f"Resume trading (now {self.pipeline.state})?")):
+            self.pipeline.resume()
+
+    # --- navigation and the rest -----------------------------------------------------
     def action_focus_pane(self, step: int) -> None:
         focused = self.focused
+        ticket = self.query_one(OrderTicket)
+        if focused is not None and ticket in focused.ancestors:
+            if step > 0:
+                self.screen.focus_next()
+            else:
+                self.screen.focus_previous()
+            return
         current = focused.id if focused is not None and focused.id in PANES else PANES[0]
         index = (PANES.index(current) + step) % len(PANES)
         self.query_one(f"#{PANES[index]}").focus()
@@ -123,17 +260,24 @@ class IbtermApp(App[None]):
         self.query_one(f"#{name}").focus()
 
     def action_show_help(self) -> None:
-        sources: list[object] = [self]
-        sources.extend(self.query(WatchlistTable))
+        sources: list[object] = [self, self.query_one(WatchlistTable),
+                                 self.query_one(OrdersTable), self.query_one(OrderTicket)]
         self.push_screen(HelpScreen(binding_rows(self, sources)))
 
+    @work(exclusive=True, group="quit")
     async def action_quit_app(self) -> None:
+        working = [t for t in self.pipeline.trades.values() if not t.isDone()]
+        if working and not await self.push_screen_wait(AskYesNo(
+                f"{len(working)} order(s) are working at the gateway. Quit anyway?",
+                "They keep working after ibterm exits; the kill switch (F12) cancels them.")):
+            return
         await self.session.close()
         self.exit()
 
     async def on_unmount(self) -> None:
         # However the app ends (q, ctrl+q, the terminal going away), end the session too.
         await self.session.close()
+        self.journal.close()
 
     @property
     def connected(self) -> bool:

@@ -36,10 +36,15 @@ class PositionsTable(Grid):
         keys = [position_key(p) for p in live]
         for gone in [k for k in self._shown if k not in keys]:
             self.remove_row(gone)
-        for key, pos in zip(keys, live):
+        for key, pos in zip(keys, live, strict=True):
             self.add_row(key)
             self._render_row(key, pos)
         self._shown = keys
+
+    def selected_symbol(self) -> str | None:
+        if not self._shown:
+            return None
+        return self.get_cell(self._shown[self.cursor_row], "symbol").plain
 
     def _pnl(self, value: float | None) -> Text:
         style = ""

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
+from ibterm.domain.orders import TradingState
 
 _STATE_STYLE = {
     ConnectionState.CONNECTED: "trade-up",
@@ -41,13 +42,20 @@ class StatusBar(Static):
         self.account = ""
         self.status = ConnectionStatus(ConnectionState.DISCONNECTED)
         self.data_label = "—"
+        self.trading = TradingState.ACTIVE
+        self.queued = 0
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.render_bar)
         self.render_bar()
 
     def update_state(self, status: ConnectionStatus | None = None, account: str | None = None,
-                     data_label: str | None = None) -> None:
+                     data_label: str | None = None, trading: TradingState | None = None,
+                     queued: int | None = None) -> None:
+        if trading is not None:
+            self.trading = trading
+        if queued is not None:
+            self.queued = queued
         if status is not None:
             self.status = status
         if account is not None:
@@ -63,7 +71,8 @@ class StatusBar(Static):
         badge_var = {TradingMode.DEMO: "badge-demo", TradingMode.PAPER: "badge-paper",
                      TradingMode.LIVE: "badge-live"}[self.mode]
         text = Text()
-        text.append(f" {self.mode.value.upper()} ", style=f"bold #ffffff on {self._color(badge_var)}")
+        badge = f"bold #ffffff on {self._color(badge_var)}"
+        text.append(f" {self.mode.value.upper()} ", style=badge)
         text.append(f" {self.profile} ", style="bold")
         text.append("│ ", style="dim")
         text.append(self.account or "no account", style="")
@@ -75,6 +84,13 @@ class StatusBar(Static):
             text.append(f" ({self.status.detail})", style="dim")
         text.append(" │ ", style="dim")
         text.append(f"data: {self.data_label}")
+        text.append(" │ ", style="dim")
+        trading_style = {TradingState.ACTIVE: self._color("trade-up"),
+                         TradingState.REDUCING: self._color("badge-paper"),
+                         TradingState.HALTED: f"#ffffff on {self._color('trade-down')}"}
+        text.append(f" {self.trading.value} ", style=f"bold {trading_style[self.trading]}")
+        if self.queued:
+            text.append(f" queue {self.queued}", style="bold")
         text.append(" │ ", style="dim")
         text.append(self.wall_clock().strftime("%H:%M:%S"))
         self.update(text)

@@ -57,7 +57,8 @@ class WatchlistTable(Grid):
                 self._decimals[item.text] = fmt.tick_decimals(item.instrument.min_tick)
             self.set_cell(item.text, "symbol", self._symbol_text(item))
             if item.error:
-                self.set_cell(item.text, "data", Text("error", style=f"bold {self.color('trade-down')}"))
+                error_style = f"bold {self.color('trade-down')}"
+                self.set_cell(item.text, "data", Text("error", style=error_style))
             elif item.instrument is None:
                 self.set_cell(item.text, "data", Text("…", style="dim"))
         self.items = list(items)

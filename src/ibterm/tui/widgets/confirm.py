@@ -1,0 +1,137 @@
+"""Confirmation dialogs: the order confirmation (with overrides) and a plain yes/no."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Static
+
+from ibterm.domain.connection import TradingMode
+from ibterm.domain.orders import CheckResult, CheckSeverity, Confirmation, OrderIntent
+
+
+class ConfirmOrder(ModalScreen[Confirmation]):
+    """The order in plain words and every check; each breach needs its own tick."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,n", "cancel", "Cancel", id="confirm-cancel"),
+        Binding("y", "send", "Send", id="confirm-send"),
+    ]
+    DEFAULT_CSS = """
+    ConfirmOrder { align: center middle; }
+    ConfirmOrder > Vertical { width: 90; height: auto; border: thick $primary;
+                              background: $surface; padding: 1 2; }
+    ConfirmOrder.live > Vertical { border: thick $error; }
+    ConfirmOrder #live-banner { background: $error; color: $text; text-style: bold;
+                                width: 100%; content-align: center middle; }
+    ConfirmOrder .check { height: auto; }
+    ConfirmOrder Horizontal { height: auto; margin-top: 1; }
+    ConfirmOrder Button { margin-right: 2; }
+    """
+
+    def __init__(self, intent: OrderIntent, checks: list[CheckResult], mode: TradingMode,
+                 account: str) -> None:
+        super().__init__()
+        self.intent = intent
+        self.checks = checks
+        self.mode = mode
+        self.account = account
+        self.breaches = sorted({c.check for c in checks if c.severity is CheckSeverity.BREACH})
+
+    def compose(self) -> ComposeResult:
+        if self.mode is TradingMode.LIVE:
+            self.add_class("live")
+        with Vertical():
+            if self.mode is TradingMode.LIVE:
+                yield Static(f"LIVE ORDER — account {self.account} — real money",
+                             id="live-banner")
+            yield Static(Text(f"{self.mode.value.upper()} · {self.account}", style="dim"))
+            for leg in self.intent.legs:
+                yield Static(Text(leg.describe(), style="bold"))
+            if len(self.intent.legs) > 1:
+                yield Static(Text(self.intent.describe(), style="italic"))
+            for c in self.checks:
+                mark, style = {CheckSeverity.OK: ("✔", "green"),
+                               CheckSeverity.BREACH: ("⚠", "yellow"),
+                               CheckSeverity.BLOCK: ("✖", "red")}[c.severity]
+                yield Static(Text(f"{mark} {c.message}", style=style), classes="check")
+            for name in self.breaches:
+                yield Checkbox(f"override: {name}", id=f"override-{name}")
+            with Horizontal():
+                yield Button("Send (y)", variant="error" if self.mode is TradingMode.LIVE
+                             else "success", id="send")
+                yield Button("Cancel (n)", id="cancel")
+
+    def on_mount(self) -> None:
+        self._update_send()
+        first = self.query(Checkbox).first() if self.breaches else self.query_one("#send")
+        first.focus()
+
+    def _overrides(self) -> frozenset[str]:
+        return frozenset(n for n in self.breaches if self.query_one(f"#override-{n}",
+                                                                     Checkbox).value)
+
+    def _update_send(self) -> None:
+        self.query_one("#send", Button).disabled = self._overrides() != set(self.breaches)
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self._update_send()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "send":
+            self.action_send()
+        else:
+            self.action_cancel()
+
+    def action_send(self) -> None:
+        if self.query_one("#send", Button).disabled:
+            self.notify("Tick every override first", severity="warning")
+            return
+        self.dismiss(Confirmation(True, self._overrides()))
+
+    def action_cancel(self) -> None:
+        self.dismiss(Confirmation(False))
+
+
+class AskYesNo(ModalScreen[bool]):
+    """A question whose default (enter) is yes: for the kill switch and flatten."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "answer(True)", "Yes", id="ask-yes"),
+        Binding("escape,n", "answer(False)", "No", id="ask-no"),
+    ]
+    DEFAULT_CSS = """
+    AskYesNo { align: center middle; }
+    AskYesNo > Vertical { width: 70; height: auto; border: thick $error; background: $surface;
+                          padding: 1 2; }
+    AskYesNo Horizontal { height: auto; margin-top: 1; }
+    AskYesNo Button { margin-right: 2; }
+    """
+
+    def __init__(self, question: str, detail: str = "") -> None:
+        super().__init__()
+        self.question = question
+        self.detail = detail
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text(self.question, style="bold"))
+            if self.detail:
+                yield Static(self.detail)
+            with Horizontal():
+                yield Button("Yes (y)", variant="error", id="yes")
+                yield Button("No (n)", id="no")
+
+    def on_mount(self) -> None:
+        self.query_one("#yes").focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, yes: bool) -> None:
+        self.dismiss(yes)

@@ -1,0 +1,87 @@
+"""Small form fields for the order ticket: a value cycler and an input that steps."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import Input, Static
+
+
+class Cycler(Static, can_focus=True):
+    """One of a few values (side, order type, TIF), changed from the keyboard."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space,right", "cycle(1)", "Next value", show=False, id="field-next-value"),
+        Binding("left", "cycle(-1)", "Previous value", show=False, id="field-previous-value"),
+    ]
+    DEFAULT_CSS = """
+    Cycler { width: auto; min-width: 9; height: 1; padding: 0 1; background: $boost; }
+    Cycler:focus { background: $primary 50%; text-style: bold; }
+    """
+
+    class Changed(Message):
+        def __init__(self, cycler: Cycler, value: str) -> None:
+            super().__init__()
+            self.cycler = cycler
+            self.value = value
+
+    def __init__(self, values: list[str], value: str | None = None, **kwargs: object) -> None:
+        super().__init__("", **kwargs)  # type: ignore[arg-type]
+        self.values = values
+        self.value = value or values[0]
+
+    def on_mount(self) -> None:
+        self._show()
+
+    def set_value(self, value: str) -> None:
+        if value in self.values and value != self.value:
+            self.value = value
+            self._show()
+            self.post_message(self.Changed(self, value))
+
+    def action_cycle(self, step: int) -> None:
+        index = (self.values.index(self.value) + step) % len(self.values)
+        self.set_value(self.values[index])
+
+    def _show(self) -> None:
+        self.update(Text(f"‹{self.value}›"))
+
+
+class StepInput(Input):
+    """A number field; up/down step it by the instrument's tick or size increment."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "step(1)", "Step up", show=False, id="ticket-step-up"),
+        Binding("down", "step(-1)", "Step down", show=False, id="ticket-step-down"),
+    ]
+
+    def __init__(self, step: float = 1.0, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.step = step
+
+    def number(self) -> float | None:
+        text = self.value.strip().replace(",", "")
+        if not text:
+            return None
+        value = float(text)  # ValueError: the ticket reports the field
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return value
+
+    def set_number(self, value: float) -> None:
+        decimals = max(0, -math.floor(math.log10(self.step))) if self.step < 1 else 0
+        self.value = f"{value:.{decimals}f}"
+        self.cursor_position = len(self.value)
+
+    def action_step(self, direction: int) -> None:
+        try:
+            current = self.number()
+        except ValueError:
+            return
+        base = current if current is not None else 0.0
+        steps = round(base / self.step) + direction
+        self.set_number(max(steps, 0) * self.step)

@@ -1,0 +1,255 @@
+"""The order ticket: fields, the live quote of its instrument, and the checks as you type.
+
+The ticket only renders and posts messages; the app resolves the symbol, runs the checks
+and submits through the order pipeline.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Checkbox, Input, Label, Static
+
+from ibterm.domain.instrument import Instrument
+from ibterm.domain.orders import (
+    CheckResult,
+    CheckSeverity,
+    OrderIntent,
+    OrderSpec,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from ibterm.domain.quote import MarketDataType, Quote
+from ibterm.tui import format as fmt
+from ibterm.tui.widgets.fields import Cycler, StepInput
+
+ORDER_TYPES = [t.value for t in OrderType]
+
+
+class TicketError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class OrderTicket(Vertical):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f5", "fill('bid')", "Bid", id="ticket-fill-bid"),
+        Binding("f6", "fill('ask')", "Ask", id="ticket-fill-ask"),
+        Binding("f7", "fill('mid')", "Mid", id="ticket-fill-mid"),
+        Binding("f8", "fill('last')", "Last", id="ticket-fill-last"),
+        Binding("ctrl+t", "transmit", "Send", id="ticket-transmit"),
+        Binding("escape", "close", "Close ticket", id="ticket-close"),
+    ]
+    DEFAULT_CSS = """
+    OrderTicket { height: auto; border: round $primary; padding: 0 1; display: none; }
+    OrderTicket.open { display: block; }
+    OrderTicket Horizontal { height: 1; }
+    OrderTicket Label { padding: 0 1 0 1; color: $text-muted; }
+    OrderTicket Input { border: none; height: 1; padding: 0 1; background: $boost; }
+    OrderTicket Input:focus { border: none; background: $primary 30%; }
+    OrderTicket #t-symbol { width: 22; }
+    OrderTicket #t-qty { width: 10; }
+    OrderTicket #t-limit, OrderTicket #t-stop { width: 12; }
+    OrderTicket #t-trail { width: 9; }
+    OrderTicket Checkbox, OrderTicket Checkbox:focus { border: none; height: 1; padding: 0 1;
+                                                       background: $boost; }
+    OrderTicket #t-quote, OrderTicket #t-checks { height: 1; }
+    """
+
+    class Submit(Message):
+        def __init__(self, intent: OrderIntent) -> None:
+            super().__init__()
+            self.intent = intent
+
+    class SymbolEntered(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Edited(Message):
+        """Any field changed: the app re-runs the checks."""
+
+    class Closed(Message):
+        pass
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.border_title = "Order ticket"
+        self.instrument: Instrument | None = None
+        self.quote: Quote | None = None
+        self.account = ""
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Label("Symbol")
+            yield Input(placeholder="AAPL, ES, SPY 20261218 600 C", id="t-symbol")
+            yield Label("Side")
+            yield Cycler([Side.BUY.value, Side.SELL.value], id="t-side")
+            yield Label("Qty")
+            yield StepInput(1.0, id="t-qty", value="100")
+            yield Label("Type")
+            yield Cycler(ORDER_TYPES, OrderType.LMT.value, id="t-type")
+            yield Label("Limit")
+            yield StepInput(0.01, id="t-limit")
+            yield Label("Stop")
+            yield StepInput(0.01, id="t-stop")
+        with Horizontal():
+            yield Label("Trail")
+            yield Input(placeholder="1.25 or 1%", id="t-trail")
+            yield Label("TIF")
+            yield Cycler([t.value for t in TimeInForce], id="t-tif")
+            yield Checkbox("Outside RTH", id="t-rth")
+            yield Label("", id="t-instrument")
+        yield Static("", id="t-quote")
+        yield Static("", id="t-checks")
+
+    # --- opening and filling ---------------------------------------------------------
+    def open(self, side: Side | None = None, symbol: str | None = None) -> None:
+        self.add_class("open")
+        if side is not None:
+            self.query_one("#t-side", Cycler).set_value(side.value)
+        if symbol:
+            self.query_one("#t-symbol", Input).value = symbol
+            self.post_message(self.SymbolEntered(symbol))
+            self.query_one("#t-qty", Input).focus()
+        else:
+            self.query_one("#t-symbol", Input).focus()
+
+    def action_close(self) -> None:
+        self.remove_class("open")
+        self.post_message(self.Closed())
+
+    def set_instrument(self, inst: Instrument | None, error: str = "") -> None:
+        self.instrument = inst
+        label = self.query_one("#t-instrument", Label)
+        if inst is None:
+            label.update(Text(error or "", style="bold red"))
+            return
+        label.update(Text(f"{inst.display}  tick {inst.min_tick:g}  ×{inst.multiplier:g}",
+                          style="dim"))
+        for field in ("#t-limit", "#t-stop"):
+            self.query_one(field, StepInput).step = inst.min_tick
+        self.query_one("#t-qty", StepInput).step = inst.size_increment
+        self.post_message(self.Edited())
+
+    def show_quote(self, quote: Quote | None, stale: bool) -> None:
+        self.quote = quote
+        live = quote is not None and not stale and quote.data_type is MarketDataType.LIVE
+        limit = self.query_one("#t-limit", StepInput)
+        if live and not limit.value and self.instrument is not None:
+            # Start from the relevant side of a live quote; never from a delayed or stale one.
+            assert quote is not None
+            side = Side(self.query_one("#t-side", Cycler).value)
+            touch = quote.ask if side is Side.BUY else quote.bid
+            if touch:
+                limit.set_number(touch)
+        text = Text()
+        if quote is None:
+            text.append("no quote yet", style="dim")
+        else:
+            dec = fmt.tick_decimals(self.instrument.min_tick) if self.instrument else 2
+            text.append("bid ", style="dim")
+            text.append(f"{fmt.price(quote.bid, dec)} x {fmt.compact(quote.bid_size)}")
+            text.append("   ask ", style="dim")
+            text.append(f"{fmt.price(quote.ask, dec)} x {fmt.compact(quote.ask_size)}")
+            text.append("   last ", style="dim")
+            text.append(fmt.price(quote.last, dec))
+            if stale:
+                text.append("   STALE", style="bold yellow")
+            elif quote.data_type is not MarketDataType.LIVE:
+                text.append(f"   {quote.data_type.label.upper()}", style="bold magenta")
+        self.query_one("#t-quote", Static).update(text)
+
+    def show_checks(self, checks: list[CheckResult], error: str = "") -> None:
+        text = Text()
+        if error:
+            text.append(f"✖ {error}", style="bold red")
+        for c in checks:
+            if c.severity is CheckSeverity.OK:
+                text.append("✔ all checks pass", style="green")
+            elif c.severity is CheckSeverity.BREACH:
+                text.append(f"⚠ {c.check}: {c.message}  ", style="yellow")
+            else:
+                text.append(f"✖ {c.message}  ", style="bold red")
+        self.query_one("#t-checks", Static).update(text)
+
+    def action_fill(self, which: str) -> None:
+        q = self.quote
+        if q is None:
+            return
+        value = {"bid": q.bid, "ask": q.ask, "mid": q.mid, "last": q.last}[which]
+        if value is None:
+            return
+        target = "#t-stop" if self.query_one("#t-type", Cycler).value in ("STP",) else "#t-limit"
+        field = self.query_one(target, StepInput)
+        tick = self.instrument.min_tick if self.instrument else 0.01
+        field.set_number(round(value / tick) * tick)
+
+    # --- building --------------------------------------------------------------------
+    def build(self) -> OrderIntent:
+        """The intent the fields describe; TicketError names the field that is wrong."""
+        if self.instrument is None:
+            raise TicketError("symbol", "enter a symbol and press enter")
+        side = Side(self.query_one("#t-side", Cycler).value)
+        order_type = OrderType(self.query_one("#t-type", Cycler).value)
+        tif = TimeInForce(self.query_one("#t-tif", Cycler).value)
+        qty = self._number("#t-qty", "quantity")
+        if qty is None or qty <= 0:
+            raise TicketError("quantity", "a positive number is required")
+        limit = self._number("#t-limit", "limit") if order_type.needs_limit else None
+        stop = self._number("#t-stop", "stop") if order_type.needs_stop else None
+        trail_amount = trail_percent = None
+        if order_type is OrderType.TRAIL:
+            text = self.query_one("#t-trail", Input).value.strip()
+            try:
+                if text.endswith("%"):
+                    trail_percent = float(text[:-1])
+                elif text:
+                    trail_amount = float(text)
+            except ValueError:
+                raise TicketError("trail", "an amount (1.25) or a percent (1%)") from None
+        spec = OrderSpec(self.instrument, side, qty, order_type, limit=limit, stop=stop,
+                         trail_amount=trail_amount, trail_percent=trail_percent, tif=tif,
+                         outside_rth=self.query_one("#t-rth", Checkbox).value,
+                         account=self.account)
+        return OrderIntent((spec,), source="ticket")
+
+    def _number(self, selector: str, name: str) -> float | None:
+        try:
+            return self.query_one(selector, StepInput).number()
+        except ValueError:
+            raise TicketError(name, "not a number") from None
+
+    # --- events ----------------------------------------------------------------------
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if event.input.id == "t-symbol":
+            self.post_message(self.SymbolEntered(event.value))
+            self.query_one("#t-qty", Input).focus()
+        else:
+            self.action_transmit()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id != "t-symbol":
+            self.post_message(self.Edited())
+
+    def on_cycler_changed(self, event: Cycler.Changed) -> None:
+        self.post_message(self.Edited())
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self.post_message(self.Edited())
+
+    def action_transmit(self) -> None:
+        try:
+            intent = self.build()
+        except TicketError as exc:
+            self.show_checks([], str(exc))
+            return
+        self.post_message(self.Submit(intent))

@@ -1,0 +1,117 @@
+"""Order entry by keys: the ticket, the confirmation, the blotter, the kill switch."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+
+from ibterm.domain.orders import TradingState
+from ibterm.sim.server import SimServer
+from ibterm.tui.app import IbtermApp
+from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
+from ibterm.tui.widgets.orders import OrdersTable
+from ibterm.tui.widgets.ticket import OrderTicket
+from ibterm.tui.widgets.watchlist import WatchlistTable
+from tests.tui.support import make_app, until
+
+
+def _app(sim: SimServer, **profile: object) -> IbtermApp:
+    return make_app(sim, 61, ["AAPL", "MSFT", "TSLA"], **profile)
+
+
+
+async def _ready(pilot: Pilot[None], app: IbtermApp) -> None:
+    watchlist = app.query_one(WatchlistTable)
+    await until(pilot, lambda: len(watchlist.quotes) == 3)
+
+
+async def _open_ticket(pilot: Pilot[None], app: IbtermApp, sim: SimServer) -> OrderTicket:
+    await _ready(pilot, app)
+    await pilot.press("b")  # the watchlist's row under the cursor: AAPL
+    ticket = app.query_one(OrderTicket)
+    await until(pilot, lambda: ticket.instrument is not None and ticket.quote is not None)
+    return ticket
+
+
+async def _type(pilot: Pilot[None], field: str, text: str) -> None:
+    """Put text in a field at once: the ticket pre-fills an empty limit from the live
+    quote, so clearing and then typing key by key would race with it."""
+    app = pilot.app
+    widget = app.query_one(field)
+    widget.focus()
+    widget.value = text  # type: ignore[attr-defined]
+    widget.cursor_position = len(text)  # type: ignore[attr-defined]
+    await pilot.pause()
+
+
+async def test_ticket_limit_order_confirmed_and_working(sim: SimServer) -> None:
+    app = _app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        ticket = await _open_ticket(pilot, app, sim)
+        assert ticket.instrument is not None and ticket.instrument.symbol == "AAPL"
+        resting = round(sim.market.book(265598).bid - 1.0, 2)
+        await _type(pilot, "#t-limit", f"{resting:.2f}")
+        await _type(pilot, "#t-qty", "25")
+        await pilot.press("up")  # one size increment: 26
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
+        screen = app.screen
+        assert isinstance(screen, ConfirmOrder)
+        assert screen.intent.legs[0].describe() == f"BUY 26 AAPL LMT limit {resting:g} DAY"
+        await pilot.press("y")
+        orders = app.query_one(OrdersTable)
+        await until(pilot, lambda: any(o.status == "Submitted" for o in orders.orders.values()))
+        [order] = orders.orders.values()
+        assert (order.quantity, order.limit) == (26, resting)
+        [sim_order] = sim.orders.orders.values()
+        assert sim_order.req.order_ref == order.order_ref
+        # Cancel it from the blotter.
+        orders.focus()
+        await pilot.press("c")
+        await until(pilot, lambda: orders.orders[order.order_ref].status == "Cancelled")
+
+
+async def test_a_breach_needs_its_override_ticked(sim: SimServer) -> None:
+    app = _app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _open_ticket(pilot, app, sim)
+        await _type(pilot, "#t-qty", "600")  # over the 500-share limit
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
+        screen = app.screen
+        assert isinstance(screen, ConfirmOrder) and "size" in screen.breaches
+        await pilot.press("y")  # refused: the override is not ticked
+        assert isinstance(app.screen, ConfirmOrder)
+        for name in screen.breaches:
+            screen.query_one(f"#override-{name}").value = True  # type: ignore[attr-defined]
+        await pilot.pause()
+        await pilot.press("y")
+        await until(pilot, lambda: len(sim.orders.orders) == 1)
+        [sent] = sim.orders.orders.values()
+        assert sent.req.quantity == 600
+
+
+async def test_field_errors_name_the_field(sim: SimServer) -> None:
+    app = _app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        ticket = await _open_ticket(pilot, app, sim)
+        await _type(pilot, "#t-qty", "12x")
+        await pilot.press("ctrl+t")
+        await pilot.pause(0.2)
+        assert "quantity: not a number" in str(ticket.query_one("#t-checks").render())
+        assert not isinstance(app.screen, ConfirmOrder) and not sim.orders.orders
+
+
+async def test_kill_switch_cancels_and_halts(sim: SimServer) -> None:
+    app = _app(sim, confirm_orders=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _open_ticket(pilot, app, sim)
+        await _type(pilot, "#t-limit", f"{sim.market.book(265598).bid - 1.0:.2f}")
+        await pilot.press("ctrl+t")  # paper with confirmations off and clean checks: sent
+        await until(pilot, lambda: any(o.status == "Submitted"
+                                        for o in sim.orders.orders.values()))
+        await pilot.press("f12")
+        await until(pilot, lambda: isinstance(app.screen, AskYesNo))
+        await pilot.press("enter")  # the default is yes
+        await until(pilot, lambda: all(o.done for o in sim.orders.orders.values()))
+        assert app.pipeline.state is TradingState.HALTED
+        await until(pilot, lambda: "HALTED" in str(app.query_one("#status").render()))
