@@ -339,3 +339,57 @@ def test_the_journal_is_append_only(tmp_path: Path) -> None:
         db.execute("UPDATE events SET kind = 'x'")
     [event] = read_events(tmp_path / "j.sqlite3", symbol="aapl")
     assert event.data == {"note": "hello"} and event.profile == "p"
+
+
+async def test_reconciliation_reports_what_the_journal_does_not_know(
+        world: Any, sim: SimServer) -> None:
+    from ib_async import IB, Contract, LimitOrder, MarketOrder
+
+    from ibterm.broker.reconcile import Difference
+
+    pipeline, trader = world
+    # The journal believes in an order the gateway never saw (its acknowledgement lost).
+    pipeline.journal.record("submitted", intent_id="lost", order_ref="ibterm-lost-0",
+                            symbol="AAPL")
+    # Another client works an order, and fills one carrying an ibterm orderRef.
+    other = IB()
+    await other.connectAsync("127.0.0.1", sim.port, clientId=99, timeout=5)
+    try:
+        aapl = Contract(conId=265598, exchange="SMART")
+        bid = sim.market.book(265598).bid
+        resting = other.placeOrder(aapl, LimitOrder("BUY", 3, round(bid - 4, 2),
+                                                    orderRef="from-tws"))
+        filled = other.placeOrder(aapl, MarketOrder("SELL", 2, orderRef="ibterm-elsewhere-0"))
+        await _until(lambda: resting.orderStatus.status == "Submitted" and filled.isDone())
+        found = await pipeline.reconcile()
+    finally:
+        other.disconnect()
+    kinds = {(d.kind, d.order_ref) for d in found}
+    assert (Difference.UNKNOWN_ORDER, "from-tws") in kinds
+    assert (Difference.GONE, "ibterm-lost-0") in kinds
+    assert (Difference.MISSED_FILL, "ibterm-elsewhere-0") in kinds
+    assert not any(d.order_ref == "ibterm-lost-0" and "sent again" not in d.detail
+                   for d in found)
+    recorded = [e for e in read_events(pipeline.journal.path) if e.kind == "reconcile"]
+    assert len(recorded) == len(found)
+
+
+async def test_orders_from_a_previous_run_are_tracked_again(sim: SimServer,
+                                                            tmp_path: Path) -> None:
+    pipeline, trader, _ = await _setup(sim, tmp_path)
+    intent = _limit(pipeline, sim)
+    await pipeline.submit(intent)
+    ref = intent.order_ref(0)
+    await _until(lambda: ref in pipeline.trades
+                 and pipeline.trades[ref].orderStatus.status == "Submitted")
+    await pipeline.session.close()
+    # A new app on the same journal and clientId: its order is still working at the gateway.
+    again, _, _ = await _setup(sim, tmp_path)
+    try:
+        # (The app builds its pipeline before connecting, so this runs on connect there.)
+        assert not await again.reconcile()  # nothing unexplained
+        assert ref in again.trades
+        assert again.cancel(ref)
+        await _until(lambda: again.trades[ref].orderStatus.status == "Cancelled")
+    finally:
+        await again.session.close()

@@ -78,6 +78,31 @@ class Journal:
                 (ts, self.profile, kind, intent_id, order_ref, symbol, payload),
             )
 
+    def order_states(self) -> dict[str, tuple[str, str]]:
+        """For every order this profile submitted: order_ref -> (last status, symbol).
+        'Submitted-unacknowledged' when it was sent but no status ever came back."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT order_ref, kind, symbol, data FROM events WHERE profile = ? AND "
+                "order_ref != '' AND kind IN ('submitted', 'status', 'withdrawn') ORDER BY seq",
+                (self.profile,)).fetchall()
+        states: dict[str, tuple[str, str]] = {}
+        for ref, kind, symbol, data in rows:
+            if kind == "submitted":
+                states[ref] = ("Submitted-unacknowledged", symbol)
+            elif kind == "withdrawn":
+                states[ref] = ("NotSent", symbol)
+            else:
+                states[ref] = (json.loads(data).get("status", ""), symbol)
+        return states
+
+    def exec_ids(self) -> set[str]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT data FROM events WHERE profile = ? AND kind = 'fill'",
+                (self.profile,)).fetchall()
+        return {json.loads(d).get("exec_id", "") for (d,) in rows}
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

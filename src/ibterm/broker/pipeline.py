@@ -20,7 +20,9 @@ from enum import StrEnum
 from ib_async import Contract, Fill, Order, Trade
 
 from ibterm.broker.checks import MarketView, check_intent, round_in_favour
+from ibterm.broker.contracts import contract_to_instrument
 from ibterm.broker.journal import Journal
+from ibterm.broker.reconcile import Discrepancy, reconcile
 from ibterm.broker.session import BrokerSession, Notice
 from ibterm.broker.throttle import Throttle
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
@@ -75,6 +77,7 @@ class PipelineUpdate:
     notices: list[Notice] = field(default_factory=list)
     state: TradingState | None = None
     queued: int | None = None
+    reconciliation: list[Discrepancy] | None = None
 
 
 class OrderPipeline:
@@ -96,6 +99,7 @@ class OrderPipeline:
         self._wakeup = asyncio.Event()
         self._sender: asyncio.Task[None] | None = None
         self._update = PipelineUpdate(state=self.state, queued=0)
+        self._reconcile_task: asyncio.Task[list[Discrepancy]] | None = None
         session.status_listeners.append(self._on_connection)
         session.ib.commissionReportEvent += self._on_commission
 
@@ -290,6 +294,45 @@ class OrderPipeline:
             self._withdraw(f"connection {status.state.value}")
         elif status.state is ConnectionState.CONNECTED:
             self.journal.record("connection", state=status.state.value, detail=status.detail)
+            self._reconcile_task = asyncio.get_running_loop().create_task(self.reconcile())
+
+    async def reconcile(self) -> list[Discrepancy]:
+        """Journal vs gateway; re-attach to our orders that are still working."""
+        try:
+            found, open_trades = await reconcile(self.session.ib, self.journal)
+        except (TimeoutError, ConnectionError) as exc:
+            self._notice("error", f"Reconciliation failed: {exc!r}")
+            return []
+        for trade in self.session.ib.openTrades():
+            ref = trade.order.orderRef
+            if ref and ref not in self._specs:
+                self._adopt(trade)
+            if ref in self._specs and self.trades.get(ref) is not trade:
+                self.trades[ref] = trade
+                trade.statusEvent += self._on_status
+                trade.fillEvent += self._on_fill
+                self._on_status(trade)
+        self._update.reconciliation = found
+        if found:
+            self._notice("warning", f"Reconciliation found {len(found)} difference(s) with "
+                                    "the gateway: see the Reconciliation pane")
+        return found
+
+    def _adopt(self, trade: Trade) -> None:
+        """Track an order of ours that outlived a previous run of the app."""
+        o = trade.order
+        try:
+            spec = OrderSpec(
+                contract_to_instrument(trade.contract), Side(o.action), o.totalQuantity,
+                OrderType(o.orderType),
+                limit=o.lmtPrice if o.orderType in ("LMT", "STP LMT") else None,
+                stop=o.auxPrice if o.orderType in ("STP", "STP LMT") else None,
+                account=o.account)
+        except ValueError:
+            return  # an order type the app does not model: reported, not tracked
+        parts = o.orderRef.split("-")
+        intent_id = parts[1] if len(parts) == 3 and parts[0] == "ibterm" else o.orderRef
+        self._specs[o.orderRef] = (OrderIntent((spec,), source="gateway", id=intent_id), spec)
 
     # --- tracking --------------------------------------------------------------------
     def _publish(self, ref: str, status: str, filled: float, remaining: float, avg: float,

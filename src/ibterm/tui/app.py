@@ -16,6 +16,7 @@ from textual.widgets import Footer
 
 from ibterm.broker.journal import Journal, journal_path
 from ibterm.broker.pipeline import OrderPipeline, Outcome
+from ibterm.broker.reconcile import Discrepancy
 from ibterm.broker.session import BrokerSession, SessionUpdate
 from ibterm.config import data_dir
 from ibterm.domain.connection import ConnectionState
@@ -26,6 +27,7 @@ from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
 from ibterm.tui.widgets.help import HelpScreen, binding_rows
 from ibterm.tui.widgets.orders import OrdersTable
 from ibterm.tui.widgets.positions import AccountLine, PositionsTable
+from ibterm.tui.widgets.reconcile import ReconcileScreen
 from ibterm.tui.widgets.status_bar import StatusBar
 from ibterm.tui.widgets.ticket import OrderTicket, TicketError
 from ibterm.tui.widgets.watchlist import WatchlistTable
@@ -54,6 +56,7 @@ class IbtermApp(App[None]):
         Binding("f12", "kill_switch", "KILL", priority=True, id="kill-switch"),
         Binding("f10", "flatten", "Flatten", priority=True, id="flatten"),
         Binding("f9", "resume_trading", "Resume", show=False, id="resume-trading"),
+        Binding("r", "show_reconciliation", "Reconcile", show=False, id="show-reconciliation"),
     ]
 
     def __init__(self, session: BrokerSession, journal: Journal | None = None,
@@ -64,6 +67,7 @@ class IbtermApp(App[None]):
         self.wall_clock = wall_clock
         self.journal = journal or Journal(journal_path(data_dir()), session.name)
         self.pipeline = OrderPipeline(session, self.journal, self.confirm_order)
+        self.reconciliation: list[Discrepancy] = []
         self.register_theme(IBTERM_DARK)
         self.theme = IBTERM_DARK.name
 
@@ -109,6 +113,10 @@ class IbtermApp(App[None]):
                 status_bar.update_state(trading=orders.state, queued=orders.queued)
             for notice in orders.notices:
                 self._notify(notice.level, notice.message)
+            if orders.reconciliation is not None:
+                self.reconciliation = orders.reconciliation
+                if orders.reconciliation:
+                    self.push_screen(ReconcileScreen(orders.reconciliation))
 
     def apply(self, update: SessionUpdate) -> None:
         watchlist = self.query_one(WatchlistTable)
@@ -241,6 +249,9 @@ class IbtermApp(App[None]):
     async def action_resume_trading(self) -> None:
         if await self.push_screen_wait(AskYesNo(f"Resume trading (now {self.pipeline.state})?")):
             self.pipeline.resume()
+
+    def action_show_reconciliation(self) -> None:
+        self.push_screen(ReconcileScreen(self.reconciliation))
 
     # --- navigation and the rest -----------------------------------------------------
     def action_focus_pane(self, step: int) -> None:

@@ -1,0 +1,75 @@
+"""Reconciliation: the journal against what the gateway says, on start and after every
+reconnect. Orders keep working on the server while the app is away, so differences are
+reported, never "fixed" by resending."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from enum import StrEnum
+
+from ib_async import IB, Trade
+
+from ibterm.broker.journal import Journal
+
+log = logging.getLogger("ibterm.reconcile")
+
+DONE = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive", "NotSent"})
+TIMEOUT = 10.0
+
+
+class Difference(StrEnum):
+    UNKNOWN_ORDER = "unknown order"  # working at the gateway, not in the journal
+    GONE = "gone"  # the journal thinks it works; the gateway has no such open order
+    MISSED_FILL = "missed fill"  # an execution the journal never recorded
+
+
+@dataclass(frozen=True, slots=True)
+class Discrepancy:
+    kind: Difference
+    order_ref: str
+    symbol: str
+    detail: str
+
+
+async def reconcile(ib: IB, journal: Journal) -> tuple[list[Discrepancy], list[Trade]]:
+    """Compare; journal every difference; return them and the gateway's open trades."""
+    open_trades: list[Trade] = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), TIMEOUT)
+    fills = await asyncio.wait_for(ib.reqExecutionsAsync(), TIMEOUT)
+    completed: list[Trade] = await asyncio.wait_for(ib.reqCompletedOrdersAsync(False), TIMEOUT)
+    states = journal.order_states()
+    known_execs = journal.exec_ids()
+    found: list[Discrepancy] = []
+
+    working_refs = {t.order.orderRef for t in open_trades}
+    for t in open_trades:
+        ref = t.order.orderRef
+        if ref not in states:
+            who = f"clientId {t.order.clientId}" if t.order.clientId else "TWS or another client"
+            found.append(Discrepancy(
+                Difference.UNKNOWN_ORDER, ref, t.contract.localSymbol or t.contract.symbol,
+                f"{t.order.action} {t.order.totalQuantity:g} {t.order.orderType} "
+                f"({t.orderStatus.status}) placed by {who}"))
+    final = {t.order.orderRef: t.orderStatus.status for t in completed if t.order.orderRef}
+    for ref, (status, symbol) in states.items():
+        if status in DONE or ref in working_refs:
+            continue
+        now = final.get(ref)
+        detail = (f"now {now} at the gateway" if now else
+                  "not among the gateway's open or completed orders")
+        if status == "Submitted-unacknowledged":
+            detail += " (its acknowledgement was lost: it is not sent again)"
+        found.append(Discrepancy(Difference.GONE, ref, symbol, f"journal: {status}; {detail}"))
+    for f in fills:
+        ref = f.execution.orderRef
+        if ref.startswith("ibterm-") and f.execution.execId not in known_execs:
+            found.append(Discrepancy(
+                Difference.MISSED_FILL, ref, f.contract.localSymbol or f.contract.symbol,
+                f"{f.execution.side} {f.execution.shares:g} at {f.execution.price:g} "
+                f"({f.execution.execId})"))
+    for d in found:
+        journal.record("reconcile", order_ref=d.order_ref, symbol=d.symbol,
+                       difference=d.kind.value, detail=d.detail)
+    log.info("reconciliation: %d difference(s)", len(found))
+    return found, open_trades
