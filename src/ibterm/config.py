@@ -115,6 +115,9 @@ class Profile(_Model):
     allowed_accounts: list[str] = Field(
         default_factory=list, description="accounts it may trade; empty: any managed one")
     order_rate: float = Field(40, gt=0, le=50, description="order messages per second")
+    stop_gap: float = Field(0.02, ge=0, le=1, description="bracket builder: the loss shown "
+                                                          "if a stop fills this fraction "
+                                                          "beyond its price")
     flood_intents: int = Field(200, gt=0, description="intents within flood_window: HALTED")
     flood_window: float = Field(10.0, gt=0)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 from textual.pilot import Pilot
 
 from ibterm.domain.orders import TradingState
@@ -115,3 +117,47 @@ async def test_kill_switch_cancels_and_halts(sim: SimServer) -> None:
         await until(pilot, lambda: all(o.done for o in sim.orders.orders.values()))
         assert app.pipeline.state is TradingState.HALTED
         await until(pilot, lambda: "HALTED" in str(app.query_one("#status").render()))
+
+
+async def test_bracket_from_the_ticket_arrives_with_its_prices(sim: SimServer) -> None:
+    from ibterm.tui.widgets.fields import Cycler
+
+    app = _app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        ticket = await _open_ticket(pilot, app, sim)
+        entry = round(sim.market.book(265598).bid - 1.0, 2)
+        await _type(pilot, "#t-limit", f"{entry:.2f}")
+        ticket.query_one("#t-mode", Cycler).set_value("bracket")
+        await _type(pilot, "#t-tp", "2%")
+        await _type(pilot, "#t-sl", "50t")
+        await until(pilot, lambda: "R:R" in str(ticket.query_one("#t-bracket").render()))
+        summary = str(ticket.query_one("#t-bracket").render())
+        assert "reward" in summary and "risk" in summary and "gap 2% loss" in summary
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
+        await pilot.press("y")
+        await until(pilot, lambda: len(sim.orders.orders) == 3
+                    and not any(o.held for o in sim.orders.orders.values()))
+        parent, take, stop = sorted(sim.orders.orders.values(), key=lambda o: o.perm_id)
+        assert parent.req.limit == entry
+        # 2% above the entry, rounded away from it to the tick.
+        assert take.req.limit == math.ceil(entry * 1.02 * 100 - 1e-9) / 100
+        assert stop.req.aux == round(entry - 0.50, 2)
+        assert take.req.parent_id == stop.req.parent_id == parent.req.order_id
+
+
+async def test_oca_group_from_the_ticket(sim: SimServer) -> None:
+    app = _app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        ticket = await _open_ticket(pilot, app, sim)
+        bid = sim.market.book(265598).bid
+        for offset in (1.0, 2.0):
+            await _type(pilot, "#t-limit", f"{bid - offset:.2f}")
+            await pilot.press("ctrl+o")
+        assert len(ticket.oca_legs) == 2 and ticket.mode == "oca"
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
+        await pilot.press("y")
+        await until(pilot, lambda: len(sim.orders.orders) == 2)
+        groups = {(o.req.oca_group, o.req.oca_type) for o in sim.orders.orders.values()}
+        assert len(groups) == 1 and next(iter(groups))[1] == 1

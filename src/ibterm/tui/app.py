@@ -138,7 +138,9 @@ class IbtermApp(App[None]):
             self.query_one(AccountLine).show(update.account)
         if update.status is not None:
             status_bar.update_state(status=update.status, account=self.session.account)
-            self.query_one(OrderTicket).account = self.session.account
+            ticket = self.query_one(OrderTicket)
+            ticket.account = self.session.account
+            ticket.stop_gap = self.session.profile.stop_gap
         for notice in update.notices:
             self._notify(notice.level, notice.message)
 
@@ -187,6 +189,8 @@ class IbtermApp(App[None]):
 
     def on_order_ticket_edited(self, event: OrderTicket.Edited) -> None:
         ticket = self.query_one(OrderTicket)
+        if ticket.mode == "bracket":
+            ticket.show_bracket()
         try:
             intent = ticket.build()
         except TicketError as exc:

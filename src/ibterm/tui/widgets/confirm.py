@@ -55,11 +55,17 @@ class ConfirmOrder(ModalScreen[Confirmation]):
                 yield Static(Text(leg.describe(), style="bold"))
             if len(self.intent.legs) > 1:
                 yield Static(Text(self.intent.describe(), style="italic"))
+            if all(c.severity is CheckSeverity.OK for c in self.checks):
+                yield Static(Text("✔ all checks passed", style="green"), classes="check")
+            legs = len(self.intent.legs)
             for c in self.checks:
+                if c.severity is CheckSeverity.OK:
+                    continue
+                where = f"leg {c.leg + 1}: " if legs > 1 else ""
                 mark, style = {CheckSeverity.OK: ("✔", "green"),
                                CheckSeverity.BREACH: ("⚠", "yellow"),
                                CheckSeverity.BLOCK: ("✖", "red")}[c.severity]
-                yield Static(Text(f"{mark} {c.message}", style=style), classes="check")
+                yield Static(Text(f"{mark} {where}{c.message}", style=style), classes="check")
             for name in self.breaches:
                 yield Checkbox(f"override: {name}", id=f"override-{name}")
             with Horizontal():

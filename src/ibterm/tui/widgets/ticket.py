@@ -16,9 +16,11 @@ from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Static
 
 from ibterm.domain.instrument import Instrument
+from ibterm.domain.offsets import BracketPrices, bracket_prices, parse_offset
 from ibterm.domain.orders import (
     CheckResult,
     CheckSeverity,
+    IntentKind,
     OrderIntent,
     OrderSpec,
     OrderType,
@@ -45,6 +47,8 @@ class OrderTicket(Vertical):
         Binding("f7", "fill('mid')", "Mid", id="ticket-fill-mid"),
         Binding("f8", "fill('last')", "Last", id="ticket-fill-last"),
         Binding("ctrl+t", "transmit", "Send", id="ticket-transmit"),
+        Binding("ctrl+o", "oca_add", "Add to OCA", id="ticket-oca-add"),
+        Binding("ctrl+l", "oca_clear", "Clear OCA", show=False, id="ticket-oca-clear"),
         Binding("escape", "close", "Close ticket", id="ticket-close"),
     ]
     DEFAULT_CSS = """
@@ -61,6 +65,9 @@ class OrderTicket(Vertical):
     OrderTicket Checkbox, OrderTicket Checkbox:focus { border: none; height: 1; padding: 0 1;
                                                        background: $boost; }
     OrderTicket #t-quote, OrderTicket #t-checks { height: 1; }
+    OrderTicket #t-tp, OrderTicket #t-sl { width: 10; }
+    OrderTicket .bracket-row, OrderTicket .oca-row { display: none; }
+    OrderTicket.bracket .bracket-row, OrderTicket.oca .oca-row { display: block; }
     """
 
     class Submit(Message):
@@ -85,6 +92,8 @@ class OrderTicket(Vertical):
         self.instrument: Instrument | None = None
         self.quote: Quote | None = None
         self.account = ""
+        self.stop_gap = 0.02
+        self.oca_legs: list[OrderSpec] = []
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -106,7 +115,19 @@ class OrderTicket(Vertical):
             yield Label("TIF")
             yield Cycler([t.value for t in TimeInForce], id="t-tif")
             yield Checkbox("Outside RTH", id="t-rth")
+            yield Label("Mode")
+            yield Cycler(["single", "bracket", "oca"], id="t-mode")
             yield Label("", id="t-instrument")
+        with Horizontal(classes="bracket-row"):
+            yield Label("Take profit")
+            yield Input(placeholder="1.5%", id="t-tp", value="1.5%")
+            yield Label("Stop loss")
+            yield Input(placeholder="0.75%", id="t-sl", value="0.75%")
+            yield Label("", id="t-bracket")
+        with Horizontal(classes="oca-row"):
+            yield Label("OCA type")
+            yield Cycler(["1", "2", "3"], id="t-oca-type")
+            yield Label("", id="t-oca")
         yield Static("", id="t-quote")
         yield Static("", id="t-checks")
 
@@ -171,10 +192,12 @@ class OrderTicket(Vertical):
         text = Text()
         if error:
             text.append(f"✖ {error}", style="bold red")
+        if checks and all(c.severity is CheckSeverity.OK for c in checks):
+            text.append("✔ all checks pass", style="green")
         for c in checks:
             if c.severity is CheckSeverity.OK:
-                text.append("✔ all checks pass", style="green")
-            elif c.severity is CheckSeverity.BREACH:
+                continue
+            if c.severity is CheckSeverity.BREACH:
                 text.append(f"⚠ {c.check}: {c.message}  ", style="yellow")
             else:
                 text.append(f"✖ {c.message}  ", style="bold red")
@@ -193,8 +216,97 @@ class OrderTicket(Vertical):
         field.set_number(round(value / tick) * tick)
 
     # --- building --------------------------------------------------------------------
+    @property
+    def mode(self) -> str:
+        return self.query_one("#t-mode", Cycler).value
+
     def build(self) -> OrderIntent:
         """The intent the fields describe; TicketError names the field that is wrong."""
+        if self.mode == "oca":
+            if len(self.oca_legs) < 2:
+                raise TicketError("oca", "add two or more orders with ctrl+o first")
+            oca_type = int(self.query_one("#t-oca-type", Cycler).value)
+            return OrderIntent(tuple(self.oca_legs), kind=IntentKind.OCA, oca_type=oca_type,
+                               source="ticket")
+        spec = self._build_spec()
+        if self.mode == "bracket":
+            return self._bracket(spec)
+        return OrderIntent((spec,), source="ticket")
+
+    def bracket_summary(self) -> BracketPrices:
+        spec = self._build_spec()
+        return self._bracket_numbers(spec)
+
+    def _bracket_numbers(self, spec: OrderSpec) -> BracketPrices:
+        assert self.instrument is not None
+        if spec.order_type is OrderType.LMT:
+            assert spec.limit is not None
+            entry = spec.limit
+        elif spec.order_type is OrderType.MKT:
+            q = self.quote
+            touch = (q.ask if spec.side is Side.BUY else q.bid) if q else None
+            if q is None or touch is None or q.data_type is not MarketDataType.LIVE:
+                raise TicketError("type", "a market entry needs a live quote to place its exits")
+            entry = touch
+        else:
+            raise TicketError("type", "a bracket's entry is LMT or MKT")
+        try:
+            take = parse_offset(self.query_one("#t-tp", Input).value)
+        except ValueError as exc:
+            raise TicketError("take profit", str(exc)) from None
+        try:
+            stop = parse_offset(self.query_one("#t-sl", Input).value)
+        except ValueError as exc:
+            raise TicketError("stop loss", str(exc)) from None
+        inst = self.instrument
+        return bracket_prices(spec.side, entry, spec.quantity, inst.multiplier, inst.min_tick,
+                              take, stop, self.stop_gap)
+
+    def _bracket(self, entry: OrderSpec) -> OrderIntent:
+        prices = self._bracket_numbers(entry)
+        exit_side = entry.side.opposite
+        take = OrderSpec(entry.instrument, exit_side, entry.quantity, OrderType.LMT,
+                         limit=prices.take_profit, tif=entry.tif, account=entry.account)
+        stop = OrderSpec(entry.instrument, exit_side, entry.quantity, OrderType.STP,
+                         stop=prices.stop_loss, tif=entry.tif, account=entry.account)
+        return OrderIntent((entry, take, stop), kind=IntentKind.BRACKET, source="bracket")
+
+    def show_bracket(self) -> None:
+        label = self.query_one("#t-bracket", Label)
+        try:
+            p = self.bracket_summary()
+        except TicketError as exc:
+            label.update(Text(str(exc), style="red"))
+            return
+        dec = fmt.tick_decimals(self.instrument.min_tick) if self.instrument else 2
+        rr = f"{p.reward_risk:.2f}" if p.reward_risk is not None else fmt.DASH
+        label.update(Text(
+            f"TP {fmt.price(p.take_profit, dec)}  SL {fmt.price(p.stop_loss, dec)}  "
+            f"reward {fmt.money(p.reward)}  risk {fmt.money(p.risk)}  R:R {rr}  "
+            f"gap {self.stop_gap:.0%} loss {fmt.money(p.gap_loss)}"))
+
+    def action_oca_add(self) -> None:
+        if self.mode != "oca":
+            self.query_one("#t-mode", Cycler).set_value("oca")
+        try:
+            spec = self._build_spec()
+        except TicketError as exc:
+            self.show_checks([], str(exc))
+            return
+        self.oca_legs.append(spec)
+        self._show_oca()
+        self.post_message(self.Edited())
+
+    def action_oca_clear(self) -> None:
+        self.oca_legs.clear()
+        self._show_oca()
+        self.post_message(self.Edited())
+
+    def _show_oca(self) -> None:
+        text = "; ".join(s.describe() for s in self.oca_legs) or "ctrl+o adds the order above"
+        self.query_one("#t-oca", Label).update(Text(f"{len(self.oca_legs)}: {text}"))
+
+    def _build_spec(self) -> OrderSpec:
         if self.instrument is None:
             raise TicketError("symbol", "enter a symbol and press enter")
         side = Side(self.query_one("#t-side", Cycler).value)
@@ -219,7 +331,7 @@ class OrderTicket(Vertical):
                          trail_amount=trail_amount, trail_percent=trail_percent, tif=tif,
                          outside_rth=self.query_one("#t-rth", Checkbox).value,
                          account=self.account)
-        return OrderIntent((spec,), source="ticket")
+        return spec
 
     def _number(self, selector: str, name: str) -> float | None:
         try:
@@ -241,6 +353,10 @@ class OrderTicket(Vertical):
             self.post_message(self.Edited())
 
     def on_cycler_changed(self, event: Cycler.Changed) -> None:
+        if event.cycler.id == "t-mode":
+            for mode in ("bracket", "oca"):
+                self.set_class(event.value == mode, mode)
+            self._show_oca()
         self.post_message(self.Edited())
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
