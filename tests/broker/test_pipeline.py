@@ -393,3 +393,26 @@ async def test_orders_from_a_previous_run_are_tracked_again(sim: SimServer,
         await _until(lambda: again.trades[ref].orderStatus.status == "Cancelled")
     finally:
         await again.session.close()
+
+
+async def test_modify_goes_through_the_checks_and_keeps_the_order_id(world: Any,
+                                                                     sim: SimServer) -> None:
+    from dataclasses import replace
+
+    pipeline, trader = world
+    intent = _limit(pipeline, sim, offset=-3.0)
+    await pipeline.submit(intent)
+    ref = intent.order_ref(0)
+    await _until(lambda: ref in pipeline.trades
+                 and pipeline.trades[ref].orderStatus.status == "Submitted")
+    order_id = pipeline.trades[ref].order.orderId
+    too_big = replace(intent.legs[0], quantity=900)
+    assert (await pipeline.modify(ref, too_big)).outcome is Outcome.REJECTED  # size breach
+    new_price = round(intent.legs[0].limit - 0.5, 2)  # type: ignore[operator]
+    result = await pipeline.modify(ref, replace(intent.legs[0], limit=new_price, quantity=20))
+    assert result.outcome is Outcome.QUEUED
+    [order] = [o for o in sim.orders.orders.values() if o.req.order_ref == ref]
+    await _until(lambda: order.req.limit == new_price and order.quantity == 20)
+    assert order.req.order_id == order_id and len(sim.orders.orders) == 1
+    flipped = replace(intent.legs[0], side=Side.SELL)
+    assert "keeps the instrument and side" in (await pipeline.modify(ref, flipped)).message

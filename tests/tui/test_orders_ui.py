@@ -161,3 +161,41 @@ async def test_oca_group_from_the_ticket(sim: SimServer) -> None:
         await until(pilot, lambda: len(sim.orders.orders) == 2)
         groups = {(o.req.oca_group, o.req.oca_type) for o in sim.orders.orders.values()}
         assert len(groups) == 1 and next(iter(groups))[1] == 1
+
+
+async def test_modify_from_the_blotter(sim: SimServer) -> None:
+    app = _app(sim, confirm_orders=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        ticket = await _open_ticket(pilot, app, sim)
+        first = round(sim.market.book(265598).bid - 2.0, 2)
+        await _type(pilot, "#t-limit", f"{first:.2f}")
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: any(o.status == "Submitted"
+                                       for o in sim.orders.orders.values()))
+        await pilot.press("escape")
+        app.query_one(OrdersTable).focus()
+        await pilot.press("m")
+        await until(pilot, lambda: bool(ticket.modifying))
+        await pilot.press("down")  # one tick lower
+        await pilot.press("ctrl+t")
+        [order] = sim.orders.orders.values()
+        await until(pilot, lambda: order.req.limit == round(first - 0.01, 2))
+        assert len(sim.orders.orders) == 1
+
+
+async def test_executions_show_fills_with_commissions(sim: SimServer) -> None:
+    from ibterm.tui.widgets.executions import ExecutionsScreen
+
+    app = _app(sim, confirm_orders=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _open_ticket(pilot, app, sim)
+        await _type(pilot, "#t-limit", f"{sim.market.book(265598).ask + 0.5:.2f}")
+        await _type(pilot, "#t-qty", "300")
+        await pilot.press("ctrl+t")
+        await until(pilot, lambda: any(f.commission is not None
+                                       for f in app.executions.fills.values()))
+        await pilot.press("escape")
+        await pilot.press("e")
+        assert isinstance(app.screen, ExecutionsScreen)
+        [fill] = app.screen.rows
+        assert fill.shares == 300 and fill.commission == 1.5  # 0.005 x 300

@@ -78,6 +78,7 @@ class PipelineUpdate:
     state: TradingState | None = None
     queued: int | None = None
     reconciliation: list[Discrepancy] | None = None
+    commissions: dict[str, float] = field(default_factory=dict)  # exec_id -> commission
 
 
 class OrderPipeline:
@@ -100,6 +101,7 @@ class OrderPipeline:
         self._sender: asyncio.Task[None] | None = None
         self._update = PipelineUpdate(state=self.state, queued=0)
         self._reconcile_task: asyncio.Task[list[Discrepancy]] | None = None
+        self._last_checks: list[CheckResult] = []
         session.status_listeners.append(self._on_connection)
         session.ib.commissionReportEvent += self._on_commission
 
@@ -156,12 +158,55 @@ class OrderPipeline:
 
     # --- submit ----------------------------------------------------------------------
     async def submit(self, intent: OrderIntent) -> SubmitResult:
+        approved = await self._approve(intent)
+        if isinstance(approved, SubmitResult):
+            return approved
+        self._enqueue(approved)
+        return SubmitResult(Outcome.QUEUED, self._last_checks)
+
+    async def modify(self, order_ref: str, spec: OrderSpec) -> SubmitResult:
+        """Re-place a working order with new quantity, prices or TIF (same orderId), through
+        the same checks and confirmation as a new one."""
+        trade = self.trades.get(order_ref)
+        if trade is None or trade.isDone() or order_ref not in self._specs:
+            return SubmitResult(Outcome.REJECTED, [], "that order is not working")
+        original, old = self._specs[order_ref]
+        if spec.instrument.con_id != old.instrument.con_id or spec.side is not old.side:
+            return SubmitResult(Outcome.REJECTED, [], "a modify keeps the instrument and side: "
+                                                      "cancel and place a new order")
+        intent = OrderIntent((spec,), source="modify", id=original.id)
+        approved = await self._approve(intent)
+        if isinstance(approved, SubmitResult):
+            return approved
+        [new] = approved.legs
+        order = trade.order
+        order.totalQuantity = new.quantity
+        order.tif = new.tif.value
+        order.outsideRth = new.outside_rth
+        if new.limit is not None:
+            order.lmtPrice = new.limit
+        if new.stop is not None and new.order_type is not OrderType.TRAIL:
+            order.auxPrice = new.stop
+        self._specs[order_ref] = (original, new)
+        self.journal.record("modify", intent_id=original.id, order_ref=order_ref,
+                            symbol=new.instrument.display, order=new.describe())
+        self.queue.append(_Queued(original, int(order_ref.rsplit("-", 1)[1]), trade.contract,
+                                  order, new))
+        self._update.queued = len(self.queue)
+        self._ensure_sender()
+        self._wakeup.set()
+        return SubmitResult(Outcome.QUEUED, self._last_checks)
+
+    async def _approve(self, intent: OrderIntent) -> OrderIntent | SubmitResult:
+        """Journal, check, confirm: the intent to send (ticks rounded if overridden), or
+        the result that says why nothing is sent."""
         symbol = intent.legs[0].instrument.display if intent.legs else ""
         self.journal.record("intent", intent_id=intent.id, symbol=symbol, type=intent.kind.value,
                             source=intent.source, description=intent.describe())
         self._flood_guard()
         self._daily_loss_guard()
         checks = self.check(intent)
+        self._last_checks = checks
         for c in checks:
             self.journal.record("check", intent_id=intent.id, symbol=symbol, check=c.check,
                                 severity=c.severity.value, message=c.message, leg=c.leg)
@@ -194,8 +239,7 @@ class OrderPipeline:
                                                 "sent or queued")
         if "tick" in overrides:
             intent = _rounded(intent)
-        self._enqueue(intent)
-        return SubmitResult(Outcome.QUEUED, checks)
+        return intent
 
     def _reject(self, intent: OrderIntent, checks: list[CheckResult], why: str) -> SubmitResult:
         self.journal.record("rejected", intent_id=intent.id,
@@ -268,9 +312,10 @@ class OrderPipeline:
                             parent_id=item.order.parentId)
         self.throttle.record()
         trade = self.session.ib.placeOrder(item.contract, item.order)
-        self.trades[ref] = trade
-        trade.statusEvent += self._on_status
-        trade.fillEvent += self._on_fill
+        if self.trades.get(ref) is not trade:  # a modify re-uses its Trade and handlers
+            self.trades[ref] = trade
+            trade.statusEvent += self._on_status
+            trade.fillEvent += self._on_fill
         self._on_status(trade)
 
     def _withdraw(self, reason: str) -> None:
@@ -376,9 +421,12 @@ class OrderPipeline:
         ref = trade.order.orderRef
         if ref in self._specs:
             intent, spec = self._specs[ref]
+            commission = getattr(report, "commission", None)
             self.journal.record("commission", intent_id=intent.id, order_ref=ref,
                                 symbol=spec.instrument.display, exec_id=fill.execution.execId,
-                                commission=getattr(report, "commission", None))
+                                commission=commission)
+            if commission is not None:
+                self._update.commissions[fill.execution.execId] = commission
 
     # --- cancels, kill switch, flatten ----------------------------------------------
     def cancel(self, order_ref: str) -> bool:

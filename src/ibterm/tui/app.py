@@ -24,6 +24,7 @@ from ibterm.domain.orders import CheckResult, Confirmation, OrderIntent, Side
 from ibterm.domain.quote import MarketDataType
 from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, IBTERM_DARK
 from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
+from ibterm.tui.widgets.executions import ExecutionLog, ExecutionsScreen
 from ibterm.tui.widgets.help import HelpScreen, binding_rows
 from ibterm.tui.widgets.orders import OrdersTable
 from ibterm.tui.widgets.positions import AccountLine, PositionsTable
@@ -57,6 +58,7 @@ class IbtermApp(App[None]):
         Binding("f10", "flatten", "Flatten", priority=True, id="flatten"),
         Binding("f9", "resume_trading", "Resume", show=False, id="resume-trading"),
         Binding("r", "show_reconciliation", "Reconcile", show=False, id="show-reconciliation"),
+        Binding("e", "show_executions", "Executions", show=False, id="show-executions"),
     ]
 
     def __init__(self, session: BrokerSession, journal: Journal | None = None,
@@ -68,6 +70,7 @@ class IbtermApp(App[None]):
         self.journal = journal or Journal(journal_path(data_dir()), session.name)
         self.pipeline = OrderPipeline(session, self.journal, self.confirm_order)
         self.reconciliation: list[Discrepancy] = []
+        self.executions = ExecutionLog()
         self.register_theme(IBTERM_DARK)
         self.theme = IBTERM_DARK.name
 
@@ -102,13 +105,16 @@ class IbtermApp(App[None]):
         orders = self.pipeline.drain()
         if not (update.status or update.watchlist is not None or update.quotes
                 or update.positions is not None or update.account or update.notices
-                or orders.orders or orders.notices or orders.state or orders.queued is not None):
+                or orders.orders or orders.notices or orders.state or orders.queued is not None
+                or orders.fills or orders.commissions or orders.reconciliation is not None):
             return
         with self.batch_update():
             self.apply(update)
             status_bar = self.query_one(StatusBar)
             if orders.orders:
                 self.query_one(OrdersTable).apply(orders.orders)
+            if orders.fills or orders.commissions:
+                self.executions.add(orders.fills, orders.commissions)
             if orders.state is not None or orders.queued is not None:
                 status_bar.update_state(trading=orders.state, queued=orders.queued)
             for notice in orders.notices:
@@ -199,7 +205,25 @@ class IbtermApp(App[None]):
         ticket.show_checks(self.pipeline.check(intent))
 
     def on_order_ticket_submit(self, event: OrderTicket.Submit) -> None:
-        self.submit(event.intent)
+        if event.modify_ref:
+            self.modify(event.modify_ref, event.intent)
+        else:
+            self.submit(event.intent)
+
+    def on_orders_table_modify_requested(self, event: OrdersTable.ModifyRequested) -> None:
+        ticket = self.query_one(OrderTicket)
+        ticket.open_modify(event.order)
+        self.session.ensure_quote(event.order.instrument)
+
+    @work(group="orders")
+    async def modify(self, order_ref: str, intent: OrderIntent) -> None:
+        [spec] = intent.legs
+        result = await self.pipeline.modify(order_ref, spec)
+        if result.outcome is Outcome.QUEUED:
+            self.notify(f"Modified: {spec.describe()}", timeout=4)
+            self.query_one(OrderTicket).action_close()
+        elif result.outcome is Outcome.REJECTED:
+            self.notify(f"Not modified: {result.message}", severity="error", timeout=10)
 
     def on_order_ticket_closed(self, event: OrderTicket.Closed) -> None:
         self.query_one("#watchlist").focus()
@@ -253,6 +277,9 @@ class IbtermApp(App[None]):
     async def action_resume_trading(self) -> None:
         if await self.push_screen_wait(AskYesNo(f"Resume trading (now {self.pipeline.state})?")):
             self.pipeline.resume()
+
+    def action_show_executions(self) -> None:
+        self.push_screen(ExecutionsScreen(list(self.executions.fills.values())))
 
     def action_show_reconciliation(self) -> None:
         self.push_screen(ReconcileScreen(self.reconciliation))

@@ -33,6 +33,7 @@ class OrdersTable(Grid):
     COLUMNS = COLUMNS
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "cancel", "Cancel order", id="cancel-order"),
+        Binding("m", "modify", "Modify order", id="modify-order"),
         Binding("C", "cancel_instrument", "Cancel all for instrument",
                 id="cancel-instrument-orders"),
     ]
@@ -42,6 +43,11 @@ class OrdersTable(Grid):
             super().__init__()
             self.order_ref = order_ref
             self.whole_instrument = whole_instrument
+
+    class ModifyRequested(Message):
+        def __init__(self, order: OrderUpdate) -> None:
+            super().__init__()
+            self.order = order
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -86,6 +92,11 @@ class OrdersTable(Grid):
         order = self.selected()
         if order is not None:
             self.post_message(self.CancelRequested(order.order_ref, False))
+
+    def action_modify(self) -> None:
+        order = self.selected()
+        if order is not None and not order.done:
+            self.post_message(self.ModifyRequested(order))
 
     def action_cancel_instrument(self) -> None:
         order = self.selected()

@@ -24,6 +24,7 @@ from ibterm.domain.orders import (
     OrderIntent,
     OrderSpec,
     OrderType,
+    OrderUpdate,
     Side,
     TimeInForce,
 )
@@ -71,9 +72,10 @@ class OrderTicket(Vertical):
     """
 
     class Submit(Message):
-        def __init__(self, intent: OrderIntent) -> None:
+        def __init__(self, intent: OrderIntent, modify_ref: str = "") -> None:
             super().__init__()
             self.intent = intent
+            self.modify_ref = modify_ref  # set when the ticket modifies a working order
 
     class SymbolEntered(Message):
         def __init__(self, text: str) -> None:
@@ -94,6 +96,7 @@ class OrderTicket(Vertical):
         self.account = ""
         self.stop_gap = 0.02
         self.oca_legs: list[OrderSpec] = []
+        self.modifying = ""  # order_ref of the working order being modified
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -143,7 +146,26 @@ class OrderTicket(Vertical):
         else:
             self.query_one("#t-symbol", Input).focus()
 
+    def open_modify(self, order: OrderUpdate) -> None:
+        """Load a working order into the fields; ctrl+t then re-places it."""
+        self.modifying = order.order_ref
+        self.border_title = f"Modify order {order.order_id} ({order.order_ref})"
+        self.add_class("open")
+        self.query_one("#t-mode", Cycler).set_value("single")
+        self.query_one("#t-symbol", Input).value = order.instrument.display
+        self.query_one("#t-side", Cycler).set_value(order.side.value)
+        self.query_one("#t-type", Cycler).set_value(order.order_type.value)
+        self.set_instrument(order.instrument)
+        self.query_one("#t-qty", StepInput).set_number(order.quantity)
+        if order.limit is not None:
+            self.query_one("#t-limit", StepInput).set_number(order.limit)
+        if order.stop is not None:
+            self.query_one("#t-stop", StepInput).set_number(order.stop)
+        self.query_one("#t-limit" if order.limit is not None else "#t-qty", Input).focus()
+
     def action_close(self) -> None:
+        self.modifying = ""
+        self.border_title = "Order ticket"
         self.remove_class("open")
         self.post_message(self.Closed())
 
@@ -368,4 +390,4 @@ class OrderTicket(Vertical):
         except TicketError as exc:
             self.show_checks([], str(exc))
             return
-        self.post_message(self.Submit(intent))
+        self.post_message(self.Submit(intent, self.modifying))
