@@ -66,6 +66,7 @@ async def test_ticket_limit_order_confirmed_and_working(sim: SimServer) -> None:
         assert (order.quantity, order.limit) == (26, resting)
         [sim_order] = sim.orders.orders.values()
         assert sim_order.req.order_ref == order.order_ref
+        assert sim_order.account == "DU1234567" and sim_order.req.account == "DU1234567"
         # Cancel it from the blotter.
         orders.focus()
         await pilot.press("c")

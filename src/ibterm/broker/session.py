@@ -292,6 +292,9 @@ class BrokerSession:
         acct = account or self.account
         return {p.contract.conId: p.position for p in self.ib.positions(acct)} if acct else {}
 
+    def managed_accounts(self) -> list[str]:
+        return list(self.ib.managedAccounts()) if self.connected else []
+
     def daily_pnl(self) -> float | None:
         return _finite(self._pnl.dailyPnL) if self._pnl is not None else None
 

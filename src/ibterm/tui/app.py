@@ -147,6 +147,10 @@ class IbtermApp(App[None]):
             ticket = self.query_one(OrderTicket)
             ticket.account = self.session.account
             ticket.stop_gap = self.session.profile.stop_gap
+            allowed = self.session.profile.allowed_accounts
+            accounts = [a for a in self.session.managed_accounts()
+                        if not allowed or a in allowed]
+            ticket.set_accounts(accounts, self.session.account)
         for notice in update.notices:
             self._notify(notice.level, notice.message)
 

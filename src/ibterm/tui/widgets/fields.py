@@ -47,6 +47,9 @@ class Cycler(Static, can_focus=True):
         index = (self.values.index(self.value) + step) % len(self.values)
         self.set_value(self.values[index])
 
+    def refresh_value(self) -> None:
+        self._show()
+
     def _show(self) -> None:
         self.update(Text(f"‹{self.value}›"))
 

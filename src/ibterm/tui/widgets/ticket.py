@@ -118,6 +118,8 @@ class OrderTicket(Vertical):
             yield Label("TIF")
             yield Cycler([t.value for t in TimeInForce], id="t-tif")
             yield Checkbox("Outside RTH", id="t-rth")
+            yield Label("Account")
+            yield Cycler(["—"], id="t-account")
             yield Label("Mode")
             yield Cycler(["single", "bracket", "oca"], id="t-mode")
             yield Label("", id="t-instrument")
@@ -238,6 +240,18 @@ class OrderTicket(Vertical):
         field.set_number(round(value / tick) * tick)
 
     # --- building --------------------------------------------------------------------
+    def set_accounts(self, accounts: list[str], default: str) -> None:
+        """The accounts this login manages (and the profile allows); default first."""
+        cycler = self.query_one("#t-account", Cycler)
+        cycler.values = accounts or ["—"]
+        cycler.value = default if default in cycler.values else cycler.values[0]
+        cycler.refresh_value()
+
+    @property
+    def account_choice(self) -> str:
+        value = self.query_one("#t-account", Cycler).value
+        return "" if value == "—" else value
+
     @property
     def mode(self) -> str:
         return self.query_one("#t-mode", Cycler).value
@@ -352,7 +366,7 @@ class OrderTicket(Vertical):
         spec = OrderSpec(self.instrument, side, qty, order_type, limit=limit, stop=stop,
                          trail_amount=trail_amount, trail_percent=trail_percent, tif=tif,
                          outside_rth=self.query_one("#t-rth", Checkbox).value,
-                         account=self.account)
+                         account=self.account_choice or self.account)
         return spec
 
     def _number(self, selector: str, name: str) -> float | None:
