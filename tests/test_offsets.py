@@ -43,7 +43,7 @@ def test_buy_bracket_numbers() -> None:
     assert (p.take_profit, p.stop_loss) == (101.5, 99.25)
     assert p.reward == pytest.approx(150) and p.risk == pytest.approx(75)
     assert p.reward_risk == pytest.approx(2.0)
-    assert p.gap_loss == pytest.approx(75 + 200)
+    assert p.gap_loss == pytest.approx(75 + 99.25 * 0.02 * 100)
 
 
 def test_sell_bracket_rounds_outward_on_the_tick() -> None:

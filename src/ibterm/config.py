@@ -67,7 +67,13 @@ class EffectiveLimits:
 
 
 def _derivative_sizes() -> dict[SecType, OrderLimits]:
-    return {t: OrderLimits(max_order_size=50) for t in (SecType.OPT, SecType.FUT, SecType.FOP)}
+    # 50 contracts; futures' value is notional (one ES contract is ~300,000), so their
+    # value limit is set on that scale.
+    return {
+        SecType.OPT: OrderLimits(max_order_size=50),
+        SecType.FUT: OrderLimits(max_order_size=50, max_order_value=5_000_000),
+        SecType.FOP: OrderLimits(max_order_size=50),
+    }
 
 
 class Limits(_Model):
@@ -82,6 +88,16 @@ class Limits(_Model):
     daily_loss_limit: float | None = Field(
         None, gt=0, description="USD; a daily P&L below minus this switches to REDUCING")
     by_sec_type: dict[SecType, OrderLimits] = Field(default_factory=_derivative_sizes)
+
+    @pydantic.field_validator("by_sec_type")
+    @classmethod
+    def _keep_defaults(cls, value: dict[SecType, OrderLimits]) -> dict[SecType, OrderLimits]:
+        """A user's entries refine the defaults per field instead of replacing them all."""
+        merged = _derivative_sizes()
+        for sec_type, limits in value.items():
+            base = merged.get(sec_type, OrderLimits())
+            merged[sec_type] = base.model_copy(update=limits.model_dump(exclude_none=True))
+        return merged
 
     def for_sec_type(self, sec_type: SecType) -> EffectiveLimits:
         o = self.by_sec_type.get(sec_type, OrderLimits())

@@ -176,7 +176,8 @@ async def test_modify_from_the_blotter(sim: SimServer) -> None:
         await pilot.press("escape")
         app.query_one(OrdersTable).focus()
         await pilot.press("m")
-        await until(pilot, lambda: bool(ticket.modifying))
+        await until(pilot, lambda: bool(ticket.modifying)
+                    and app.focused is ticket.query_one("#t-limit"))
         await pilot.press("down")  # one tick lower
         await pilot.press("ctrl+t")
         [order] = sim.orders.orders.values()

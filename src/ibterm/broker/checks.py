@@ -86,9 +86,11 @@ def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
         add("price", BLOCK, "a stop price is required")
     if t is OrderType.TRAIL and not (_positive(spec.trail_amount) or _positive(spec.trail_percent)):
         add("price", BLOCK, "a trailing amount or percent is required")
-    for name, price in (("limit", spec.limit), ("stop", spec.stop)):
+    for name, price, side in (("limit", spec.limit, spec.side),
+                              ("stop", spec.stop, spec.side.opposite)):
         if _positive(price) and not on_tick(price, inst.min_tick):  # type: ignore[arg-type]
-            rounded = round_in_favour(price, inst.min_tick, spec.side)  # type: ignore[arg-type]
+            # A stop rounds away from the market (later to trigger), a limit to a better price.
+            rounded = round_in_favour(price, inst.min_tick, side)  # type: ignore[arg-type]
             add("tick", BREACH, f"{name} {price:g} is not on the {inst.min_tick:g} tick: "
                                 f"override to send it at {rounded:g} (rounded in your favour)")
 
@@ -116,6 +118,7 @@ def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
         if problem:
             add("quote", BREACH, f"the {inst.display} quote is {problem}: it cannot be the "
                                  "reference for the price checks")
+            ref = None  # so the deviation, ticks and value checks never lean on it
     lim = profile.limits.for_sec_type(inst.sec_type)
     if limits_apply:
         if spec.quantity > lim.max_order_size:

@@ -22,9 +22,9 @@ CREATE TABLE IF NOT EXISTS events (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
     ts         TEXT NOT NULL,      -- UTC, ISO 8601 with microseconds
     profile    TEXT NOT NULL,
-    kind       TEXT NOT NULL,      -- intent, check, override, confirm, rejected, queued,
-                                   -- withdrawn, submitted, status, fill, cancel, error,
-                                   -- connection, state, reconcile
+    kind       TEXT NOT NULL,      -- intent, check, confirm, override, rejected, queued,
+                                   -- withdrawn, submitted, modify, status, fill,
+                                   -- commission, cancel, connection, state, reconcile
     intent_id  TEXT NOT NULL DEFAULT '',
     order_ref  TEXT NOT NULL DEFAULT '',
     symbol     TEXT NOT NULL DEFAULT '',

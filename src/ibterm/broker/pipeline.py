@@ -68,6 +68,7 @@ class _Queued:
     contract: Contract
     order: Order
     spec: OrderSpec
+    modify: bool = False
 
 
 @dataclass(slots=True)
@@ -180,18 +181,17 @@ class OrderPipeline:
             return approved
         [new] = approved.legs
         order = trade.order
-        order.totalQuantity = new.quantity
-        order.tif = new.tif.value
-        order.outsideRth = new.outside_rth
-        if new.limit is not None:
-            order.lmtPrice = new.limit
-        if new.stop is not None and new.order_type is not OrderType.TRAIL:
-            order.auxPrice = new.stop
+        fresh = to_ib_order(new, order_ref)
+        for name in ("totalQuantity", "orderType", "lmtPrice", "auxPrice", "tif", "outsideRth",
+                     "trailingPercent", "trailStopPrice"):
+            setattr(order, name, getattr(fresh, name))
+        order.account = new.account or order.account
         self._specs[order_ref] = (original, new)
         self.journal.record("modify", intent_id=original.id, order_ref=order_ref,
                             symbol=new.instrument.display, order=new.describe())
-        self.queue.append(_Queued(original, int(order_ref.rsplit("-", 1)[1]), trade.contract,
-                                  order, new))
+        leg = order_ref.rsplit("-", 1)[-1]
+        self.queue.append(_Queued(original, int(leg) if leg.isdigit() else 0, trade.contract,
+                                  order, new, modify=True))
         self._update.queued = len(self.queue)
         self._ensure_sender()
         self._wakeup.set()
@@ -326,9 +326,17 @@ class OrderPipeline:
             item = self.queue.popleft()
             ref = item.order.orderRef
             self.journal.record("withdrawn", intent_id=item.intent.id, order_ref=ref,
-                                symbol=item.spec.instrument.display, reason=reason)
-            self._publish(ref, "NotSent", 0.0, item.spec.quantity, 0.0, item.order.orderId,
-                          f"not sent: {reason}")
+                                symbol=item.spec.instrument.display, reason=reason,
+                                modify=item.modify)
+            trade = self.trades.get(ref)
+            if item.modify and trade is not None:
+                # The order itself still works at the gateway; only the change was not sent.
+                st = trade.orderStatus
+                self._publish(ref, st.status, st.filled, st.remaining, st.avgFillPrice,
+                              item.order.orderId, f"modification not sent: {reason}")
+            else:
+                self._publish(ref, "NotSent", 0.0, item.spec.quantity, 0.0,
+                              item.order.orderId, f"not sent: {reason}")
         self._update.queued = 0
         self._notice("error", f"{count} queued order message(s) withdrawn, not sent: {reason}")
 
@@ -350,7 +358,7 @@ class OrderPipeline:
             return []
         for trade in self.session.ib.openTrades():
             ref = trade.order.orderRef
-            if ref and ref not in self._specs:
+            if ref.startswith("ibterm-") and ref not in self._specs:
                 self._adopt(trade)
             if ref in self._specs and self.trades.get(ref) is not trade:
                 self.trades[ref] = trade

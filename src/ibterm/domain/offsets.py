@@ -65,7 +65,7 @@ class BracketPrices:
     stop_loss: float
     reward: float  # currency, at the take profit
     risk: float  # currency, at the stop
-    gap_loss: float  # currency, if the stop fills `gap` beyond its price
+    gap_loss: float  # currency, if the stop fills `gap` (a fraction of it) beyond its price
 
     @property
     def reward_risk(self) -> float | None:
@@ -83,4 +83,4 @@ def bracket_prices(side: Side, entry: float, quantity: float, multiplier: float,
     size = quantity * multiplier
     risk = abs(entry - stop_loss) * size
     return BracketPrices(entry, take_profit, stop_loss, abs(take_profit - entry) * size, risk,
-                         risk + entry * gap * size)
+                         risk + stop_loss * gap * size)

@@ -94,7 +94,7 @@ def next_valid_id(order_id: int) -> bytes:
 def contract_details(req_id: int, sim: SimInstrument) -> bytes:
     inst = sim.instrument
     is_stock = inst.sec_type is SecType.STK
-    order_types = "ACTIVETIM,ADJUST,ALERT,ALLOC,DAY,GTC,IOC,LIT,LMT,MKT,MIT,STP,STPLMT,TRAIL"
+    order_types = "DAY,GTC,IOC,LMT,MKT,STP,STPLMT,TRAIL"  # what the order engine executes
     market_name = inst.trading_class
     return encode(
         10, req_id, inst.symbol, inst.sec_type.value, sim.last_trade_date, inst.strike,

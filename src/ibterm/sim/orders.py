@@ -62,6 +62,7 @@ class SimOrder:
     triggered: bool = False  # stop orders: the stop has been hit
     trail_stop: float | None = None
     extreme: float | None = None  # best last price seen, for TRAIL
+    seen_volume: float = -1.0  # market volume when it last filled on a trade-through
     completed_time: str = ""
 
     @property
@@ -248,6 +249,8 @@ class OrderEngine:
             waiting_parent = parent is not None and parent.status != "Filled"
         if r.order_type == "TRAIL":
             self._init_trail(order)
+        # Trades before it arrived are not trades through it.
+        order.seen_volume = self.market.book(order.sim.instrument.con_id).volume
         stop_like = r.order_type in ("STP", "STP LMT", "TRAIL")
         order.status = "PreSubmitted" if (waiting_parent or stop_like) else "Submitted"
         events.touch(order)
@@ -357,9 +360,15 @@ class OrderEngine:
             self._execute(order, shares, price, events)
             if order.req.tif == "IOC" and not order.done:
                 self._cancel(order, events)
+        # Without block, every member marketable on this step executes before any of them
+        # reduces the others: that is how a type 3 group overfills.
+        executed = []
         for order, shares, price in pending_no_block:
             if not order.done:
-                self._execute(order, shares, price, events)
+                self._execute(order, shares, price, events, apply_oca=False)
+                executed.append((order, shares))
+        for order, shares in executed:
+            self._apply_oca(order, shares, events)
 
     def _active(self, order: SimOrder) -> bool:
         if order.req.parent_id:
@@ -401,13 +410,17 @@ class OrderEngine:
             shares = min(order.remaining, available)
             self._taken[key] = self._taken.get(key, 0.0) + shares
             return shares, touch
-        if limit is not None and (book.last < limit if order.buy else book.last > limit):
-            # The market traded through a resting limit: it fills at its limit.
+        traded = book.volume > order.seen_volume
+        if limit is not None and traded and (book.last < limit if order.buy
+                                             else book.last > limit):
+            # A new trade went through the resting limit: it fills there, once per trade.
+            order.seen_volume = book.volume
             shares = min(order.remaining, max(book.last_size, order.sim.lot))
             return shares, limit
         return None
 
-    def _execute(self, order: SimOrder, shares: float, price: float, events: OrderEvents) -> None:
+    def _execute(self, order: SimOrder, shares: float, price: float, events: OrderEvents,
+                 apply_oca: bool = True) -> None:
         if shares <= 0 or order.done:
             return
         inst = order.sim.instrument
@@ -430,7 +443,8 @@ class OrderEngine:
         else:
             order.status = "Submitted"
         events.touch(order)
-        self._apply_oca(order, shares, events)
+        if apply_oca:
+            self._apply_oca(order, shares, events)
 
     def _release_children(self, parent: SimOrder, events: OrderEvents) -> None:
         for child in self.orders.values():

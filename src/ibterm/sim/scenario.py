@@ -120,7 +120,8 @@ class Scenario(_Model):
     account_update_interval: float = Field(1.0, gt=0, le=600)
     rate: float = Field(0.04, ge=-0.05, le=0.5, description="risk-free rate for option quotes")
     house_margin_surcharge: float = Field(
-        0.0, ge=0, le=5, description="added to margin in what-if answers (0.25 = +25%)")
+        0.0, ge=0, le=5, description="added to the gateway's margin, in what-if answers and "
+                                     "in its buying-power check (0.25 = +25%)")
     accounts: list[AccountDef] = Field(default_factory=lambda: list(DEFAULT_ACCOUNTS), min_length=1)
     instruments: list[InstrumentDef] = Field(
         default_factory=lambda: list(DEFAULT_INSTRUMENTS), min_length=1

@@ -326,7 +326,8 @@ class ClientConnection:
         try:
             handler(fields)
         except (IndexError, ValueError) as exc:
-            req_id = _int_at(fields, 1 if msg_id >= 78 else 2)
+            # placeOrder and the newer messages carry no version: their id is field 1.
+            req_id = _int_at(fields, 1 if msg_id >= 78 or msg_id == m.PLACE_ORDER else 2)
             self.send(m.error(req_id, 320, f"Error reading request: message {msg_id}: {exc}"))
 
     def _unsupported(self, msg_id: int, fields: list[str]) -> None:

@@ -20,7 +20,7 @@ from ibterm.broker.reconcile import Discrepancy
 from ibterm.broker.session import BrokerSession, SessionUpdate
 from ibterm.config import data_dir
 from ibterm.domain.connection import ConnectionState
-from ibterm.domain.orders import CheckResult, Confirmation, OrderIntent, Side
+from ibterm.domain.orders import CheckResult, Confirmation, IntentKind, OrderIntent, Side
 from ibterm.domain.quote import MarketDataType
 from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, IBTERM_DARK
 from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
@@ -237,6 +237,8 @@ class IbtermApp(App[None]):
         result = await self.pipeline.submit(intent)
         if result.outcome is Outcome.QUEUED:
             self.notify(f"Sent: {intent.describe()}", timeout=4)
+            if intent.kind is IntentKind.OCA:
+                self.query_one(OrderTicket).action_oca_clear()
         elif result.outcome is Outcome.REJECTED:
             self.notify(f"Not sent: {result.message}", severity="error", timeout=10)
 
@@ -258,8 +260,8 @@ class IbtermApp(App[None]):
     async def action_kill_switch(self) -> None:
         yes = await self.push_screen_wait(AskYesNo(
             "KILL SWITCH: cancel every working order and halt trading?",
-            "Sends a global cancel for the account and switches to HALTED (only cancels and "
-            "flatten until you resume)."))
+            "Sends IB's global cancel (every open order of this login, whichever client "
+            "placed it) and switches to HALTED: only cancels and flatten until you resume."))
         if yes:
             self.pipeline.kill()
 

@@ -70,6 +70,9 @@ class Grid(ScrollView, can_focus=True):
         self._index: dict[str, int] = {}
         self._cells: dict[str, dict[str, Text]] = {}
         self._strips: dict[tuple[str, str], Strip] = {}
+        # The last visible line of each row, as cropped for the screen: a frame that does
+        # not touch a row reuses it, so unchanged rows cost a dict lookup.
+        self._lines: dict[str, tuple[tuple[str, int, int], Strip]] = {}
         self._cursor = 0
         self._total_width = sum(c.width + 2 for c in self.COLUMNS)
 
@@ -98,6 +101,7 @@ class Grid(ScrollView, can_focus=True):
         self._index = {k: i for i, k in enumerate(self._keys)}
         del self._cells[key]
         self._strips = {k: v for k, v in self._strips.items() if k[0] != key}
+        self._lines.pop(key, None)
         self._cursor = max(0, min(self._cursor, len(self._keys) - 1))
         self._resize()
         self.refresh()
@@ -111,6 +115,7 @@ class Grid(ScrollView, can_focus=True):
         cells[column] = value
         for variant in ("even", "odd", "cursor", "cursor-blurred"):
             self._strips.pop((row, variant), None)
+        self._lines.pop(row, None)
         self._refresh_row(self._index[row])
 
     def get_cell(self, row: str, column: str) -> Text:
@@ -183,6 +188,7 @@ class Grid(ScrollView, can_focus=True):
     def notify_style_update(self) -> None:
         super().notify_style_update()
         self._strips.clear()
+        self._lines.clear()
 
     def _header(self) -> Strip:
         style = self.get_component_rich_style("grid--header")
@@ -226,6 +232,13 @@ class Grid(ScrollView, can_focus=True):
                 variant = "cursor" if self.has_focus else "cursor-blurred"
             else:
                 variant = "odd" if index % 2 else "even"
-            strip = self._row_strip(self._keys[index], variant)
-        fill = base if y else self.get_component_rich_style("grid--header")
+            key = self._keys[index]
+            stamp = (variant, scroll_x, width)
+            cached = self._lines.get(key)
+            if cached is not None and cached[0] == stamp:
+                return cached[1]
+            line = self._row_strip(key, variant).crop_extend(scroll_x, scroll_x + width, base)
+            self._lines[key] = (stamp, line)
+            return line
+        fill = self.get_component_rich_style("grid--header")
         return strip.crop_extend(scroll_x, scroll_x + width, fill)

@@ -61,6 +61,7 @@ class OrdersTable(Grid):
                 self._keys.insert(0, self._keys.pop())
                 self._index = {k: i for i, k in enumerate(self._keys)}
                 self._strips.clear()
+                self._lines.clear()
                 self.refresh()
             self.orders[u.order_ref] = u
             self._render(u)

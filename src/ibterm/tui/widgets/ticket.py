@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Static
 
-from ibterm.domain.instrument import Instrument
+from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.offsets import BracketPrices, bracket_prices, parse_offset
 from ibterm.domain.orders import (
     CheckResult,
@@ -181,7 +181,10 @@ class OrderTicket(Vertical):
                           style="dim"))
         for field in ("#t-limit", "#t-stop"):
             self.query_one(field, StepInput).step = inst.min_tick
-        self.query_one("#t-qty", StepInput).step = inst.size_increment
+        qty = self.query_one("#t-qty", StepInput)
+        qty.step = inst.size_increment
+        if qty.value == "100" and inst.sec_type is not SecType.STK:
+            qty.set_number(inst.size_increment)  # 100 shares is a habit; 100 contracts is not
         self.post_message(self.Edited())
 
     def show_quote(self, quote: Quote | None, stale: bool) -> None:
@@ -276,7 +279,8 @@ class OrderTicket(Vertical):
     def _bracket_numbers(self, spec: OrderSpec) -> BracketPrices:
         assert self.instrument is not None
         if spec.order_type is OrderType.LMT:
-            assert spec.limit is not None
+            if spec.limit is None:
+                raise TicketError("limit", "a limit price is required")
             entry = spec.limit
         elif spec.order_type is OrderType.MKT:
             q = self.quote
