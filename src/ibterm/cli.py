@@ -207,15 +207,18 @@ def _run_app(args: argparse.Namespace) -> int:
     except KeyError as exc:
         return _error(str(exc.args[0]))
     log_to_file(data_dir(), args.log_level or config.log_level)
-    return _run_tui(profile, name, profile.mode)
+    return _run_tui(profile, name, profile.mode, config.journal_sync)
 
 
-def _run_tui(profile, name: str, mode) -> int:  # type: ignore[no-untyped-def]
+def _run_tui(profile, name: str, mode, journal_sync: str = "NORMAL") -> int:  # type: ignore[no-untyped-def]
+    from ibterm.broker.journal import Journal, journal_path
     from ibterm.broker.session import BrokerSession
+    from ibterm.config import data_dir
     from ibterm.tui.app import IbtermApp
 
     session = BrokerSession(profile, name, mode)
-    IbtermApp(session).run()
+    journal = Journal(journal_path(data_dir()), name, journal_sync)
+    IbtermApp(session, journal=journal).run()
     return EXIT_OK
 
 

@@ -416,3 +416,10 @@ async def test_modify_goes_through_the_checks_and_keeps_the_order_id(world: Any,
     assert order.req.order_id == order_id and len(sim.orders.orders) == 1
     flipped = replace(intent.legs[0], side=Side.SELL)
     assert "keeps the instrument and side" in (await pipeline.modify(ref, flipped)).message
+
+
+def test_journal_synchronous_follows_the_config(tmp_path: Path) -> None:
+    assert Journal(tmp_path / "a.sqlite3", "p")._db.execute(
+        "PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+    assert Journal(tmp_path / "b.sqlite3", "p", "FULL")._db.execute(
+        "PRAGMA synchronous").fetchone()[0] == 2
