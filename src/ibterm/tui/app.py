@@ -95,6 +95,7 @@ class IbtermApp(App[None]):
 
     def on_mount(self) -> None:
         self.query_one("#watchlist").focus()
+        self.query_one(StatusBar).safety_keys = self.safety_keys()
         self.set_interval(REFRESH_INTERVAL, self.refresh_from_session)
         self.set_interval(1.0, self._tick_clock)
         self.run_worker(self.session.start(), name="connect", exclusive=True)
@@ -256,6 +257,16 @@ class IbtermApp(App[None]):
             self.notify("That order is not working", severity="warning")
 
     # --- kill switch, flatten, resume ------------------------------------------------
+    def safety_keys(self) -> str:
+        """The kill switch's and flatten's keys as bound now (keymaps can move them)."""
+        shown = []
+        for binding_id, label in (("kill-switch", "kill"), ("flatten", "flatten")):
+            for key, bindings in self._bindings.key_to_bindings.items():
+                if any(b.id == binding_id for b in bindings):
+                    shown.append(f"{self.get_key_display(bindings[0].with_key(key))} {label}")
+                    break
+        return " · ".join(shown)
+
     @work(exclusive=True, group="safety")
     async def action_kill_switch(self) -> None:
         yes = await self.push_screen_wait(AskYesNo(

@@ -44,6 +44,7 @@ class StatusBar(Static):
         self.data_label = "—"
         self.trading = TradingState.ACTIVE
         self.queued = 0
+        self.safety_keys = ""  # "F12 kill · F10 flatten", from the keymap in force
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.render_bar)
@@ -91,6 +92,8 @@ class StatusBar(Static):
         text.append(f" {self.trading.value} ", style=f"bold {trading_style[self.trading]}")
         if self.queued:
             text.append(f" queue {self.queued}", style="bold")
+        if self.safety_keys:
+            text.append(f" {self.safety_keys}", style="dim")
         text.append(" │ ", style="dim")
         text.append(self.wall_clock().strftime("%H:%M:%S"))
         self.update(text)
