@@ -94,8 +94,16 @@ class IbtermApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Held, not queried on each refresh: a timer can tick while the app shuts down and
+        # its DOM is already gone.
+        self.watchlist = self.query_one(WatchlistTable)
+        self.positions = self.query_one(PositionsTable)
+        self.orders = self.query_one(OrdersTable)
+        self.account_line = self.query_one(AccountLine)
+        self.status_bar = self.query_one(StatusBar)
+        self.ticket = self.query_one(OrderTicket)
         self.query_one("#watchlist").focus()
-        self.query_one(StatusBar).safety_keys = self.safety_keys()
+        self.status_bar.safety_keys = self.safety_keys()
         self.set_interval(REFRESH_INTERVAL, self.refresh_from_session)
         self.set_interval(1.0, self._tick_clock)
         self.run_worker(self.session.start(), name="connect", exclusive=True)
@@ -111,9 +119,9 @@ class IbtermApp(App[None]):
             return
         with self.batch_update():
             self.apply(update)
-            status_bar = self.query_one(StatusBar)
+            status_bar = self.status_bar
             if orders.orders:
-                self.query_one(OrdersTable).apply(orders.orders)
+                self.orders.apply(orders.orders)
             if orders.fills or orders.commissions:
                 self.executions.add(orders.fills, orders.commissions)
             if orders.state is not None or orders.queued is not None:
@@ -126,8 +134,8 @@ class IbtermApp(App[None]):
                     self.push_screen(ReconcileScreen(orders.reconciliation))
 
     def apply(self, update: SessionUpdate) -> None:
-        watchlist = self.query_one(WatchlistTable)
-        status_bar = self.query_one(StatusBar)
+        watchlist = self.watchlist
+        status_bar = self.status_bar
         now = self.session.clock()
         if update.watchlist is not None:
             watchlist.set_items(update.watchlist)
@@ -140,12 +148,12 @@ class IbtermApp(App[None]):
             status_bar.update_state(data_label=self._data_label(watchlist.data_types()))
             self._refresh_ticket_quote()
         if update.positions is not None:
-            self.query_one(PositionsTable).apply_positions(update.positions)
+            self.positions.apply_positions(update.positions)
         if update.account is not None:
-            self.query_one(AccountLine).show(update.account)
+            self.account_line.show(update.account)
         if update.status is not None:
             status_bar.update_state(status=update.status, account=self.session.account)
-            ticket = self.query_one(OrderTicket)
+            ticket = self.ticket
             ticket.account = self.session.account
             ticket.stop_gap = self.session.profile.stop_gap
             allowed = self.session.profile.allowed_accounts
@@ -160,7 +168,7 @@ class IbtermApp(App[None]):
         self.notify(message, severity=severity, timeout=8)  # type: ignore[arg-type]
 
     def _tick_clock(self) -> None:
-        self.query_one(WatchlistTable).refresh_ages(self.session.clock())
+        self.watchlist.refresh_ages(self.session.clock())
         self._refresh_ticket_quote()
 
     @staticmethod
@@ -171,7 +179,7 @@ class IbtermApp(App[None]):
 
     # --- the order ticket ------------------------------------------------------------
     def _refresh_ticket_quote(self) -> None:
-        ticket = self.query_one(OrderTicket)
+        ticket = self.ticket
         if ticket.instrument is None or not ticket.has_class("open"):
             return
         quote = self.session.quote(ticket.instrument.con_id)
@@ -180,18 +188,18 @@ class IbtermApp(App[None]):
         ticket.show_quote(quote, stale)
 
     def action_ticket(self, side: str) -> None:
-        watchlist = self.query_one(WatchlistTable)
+        watchlist = self.watchlist
         symbol = None
         if self.focused is watchlist and watchlist.items:
             item = watchlist.items[watchlist.cursor_row]
             symbol = item.instrument.display if item.instrument else item.text
-        elif self.focused is self.query_one(PositionsTable):
-            symbol = self.query_one(PositionsTable).selected_symbol()
-        self.query_one(OrderTicket).open(Side(side), symbol)
+        elif self.focused is self.positions:
+            symbol = self.positions.selected_symbol()
+        self.ticket.open(Side(side), symbol)
 
     @work(exclusive=True, group="resolve")
     async def on_order_ticket_symbol_entered(self, event: OrderTicket.SymbolEntered) -> None:
-        ticket = self.query_one(OrderTicket)
+        ticket = self.ticket
         inst, error = await self.session.resolve(event.text)
         ticket.set_instrument(inst, error)
         if inst is not None:
@@ -199,7 +207,7 @@ class IbtermApp(App[None]):
             self._refresh_ticket_quote()
 
     def on_order_ticket_edited(self, event: OrderTicket.Edited) -> None:
-        ticket = self.query_one(OrderTicket)
+        ticket = self.ticket
         if ticket.mode == "bracket":
             ticket.show_bracket()
         try:
@@ -216,7 +224,7 @@ class IbtermApp(App[None]):
             self.submit(event.intent)
 
     def on_orders_table_modify_requested(self, event: OrdersTable.ModifyRequested) -> None:
-        ticket = self.query_one(OrderTicket)
+        ticket = self.ticket
         ticket.open_modify(event.order)
         self.session.ensure_quote(event.order.instrument)
 
@@ -226,7 +234,7 @@ class IbtermApp(App[None]):
         result = await self.pipeline.modify(order_ref, spec)
         if result.outcome is Outcome.QUEUED:
             self.notify(f"Modified: {spec.describe()}", timeout=4)
-            self.query_one(OrderTicket).action_close()
+            self.ticket.action_close()
         elif result.outcome is Outcome.REJECTED:
             self.notify(f"Not modified: {result.message}", severity="error", timeout=10)
 
@@ -239,7 +247,7 @@ class IbtermApp(App[None]):
         if result.outcome is Outcome.QUEUED:
             self.notify(f"Sent: {intent.describe()}", timeout=4)
             if intent.kind is IntentKind.OCA:
-                self.query_one(OrderTicket).action_oca_clear()
+                self.ticket.action_oca_clear()
         elif result.outcome is Outcome.REJECTED:
             self.notify(f"Not sent: {result.message}", severity="error", timeout=10)
 
@@ -250,7 +258,7 @@ class IbtermApp(App[None]):
 
     def on_orders_table_cancel_requested(self, event: OrdersTable.CancelRequested) -> None:
         if event.whole_instrument:
-            order = self.query_one(OrdersTable).orders[event.order_ref]
+            order = self.orders.orders[event.order_ref]
             count = self.pipeline.cancel_instrument(order.instrument.con_id)
             self.notify(f"Cancelling {count} order(s) for {order.instrument.display}")
         elif not self.pipeline.cancel(event.order_ref):
@@ -304,7 +312,7 @@ class IbtermApp(App[None]):
     # --- navigation and the rest -----------------------------------------------------
     def action_focus_pane(self, step: int) -> None:
         focused = self.focused
-        ticket = self.query_one(OrderTicket)
+        ticket = self.ticket
         if focused is not None and ticket in focused.ancestors:
             if step > 0:
                 self.screen.focus_next()
@@ -319,8 +327,8 @@ class IbtermApp(App[None]):
         self.query_one(f"#{name}").focus()
 
     def action_show_help(self) -> None:
-        sources: list[object] = [self, self.query_one(WatchlistTable),
-                                 self.query_one(OrdersTable), self.query_one(OrderTicket)]
+        sources: list[object] = [self, self.watchlist,
+                                 self.orders, self.ticket]
         self.push_screen(HelpScreen(binding_rows(self, sources)))
 
     @work(exclusive=True, group="quit")
