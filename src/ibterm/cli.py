@@ -54,6 +54,24 @@ def _parser() -> argparse.ArgumentParser:
     jexport.add_argument("--format", choices=("csv", "parquet"), required=True)
     jexport.add_argument("--out", type=Path, required=True, help="output file")
 
+    keys = sub.add_parser("keys", help="keymaps: list the keys, check a keymap file")
+    ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
+    ksub.add_parser("list", help="every action id, its keys in the active keymap, what it does")
+    kcheck = ksub.add_parser("check", help="check a keymap file (exit 1 on any problem)")
+    kcheck.add_argument("file", type=Path)
+
+    themes = sub.add_parser("themes", help="themes: list them, check a theme file")
+    tsub = themes.add_subparsers(dest="themes_command", metavar="ACTION", required=True)
+    tsub.add_parser("list", help="every theme, one a line")
+    tcheck = tsub.add_parser("check", help="check a theme file (exit 1 on any problem)")
+    tcheck.add_argument("file", type=Path)
+
+    config = sub.add_parser("config", help="check the config, print its JSON schema")
+    csub = config.add_subparsers(dest="config_command", metavar="ACTION", required=True)
+    ccheck = csub.add_parser("check", help="check a config file (default: the active one)")
+    ccheck.add_argument("file", type=Path, nargs="?")
+    csub.add_parser("schema", help="the JSON schema of the config file, for editors")
+
     sim = sub.add_parser("sim", help="run the gateway simulator in the foreground")
     sim.add_argument("--host", default="127.0.0.1", help="loopback address (default 127.0.0.1)")
     sim.add_argument("--port", type=int, default=7497, help="port; 0 picks a free one")
@@ -72,8 +90,15 @@ def main(argv: list[str] | None = None) -> int:
             return _run_demo(args)
         if args.command == "journal":
             return _run_journal(args)
+        if args.command in ("keys", "themes", "config"):
+            from ibterm import checks_cli
+
+            return checks_cli.run(args)
         return _run_app(args)
     except KeyboardInterrupt:
+        return EXIT_OK
+    except BrokenPipeError:  # `ibterm keys list | head`
+        sys.stderr.close()
         return EXIT_OK
 
 
@@ -206,11 +231,21 @@ def _run_app(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except KeyError as exc:
         return _error(str(exc.args[0]))
+    from ibterm import checks_cli
+
+    for warning in checks_cli.profile_warnings(path, config):
+        print(f"ibterm: warning: {warning}", file=sys.stderr)
+    try:
+        keymap = checks_cli.active_keymap(profile)
+    except yamlfile.FileProblems as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
     log_to_file(data_dir(), args.log_level or config.log_level)
-    return _run_tui(profile, name, profile.mode, config.journal_sync)
+    return _run_tui(profile, name, profile.mode, config.journal_sync, keymap)
 
 
-def _run_tui(profile, name: str, mode, journal_sync: str = "NORMAL") -> int:  # type: ignore[no-untyped-def]
+def _run_tui(profile, name: str, mode, journal_sync: str = "NORMAL",  # type: ignore[no-untyped-def]
+             keymap=None) -> int:
     from ibterm.broker.journal import Journal, journal_path
     from ibterm.broker.session import BrokerSession
     from ibterm.config import data_dir
@@ -218,7 +253,7 @@ def _run_tui(profile, name: str, mode, journal_sync: str = "NORMAL") -> int:  # 
 
     session = BrokerSession(profile, name, mode)
     journal = Journal(journal_path(data_dir()), name, journal_sync)
-    IbtermApp(session, journal=journal).run()
+    IbtermApp(session, journal=journal, keymap=keymap).run()
     return EXIT_OK
 
 

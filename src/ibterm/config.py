@@ -122,6 +122,10 @@ class Profile(_Model):
     watchlist: list[str] = Field(default_factory=lambda: list(DEFAULT_WATCHLIST))
     stale_after: float = Field(10.0, gt=0, le=3600, description="seconds without an update")
     connect_timeout: float = Field(10.0, gt=0, le=120)
+    theme: str = Field("ibterm-dark", description="a shipped theme or one in themes/ beside "
+                                                   "the config (`ibterm themes list`)")
+    keymap: str = Field("default", description="default, vim, tws, or one in keymaps/ beside "
+                                               "the config")
     limits: Limits = Field(default_factory=Limits)
     confirm_orders: bool = Field(
         True, description="paper/demo only: false skips the confirmation unless a check "
@@ -181,6 +185,11 @@ def config_path() -> Path:
         return Path(explicit)
     base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(base) / "ibterm" / "config.yaml"
+
+
+def user_dir(kind: str) -> Path:
+    """User themes/ and keymaps/ live beside the active config file."""
+    return config_path().parent / kind
 
 
 def data_dir() -> Path:

@@ -33,8 +33,8 @@ def sim_thread() -> Iterator[SimulatorThread]:
     sim.stop()
 
 
-def _app(port: int) -> IbtermApp:
-    profile = Profile(port=port, client_id=41)
+def _app(port: int, theme: str = "ibterm-dark") -> IbtermApp:
+    profile = Profile(port=port, client_id=41, theme=theme)
     session = BrokerSession(profile, "demo", TradingMode.DEMO, clock=lambda: 1000.0)
     return IbtermApp(session, wall_clock=lambda: NOON)
 
@@ -59,6 +59,13 @@ async def _settled(pilot: Pilot[None]) -> None:
 
 def test_main_screen(snap_compare: Callable[..., bool], sim_thread: SimulatorThread) -> None:
     assert snap_compare(_app(sim_thread.port), terminal_size=(120, 40), run_before=_settled)
+
+
+@pytest.mark.parametrize("theme", ["ibterm-light", "ibterm-high-contrast", "ibterm-ansi"])
+def test_main_screen_in_each_shipped_theme(snap_compare: Callable[..., bool],
+                                           sim_thread: SimulatorThread, theme: str) -> None:
+    assert snap_compare(_app(sim_thread.port, theme), terminal_size=(120, 40),
+                        run_before=_settled)
 
 
 def test_key_help(snap_compare: Callable[..., bool], sim_thread: SimulatorThread) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from typing import ClassVar
 
 from textual import work
@@ -18,13 +19,17 @@ from ibterm.broker.journal import Journal, journal_path
 from ibterm.broker.pipeline import OrderPipeline, Outcome
 from ibterm.broker.reconcile import Discrepancy
 from ibterm.broker.session import BrokerSession, SessionUpdate
-from ibterm.config import data_dir
+from ibterm.config import data_dir, user_dir
 from ibterm.domain.connection import ConnectionState
+from ibterm.domain.instrument import Instrument
 from ibterm.domain.orders import CheckResult, Confirmation, IntentKind, OrderIntent, Side
 from ibterm.domain.quote import MarketDataType
-from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, IBTERM_DARK
+from ibterm.keymaps import Keymap
+from ibterm.macros import MacroError, build_intent
+from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, DEFAULT_THEME, LoadedThemes, load_themes
 from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
 from ibterm.tui.widgets.executions import ExecutionLog, ExecutionsScreen
+from ibterm.tui.widgets.fields import StepInput
 from ibterm.tui.widgets.help import HelpScreen, binding_rows
 from ibterm.tui.widgets.orders import OrdersTable
 from ibterm.tui.widgets.positions import AccountLine, PositionsTable
@@ -63,6 +68,7 @@ class IbtermApp(App[None]):
 
     def __init__(self, session: BrokerSession, journal: Journal | None = None,
                  wall_clock: Callable[[], dt.datetime] = dt.datetime.now,
+                 keymap: Keymap | None = None, themes: LoadedThemes | None = None,
                  **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
@@ -71,8 +77,17 @@ class IbtermApp(App[None]):
         self.pipeline = OrderPipeline(session, self.journal, self.confirm_order)
         self.reconciliation: list[Discrepancy] = []
         self.executions = ExecutionLog()
-        self.register_theme(IBTERM_DARK)
-        self.theme = IBTERM_DARK.name
+        self.keymap = keymap
+        self.themes = themes if themes is not None else load_themes(user_dir("themes"))
+        for theme in self.themes.themes.values():
+            self.register_theme(theme)
+        wanted = session.profile.theme
+        self._theme_problem = ""
+        if wanted in self.available_themes:
+            self.theme = wanted
+        else:
+            self._theme_problem = f"theme {wanted!r} is not available: using {DEFAULT_THEME}"
+            self.theme = DEFAULT_THEME
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(APP_VARIABLE_DEFAULTS)
@@ -103,7 +118,12 @@ class IbtermApp(App[None]):
         self.status_bar = self.query_one(StatusBar)
         self.ticket = self.query_one(OrderTicket)
         self.query_one("#watchlist").focus()
+        self._apply_keymap()
         self.status_bar.safety_keys = self.safety_keys()
+        for problem in self.themes.failures:
+            self.notify(str(problem), title="Theme not loaded", severity="warning", timeout=12)
+        if self._theme_problem:
+            self.notify(self._theme_problem, severity="warning", timeout=12)
         self.set_interval(REFRESH_INTERVAL, self.refresh_from_session)
         self.set_interval(1.0, self._tick_clock)
         self.run_worker(self.session.start(), name="connect", exclusive=True)
@@ -263,6 +283,67 @@ class IbtermApp(App[None]):
             self.notify(f"Cancelling {count} order(s) for {order.instrument.display}")
         elif not self.pipeline.cancel(event.order_ref):
             self.notify("That order is not working", severity="warning")
+
+    # --- keymap and macros -----------------------------------------------------------
+    def _apply_keymap(self) -> None:
+        if self.keymap is None:
+            return
+        self.set_keymap(self.keymap.bindings)
+        for i, macro in enumerate(self.keymap.macros):
+            self.bind(macro.key, f"macro({i})", description=macro.describe(), show=False)
+
+    def current_instrument(self) -> Instrument | None:
+        """The ticket's instrument when it is open, else the row under the cursor."""
+        if self.ticket.has_class("open") and self.ticket.instrument is not None:
+            return self.ticket.instrument
+        if self.focused is self.positions:
+            symbol = self.positions.selected_symbol()
+            for inst in self.session.instruments.values():
+                if inst.display == symbol:
+                    return inst
+        items = self.watchlist.items
+        if items and 0 <= self.watchlist.cursor_row < len(items):
+            return items[self.watchlist.cursor_row].instrument
+        return None
+
+    def action_macro(self, index: int) -> None:
+        assert self.keymap is not None
+        macro = self.keymap.macros[index]
+        if macro.action == "set-qty":
+            qty = self.ticket.query_one("#t-qty", StepInput)
+            qty.set_number(macro.args.qty)  # type: ignore[attr-defined]
+            return
+        if macro.action == "flatten":
+            self.run_macro_flatten(macro.args.symbol)  # type: ignore[attr-defined]
+            return
+        inst = self.current_instrument()
+        if inst is None:
+            self.notify(f"{macro.describe()}: no instrument under the cursor", severity="warning")
+            return
+        self.session.ensure_quote(inst)
+        try:
+            intent = build_intent(macro, inst, self.session.quote(inst.con_id),
+                                  self.session.clock(), self.session.profile.stale_after,
+                                  self.session.account)
+        except MacroError as exc:
+            self.notify(f"Not sent: {exc}", severity="error", timeout=10)
+            return
+        self.submit(intent)
+
+    @work(exclusive=True, group="safety")
+    async def run_macro_flatten(self, symbol: str) -> None:
+        intent = self.pipeline.flatten_intent()
+        if intent is not None and symbol == "current":
+            inst = self.current_instrument()
+            legs = tuple(leg for leg in intent.legs
+                         if inst is not None and leg.instrument.con_id == inst.con_id)
+            intent = replace(intent, legs=legs) if legs else None
+        if intent is None:
+            self.notify("Nothing to flatten")
+            return
+        result = await self.pipeline.submit(intent)
+        if result.outcome is Outcome.REJECTED:
+            self.notify(f"Flatten not sent: {result.message}", severity="error")
 
     # --- kill switch, flatten, resume ------------------------------------------------
     def safety_keys(self) -> str:

@@ -22,6 +22,8 @@ from textual.geometry import Region, Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from ibterm.tui.theme import rich_colour
+
 
 @dataclass(frozen=True, slots=True)
 class Column:
@@ -127,7 +129,7 @@ class Grid(ScrollView, can_focus=True):
 
     def color(self, name: str) -> str:
         """An app colour variable (trade-up, quote-stale, …) as a Rich colour string."""
-        return self.app.theme_variables.get(name, "default")
+        return rich_colour(self.app.theme_variables.get(name, "default"))
 
     # --- cursor ----------------------------------------------------------------------
     @property

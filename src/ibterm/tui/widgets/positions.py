@@ -7,6 +7,7 @@ from textual.widgets import Static
 
 from ibterm.domain.account import AccountSummary, Position
 from ibterm.tui import format as fmt
+from ibterm.tui.theme import rich_colour
 from ibterm.tui.widgets.grid import Column, Grid
 
 COLUMNS = (
@@ -86,7 +87,7 @@ class AccountLine(Static):
         colour = ""
         if daily:
             var = "trade-up" if daily > 0 else "trade-down"
-            colour = self.app.theme_variables.get(var, "")
+            colour = rich_colour(self.app.theme_variables.get(var, "default"))
         item("Daily P&L", fmt.signed_money(daily), colour)
         item("Init margin", fmt.money(s.init_margin))
         self.update(text)

@@ -10,6 +10,7 @@ from textual.widgets import Static
 
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
 from ibterm.domain.orders import TradingState
+from ibterm.tui.theme import rich_colour
 
 _STATE_STYLE = {
     ConnectionState.CONNECTED: "trade-up",
@@ -66,7 +67,7 @@ class StatusBar(Static):
         self.render_bar()
 
     def _color(self, name: str) -> str:
-        return self.app.theme_variables.get(name, "white")
+        return rich_colour(self.app.theme_variables.get(name, "default"))
 
     def render_bar(self) -> None:
         badge_var = {TradingMode.DEMO: "badge-demo", TradingMode.PAPER: "badge-paper",

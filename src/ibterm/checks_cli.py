@@ -1,0 +1,193 @@
+"""`ibterm keys|themes|config` and the warnings a profile deserves at start."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import stat
+import sys
+from pathlib import Path
+
+from ibterm import yamlfile
+from ibterm.config import Config, Profile, config_path, load_config, user_dir
+from ibterm.domain.connection import TradingMode
+from ibterm.keymaps import Keymap, check_keymap, keymap_sources
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+PAPER_PORTS = {7497: "TWS paper", 4002: "IB Gateway paper"}
+LIVE_PORTS = {7496: "TWS live", 4001: "IB Gateway live"}
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "keys":
+        return _keys_list() if args.keys_command == "list" else _keys_check(args.file)
+    if args.command == "themes":
+        return _themes_list() if args.themes_command == "list" else _themes_check(args.file)
+    if args.config_command == "schema":
+        print(json.dumps(Config.model_json_schema(), indent=2))
+        return EXIT_OK
+    return _config_check(args.file)
+
+
+def _print_problems(problems: list[yamlfile.Problem]) -> None:
+    for p in problems:
+        print(p, file=sys.stderr)
+
+
+# --- keys --------------------------------------------------------------------------------
+def active_keymap(profile: Profile | None) -> Keymap | None:
+    """The profile's keymap, checked; None means the built-in keys."""
+    from ibterm.tui.actions import action_registry
+
+    name = profile.keymap if profile is not None else "default"
+    sources = keymap_sources(user_dir("keymaps"))
+    if name not in sources:
+        known = ", ".join(sorted(sources))
+        raise yamlfile.FileProblems([yamlfile.Problem(str(config_path()), 1, 1,
+                                                      f"no keymap named {name!r} ({known})")])
+    path, text = sources[name]
+    keymap, problems = check_keymap(yamlfile.parse(text, path), path, action_registry())
+    if problems:
+        raise yamlfile.FileProblems(problems)
+    return keymap
+
+
+def _active_profile() -> Profile | None:
+    path = config_path()
+    if not path.exists():
+        return None
+    config = load_config(path)
+    return config.profiles.get(config.default_profile)
+
+
+def _keys_list() -> int:
+    from ibterm.keymaps import normalize_key
+    from ibterm.tui.actions import action_registry
+
+    try:
+        keymap = active_keymap(_active_profile())
+    except yamlfile.FileProblems as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    overrides = keymap.bindings if keymap else {}
+    rows = [(info.id, overrides.get(info.id, info.keys), info.scope, info.description)
+            for info in action_registry().values()]
+    width = max(len(r[0]) for r in rows)
+    print(f"# keymap: {keymap.name if keymap else 'default'}")
+    for action_id, keys, scope, description in sorted(rows):
+        shown = ",".join(normalize_key(k) for k in keys.split(","))
+        print(f"{action_id:<{width}}  {shown:<24} {scope:<14} {description}")
+    for macro in keymap.macros if keymap else ():
+        print(f"{'(macro)':<{width}}  {macro.key:<24} {'app':<14} {macro.describe()}")
+    return EXIT_OK
+
+
+def _keys_check(path: Path) -> int:
+    from ibterm.tui.actions import action_registry
+
+    if not path.is_file():
+        print(f"ibterm: no such file: {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        located = yamlfile.read(path)
+    except yamlfile.FileProblems as exc:
+        _print_problems(exc.problems)
+        return EXIT_PROBLEMS
+    keymap, problems = check_keymap(located, str(path), action_registry())
+    if problems:
+        _print_problems(problems)
+        return EXIT_PROBLEMS
+    assert keymap is not None
+    print(f"{path}: keymap {keymap.name!r}: {len(keymap.bindings)} binding(s), "
+          f"{len(keymap.macros)} macro(s), no problems")
+    return EXIT_OK
+
+
+# --- themes ------------------------------------------------------------------------------
+def _themes_list() -> int:
+    from ibterm.tui.theme import load_themes
+
+    loaded = load_themes(user_dir("themes"))
+    for name in sorted(loaded.themes):
+        print(name)
+    _print_problems(loaded.failures)
+    return EXIT_OK
+
+
+def _themes_check(path: Path) -> int:
+    from ibterm.tui.theme import check_theme_text
+
+    if not path.is_file():
+        print(f"ibterm: no such file: {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        text = path.read_text("utf-8")
+        model = check_theme_text(text, str(path))
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{path}:1:1: cannot read: {exc}", file=sys.stderr)
+        return EXIT_PROBLEMS
+    except yamlfile.FileProblems as exc:
+        _print_problems(exc.problems)
+        return EXIT_PROBLEMS
+    print(f"{path}: theme {model.name!r}: no problems")
+    return EXIT_OK
+
+
+# --- config ------------------------------------------------------------------------------
+def profile_warnings(path: Path, config: Config) -> list[str]:
+    """Things that are valid but probably wrong: the port's usual meaning disagreeing with
+    the mode, and a config other users can read."""
+    warnings = []
+    for name, p in config.profiles.items():
+        if p.mode is TradingMode.LIVE and p.port in PAPER_PORTS:
+            warnings.append(f"profile {name!r} is live but port {p.port} is usually "
+                            f"{PAPER_PORTS[p.port]}")
+        if p.mode is TradingMode.PAPER and p.port in LIVE_PORTS:
+            warnings.append(f"profile {name!r} is paper but port {p.port} is usually "
+                            f"{LIVE_PORTS[p.port]}: orders may reach a live account")
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return warnings
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        warnings.append(f"{path} is readable by other users (chmod 600 {path})")
+    return warnings
+
+
+def _config_check(file: Path | None) -> int:
+    path = file or config_path()
+    if not path.is_file():
+        print(f"ibterm: no config at {path}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        config = load_config(path)
+    except yamlfile.FileProblems as exc:
+        _print_problems(exc.problems)
+        return EXIT_PROBLEMS
+    problems = []
+    located = yamlfile.read(path)
+    from ibterm.tui.theme import load_themes
+
+    themes = load_themes(user_dir("themes")).themes
+    sources = keymap_sources(user_dir("keymaps"))
+    for name, profile in config.profiles.items():
+        if profile.theme not in themes:
+            line, col = located.where(("profiles", name, "theme"))
+            problems.append(yamlfile.Problem(str(path), line, col,
+                                             f"profile {name!r}: no theme {profile.theme!r}"))
+        if profile.keymap not in sources:
+            line, col = located.where(("profiles", name, "keymap"))
+            problems.append(yamlfile.Problem(str(path), line, col,
+                                             f"profile {name!r}: no keymap {profile.keymap!r}"))
+        else:
+            try:
+                active_keymap(profile)
+            except yamlfile.FileProblems as exc:
+                problems.extend(exc.problems)
+    for warning in profile_warnings(path, config):
+        print(f"warning: {warning}", file=sys.stderr)
+    if problems:
+        _print_problems(problems)
+        return EXIT_PROBLEMS
+    print(f"{path}: {len(config.profiles)} profile(s), no problems")
+    return EXIT_OK

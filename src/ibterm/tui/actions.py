@@ -1,0 +1,45 @@
+"""Every key binding of the app, by id: the registry keymaps are checked against.
+
+A scope is a set of bindings active at the same time from one place (the app, a table,
+the ticket, a dialog); a key bound twice in one scope is a clash.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from textual.binding import Binding
+
+from ibterm.keymaps import ActionInfo
+
+
+@cache
+def action_registry() -> dict[str, ActionInfo]:
+    from ibterm.tui.app import IbtermApp
+    from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
+    from ibterm.tui.widgets.executions import ExecutionsScreen
+    from ibterm.tui.widgets.fields import Cycler, StepInput
+    from ibterm.tui.widgets.grid import Grid
+    from ibterm.tui.widgets.help import HelpScreen
+    from ibterm.tui.widgets.orders import OrdersTable
+    from ibterm.tui.widgets.reconcile import ReconcileScreen
+    from ibterm.tui.widgets.ticket import OrderTicket
+
+    scopes: list[tuple[str, list[type]]] = [
+        ("app", [IbtermApp]),
+        ("table", [Grid, OrdersTable]),  # an orders table has the row keys as well
+        ("ticket", [OrderTicket]),
+        ("field", [Cycler, StepInput]),
+        ("confirm", [ConfirmOrder]),
+        ("dialog", [AskYesNo]),
+        ("help", [HelpScreen]),
+        ("reconciliation", [ReconcileScreen]),
+        ("executions", [ExecutionsScreen]),
+    ]
+    registry: dict[str, ActionInfo] = {}
+    for scope, classes in scopes:
+        for cls in classes:
+            for b in cls.__dict__.get("BINDINGS", []):
+                if isinstance(b, Binding) and b.id and b.id not in registry:
+                    registry[b.id] = ActionInfo(b.id, scope, b.key, b.description or b.action)
+    return registry

@@ -1,0 +1,97 @@
+"""Keymaps and macros in the running app, and themes."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from ibterm import yamlfile
+from ibterm.broker.session import BrokerSession
+from ibterm.config import Profile
+from ibterm.domain.connection import TradingMode
+from ibterm.keymaps import Keymap, check_keymap
+from ibterm.sim.server import SimServer
+from ibterm.tui.actions import action_registry
+from ibterm.tui.app import IbtermApp
+from ibterm.tui.theme import load_themes
+from ibterm.tui.widgets.confirm import ConfirmOrder
+from ibterm.tui.widgets.watchlist import WatchlistTable
+from tests.tui.support import until
+
+
+def _keymap(text: str) -> Keymap:
+    keymap, problems = check_keymap(yamlfile.parse(text, "k.yaml"), "k.yaml", action_registry())
+    assert not problems and keymap is not None
+    return keymap
+
+
+def _app(sim: SimServer, keymap: Keymap | None = None, **profile: object) -> IbtermApp:
+    settings: dict[str, object] = {"port": sim.port, "client_id": 81, "watchlist": ["AAPL"]}
+    settings.update(profile)
+    session = BrokerSession(Profile(**settings), "demo", TradingMode.DEMO)  # type: ignore[arg-type]
+    return IbtermApp(session, keymap=keymap)
+
+
+async def test_remapping_an_id_changes_what_a_key_does(sim: SimServer) -> None:
+    app = _app(sim, _keymap("name: t\nbindings:\n  focus-positions: x\n"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("p")
+        assert app.focused is not None and app.focused.id == "watchlist"
+        await pilot.press("x")
+        assert app.focused.id == "positions"
+
+
+async def test_a_macro_key_places_a_bracket_with_the_right_prices(sim: SimServer) -> None:
+    keymap = _keymap("""\
+name: t
+macros:
+  - key: f2
+    action: bracket
+    args: {side: BUY, qty: 10, entry: "bid - 5 ticks", take_profit: "+1%", stop_loss: "-20t"}
+""")
+    app = _app(sim, keymap)
+    async with app.run_test(size=(120, 40)) as pilot:
+        watchlist = app.query_one(WatchlistTable)
+        await until(pilot, lambda: len(watchlist.quotes) == 1)
+        await pilot.press("f2")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
+        await pilot.press("y")
+        await until(pilot, lambda: len(sim.orders.orders) == 3
+                    and not any(o.held for o in sim.orders.orders.values()))
+        entry, take, stop = sorted(sim.orders.orders.values(), key=lambda o: o.perm_id)
+        bid = sim.market.book(265598).bid
+        assert entry.req.limit == round(bid - 0.05, 2) and entry.req.action == "BUY"
+        assert take.req.limit == math.ceil(round(entry.req.limit * 1.01, 6) * 100) / 100
+        assert stop.req.aux == round(entry.req.limit - 0.20, 2)
+        assert take.req.action == stop.req.action == "SELL"
+
+
+async def test_macro_never_prices_from_a_delayed_quote(sim: SimServer) -> None:
+    keymap = _keymap("name: t\nmacros:\n  - {key: f2, action: buy-limit, "
+                     "args: {qty: 1, price: ask}}\n")
+    app = _app(sim, keymap, watchlist=["TSLA"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        watchlist = app.query_one(WatchlistTable)
+        await until(pilot, lambda: len(watchlist.quotes) == 1)
+        await pilot.press("f2")
+        await pilot.pause(0.3)
+        assert not sim.orders.orders
+        assert any("delayed" in n.message for n in app._notifications)
+
+
+async def test_a_broken_user_theme_falls_back_with_one_notification(sim: SimServer,
+                                                                    tmp_path: Path) -> None:
+    themes = tmp_path / "themes"
+    themes.mkdir()
+    (themes / "mine.yaml").write_text("name: mine\nprimary: '#12345'\n")
+    loaded = load_themes(themes)
+    assert [p.line for p in loaded.failures] == [2]
+    session = BrokerSession(Profile(port=sim.port, client_id=82, watchlist=["AAPL"],
+                                    theme="mine"), "demo", TradingMode.DEMO)
+    app = IbtermApp(session, themes=loaded)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.2)
+        assert app.theme == "ibterm-dark"
+        messages = [n.message for n in app._notifications]
+        assert sum("mine.yaml:2" in m for m in messages) == 1
+        assert any("theme 'mine' is not available" in m for m in messages)
