@@ -33,7 +33,12 @@ from ibterm.domain.orders import Side, TimeInForce
 
 _KEY = re.compile(r"^(?:(?:ctrl|shift|alt|super|meta)\+)*(?:[a-z0-9_]+|.)$")
 # Keys a terminal or multiplexer keeps for itself: flow control, tmux and screen prefixes.
-RESERVED_KEYS = frozenset({"ctrl+s", "ctrl+q", "ctrl+b", "ctrl+a", "ctrl+z", "ctrl+c"})
+RESERVED_KEYS = frozenset({
+    "ctrl+s", "ctrl+q",  # XON/XOFF flow control
+    "ctrl+b", "ctrl+a",  # tmux and screen prefixes
+    "ctrl+g", "ctrl+t", "ctrl+o", "ctrl+p", "ctrl+n", "ctrl+h",  # zellij modes
+    "ctrl+z", "ctrl+c",  # job control, interrupt
+})
 
 
 class _Model(pydantic.BaseModel):

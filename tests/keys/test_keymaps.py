@@ -99,3 +99,10 @@ def test_keys_list_shows_the_active_keymap(tmp_path: Path) -> None:
     lines = {line.split()[0]: line for line in out.stdout.splitlines()[1:]}
     assert "shift+tab,h" in lines["focus-previous-pane"] and "Quit" in lines["quit"]
     assert out.stdout.startswith("# keymap: vim")
+
+
+def test_defaults_leave_terminal_and_multiplexer_keys_alone() -> None:
+    from ibterm.keymaps import RESERVED_KEYS, normalize_key
+
+    taken = {normalize_key(k) for a in action_registry().values() for k in a.keys.split(",")}
+    assert not taken & RESERVED_KEYS

@@ -95,3 +95,14 @@ async def test_a_broken_user_theme_falls_back_with_one_notification(sim: SimServ
         messages = [n.message for n in app._notifications]
         assert sum("mine.yaml:2" in m for m in messages) == 1
         assert any("theme 'mine' is not available" in m for m in messages)
+
+
+async def test_help_follows_the_live_keymap(sim: SimServer) -> None:
+    from ibterm.tui.widgets.help import HelpScreen
+
+    app = _app(sim, _keymap("name: t\nbindings:\n  focus-positions: x\n"))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = {row[1]: row[0] for row in app.screen.rows}
+        assert keys["focus-positions"] == "x"

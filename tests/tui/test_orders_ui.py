@@ -54,7 +54,7 @@ async def test_ticket_limit_order_confirmed_and_working(sim: SimServer) -> None:
         await _type(pilot, "#t-limit", f"{resting:.2f}")
         await _type(pilot, "#t-qty", "25")
         await pilot.press("up")  # one size increment: 26
-        await pilot.press("ctrl+t")
+        await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
         screen = app.screen
         assert isinstance(screen, ConfirmOrder)
@@ -78,7 +78,7 @@ async def test_a_breach_needs_its_override_ticked(sim: SimServer) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await _open_ticket(pilot, app, sim)
         await _type(pilot, "#t-qty", "600")  # over the 500-share limit
-        await pilot.press("ctrl+t")
+        await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
         screen = app.screen
         assert isinstance(screen, ConfirmOrder) and "size" in screen.breaches
@@ -98,7 +98,7 @@ async def test_field_errors_name_the_field(sim: SimServer) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         ticket = await _open_ticket(pilot, app, sim)
         await _type(pilot, "#t-qty", "12x")
-        await pilot.press("ctrl+t")
+        await pilot.press("f4")
         await pilot.pause(0.2)
         assert "quantity: not a number" in str(ticket.query_one("#t-checks").render())
         assert not isinstance(app.screen, ConfirmOrder) and not sim.orders.orders
@@ -109,7 +109,7 @@ async def test_kill_switch_cancels_and_halts(sim: SimServer) -> None:
     async with app.run_test(size=(120, 40)) as pilot:
         await _open_ticket(pilot, app, sim)
         await _type(pilot, "#t-limit", f"{sim.market.book(265598).bid - 1.0:.2f}")
-        await pilot.press("ctrl+t")  # paper with confirmations off and clean checks: sent
+        await pilot.press("f4")  # paper, confirmations off, clean checks: sent
         await until(pilot, lambda: any(o.status == "Submitted"
                                         for o in sim.orders.orders.values()))
         await pilot.press("f12")
@@ -134,7 +134,7 @@ async def test_bracket_from_the_ticket_arrives_with_its_prices(sim: SimServer) -
         await until(pilot, lambda: "R:R" in str(ticket.query_one("#t-bracket").render()))
         summary = str(ticket.query_one("#t-bracket").render())
         assert "reward" in summary and "risk" in summary and "gap 2% loss" in summary
-        await pilot.press("ctrl+t")
+        await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
         await pilot.press("y")
         await until(pilot, lambda: len(sim.orders.orders) == 3
@@ -154,9 +154,9 @@ async def test_oca_group_from_the_ticket(sim: SimServer) -> None:
         bid = sim.market.book(265598).bid
         for offset in (1.0, 2.0):
             await _type(pilot, "#t-limit", f"{bid - offset:.2f}")
-            await pilot.press("ctrl+o")
+            await pilot.press("f3")
         assert len(ticket.oca_legs) == 2 and ticket.mode == "oca"
-        await pilot.press("ctrl+t")
+        await pilot.press("f4")
         await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
         await pilot.press("y")
         await until(pilot, lambda: len(sim.orders.orders) == 2)
@@ -170,7 +170,7 @@ async def test_modify_from_the_blotter(sim: SimServer) -> None:
         ticket = await _open_ticket(pilot, app, sim)
         first = round(sim.market.book(265598).bid - 2.0, 2)
         await _type(pilot, "#t-limit", f"{first:.2f}")
-        await pilot.press("ctrl+t")
+        await pilot.press("f4")
         await until(pilot, lambda: any(o.status == "Submitted"
                                        for o in sim.orders.orders.values()))
         await pilot.press("escape")
@@ -179,7 +179,7 @@ async def test_modify_from_the_blotter(sim: SimServer) -> None:
         await until(pilot, lambda: bool(ticket.modifying)
                     and app.focused is ticket.query_one("#t-limit"))
         await pilot.press("down")  # one tick lower
-        await pilot.press("ctrl+t")
+        await pilot.press("f4")
         [order] = sim.orders.orders.values()
         await until(pilot, lambda: order.req.limit == round(first - 0.01, 2))
         assert len(sim.orders.orders) == 1
@@ -193,7 +193,7 @@ async def test_executions_show_fills_with_commissions(sim: SimServer) -> None:
         await _open_ticket(pilot, app, sim)
         await _type(pilot, "#t-limit", f"{sim.market.book(265598).ask + 0.5:.2f}")
         await _type(pilot, "#t-qty", "300")
-        await pilot.press("ctrl+t")
+        await pilot.press("f4")
         await until(pilot, lambda: any(f.commission is not None
                                        for f in app.executions.fills.values()))
         await pilot.press("escape")

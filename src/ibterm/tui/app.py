@@ -30,7 +30,7 @@ from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, DEFAULT_THEME, LoadedThemes,
 from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
 from ibterm.tui.widgets.executions import ExecutionLog, ExecutionsScreen
 from ibterm.tui.widgets.fields import StepInput
-from ibterm.tui.widgets.help import HelpScreen, binding_rows
+from ibterm.tui.widgets.help import HelpScreen, binding_rows, live_bindings
 from ibterm.tui.widgets.orders import OrdersTable
 from ibterm.tui.widgets.positions import AccountLine, PositionsTable
 from ibterm.tui.widgets.reconcile import ReconcileScreen
@@ -350,7 +350,7 @@ class IbtermApp(App[None]):
         """The kill switch's and flatten's keys as bound now (keymaps can move them)."""
         shown = []
         for binding_id, label in (("kill-switch", "kill"), ("flatten", "flatten")):
-            for key, bindings in self._bindings.key_to_bindings.items():
+            for key, bindings in live_bindings(self, self).key_to_bindings.items():
                 if any(b.id == binding_id for b in bindings):
                     shown.append(f"{self.get_key_display(bindings[0].with_key(key))} {label}")
                     break

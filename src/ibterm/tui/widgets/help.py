@@ -5,18 +5,26 @@ from __future__ import annotations
 from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import Binding, BindingsMap, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
+
+
+def live_bindings(app: object, node: object) -> BindingsMap:
+    """A node's bindings with the app's keymap applied (Textual applies it per lookup)."""
+    bindings = node._bindings.copy()  # type: ignore[attr-defined]
+    keymap = app._keymap  # type: ignore[attr-defined]
+    if keymap:
+        bindings.apply_keymap(keymap)
+    return bindings
 
 
 def binding_rows(app: object, sources: list[object]) -> list[tuple[str, str, str]]:
     """(keys, id, description) for every binding with an id, in the keymap in force."""
     rows: dict[str, tuple[str, str, str]] = {}
     for node in sources:
-        bindings_map = node._bindings  # type: ignore[attr-defined]
-        for key, bindings in bindings_map.key_to_bindings.items():
+        for key, bindings in live_bindings(app, node).key_to_bindings.items():
             for b in bindings:
                 if not b.id:
                     continue

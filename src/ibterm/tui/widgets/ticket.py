@@ -47,9 +47,10 @@ class OrderTicket(Vertical):
         Binding("f6", "fill('ask')", "Ask", id="ticket-fill-ask"),
         Binding("f7", "fill('mid')", "Mid", id="ticket-fill-mid"),
         Binding("f8", "fill('last')", "Last", id="ticket-fill-last"),
-        Binding("ctrl+t", "transmit", "Send", id="ticket-transmit"),
-        Binding("ctrl+o", "oca_add", "Add to OCA", id="ticket-oca-add"),
-        Binding("ctrl+l", "oca_clear", "Clear OCA", show=False, id="ticket-oca-clear"),
+        # Not ctrl+t / ctrl+o: zellij takes them (and tmux ctrl+b, terminals ctrl+s/q).
+        Binding("f4", "transmit", "Send", id="ticket-transmit"),
+        Binding("f3", "oca_add", "Add to OCA", id="ticket-oca-add"),
+        Binding("shift+f3", "oca_clear", "Clear OCA", show=False, id="ticket-oca-clear"),
         Binding("escape", "close", "Close ticket", id="ticket-close"),
     ]
     DEFAULT_CSS = """
@@ -263,7 +264,7 @@ class OrderTicket(Vertical):
         """The intent the fields describe; TicketError names the field that is wrong."""
         if self.mode == "oca":
             if len(self.oca_legs) < 2:
-                raise TicketError("oca", "add two or more orders with ctrl+o first")
+                raise TicketError("oca", "add two or more orders with F3 first")
             oca_type = int(self.query_one("#t-oca-type", Cycler).value)
             return OrderIntent(tuple(self.oca_legs), kind=IntentKind.OCA, oca_type=oca_type,
                                source="ticket")
@@ -343,7 +344,7 @@ class OrderTicket(Vertical):
         self.post_message(self.Edited())
 
     def _show_oca(self) -> None:
-        text = "; ".join(s.describe() for s in self.oca_legs) or "ctrl+o adds the order above"
+        text = "; ".join(s.describe() for s in self.oca_legs) or "F3 adds the order above"
         self.query_one("#t-oca", Label).update(Text(f"{len(self.oca_legs)}: {text}"))
 
     def _build_spec(self) -> OrderSpec:
