@@ -241,11 +241,11 @@ def _run_app(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     log_to_file(data_dir(), args.log_level or config.log_level)
-    return _run_tui(profile, name, profile.mode, config.journal_sync, keymap)
+    return _run_tui(profile, name, profile.mode, config.journal_sync, keymap, path)
 
 
 def _run_tui(profile, name: str, mode, journal_sync: str = "NORMAL",  # type: ignore[no-untyped-def]
-             keymap=None) -> int:
+             keymap=None, config_file: Path | None = None) -> int:
     from ibterm.broker.journal import Journal, journal_path
     from ibterm.broker.session import BrokerSession
     from ibterm.config import data_dir
@@ -253,7 +253,7 @@ def _run_tui(profile, name: str, mode, journal_sync: str = "NORMAL",  # type: ig
 
     session = BrokerSession(profile, name, mode)
     journal = Journal(journal_path(data_dir()), name, journal_sync)
-    IbtermApp(session, journal=journal, keymap=keymap).run()
+    IbtermApp(session, journal=journal, keymap=keymap, config_file=config_file).run()
     return EXIT_OK
 
 

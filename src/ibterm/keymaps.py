@@ -113,9 +113,12 @@ class KeymapFile(_Model):
 @dataclass(frozen=True, slots=True)
 class ActionInfo:
     id: str
-    scope: str
+    scope: str  # where it is declared, as `keys list` shows it
     keys: str  # default keys, comma-separated
     description: str
+    # The sets of bindings it is active with (a clash is a key twice within one set):
+    # a table's row keys are active in every table. Default: just its own scope.
+    active_in: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,8 +184,9 @@ def check_keymap(located: yamlfile.Located, path: str,
     for action_id, info in actions.items():
         keys = model.bindings.get(action_id, info.keys)
         for key in _split(keys):
-            effective.setdefault(info.scope, {}).setdefault(normalize_key(key), []).append(
-                action_id)
+            for scope in info.active_in or (info.scope,):
+                effective.setdefault(scope, {}).setdefault(normalize_key(key), []).append(
+                    action_id)
     macros: list[Macro] = []
     for i, m in enumerate(model.macros):
         key = normalize_key(m.key)

@@ -33,11 +33,11 @@ def _app(sim: SimServer, keymap: Keymap | None = None, **profile: object) -> Ibt
 
 
 async def test_remapping_an_id_changes_what_a_key_does(sim: SimServer) -> None:
-    app = _app(sim, _keymap("name: t\nbindings:\n  focus-positions: x\n"))
+    app = _app(sim, _keymap("name: t\nbindings:\n  focus-positions: z\n"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("p")
         assert app.focused is not None and app.focused.id == "watchlist"
-        await pilot.press("x")
+        await pilot.press("z")
         assert app.focused.id == "positions"
 
 
@@ -100,9 +100,49 @@ async def test_a_broken_user_theme_falls_back_with_one_notification(sim: SimServ
 async def test_help_follows_the_live_keymap(sim: SimServer) -> None:
     from ibterm.tui.widgets.help import HelpScreen
 
-    app = _app(sim, _keymap("name: t\nbindings:\n  focus-positions: x\n"))
+    app = _app(sim, _keymap("name: t\nbindings:\n  focus-positions: z\n"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = {row[1]: row[0] for row in app.screen.rows}
-        assert keys["focus-positions"] == "x"
+        assert keys["focus-positions"] == "z"
+
+
+async def test_watchlist_edits_are_saved_keeping_comments(sim: SimServer, tmp_path: Path) -> None:
+    from ibterm.config import load_config
+    from ibterm.tui.widgets.confirm import AskText
+
+    config = tmp_path / "config.yaml"
+    config.write_text(f"""\
+# my workstation
+default_profile: demo
+profiles:
+  demo:
+    port: {sim.port}   # the simulator
+    client_id: 83
+    # what I watch
+    watchlist: [AAPL, MSFT]  # keep it short
+""")
+    session = BrokerSession(load_config(config).profiles["demo"], "demo", TradingMode.PAPER)
+    app = IbtermApp(session, config_file=config)
+    async with app.run_test(size=(120, 40)) as pilot:
+        watchlist = app.query_one(WatchlistTable)
+        await until(pilot, lambda: len(watchlist.quotes) == 2)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AskText))
+        await pilot.press(*"es", "enter")
+        await until(pilot, lambda: "ES" in config.read_text())
+        await until(pilot, lambda: app.focused is watchlist)
+        await pilot.press("home", "x")  # AAPL is gone
+        await until(pilot, lambda: "AAPL" not in config.read_text())
+        await pilot.press("end", "shift+up")  # ES before MSFT
+        await until(pilot, lambda: load_config(config).profiles["demo"].watchlist
+                    == ["ES", "MSFT"])
+        await until(pilot, lambda: watchlist.row_keys == ["ES", "MSFT"])
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, AskText))
+        await pilot.press(*"SPY 2026", "enter")  # not a symbol: said, nothing changes
+        await pilot.pause(0.3)
+        assert load_config(config).profiles["demo"].watchlist == ["ES", "MSFT"]
+    text = config.read_text()
+    assert "# my workstation" in text and "# the simulator" in text and "# what I watch" in text

@@ -272,6 +272,33 @@ class BrokerSession:
             self.instruments[con_id] = contract_to_instrument(details[0].contract, details[0])
             self._positions_dirty = True
 
+    async def add_watch(self, text: str) -> WatchItem:
+        """Resolve and append a watchlist entry; an unresolvable one is kept, with its error."""
+        # SymbolError: bad input, nothing changes. Stored as the grammar writes it back.
+        text = str(parse_symbol(text, futures_table().keys()))
+        if any(item.text == text for item in self.watchlist):
+            raise ValueError(f"{text} is already in the watchlist")
+        inst, error = await self.resolve(text) if self.connected else (None, "not connected")
+        item = WatchItem(text, inst, error)
+        self.watchlist.append(item)
+        self._watch_dirty = True
+        if inst is not None:
+            self._request_quote(inst)
+        return item
+
+    def remove_watch(self, text: str) -> None:
+        self.watchlist = [item for item in self.watchlist if item.text != text]
+        self._watch_dirty = True
+
+    def move_watch(self, text: str, step: int) -> None:
+        items = self.watchlist
+        index = next((i for i, item in enumerate(items) if item.text == text), None)
+        if index is None:
+            return
+        target = max(0, min(len(items) - 1, index + step))
+        items.insert(target, items.pop(index))
+        self._watch_dirty = True
+
     def ensure_quote(self, inst: Instrument) -> None:
         """Subscribe to an instrument's quote (the ticket's, a position's) if not yet."""
         self.instruments.setdefault(inst.con_id, inst)

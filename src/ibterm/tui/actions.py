@@ -24,10 +24,13 @@ def action_registry() -> dict[str, ActionInfo]:
     from ibterm.tui.widgets.orders import OrdersTable
     from ibterm.tui.widgets.reconcile import ReconcileScreen
     from ibterm.tui.widgets.ticket import OrderTicket
+    from ibterm.tui.widgets.watchlist import WatchlistTable
 
     scopes: list[tuple[str, list[type]]] = [
         ("app", [IbtermApp]),
-        ("table", [Grid, OrdersTable]),  # an orders table has the row keys as well
+        ("table", [Grid]),
+        ("watchlist", [WatchlistTable]),
+        ("orders", [OrdersTable]),
         ("ticket", [OrderTicket]),
         ("field", [Cycler, StepInput]),
         ("confirm", [ConfirmOrder]),
@@ -36,10 +39,13 @@ def action_registry() -> dict[str, ActionInfo]:
         ("reconciliation", [ReconcileScreen]),
         ("executions", [ExecutionsScreen]),
     ]
+    # The row keys of the table scope are active in each table as well.
+    active_in = {"table": ("watchlist", "orders", "positions")}
     registry: dict[str, ActionInfo] = {}
     for scope, classes in scopes:
         for cls in classes:
             for b in cls.__dict__.get("BINDINGS", []):
                 if isinstance(b, Binding) and b.id and b.id not in registry:
-                    registry[b.id] = ActionInfo(b.id, scope, b.key, b.description or b.action)
+                    registry[b.id] = ActionInfo(b.id, scope, b.key, b.description or b.action,
+                                                active_in.get(scope, ()))
     return registry

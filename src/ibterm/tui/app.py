@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import ClassVar
 
 from textual import work
@@ -20,14 +21,16 @@ from ibterm.broker.pipeline import OrderPipeline, Outcome
 from ibterm.broker.reconcile import Discrepancy
 from ibterm.broker.session import BrokerSession, SessionUpdate
 from ibterm.config import data_dir, user_dir
+from ibterm.config_write import save_watchlist
 from ibterm.domain.connection import ConnectionState
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.orders import CheckResult, Confirmation, IntentKind, OrderIntent, Side
 from ibterm.domain.quote import MarketDataType
+from ibterm.domain.symbols import SymbolError
 from ibterm.keymaps import Keymap
 from ibterm.macros import MacroError, build_intent
 from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, DEFAULT_THEME, LoadedThemes, load_themes
-from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
+from ibterm.tui.widgets.confirm import AskText, AskYesNo, ConfirmOrder
 from ibterm.tui.widgets.executions import ExecutionLog, ExecutionsScreen
 from ibterm.tui.widgets.fields import StepInput
 from ibterm.tui.widgets.help import HelpScreen, binding_rows, live_bindings
@@ -69,7 +72,7 @@ class IbtermApp(App[None]):
     def __init__(self, session: BrokerSession, journal: Journal | None = None,
                  wall_clock: Callable[[], dt.datetime] = dt.datetime.now,
                  keymap: Keymap | None = None, themes: LoadedThemes | None = None,
-                 **kwargs: object) -> None:
+                 config_file: Path | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
         self.wall_clock = wall_clock
@@ -78,6 +81,8 @@ class IbtermApp(App[None]):
         self.reconciliation: list[Discrepancy] = []
         self.executions = ExecutionLog()
         self.keymap = keymap
+        # Watchlist edits are saved here (the profile's entry); None: the demo, not saved.
+        self.config_file = config_file
         self.themes = themes if themes is not None else load_themes(user_dir("themes"))
         for theme in self.themes.themes.values():
             self.register_theme(theme)
@@ -283,6 +288,44 @@ class IbtermApp(App[None]):
             self.notify(f"Cancelling {count} order(s) for {order.instrument.display}")
         elif not self.pipeline.cancel(event.order_ref):
             self.notify("That order is not working", severity="warning")
+
+    # --- watchlist edits --------------------------------------------------------------
+    @work(group="watchlist")
+    async def on_watchlist_table_edit_requested(self, event: WatchlistTable.EditRequested) -> None:
+        if event.kind == "add":
+            text = await self.push_screen_wait(AskText(
+                "Add to the watchlist", "AAPL, ES, ES 202612, SPY 20261218 600 C, EUR.USD"))
+            if not text:
+                return
+            try:
+                item = await self.session.add_watch(text)
+            except (ValueError, SymbolError) as exc:
+                self.notify(f"Not added: {exc}", severity="warning")
+                return
+            if item.error:
+                self.notify(f"{item.text}: {item.error}", severity="warning")
+        elif not event.text:
+            return
+        elif event.kind == "remove":
+            self.session.remove_watch(event.text)
+        else:
+            self.session.move_watch(event.text, -1 if event.kind == "up" else 1)
+        self._save_watchlist()
+
+    def _save_watchlist(self) -> None:
+        if self.config_file is None:
+            return
+        symbols = [item.text for item in self.session.watchlist]
+        path, profile = self.config_file, self.session.name
+
+        def save() -> None:
+            try:
+                save_watchlist(path, profile, symbols)
+            except (OSError, KeyError, ValueError) as exc:
+                self.call_from_thread(self.notify, f"Watchlist not saved to {path}: {exc}",
+                                      severity="error", timeout=10)
+
+        self.run_worker(save, thread=True, group="save-watchlist", exclusive=True)
 
     # --- keymap and macros -----------------------------------------------------------
     def _apply_keymap(self) -> None:

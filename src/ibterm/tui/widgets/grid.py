@@ -108,6 +108,21 @@ class Grid(ScrollView, can_focus=True):
         self._resize()
         self.refresh()
 
+    def reorder(self, keys: list[str]) -> None:
+        """Show the rows in this order (keys not given keep their place at the end)."""
+        ordered = [k for k in keys if k in self._index]
+        ordered += [k for k in self._keys if k not in set(ordered)]
+        if ordered == self._keys:
+            return
+        current = self._keys[self._cursor] if self._keys else None
+        self._keys = ordered
+        self._index = {k: i for i, k in enumerate(ordered)}
+        self._strips.clear()
+        self._lines.clear()
+        if current is not None:
+            self._cursor = self._index[current]
+        self.refresh()
+
     def set_cell(self, row: str, column: str, value: Text) -> None:
         """Change one cell; the row is re-rendered only if its text or style changed."""
         cells = self._cells[row]

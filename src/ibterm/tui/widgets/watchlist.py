@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
 
 from ibterm.broker.session import WatchItem
 from ibterm.domain.quote import MarketDataType, Quote
@@ -32,6 +36,22 @@ class WatchlistTable(Grid):
     """Rows are keyed by the watchlist entry's text; cells change only when their text does."""
 
     COLUMNS = COLUMNS
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "edit('add')", "Add symbol", id="watchlist-add"),
+        Binding("delete,x", "edit('remove')", "Remove symbol", show=False, id="watchlist-remove"),
+        Binding("shift+up", "edit('up')", "Move up", show=False, id="watchlist-move-up"),
+        Binding("shift+down", "edit('down')", "Move down", show=False, id="watchlist-move-down"),
+    ]
+
+    class EditRequested(Message):
+        def __init__(self, kind: str, text: str) -> None:
+            super().__init__()
+            self.kind = kind  # add, remove, up, down
+            self.text = text  # the entry under the cursor
+
+    def action_edit(self, kind: str) -> None:
+        text = self.items[self.cursor_row].text if self.items else ""
+        self.post_message(self.EditRequested(kind, text))
 
     def __init__(self, stale_after: float, **kwargs: object) -> None:
         super().__init__(**kwargs)
@@ -62,6 +82,7 @@ class WatchlistTable(Grid):
             elif item.instrument is None:
                 self.set_cell(item.text, "data", Text("…", style="dim"))
         self.items = list(items)
+        self.reorder(wanted)
 
     def _symbol_text(self, item: WatchItem) -> Text:
         name = item.instrument.display if item.instrument else item.text
