@@ -233,7 +233,8 @@ def _run_app(args: argparse.Namespace) -> int:
         return _error(str(exc.args[0]))
     from ibterm import checks_cli
 
-    for warning in checks_cli.profile_warnings(path, config):
+    warnings = checks_cli.profile_warnings(path, config)
+    for warning in warnings:
         print(f"ibterm: warning: {warning}", file=sys.stderr)
     try:
         keymap = checks_cli.active_keymap(profile)
@@ -241,11 +242,12 @@ def _run_app(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     log_to_file(data_dir(), args.log_level or config.log_level)
-    return _run_tui(profile, name, profile.mode, config.journal_sync, keymap, path)
+    return _run_tui(profile, name, profile.mode, config.journal_sync, keymap, path, warnings)
 
 
 def _run_tui(profile, name: str, mode, journal_sync: str = "NORMAL",  # type: ignore[no-untyped-def]
-             keymap=None, config_file: Path | None = None) -> int:
+             keymap=None, config_file: Path | None = None,
+             warnings: list[str] | None = None) -> int:
     from ibterm.broker.journal import Journal, journal_path
     from ibterm.broker.session import BrokerSession
     from ibterm.config import data_dir
@@ -253,7 +255,8 @@ def _run_tui(profile, name: str, mode, journal_sync: str = "NORMAL",  # type: ig
 
     session = BrokerSession(profile, name, mode)
     journal = Journal(journal_path(data_dir()), name, journal_sync)
-    IbtermApp(session, journal=journal, keymap=keymap, config_file=config_file).run()
+    IbtermApp(session, journal=journal, keymap=keymap, config_file=config_file,
+              warnings=warnings).run()
     return EXIT_OK
 
 

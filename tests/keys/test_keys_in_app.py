@@ -146,3 +146,15 @@ profiles:
         assert load_config(config).profiles["demo"].watchlist == ["ES", "MSFT"]
     text = config.read_text()
     assert "# my workstation" in text and "# the simulator" in text and "# what I watch" in text
+
+
+async def test_palette_adds_a_symbol_to_the_watchlist(sim: SimServer) -> None:
+    app = _app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        watchlist = app.query_one(WatchlistTable)
+        await until(pilot, lambda: len(watchlist.quotes) == 1)
+        await pilot.press("ctrl+p")
+        await pilot.press(*"tsla")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        await until(pilot, lambda: watchlist.row_keys == ["AAPL", "TSLA"])

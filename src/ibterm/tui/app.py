@@ -29,6 +29,7 @@ from ibterm.domain.quote import MarketDataType
 from ibterm.domain.symbols import SymbolError
 from ibterm.keymaps import Keymap
 from ibterm.macros import MacroError, build_intent
+from ibterm.tui.commands import IbtermCommands
 from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, DEFAULT_THEME, LoadedThemes, load_themes
 from ibterm.tui.widgets.confirm import AskText, AskYesNo, ConfirmOrder
 from ibterm.tui.widgets.executions import ExecutionLog, ExecutionsScreen
@@ -51,6 +52,7 @@ PANES = ("watchlist", "positions", "orders")
 class IbtermApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "ibterm"
+    COMMANDS = App.COMMANDS | {IbtermCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_app", "Quit", id="quit"),
         Binding("question_mark", "show_help", "Keys", id="show-help"),
@@ -72,7 +74,8 @@ class IbtermApp(App[None]):
     def __init__(self, session: BrokerSession, journal: Journal | None = None,
                  wall_clock: Callable[[], dt.datetime] = dt.datetime.now,
                  keymap: Keymap | None = None, themes: LoadedThemes | None = None,
-                 config_file: Path | None = None, **kwargs: object) -> None:
+                 config_file: Path | None = None, warnings: list[str] | None = None,
+                 **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.session = session
         self.wall_clock = wall_clock
@@ -83,6 +86,7 @@ class IbtermApp(App[None]):
         self.keymap = keymap
         # Watchlist edits are saved here (the profile's entry); None: the demo, not saved.
         self.config_file = config_file
+        self.startup_warnings = warnings or []
         self.themes = themes if themes is not None else load_themes(user_dir("themes"))
         for theme in self.themes.themes.values():
             self.register_theme(theme)
@@ -129,6 +133,8 @@ class IbtermApp(App[None]):
             self.notify(str(problem), title="Theme not loaded", severity="warning", timeout=12)
         if self._theme_problem:
             self.notify(self._theme_problem, severity="warning", timeout=12)
+        for warning in self.startup_warnings:
+            self.notify(warning, title="Config", severity="warning", timeout=15)
         self.set_interval(REFRESH_INTERVAL, self.refresh_from_session)
         self.set_interval(1.0, self._tick_clock)
         self.run_worker(self.session.start(), name="connect", exclusive=True)
@@ -310,6 +316,20 @@ class IbtermApp(App[None]):
             self.session.remove_watch(event.text)
         else:
             self.session.move_watch(event.text, -1 if event.kind == "up" else 1)
+        self._save_watchlist()
+
+    def open_ticket(self, side: Side, symbol: str) -> None:
+        self.ticket.open(side, symbol)
+
+    @work(group="watchlist")
+    async def add_to_watchlist(self, text: str) -> None:
+        try:
+            item = await self.session.add_watch(text)
+        except (ValueError, SymbolError) as exc:
+            self.notify(f"Not added: {exc}", severity="warning")
+            return
+        if item.error:
+            self.notify(f"{item.text}: {item.error}", severity="warning")
         self._save_watchlist()
 
     def _save_watchlist(self) -> None:
