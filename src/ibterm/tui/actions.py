@@ -18,7 +18,14 @@ def action_registry() -> dict[str, ActionInfo]:
     from ibterm.tui.app import IbtermApp
     from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
     from ibterm.tui.widgets.executions import ExecutionsScreen
-    from ibterm.tui.widgets.fields import Cycler, StepInput
+    from ibterm.tui.widgets.fields import (
+        ActionButton,
+        Cycler,
+        ListTable,
+        StepInput,
+        TextInput,
+        ToggleBox,
+    )
     from ibterm.tui.widgets.grid import Grid
     from ibterm.tui.widgets.help import HelpScreen
     from ibterm.tui.widgets.orders import OrdersTable
@@ -32,7 +39,12 @@ def action_registry() -> dict[str, ActionInfo]:
         ("watchlist", [WatchlistTable]),
         ("orders", [OrdersTable]),
         ("ticket", [OrderTicket]),
-        ("field", [Cycler, StepInput]),
+        ("cycler", [Cycler]),
+        ("step", [StepInput]),
+        ("input", [TextInput]),
+        ("checkbox", [ToggleBox]),
+        ("button", [ActionButton]),
+        ("list", [ListTable]),
         ("confirm", [ConfirmOrder]),
         ("dialog", [AskYesNo]),
         ("help", [HelpScreen]),
@@ -40,7 +52,7 @@ def action_registry() -> dict[str, ActionInfo]:
         ("executions", [ExecutionsScreen]),
     ]
     # The row keys of the table scope are active in each table as well.
-    active_in = {"table": ("watchlist", "orders", "positions")}
+    active_in = {"table": ("watchlist", "orders", "positions"), "input": ("input", "step")}
     registry: dict[str, ActionInfo] = {}
     for scope, classes in scopes:
         for cls in classes:

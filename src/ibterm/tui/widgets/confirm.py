@@ -13,6 +13,7 @@ from textual.widgets import Button, Checkbox, Input, Static
 
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.orders import CheckResult, CheckSeverity, Confirmation, OrderIntent
+from ibterm.tui.widgets.fields import ActionButton, TextInput, ToggleBox
 
 
 class ConfirmOrder(ModalScreen[Confirmation]):
@@ -67,11 +68,11 @@ class ConfirmOrder(ModalScreen[Confirmation]):
                                CheckSeverity.BLOCK: ("✖", "red")}[c.severity]
                 yield Static(Text(f"{mark} {where}{c.message}", style=style), classes="check")
             for name in self.breaches:
-                yield Checkbox(f"override: {name}", id=f"override-{name}")
+                yield ToggleBox(f"override: {name}", id=f"override-{name}")
             with Horizontal():
-                yield Button("Send (y)", variant="error" if self.mode is TradingMode.LIVE
+                yield ActionButton("Send (y)", variant="error" if self.mode is TradingMode.LIVE
                              else "success", id="send")
-                yield Button("Cancel (n)", id="cancel")
+                yield ActionButton("Cancel (n)", id="cancel")
 
     def on_mount(self) -> None:
         self._update_send()
@@ -130,8 +131,8 @@ class AskYesNo(ModalScreen[bool]):
             if self.detail:
                 yield Static(self.detail)
             with Horizontal():
-                yield Button("Yes (y)", variant="error", id="yes")
-                yield Button("No (n)", id="no")
+                yield ActionButton("Yes (y)", variant="error", id="yes")
+                yield ActionButton("No (n)", id="no")
 
     def on_mount(self) -> None:
         self.query_one("#yes").focus()
@@ -163,7 +164,7 @@ class AskText(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(Text(self.question, style="bold"))
-            yield Input(placeholder=self.placeholder)
+            yield TextInput(placeholder=self.placeholder)
 
     def on_mount(self) -> None:
         self.query_one(Input).focus()

@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from ibterm.domain.orders import FillUpdate
 from ibterm.tui import format as fmt
+from ibterm.tui.widgets.fields import ListTable
 
 
 class ExecutionLog:
@@ -51,7 +52,7 @@ class ExecutionsScreen(ModalScreen[None]):
             total = sum(f.commission or 0.0 for f in self.rows)
             yield Static(f" Executions this session: {len(self.rows)}, commissions "
                          f"{fmt.money(total, 2)}")
-            yield DataTable(cursor_type="row", zebra_stripes=True)
+            yield ListTable(cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -3,12 +3,50 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import Input, Static
+from textual.widgets import Button, Checkbox, DataTable, Input, Static
+
+from ibterm.keymaps import RESERVED_KEYS, normalize_key
+
+
+def with_ids(prefix: str, bindings: list[BindingType]) -> list[BindingType]:
+    """A built-in widget's bindings, each with an id (so keymaps can remap them) and without
+    the keys terminals and multiplexers keep for themselves."""
+    out: list[BindingType] = []
+    for b in bindings:
+        if not isinstance(b, Binding):
+            continue
+        keys = [k for k in b.key.split(",") if normalize_key(k) not in RESERVED_KEYS]
+        if not keys:
+            continue
+        name = b.action.replace("(True)", "_select").replace("_", "-")
+        out.append(replace(b, key=",".join(keys), id=f"{prefix}-{name}"))
+    return out
+
+
+class TextInput(Input, inherit_bindings=False):
+    """Input with ids on every key: cursor, selection, deletion, clipboard."""
+
+    BINDINGS: ClassVar[list[BindingType]] = with_ids("input", Input.BINDINGS)
+
+
+class ToggleBox(Checkbox, inherit_bindings=False):
+    BINDINGS: ClassVar[list[BindingType]] = with_ids("checkbox", Checkbox.BINDINGS)
+
+
+class ListTable(DataTable[object], inherit_bindings=False):
+    """The read-only lists of dialogs (help, executions)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = with_ids("list", DataTable.BINDINGS)
+
+
+class ActionButton(Button, inherit_bindings=False):
+    BINDINGS: ClassVar[list[BindingType]] = with_ids("button", Button.BINDINGS)
 
 
 class Cycler(Static, can_focus=True):
@@ -54,7 +92,7 @@ class Cycler(Static, can_focus=True):
         self.update(Text(f"‹{self.value}›"))
 
 
-class StepInput(Input):
+class StepInput(TextInput):
     """A number field; up/down step it by the instrument's tick or size increment."""
 
     BINDINGS: ClassVar[list[BindingType]] = [

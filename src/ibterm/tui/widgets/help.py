@@ -10,6 +10,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from ibterm.tui.widgets.fields import ListTable
+
 
 def live_bindings(app: object, node: object) -> BindingsMap:
     """A node's bindings with the app's keymap applied (Textual applies it per lookup)."""
@@ -52,7 +54,7 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("[b]Keys[/b]  (action ids are what keymaps remap)")
-            yield DataTable(cursor_type="row", zebra_stripes=True, id="help-table")
+            yield ListTable(cursor_type="row", zebra_stripes=True, id="help-table")
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

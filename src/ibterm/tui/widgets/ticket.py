@@ -30,7 +30,7 @@ from ibterm.domain.orders import (
 )
 from ibterm.domain.quote import MarketDataType, Quote
 from ibterm.tui import format as fmt
-from ibterm.tui.widgets.fields import Cycler, StepInput
+from ibterm.tui.widgets.fields import Cycler, StepInput, TextInput, ToggleBox
 
 ORDER_TYPES = [t.value for t in OrderType]
 
@@ -102,7 +102,7 @@ class OrderTicket(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Label("Symbol")
-            yield Input(placeholder="AAPL, ES, SPY 20261218 600 C", id="t-symbol")
+            yield TextInput(placeholder="AAPL, ES, SPY 20261218 600 C", id="t-symbol")
             yield Label("Side")
             yield Cycler([Side.BUY.value, Side.SELL.value], id="t-side")
             yield Label("Qty")
@@ -115,10 +115,10 @@ class OrderTicket(Vertical):
             yield StepInput(0.01, id="t-stop")
         with Horizontal():
             yield Label("Trail")
-            yield Input(placeholder="1.25 or 1%", id="t-trail")
+            yield TextInput(placeholder="1.25 or 1%", id="t-trail")
             yield Label("TIF")
             yield Cycler([t.value for t in TimeInForce], id="t-tif")
-            yield Checkbox("Outside RTH", id="t-rth")
+            yield ToggleBox("Outside RTH", id="t-rth")
             yield Label("Account")
             yield Cycler(["—"], id="t-account")
             yield Label("Mode")
@@ -126,9 +126,9 @@ class OrderTicket(Vertical):
             yield Label("", id="t-instrument")
         with Horizontal(classes="bracket-row"):
             yield Label("Take profit")
-            yield Input(placeholder="1.5%", id="t-tp", value="1.5%")
+            yield TextInput(placeholder="1.5%", id="t-tp", value="1.5%")
             yield Label("Stop loss")
-            yield Input(placeholder="0.75%", id="t-sl", value="0.75%")
+            yield TextInput(placeholder="0.75%", id="t-sl", value="0.75%")
             yield Label("", id="t-bracket")
         with Horizontal(classes="oca-row"):
             yield Label("OCA type")
