@@ -54,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     jexport.add_argument("--format", choices=("csv", "parquet"), required=True)
     jexport.add_argument("--out", type=Path, required=True, help="output file")
 
+    risk = sub.add_parser("risk", help="margin and stress report for a portfolio CSV")
+    risk.add_argument("positions", type=Path, metavar="POSITIONS.csv")
+    risk.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    risk.add_argument("--as-of", type=_yyyymmdd, help="YYYYMMDD (default today)")
+    risk.add_argument("--rate", type=float, default=0.04, help="risk-free rate (default 0.04)")
+
     keys = sub.add_parser("keys", help="keymaps: list the keys, check a keymap file")
     ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
     ksub.add_parser("list", help="every action id, its keys in the active keymap, what it does")
@@ -90,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run_demo(args)
         if args.command == "journal":
             return _run_journal(args)
+        if args.command == "risk":
+            return _run_risk(args)
         if args.command in ("keys", "themes", "config"):
             from ibterm import checks_cli
 
@@ -107,6 +115,42 @@ def _date(text: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _yyyymmdd(text: str) -> dt.date:
+    try:
+        return dt.datetime.strptime(text, "%Y%m%d").date()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYYMMDD): {text!r}") from None
+
+
+def _run_risk(args: argparse.Namespace) -> int:
+    import json
+
+    from rich.console import Console
+
+    from ibterm.reference import futures_table
+    from ibterm.risk.portfolio import PortfolioErrors, load_portfolio
+    from ibterm.risk.report import analyse, print_report
+
+    if not -0.05 <= args.rate <= 0.5:
+        return _error(f"--rate {args.rate} is not a plausible rate (a decimal: 0.04)")
+    as_of = args.as_of or dt.date.today()
+    futures = futures_table()
+    try:
+        rows = load_portfolio(args.positions, as_of, futures)
+        report = analyse(rows, as_of, args.rate, futures)
+    except PortfolioErrors as exc:
+        for line in exc.lines:
+            print(line if line.startswith(str(args.positions)) else f"{args.positions}:{line}",
+                  file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        report.pop("_correlated_worst_loss", None)
+        print(json.dumps(report))
+    else:
+        print_report(report, Console())
+    return EXIT_OK
 
 
 def _run_journal(args: argparse.Namespace) -> int:

@@ -1,0 +1,130 @@
+"""TIMS-style stress: each underlying's positions revalued over a grid of price moves and
+relative volatility shifts; its worst loss (at least the per-contract minimum) counts, and
+the portfolio's worst loss is the sum over underlyings. Defaults: margin-rules.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import polars as pl
+
+from ibterm.risk.portfolio import PortfolioErrors, Row
+from ibterm.risk.pricing import implied_vol, price_expr
+
+
+@dataclass(frozen=True, slots=True)
+class StressParams:
+    scans: dict[str, tuple[float, float]] = field(default_factory=lambda: {
+        "equity": (-0.15, 0.15), "narrow_index": (-0.15, 0.15),
+        "small_cap_index": (-0.10, 0.10), "broad_index": (-0.08, 0.06)})
+    points_each_side: int = 5
+    vol_shifts: tuple[float, ...] = (-0.15, 0.0, 0.15)  # relative: sigma x (1 + shift)
+    min_per_contract: float = 0.375  # x multiplier, per option contract
+
+
+@dataclass(slots=True)
+class StressResult:
+    worst_loss: float
+    by_underlying: dict[str, float]
+    grid: list[dict[str, object]]
+    correlated_worst_loss: float
+
+
+def _moves(low: float, high: float, n: int) -> list[float]:
+    return sorted({round(low * i / n, 6) for i in range(1, n + 1)}
+                  | {0.0} | {round(high * i / n, 6) for i in range(1, n + 1)})
+
+
+_PRICE_COLS = ("spot", "strike", "years", "vol", "rate", "carry_yield", "is_call", "black76")
+
+
+def positions_frame(rows: list[Row], as_of: dt.date, rate: float) -> pl.DataFrame:
+    frame = pl.DataFrame({
+        "line": [r.line for r in rows],
+        "underlying": [r.symbol for r in rows],
+        "index_class": [r.index_class for r in rows],
+        "option": [r.is_option for r in rows],
+        "qty": [r.quantity for r in rows],
+        "mult": [r.multiplier for r in rows],
+        "price": [r.price for r in rows],
+        "spot": [r.underlying_price for r in rows],
+        "strike": [r.strike or 1.0 for r in rows],
+        "years": [((r.expiry - as_of).days / 365.0) if r.expiry else 0.0 for r in rows],
+        "iv": [r.iv for r in rows],
+        "carry_yield": [r.div_yield for r in rows],
+        "is_call": [r.right == "C" for r in rows],
+        "black76": [r.sec_type == "FOP" for r in rows],
+    }, schema_overrides={"iv": pl.Float64}).with_columns(rate=pl.lit(rate))
+    need = frame.filter(pl.col("option") & pl.col("iv").is_null())
+    if need.height:
+        implied = implied_vol(need)
+        bad = need.filter(implied.is_null())["line"].to_list()
+        if bad:
+            raise PortfolioErrors([f"line {line}: no volatility makes this option worth its "
+                                   "price: give iv" for line in bad])
+        fill = dict(zip(need["line"].to_list(), implied.to_list(), strict=True))
+        frame = frame.with_columns(
+            iv=pl.when(pl.col("iv").is_null())
+            .then(pl.col("line").replace_strict(fill, default=None, return_dtype=pl.Float64))
+            .otherwise(pl.col("iv")))
+    return frame.with_columns(vol=pl.col("iv").fill_null(0.0))
+
+
+def _value(spot: pl.Expr, vol: pl.Expr) -> pl.Expr:
+    cols = {c: pl.col(c) for c in _PRICE_COLS}
+    cols["spot"], cols["vol"] = spot, vol
+    option = price_expr(*(cols[c] for c in _PRICE_COLS))
+    return pl.when(pl.col("option")).then(option).otherwise(spot)
+
+
+def stress(frame: pl.DataFrame, params: StressParams | None = None) -> StressResult:
+    params = params or StressParams()
+    scenario_rows = []
+    for underlying, index_class in frame.select("underlying", "index_class").unique().rows():
+        low, high = params.scans[index_class]
+        for move in _moves(low, high, params.points_each_side):
+            for shift in params.vol_shifts:
+                scenario_rows.append((underlying, move, shift))
+    scenarios = pl.DataFrame(scenario_rows, schema=["underlying", "price_move", "vol_shift"],
+                             orient="row")
+    base = frame.with_columns(base_value=_value(pl.col("spot"), pl.col("vol")))
+    grid = (
+        base.join(scenarios, on="underlying")
+        .with_columns(new_value=_value(pl.col("spot") * (1 + pl.col("price_move")),
+                                       pl.col("vol") * (1 + pl.col("vol_shift"))))
+        .with_columns(pnl=(pl.col("new_value") - pl.col("base_value")) * pl.col("qty")
+                      * pl.col("mult"))
+        .group_by("underlying", "price_move", "vol_shift")
+        .agg(pl.col("pnl").sum())
+        .sort("underlying", "price_move", "vol_shift")
+    )
+    minimum = (frame.filter(pl.col("option"))
+               .group_by("underlying")
+               .agg((pl.col("qty").abs() * pl.col("mult")).sum() * params.min_per_contract))
+    minimums = dict(minimum.rows())
+    worst = grid.group_by("underlying").agg((-pl.col("pnl").min()).clip(0.0).alias("loss"))
+    by_underlying = {u: round(max(loss, minimums.get(u, 0.0)), 2)
+                     for u, loss in worst.sort("underlying").rows()}
+    # The correlated view: one common move for every equity-like underlying.
+    equity = frame.filter(pl.col("index_class") != "broad_index")
+    correlated = 0.0
+    if equity.height:
+        low, high = params.scans["equity"]
+        common = pl.DataFrame([(m, v) for m in _moves(low, high, params.points_each_side)
+                               for v in params.vol_shifts],
+                              schema=["price_move", "vol_shift"], orient="row")
+        totals = (equity.with_columns(base_value=_value(pl.col("spot"), pl.col("vol")))
+                  .join(common, how="cross")
+                  .with_columns(pnl=(_value(pl.col("spot") * (1 + pl.col("price_move")),
+                                            pl.col("vol") * (1 + pl.col("vol_shift")))
+                                     - pl.col("base_value")) * pl.col("qty") * pl.col("mult"))
+                  .group_by("price_move", "vol_shift").agg(pl.col("pnl").sum()))
+        correlated = max(0.0, -float(totals["pnl"].min()))  # type: ignore[arg-type]
+    return StressResult(
+        worst_loss=round(sum(by_underlying.values()), 2),
+        by_underlying=by_underlying,
+        grid=[{"underlying": u, "price_move": m, "vol_shift": v, "pnl": round(p, 2)}
+              for u, m, v, p in grid.rows()],
+        correlated_worst_loss=round(correlated, 2),
+    )
