@@ -20,7 +20,9 @@ LIVE_PORTS = {7496: "TWS live", 4001: "IB Gateway live"}
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "keys":
-        return _keys_list() if args.keys_command == "list" else _keys_check(args.file)
+        if args.keys_command == "list":
+            return _keys_list(args.profile)
+        return _keys_check(args.file)
     if args.command == "themes":
         return _themes_list() if args.themes_command == "list" else _themes_check(args.file)
     if args.config_command == "schema":
@@ -35,37 +37,38 @@ def _print_problems(problems: list[yamlfile.Problem]) -> None:
 
 
 # --- keys --------------------------------------------------------------------------------
-def active_keymap(profile: Profile | None) -> Keymap | None:
+def active_keymap(profile: Profile | None, folder: Path | None = None) -> Keymap | None:
     """The profile's keymap, checked; None means the built-in keys."""
-    from ibterm.tui.actions import action_registry
+    from ibterm.tui.actions import action_registry, key_exists
 
     name = profile.keymap if profile is not None else "default"
-    sources = keymap_sources(user_dir("keymaps"))
+    sources = keymap_sources(folder or user_dir("keymaps"))
     if name not in sources:
         known = ", ".join(sorted(sources))
         raise yamlfile.FileProblems([yamlfile.Problem(str(config_path()), 1, 1,
                                                       f"no keymap named {name!r} ({known})")])
     path, text = sources[name]
-    keymap, problems = check_keymap(yamlfile.parse(text, path), path, action_registry())
+    keymap, problems = check_keymap(yamlfile.parse(text, path), path, action_registry(),
+                                    key_exists)
     if problems:
         raise yamlfile.FileProblems(problems)
     return keymap
 
 
-def _active_profile() -> Profile | None:
+def _active_profile(name: str | None = None) -> Profile | None:
     path = config_path()
     if not path.exists():
         return None
     config = load_config(path)
-    return config.profiles.get(config.default_profile)
+    return config.profiles.get(name or config.default_profile)
 
 
-def _keys_list() -> int:
+def _keys_list(profile_name: str | None = None) -> int:
     from ibterm.keymaps import normalize_key
     from ibterm.tui.actions import action_registry
 
     try:
-        keymap = active_keymap(_active_profile())
+        keymap = active_keymap(_active_profile(profile_name))
     except yamlfile.FileProblems as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
@@ -83,7 +86,7 @@ def _keys_list() -> int:
 
 
 def _keys_check(path: Path) -> int:
-    from ibterm.tui.actions import action_registry
+    from ibterm.tui.actions import action_registry, key_exists
 
     if not path.is_file():
         print(f"ibterm: no such file: {path}", file=sys.stderr)
@@ -93,7 +96,7 @@ def _keys_check(path: Path) -> int:
     except yamlfile.FileProblems as exc:
         _print_problems(exc.problems)
         return EXIT_PROBLEMS
-    keymap, problems = check_keymap(located, str(path), action_registry())
+    keymap, problems = check_keymap(located, str(path), action_registry(), key_exists)
     if problems:
         _print_problems(problems)
         return EXIT_PROBLEMS
@@ -105,11 +108,15 @@ def _keys_check(path: Path) -> int:
 
 # --- themes ------------------------------------------------------------------------------
 def _themes_list() -> int:
+    from textual.theme import BUILTIN_THEMES
+
     from ibterm.tui.theme import load_themes
 
     loaded = load_themes(user_dir("themes"))
     for name in sorted(loaded.themes):
         print(name)
+    for name in sorted(set(BUILTIN_THEMES) - set(loaded.themes)):
+        print(name)  # Textual's own, usable by name as well
     _print_problems(loaded.failures)
     return EXIT_OK
 
@@ -166,10 +173,13 @@ def _config_check(file: Path | None) -> int:
         return EXIT_PROBLEMS
     problems = []
     located = yamlfile.read(path)
+    from textual.theme import BUILTIN_THEMES
+
     from ibterm.tui.theme import load_themes
 
-    themes = load_themes(user_dir("themes")).themes
-    sources = keymap_sources(user_dir("keymaps"))
+    themes = {**BUILTIN_THEMES, **load_themes(path.parent / "themes").themes}
+    keymaps_dir = path.parent / "keymaps"
+    sources = keymap_sources(keymaps_dir)
     for name, profile in config.profiles.items():
         if profile.theme not in themes:
             line, col = located.where(("profiles", name, "theme"))
@@ -181,13 +191,13 @@ def _config_check(file: Path | None) -> int:
                                              f"profile {name!r}: no keymap {profile.keymap!r}"))
         else:
             try:
-                active_keymap(profile)
+                active_keymap(profile, keymaps_dir)
             except yamlfile.FileProblems as exc:
                 problems.extend(exc.problems)
     for warning in profile_warnings(path, config):
         print(f"warning: {warning}", file=sys.stderr)
     if problems:
-        _print_problems(problems)
+        _print_problems(sorted(problems, key=lambda p: (p.path, p.line, p.column)))
         return EXIT_PROBLEMS
     print(f"{path}: {len(config.profiles)} profile(s), no problems")
     return EXIT_OK

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -157,8 +157,9 @@ def _split(keys: str) -> list[str]:
     return [k.strip() for k in keys.split(",") if k.strip()]
 
 
-def check_keymap(located: yamlfile.Located, path: str,
-                 actions: Mapping[str, ActionInfo]) -> tuple[Keymap | None, list[yamlfile.Problem]]:
+def check_keymap(located: yamlfile.Located, path: str, actions: Mapping[str, ActionInfo],
+                 key_exists: Callable[[str], bool] | None = None,
+                 ) -> tuple[Keymap | None, list[yamlfile.Problem]]:
     """Validate a parsed keymap against the app's actions; every problem, located."""
     try:
         model = yamlfile.validate(KeymapFile, located, path)
@@ -175,8 +176,11 @@ def check_keymap(located: yamlfile.Located, path: str,
             close = difflib.get_close_matches(action_id, list(actions), n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             at(("bindings", action_id), f"unknown action id {action_id!r}{hint}", key_line=True)
+        if not _split(keys):
+            at(("bindings", action_id), "an empty binding does not unbind: Textual keeps the "
+                                        "default keys; bind it to a key you do not use")
         for key in _split(keys):
-            if not _KEY.match(key):
+            if not _KEY.match(key) or (key_exists is not None and not key_exists(key)):
                 at(("bindings", action_id), f"{key!r} is not a key (see `textual keys`)")
 
     # Effective keys per scope: the file's where it rebinds, the defaults elsewhere.
@@ -190,7 +194,8 @@ def check_keymap(located: yamlfile.Located, path: str,
     macros: list[Macro] = []
     for i, m in enumerate(model.macros):
         key = normalize_key(m.key)
-        if not _KEY.match(m.key.strip()):
+        if not _KEY.match(m.key.strip()) or (key_exists is not None
+                                             and not key_exists(m.key.strip())):
             at(("macros", i, "key"), f"{m.key!r} is not a key (see `textual keys`)")
         effective.setdefault("app", {}).setdefault(key, []).append(f"macro {m.action}")
         args_model = MACRO_ACTIONS.get(m.action)
@@ -225,8 +230,9 @@ def check_keymap(located: yamlfile.Located, path: str,
     return (None if problems else keymap), problems
 
 
-def load_keymap_file(path: Path, actions: Mapping[str, ActionInfo]) -> Keymap:
-    keymap, problems = check_keymap(yamlfile.read(path), str(path), actions)
+def load_keymap_file(path: Path, actions: Mapping[str, ActionInfo],
+                     key_exists: Callable[[str], bool] | None = None) -> Keymap:
+    keymap, problems = check_keymap(yamlfile.read(path), str(path), actions, key_exists)
     if problems:
         raise yamlfile.FileProblems(problems)
     assert keymap is not None

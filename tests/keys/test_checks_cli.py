@@ -49,8 +49,9 @@ def test_config_check_reports_bad_files_and_schema_is_json(tmp_path: Path) -> No
 
 def test_themes_list_and_check(tmp_path: Path) -> None:
     listed = _run("themes", "list")
-    assert listed.stdout.split() == ["ibterm-ansi", "ibterm-dark", "ibterm-high-contrast",
-                                     "ibterm-light"]
+    names = listed.stdout.split()
+    assert names[:4] == ["ibterm-ansi", "ibterm-dark", "ibterm-high-contrast", "ibterm-light"]
+    assert "nord" in names  # Textual's own themes are usable by name too
     bad = tmp_path / "t.yaml"
     bad.write_text("name: t\nprimary: '#12'\nvariables:\n  trade-up: nope\n")
     result = _run("themes", "check", str(bad))
@@ -61,3 +62,13 @@ def test_themes_list_and_check(tmp_path: Path) -> None:
     good = tmp_path / "g.yaml"
     good.write_text("name: g\nprimary: '#123456'\n")
     assert _run("themes", "check", str(good)).returncode == 0
+
+
+def test_theme_colours_with_alpha_still_draw() -> None:
+    from rich.style import Style
+
+    from ibterm.tui.theme import rich_colour
+
+    for value in ("#11223380", "rgba(10,20,30,0.5)", "transparent", "ansi_red", "#3fb950"):
+        Style.parse(f"bold {rich_colour(value)}")  # raises if Rich cannot draw it
+    assert rich_colour("#11223380") == "#112233"

@@ -10,7 +10,7 @@ import pytest
 
 from ibterm import yamlfile
 from ibterm.keymaps import check_keymap, keymap_sources
-from ibterm.tui.actions import action_registry
+from ibterm.tui.actions import action_registry, key_exists
 
 IBTERM = [sys.executable, "-m", "ibterm"]
 
@@ -18,14 +18,15 @@ IBTERM = [sys.executable, "-m", "ibterm"]
 def _check(tmp_path: Path, text: str) -> list[str]:
     path = tmp_path / "k.yaml"
     path.write_text(text)
-    _, problems = check_keymap(yamlfile.read(path), str(path), action_registry())
+    _, problems = check_keymap(yamlfile.read(path), str(path), action_registry(), key_exists)
     return [str(p).removeprefix(f"{path}:") for p in problems]
 
 
 @pytest.mark.parametrize("name", ["default", "vim", "tws"])
 def test_shipped_keymaps_have_no_problems(name: str) -> None:
     path, text = keymap_sources(Path("/nonexistent"))[name]
-    keymap, problems = check_keymap(yamlfile.parse(text, path), path, action_registry())
+    keymap, problems = check_keymap(yamlfile.parse(text, path), path, action_registry(),
+                                    key_exists)
     assert problems == [] and keymap is not None and keymap.name == name
 
 
@@ -106,3 +107,10 @@ def test_defaults_leave_terminal_and_multiplexer_keys_alone() -> None:
 
     taken = {normalize_key(k) for a in action_registry().values() for k in a.keys.split(",")}
     assert not taken & RESERVED_KEYS
+
+
+def test_keys_that_never_fire_and_empty_bindings_are_problems(tmp_path: Path) -> None:
+    problems = _check(tmp_path, "name: x\nbindings:\n  page-down: pgdown\n  quit: ''\n")
+    assert problems == ["3:14: 'pgdown' is not a key (see `textual keys`)",
+                        "4:9: an empty binding does not unbind: Textual keeps the default keys; "
+                        "bind it to a key you do not use"]

@@ -6,6 +6,7 @@ the ticket, a dialog); a key bound twice in one scope is a clash.
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 
 from textual.binding import Binding
@@ -61,3 +62,26 @@ def action_registry() -> dict[str, ActionInfo]:
                     registry[b.id] = ActionInfo(b.id, scope, b.key, b.description or b.action,
                                                 active_in.get(scope, ()))
     return registry
+
+
+_MODIFIERS = frozenset({"ctrl", "shift", "alt", "super", "meta"})
+
+
+def key_exists(key: str) -> bool:
+    """A key Textual can report: a character, one of its key names, or a character's
+    Unicode name (question_mark); with modifiers. `pgdown` is not one."""
+    from textual.keys import Keys
+
+    key = key.strip()
+    if len(key) == 1:
+        return True  # any character, "+" included
+    *modifiers, base = key.split("+")
+    if any(m not in _MODIFIERS for m in modifiers) or not base:
+        return False
+    if len(base) == 1 or base in {k.value for k in Keys}:
+        return True
+    try:
+        unicodedata.lookup(base.replace("_", " "))
+    except KeyError:
+        return False
+    return True

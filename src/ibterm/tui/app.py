@@ -129,8 +129,12 @@ class IbtermApp(App[None]):
         self.query_one("#watchlist").focus()
         self._apply_keymap()
         self.status_bar.safety_keys = self.safety_keys()
+        by_file: dict[str, list[str]] = {}
         for problem in self.themes.failures:
-            self.notify(str(problem), title="Theme not loaded", severity="warning", timeout=12)
+            by_file.setdefault(problem.path, []).append(str(problem))
+        for lines in by_file.values():
+            self.notify("\n".join(lines), title="Theme not loaded", severity="warning",
+                        timeout=12)
         if self._theme_problem:
             self.notify(self._theme_problem, severity="warning", timeout=12)
         for warning in self.startup_warnings:
@@ -360,10 +364,11 @@ class IbtermApp(App[None]):
         if self.ticket.has_class("open") and self.ticket.instrument is not None:
             return self.ticket.instrument
         if self.focused is self.positions:
+            # Never fall back to another pane's row: an order on the wrong instrument is
+            # worse than none.
             symbol = self.positions.selected_symbol()
-            for inst in self.session.instruments.values():
-                if inst.display == symbol:
-                    return inst
+            return next((inst for inst in self.session.instruments.values()
+                         if inst.display == symbol), None)
         items = self.watchlist.items
         if items and 0 <= self.watchlist.cursor_row < len(items):
             return items[self.watchlist.cursor_row].instrument
@@ -403,6 +408,11 @@ class IbtermApp(App[None]):
             intent = replace(intent, legs=legs) if legs else None
         if intent is None:
             self.notify("Nothing to flatten")
+            return
+        # The same question as F10, whatever the profile's confirmations say.
+        if not await self.push_screen_wait(AskYesNo(
+                "FLATTEN: close these positions with marketable limit orders?",
+                "\n".join(leg.describe() for leg in intent.legs))):
             return
         result = await self.pipeline.submit(intent)
         if result.outcome is Outcome.REJECTED:
@@ -484,6 +494,10 @@ class IbtermApp(App[None]):
             return
         await self.session.close()
         self.exit()
+
+    async def action_quit(self) -> None:
+        """Textual's own quit (ctrl+q, the palette) asks about working orders too."""
+        self.action_quit_app()
 
     async def on_unmount(self) -> None:
         # However the app ends (q, ctrl+q, the terminal going away), end the session too.

@@ -1,6 +1,6 @@
 """The command palette (ctrl+p): the app's actions, the keymap's macros, and symbols
 (open a ticket for one, add one to the watchlist). Themes come with Textual's own
-"Change theme" command."""
+"Theme" command."""
 
 from __future__ import annotations
 

@@ -134,4 +134,6 @@ def rich_colour(value: str) -> str:
         return "default"
     if colour.ansi is not None:
         return "default" if colour.ansi < 0 else f"color({colour.ansi})"
-    return colour.hex
+    if colour.a == 0:
+        return "default"
+    return colour.hex6  # Rich has no alpha: drop it rather than fail to draw

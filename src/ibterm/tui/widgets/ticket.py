@@ -150,7 +150,7 @@ class OrderTicket(Vertical):
             self.query_one("#t-symbol", Input).focus()
 
     def open_modify(self, order: OrderUpdate) -> None:
-        """Load a working order into the fields; ctrl+t then re-places it."""
+        """Load a working order into the fields; F4 (transmit) then re-places it."""
         self.modifying = order.order_ref
         self.border_title = f"Modify order {order.order_id} ({order.order_ref})"
         self.add_class("open")
