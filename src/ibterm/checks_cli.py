@@ -108,14 +108,12 @@ def _keys_check(path: Path) -> int:
 
 # --- themes ------------------------------------------------------------------------------
 def _themes_list() -> int:
-    from textual.theme import BUILTIN_THEMES
-
-    from ibterm.tui.theme import load_themes
+    from ibterm.tui.theme import load_themes, textual_theme_names
 
     loaded = load_themes(user_dir("themes"))
     for name in sorted(loaded.themes):
         print(name)
-    for name in sorted(set(BUILTIN_THEMES) - set(loaded.themes)):
+    for name in sorted(set(textual_theme_names()) - set(loaded.themes)):
         print(name)  # Textual's own, usable by name as well
     _print_problems(loaded.failures)
     return EXIT_OK
@@ -173,11 +171,9 @@ def _config_check(file: Path | None) -> int:
         return EXIT_PROBLEMS
     problems = []
     located = yamlfile.read(path)
-    from textual.theme import BUILTIN_THEMES
+    from ibterm.tui.theme import load_themes, textual_theme_names
 
-    from ibterm.tui.theme import load_themes
-
-    themes = {**BUILTIN_THEMES, **load_themes(path.parent / "themes").themes}
+    themes = {*textual_theme_names(), *load_themes(path.parent / "themes").themes}
     keymaps_dir = path.parent / "keymaps"
     sources = keymap_sources(keymaps_dir)
     for name, profile in config.profiles.items():

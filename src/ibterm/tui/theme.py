@@ -137,3 +137,10 @@ def rich_colour(value: str) -> str:
     if colour.a == 0:
         return "default"
     return colour.hex6  # Rich has no alpha: drop it rather than fail to draw
+
+
+def textual_theme_names() -> list[str]:
+    """Textual's own themes: the app accepts them by name as well."""
+    from textual.theme import BUILTIN_THEMES
+
+    return list(BUILTIN_THEMES)
