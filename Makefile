@@ -30,6 +30,7 @@ test: $(TEST_STAMP)
 bench: $(TEST_STAMP)
 	$(BIN)/python bench/ticks.py
 	$(BIN)/python bench/orders.py
+	$(BIN)/python bench/risk.py
 
 lint: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet ruff

@@ -23,6 +23,7 @@ good pair for two better ones can be missed.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from dataclasses import dataclass, field
 
@@ -171,6 +172,9 @@ def _group(symbol: str, account: str, rows: list[Row], rates: Rates,
             add("future", [(r.line, r.quantity)], init * abs(r.quantity),
                 maint * abs(r.quantity))
 
+    longs_by_right = {r: sorted((lg for lg in longs if lg.row.right == r),
+                                key=lambda lg: lg.row.strike) for r in ("C", "P")}
+    long_strikes = {r: [lg.row.strike for lg in legs] for r, legs in longs_by_right.items()}
     # 1. covered and vertical pairs, largest saving per contract first.
     candidates: list[tuple[float, str, _Leg, _Leg]] = []
     for sh in shorts:
@@ -180,19 +184,28 @@ def _group(symbol: str, account: str, rows: list[Row], rates: Rates,
             if st.sign == want_stock_sign:
                 saving = naked - _itm(sh.row) * sh.row.multiplier
                 candidates.append((saving, "covered", sh, st))
-        eligible = [lg for lg in longs if lg.row.right == sh.row.right
-                    and lg.row.expiry is not None and sh.row.expiry is not None
-                    and lg.row.expiry >= sh.row.expiry]
-        eligible.sort(key=lambda lg: abs(lg.row.strike - sh.row.strike))
         if order == "no-verticals":
             continue
+        # The longs nearest in strike (a window found by bisection, so the pool stays
+        # near-linear), expiring on or after the short.
+        pool, strikes = longs_by_right[sh.row.right], long_strikes[sh.row.right]
+        at = bisect.bisect_left(strikes, sh.row.strike)
+        window = pool[max(0, at - 2 * NEAREST):at + 2 * NEAREST]
+        eligible = [lg for lg in window if lg.row.expiry is not None
+                    and sh.row.expiry is not None and lg.row.expiry >= sh.row.expiry]
+        eligible.sort(key=lambda lg: abs(lg.row.strike - sh.row.strike))
         for lg in eligible[:NEAREST]:
             if lg.row.multiplier == sh.row.multiplier:
                 candidates.append((naked - _vertical_cost(sh.row, lg.row), "vertical", sh, lg))
     # Straddles and strangles compete in the same pool: a short call can be worth more
     # beside a short put than in a thin spread.
+    short_puts = sorted((sh for sh in shorts if sh.row.right == "P"),
+                        key=lambda sh: sh.row.strike)
+    put_strikes = [sh.row.strike for sh in short_puts]
     for c in (sh for sh in shorts if sh.row.right == "C"):
-        for p in (sh for sh in shorts if sh.row.right == "P"):
+        # The puts nearest in strike only: keeps the pool near-linear in legs.
+        at = bisect.bisect_left(put_strikes, c.row.strike)
+        for p in short_puts[max(0, at - NEAREST):at + NEAREST]:
             if c.row.multiplier != p.row.multiplier:
                 continue
             rc, rp = naked_per_contract(c.row, rates), naked_per_contract(p.row, rates)

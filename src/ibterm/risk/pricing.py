@@ -86,3 +86,36 @@ def implied_vol(frame: pl.DataFrame, iterations: int = 60) -> pl.Series:
     result = (lo + hi) / 2.0
     attainable = (result > 1e-3) & (result < 4.99)
     return pl.select(pl.when(attainable).then(result).otherwise(None)).to_series()
+
+
+def with_price(frame: pl.DataFrame, spot: str, vol: str, out: str) -> pl.DataFrame:
+    """Add column `out`: the option value at columns `spot` and `vol` (strike, years,
+    rate, carry_yield, is_call, black76 from the frame). Built in stages so each
+    expression stays small: one big nested expression costs polars more to plan than to
+    run."""
+    s, v = pl.col(spot), pl.col(vol)
+    staged = frame.with_columns(
+        _q=pl.when(pl.col("black76")).then(pl.col("rate")).otherwise(pl.col("carry_yield")),
+        _t=pl.max_horizontal(pl.col("years"), pl.lit(0.0)),
+    ).with_columns(
+        _sqrt_t=pl.col("_t").sqrt(),
+        _ok=(pl.col("_t") > 0) & (v > 0),
+    ).with_columns(
+        _d1=((s / pl.col("strike")).log()
+             + (pl.col("rate") - pl.col("_q") + v * v / 2.0) * pl.col("_t"))
+        / (v * pl.col("_sqrt_t")),
+    ).with_columns(
+        _d2=pl.col("_d1") - v * pl.col("_sqrt_t"),
+    ).with_columns(
+        _n1=norm_cdf(pl.col("_d1")), _n2=norm_cdf(pl.col("_d2")),
+        _dq=(-pl.col("_q") * pl.col("_t")).exp(), _dr=(-pl.col("rate") * pl.col("_t")).exp(),
+    )
+    k = pl.col("strike")
+    call = s * pl.col("_dq") * pl.col("_n1") - k * pl.col("_dr") * pl.col("_n2")
+    put = k * pl.col("_dr") * (1.0 - pl.col("_n2")) - s * pl.col("_dq") * (1.0 - pl.col("_n1"))
+    intrinsic = pl.when(pl.col("is_call")).then(pl.max_horizontal(s - k, pl.lit(0.0))).otherwise(
+        pl.max_horizontal(k - s, pl.lit(0.0)))
+    value = pl.when(pl.col("_ok")).then(
+        pl.when(pl.col("is_call")).then(call).otherwise(put)).otherwise(intrinsic)
+    return staged.with_columns(value.alias(out)).drop(
+        "_q", "_t", "_sqrt_t", "_ok", "_d1", "_d2", "_n1", "_n2", "_dq", "_dr")

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from ibterm.risk.portfolio import PortfolioErrors, Row
-from ibterm.risk.pricing import implied_vol, price_expr
+from ibterm.risk.pricing import implied_vol, with_price
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,26 +36,23 @@ def _moves(low: float, high: float, n: int) -> list[float]:
                   | {0.0} | {round(high * i / n, 6) for i in range(1, n + 1)})
 
 
-_PRICE_COLS = ("spot", "strike", "years", "vol", "rate", "carry_yield", "is_call", "black76")
-
-
 def positions_frame(rows: list[Row], as_of: dt.date, rate: float) -> pl.DataFrame:
     frame = pl.DataFrame({
         "line": [r.line for r in rows],
         "underlying": [r.symbol for r in rows],
         "index_class": [r.index_class for r in rows],
         "option": [r.is_option for r in rows],
-        "qty": [r.quantity for r in rows],
-        "mult": [r.multiplier for r in rows],
-        "price": [r.price for r in rows],
-        "spot": [r.underlying_price for r in rows],
-        "strike": [r.strike or 1.0 for r in rows],
+        "qty": [float(r.quantity) for r in rows],
+        "mult": [float(r.multiplier) for r in rows],
+        "price": [float(r.price) for r in rows],
+        "spot": [float(r.underlying_price) for r in rows],
+        "strike": [float(r.strike or 1.0) for r in rows],
         "years": [((r.expiry - as_of).days / 365.0) if r.expiry else 0.0 for r in rows],
         "iv": [r.iv for r in rows],
-        "carry_yield": [r.div_yield for r in rows],
+        "carry_yield": [float(r.div_yield) for r in rows],
         "is_call": [r.right == "C" for r in rows],
         "black76": [r.sec_type == "FOP" for r in rows],
-    }, schema_overrides={"iv": pl.Float64}).with_columns(rate=pl.lit(rate))
+    }, schema_overrides={"iv": pl.Float64}).with_columns(rate=pl.lit(float(rate)))
     need = frame.filter(pl.col("option") & pl.col("iv").is_null())
     if need.height:
         implied = implied_vol(need)
@@ -71,11 +68,12 @@ def positions_frame(rows: list[Row], as_of: dt.date, rate: float) -> pl.DataFram
     return frame.with_columns(vol=pl.col("iv").fill_null(0.0))
 
 
-def _value(spot: pl.Expr, vol: pl.Expr) -> pl.Expr:
-    cols = {c: pl.col(c) for c in _PRICE_COLS}
-    cols["spot"], cols["vol"] = spot, vol
-    option = price_expr(*(cols[c] for c in _PRICE_COLS))
-    return pl.when(pl.col("option")).then(option).otherwise(spot)
+def _valued(frame: pl.DataFrame, spot: str, vol: str, out: str) -> pl.DataFrame:
+    """Column `out`: an option's model value, or the price of a stock or future."""
+    priced = with_price(frame, spot, vol, "_option_value")
+    return priced.with_columns(
+        pl.when(pl.col("option")).then(pl.col("_option_value")).otherwise(pl.col(spot))
+        .alias(out)).drop("_option_value")
 
 
 def stress(frame: pl.DataFrame, params: StressParams | None = None) -> StressResult:
@@ -88,11 +86,12 @@ def stress(frame: pl.DataFrame, params: StressParams | None = None) -> StressRes
                 scenario_rows.append((underlying, move, shift))
     scenarios = pl.DataFrame(scenario_rows, schema=["underlying", "price_move", "vol_shift"],
                              orient="row")
-    base = frame.with_columns(base_value=_value(pl.col("spot"), pl.col("vol")))
+    base = _valued(frame, "spot", "vol", "base_value")
+    shocked = base.join(scenarios, on="underlying").with_columns(
+        s2=pl.col("spot") * (1 + pl.col("price_move")),
+        v2=pl.col("vol") * (1 + pl.col("vol_shift")))
     grid = (
-        base.join(scenarios, on="underlying")
-        .with_columns(new_value=_value(pl.col("spot") * (1 + pl.col("price_move")),
-                                       pl.col("vol") * (1 + pl.col("vol_shift"))))
+        _valued(shocked, "s2", "v2", "new_value")
         .with_columns(pnl=(pl.col("new_value") - pl.col("base_value")) * pl.col("qty")
                       * pl.col("mult"))
         .group_by("underlying", "price_move", "vol_shift")
@@ -114,11 +113,12 @@ def stress(frame: pl.DataFrame, params: StressParams | None = None) -> StressRes
         common = pl.DataFrame([(m, v) for m in _moves(low, high, params.points_each_side)
                                for v in params.vol_shifts],
                               schema=["price_move", "vol_shift"], orient="row")
-        totals = (equity.with_columns(base_value=_value(pl.col("spot"), pl.col("vol")))
-                  .join(common, how="cross")
-                  .with_columns(pnl=(_value(pl.col("spot") * (1 + pl.col("price_move")),
-                                            pl.col("vol") * (1 + pl.col("vol_shift")))
-                                     - pl.col("base_value")) * pl.col("qty") * pl.col("mult"))
+        moved = _valued(equity, "spot", "vol", "base_value").join(common, how="cross")
+        moved = moved.with_columns(s2=pl.col("spot") * (1 + pl.col("price_move")),
+                                   v2=pl.col("vol") * (1 + pl.col("vol_shift")))
+        totals = (_valued(moved, "s2", "v2", "new_value")
+                  .with_columns(pnl=(pl.col("new_value") - pl.col("base_value"))
+                                * pl.col("qty") * pl.col("mult"))
                   .group_by("price_move", "vol_shift").agg(pl.col("pnl").sum()))
         correlated = max(0.0, -float(totals["pnl"].min()))  # type: ignore[arg-type]
     return StressResult(

@@ -1,0 +1,86 @@
+"""What an order does to margin and to the stressed portfolio, before it is sent.
+
+An order is given as its possible outcomes, each a list of fills: one order has one; a
+bracket can end as its entry alone, entry and take profit, or entry and stop (its worst
+case counts, not the sum of its legs as IB's what-if would); an OCA group as any one of
+its orders. Fills are netted with the positions they touch. Equity is taken as unchanged
+by the trade itself (it happens at the mark); commissions are not included here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+from ibterm.risk.margin import compute_margin
+from ibterm.risk.portfolio import Row
+from ibterm.risk.stress import StressParams, positions_frame, stress
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    initial: float
+    maintenance: float
+    long_premium: float
+    worst_loss: float
+
+
+@dataclass(frozen=True, slots=True)
+class WhatIfResult:
+    before: Figures
+    after: Figures  # the worst of the order's outcomes
+    equity: float
+
+    @property
+    def initial_change(self) -> float:
+        return self.after.initial - self.before.initial
+
+    @property
+    def maintenance_change(self) -> float:
+        return self.after.maintenance - self.before.maintenance
+
+    def excess(self, figures: Figures) -> float:
+        return self.equity - figures.maintenance
+
+    def cushion(self, figures: Figures) -> float | None:
+        return self.excess(figures) / self.equity if self.equity else None
+
+    @property
+    def margin_call(self) -> bool:
+        return self.excess(self.after) < 0
+
+
+def _key(r: Row) -> tuple[object, ...]:
+    return (r.symbol, r.sec_type, r.right, r.strike, r.expiry, r.multiplier, r.account)
+
+
+def net(rows: list[Row], fills: list[Row]) -> list[Row]:
+    """Positions after the fills: same instruments add up, flat ones disappear."""
+    merged: dict[tuple[object, ...], Row] = {}
+    for r in [*rows, *fills]:
+        key = _key(r)
+        if key in merged:
+            merged[key] = replace(merged[key], quantity=merged[key].quantity + r.quantity)
+        else:
+            merged[key] = r
+    return [r for r in merged.values() if abs(r.quantity) > 1e-12]
+
+
+def figures(rows: list[Row], as_of: dt.date, rate: float,
+            futures_margin: dict[str, tuple[float, float]] | None,
+            params: StressParams | None) -> Figures:
+    if not rows:
+        return Figures(0.0, 0.0, 0.0, 0.0)
+    m = compute_margin(rows, as_of, futures_margin=futures_margin)
+    s = stress(positions_frame(rows, as_of, rate), params)
+    return Figures(m.initial, m.maintenance, m.long_premium, s.worst_loss)
+
+
+def what_if(positions: list[Row], outcomes: list[list[Row]], equity: float, as_of: dt.date,
+            rate: float, futures_margin: dict[str, tuple[float, float]] | None = None,
+            params: StressParams | None = None) -> WhatIfResult:
+    before = figures(positions, as_of, rate, futures_margin, params)
+    afters = [figures(net(positions, fills), as_of, rate, futures_margin, params)
+              for fills in outcomes] or [before]
+    worst = max(afters, key=lambda f: (f.initial, f.maintenance, f.worst_loss))
+    return WhatIfResult(before, worst, equity)
