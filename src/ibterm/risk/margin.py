@@ -177,8 +177,9 @@ def _group(symbol: str, account: str, rows: list[Row], rates: Rates,
     long_strikes = {r: [lg.row.strike for lg in legs] for r, legs in longs_by_right.items()}
     # 1. covered and vertical pairs, largest saving per contract first.
     candidates: list[tuple[float, str, _Leg, _Leg]] = []
+    naked_of = {id(sh): naked_per_contract(sh.row, rates) for sh in shorts}
     for sh in shorts:
-        naked = naked_per_contract(sh.row, rates)
+        naked = naked_of[id(sh)]
         want_stock_sign = 1 if sh.row.right == "C" else -1
         for st in stocks:
             if st.sign == want_stock_sign:
@@ -208,7 +209,7 @@ def _group(symbol: str, account: str, rows: list[Row], rates: Rates,
         for p in short_puts[max(0, at - NEAREST):at + NEAREST]:
             if c.row.multiplier != p.row.multiplier:
                 continue
-            rc, rp = naked_per_contract(c.row, rates), naked_per_contract(p.row, rates)
+            rc, rp = naked_of[id(c)], naked_of[id(p)]
             small = p if rp <= rc else c
             saving = min(rc, rp) - small.row.price * small.row.multiplier
             candidates.append((saving, "straddle", c, p))
@@ -223,7 +224,7 @@ def _group(symbol: str, account: str, rows: list[Row], rates: Rates,
         if kind == "straddle":
             c, p = sh, other
             qty = min(c.left, p.left)
-            rc, rp = naked_per_contract(c.row, rates), naked_per_contract(p.row, rates)
+            rc, rp = naked_of[id(c)], naked_of[id(p)]
             per = rc + p.row.price * p.row.multiplier if rc >= rp else \
                 rp + c.row.price * c.row.multiplier
             name = "short straddle" if c.row.strike == p.row.strike else "short strangle"

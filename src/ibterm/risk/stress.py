@@ -76,7 +76,8 @@ def _valued(frame: pl.DataFrame, spot: str, vol: str, out: str) -> pl.DataFrame:
         .alias(out)).drop("_option_value")
 
 
-def stress(frame: pl.DataFrame, params: StressParams | None = None) -> StressResult:
+def stress(frame: pl.DataFrame, params: StressParams | None = None,
+           correlated_view: bool = True) -> StressResult:
     params = params or StressParams()
     scenario_rows = []
     for underlying, index_class in frame.select("underlying", "index_class").unique().rows():
@@ -108,7 +109,7 @@ def stress(frame: pl.DataFrame, params: StressParams | None = None) -> StressRes
     # The correlated view: one common move for every equity-like underlying.
     equity = frame.filter(pl.col("index_class") != "broad_index")
     correlated = 0.0
-    if equity.height:
+    if correlated_view and equity.height:
         low, high = params.scans["equity"]
         common = pl.DataFrame([(m, v) for m in _moves(low, high, params.points_each_side)
                                for v in params.vol_shifts],

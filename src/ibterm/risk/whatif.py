@@ -72,14 +72,16 @@ def figures(rows: list[Row], as_of: dt.date, rate: float,
     if not rows:
         return Figures(0.0, 0.0, 0.0, 0.0)
     m = compute_margin(rows, as_of, futures_margin=futures_margin)
-    s = stress(positions_frame(rows, as_of, rate), params)
+    s = stress(positions_frame(rows, as_of, rate), params, correlated_view=False)
     return Figures(m.initial, m.maintenance, m.long_premium, s.worst_loss)
 
 
 def what_if(positions: list[Row], outcomes: list[list[Row]], equity: float, as_of: dt.date,
             rate: float, futures_margin: dict[str, tuple[float, float]] | None = None,
-            params: StressParams | None = None) -> WhatIfResult:
-    before = figures(positions, as_of, rate, futures_margin, params)
+            params: StressParams | None = None, before: Figures | None = None) -> WhatIfResult:
+    """`before` can be passed in: it changes with the positions, not with the ticket."""
+    if before is None:
+        before = figures(positions, as_of, rate, futures_margin, params)
     afters = [figures(net(positions, fills), as_of, rate, futures_margin, params)
               for fills in outcomes] or [before]
     worst = max(afters, key=lambda f: (f.initial, f.maintenance, f.worst_loss))
