@@ -88,7 +88,7 @@ def implied_vol(frame: pl.DataFrame, iterations: int = 60) -> pl.Series:
     return pl.select(pl.when(attainable).then(result).otherwise(None)).to_series()
 
 
-def with_price(frame: pl.DataFrame, spot: str, vol: str, out: str) -> pl.DataFrame:
+def with_price(frame: pl.LazyFrame, spot: str, vol: str, out: str) -> pl.LazyFrame:
     """Add column `out`: the option value at columns `spot` and `vol` (strike, years,
     rate, carry_yield, is_call, black76 from the frame). Built in stages so each
     expression stays small: one big nested expression costs polars more to plan than to

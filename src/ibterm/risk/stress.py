@@ -68,7 +68,7 @@ def positions_frame(rows: list[Row], as_of: dt.date, rate: float) -> pl.DataFram
     return frame.with_columns(vol=pl.col("iv").fill_null(0.0))
 
 
-def _valued(frame: pl.DataFrame, spot: str, vol: str, out: str) -> pl.DataFrame:
+def _valued(frame: pl.LazyFrame, spot: str, vol: str, out: str) -> pl.LazyFrame:
     """Column `out`: an option's model value, or the price of a stock or future."""
     priced = with_price(frame, spot, vol, "_option_value")
     return priced.with_columns(
@@ -87,8 +87,9 @@ def stress(frame: pl.DataFrame, params: StressParams | None = None,
                 scenario_rows.append((underlying, move, shift))
     scenarios = pl.DataFrame(scenario_rows, schema=["underlying", "price_move", "vol_shift"],
                              orient="row")
-    base = _valued(frame, "spot", "vol", "base_value")
-    shocked = base.join(scenarios, on="underlying").with_columns(
+    # One lazy query per grid: polars plans and fuses the pricing stages once.
+    base = _valued(frame.lazy(), "spot", "vol", "base_value")
+    shocked = base.join(scenarios.lazy(), on="underlying").with_columns(
         s2=pl.col("spot") * (1 + pl.col("price_move")),
         v2=pl.col("vol") * (1 + pl.col("vol_shift")))
     grid = (
@@ -98,6 +99,7 @@ def stress(frame: pl.DataFrame, params: StressParams | None = None,
         .group_by("underlying", "price_move", "vol_shift")
         .agg(pl.col("pnl").sum())
         .sort("underlying", "price_move", "vol_shift")
+        .collect()
     )
     minimum = (frame.filter(pl.col("option"))
                .group_by("underlying")
@@ -114,13 +116,14 @@ def stress(frame: pl.DataFrame, params: StressParams | None = None,
         common = pl.DataFrame([(m, v) for m in _moves(low, high, params.points_each_side)
                                for v in params.vol_shifts],
                               schema=["price_move", "vol_shift"], orient="row")
-        moved = _valued(equity, "spot", "vol", "base_value").join(common, how="cross")
+        moved = _valued(equity.lazy(), "spot", "vol", "base_value").join(common.lazy(),
+                                                                           how="cross")
         moved = moved.with_columns(s2=pl.col("spot") * (1 + pl.col("price_move")),
                                    v2=pl.col("vol") * (1 + pl.col("vol_shift")))
         totals = (_valued(moved, "s2", "v2", "new_value")
                   .with_columns(pnl=(pl.col("new_value") - pl.col("base_value"))
                                 * pl.col("qty") * pl.col("mult"))
-                  .group_by("price_move", "vol_shift").agg(pl.col("pnl").sum()))
+                  .group_by("price_move", "vol_shift").agg(pl.col("pnl").sum()).collect())
         correlated = max(0.0, -float(totals["pnl"].min()))  # type: ignore[arg-type]
     return StressResult(
         worst_loss=round(sum(by_underlying.values()), 2),
