@@ -100,3 +100,25 @@ def test_human_report() -> None:
     result = _risk(str(EXAMPLES / "naked_call.csv"))
     assert result.returncode == 0 and "naked call" in result.stdout
     assert "1,150.00" in result.stdout
+
+
+def test_staged_pricing_matches_the_expression() -> None:
+    from ibterm.risk.pricing import with_price
+
+    rows = [(s, 100.0, t, v, 0.03, 0.01, c, b) for s in (70.0, 100.0, 140.0)
+            for t in (0.0, 0.05, 2.0) for v in (0.1, 0.9) for c in (True, False)
+            for b in (True, False)]
+    frame = pl.DataFrame(rows, schema=list(COLS), orient="row")
+    direct = frame.select(price_expr(*(pl.col(c) for c in COLS))).to_series()
+    staged = with_price(frame.lazy(), "spot", "vol", "p").collect()["p"]
+    assert staged.to_list() == pytest.approx(direct.to_list(), abs=1e-9)
+
+
+def test_one_scan_per_underlying_even_with_mixed_classes(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("symbol,sec_type,right,strike,expiry,quantity,price,underlying_price,"
+                    "index_class\nXYZ,STK,,,,100,50,,equity\n"
+                    "XYZ,OPT,C,80,20270115,1,0.01,50,narrow_index\n")
+    report = json.loads(_risk(str(path), "--json").stdout)
+    assert len(report["stress"]["grid"]) == 33
+    assert report["stress"]["by_underlying"]["XYZ"] == pytest.approx(750, abs=5)

@@ -4,18 +4,18 @@ Conventions (margin-rules.md): margin excludes money paid for long options, whic
 `long_premium` (100% of cost, 75% past nine months); a naked short includes the option's
 price; a credit spread costs its strike width.
 
-Pairing, within one underlying, account and multiplier (docs/risk.md):
-1. candidate pairs for each short option: covered by stock (calls by long stock, puts by
-   short stock) and verticals with a long option of the same right expiring on or after
-   it (only the nearest strikes are tried, which keeps it near-linear); each candidate's
-   saving over leaving the short naked is computed per contract and the candidates are
-   taken greedily, largest saving first, as far as quantities allow;
+Pairing, within one underlying and account (docs/risk.md):
+1. one pool of candidates, each with its saving per contract over leaving the short
+   naked: a short covered by stock (calls by long stock, puts by short stock), a vertical
+   with a long of the same right and multiplier expiring on or after it, and a short call
+   beside a short put (straddle/strangle: the larger requirement plus the other's price).
+   Only nearby strikes are tried (found by bisection), which keeps the pool near-linear.
+   The pool is taken greedily, largest saving first, as far as quantities allow; three
+   orders are tried (pairs first, straddles first, no verticals) and the cheapest kept;
 2. credit call spreads and credit put spreads are joined into iron condors (the larger
    width instead of both);
-3. short calls and puts still naked are joined into straddles/strangles (the larger
-   requirement plus the other's price);
-4. long puts protect long stock that is still outright (maintenance rule);
-5. the rest is outright: stock, naked shorts, long options.
+3. long puts protect long stock that is still outright (maintenance rule);
+4. the rest is outright: stock, naked shorts, long options.
 Every step only ever lowers a requirement, so the result never costs more than leaving
 every leg naked. Greedy is not exhaustive: a grouping that needs one leg to give up a
 good pair for two better ones can be missed.

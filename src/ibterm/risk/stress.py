@@ -58,7 +58,7 @@ def positions_frame(rows: list[Row], as_of: dt.date, rate: float) -> pl.DataFram
         implied = implied_vol(need)
         bad = need.filter(implied.is_null())["line"].to_list()
         if bad:
-            raise PortfolioErrors([f"line {line}: no volatility makes this option worth its "
+            raise PortfolioErrors([f"{line}: no volatility makes this option worth its "
                                    "price: give iv" for line in bad])
         fill = dict(zip(need["line"].to_list(), implied.to_list(), strict=True))
         frame = frame.with_columns(
@@ -80,7 +80,10 @@ def stress(frame: pl.DataFrame, params: StressParams | None = None,
            correlated_view: bool = True) -> StressResult:
     params = params or StressParams()
     scenario_rows = []
-    for underlying, index_class in frame.select("underlying", "index_class").unique().rows():
+    # One scan per underlying, whatever its rows say (the first row's class decides):
+    # two classes for one underlying would count its positions twice.
+    classes = frame.group_by("underlying", maintain_order=True).agg(pl.col("index_class").first())
+    for underlying, index_class in classes.rows():
         low, high = params.scans[index_class]
         for move in _moves(low, high, params.points_each_side):
             for shift in params.vol_shifts:
