@@ -119,6 +119,8 @@ class Scenario(_Model):
     delay_steps: int = Field(20, ge=1, le=10_000, description="how far delayed data lags")
     account_update_interval: float = Field(1.0, gt=0, le=600)
     rate: float = Field(0.04, ge=-0.05, le=0.5, description="risk-free rate for option quotes")
+    pacing_limit: int = Field(50, ge=0, le=10_000, description="messages a second a client "
+                                                               "may send before error 100; 0: off")
     house_margin_surcharge: float = Field(
         0.0, ge=0, le=5, description="added to the gateway's margin, in what-if answers and "
                                      "in its buying-power check (0.25 = +25%)")

@@ -14,6 +14,7 @@ import datetime as dt
 import ipaddress
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -104,6 +105,11 @@ class SimServer:
         self.port = 0
         # Hook for tests and benchmarks: called with each connection once it is ready.
         self.on_client_ready: Callable[[ClientConnection], None] | None = None
+        # Faults (see inject_*): output held until, a delay on every reply, the next
+        # order's refusal.
+        self.hold_until = 0.0
+        self.reply_delay = 0.0
+        self.next_order_rejection: tuple[int, str] | None = None
 
     @property
     def market_open(self) -> bool:
@@ -188,6 +194,48 @@ class SimServer:
         for conn in list(self.connections):
             conn.push_account()
 
+    # --- fault injection: the Python API (docs/simulator.md) ---------------------------
+    def drop(self, client_id: int | None = None) -> int:
+        """Close one client's connection (or every one's); returns how many."""
+        victims = [c for c in self.connections if client_id is None or c.client_id == client_id]
+        for conn in victims:
+            conn.close()
+        return len(victims)
+
+    def restart(self) -> int:
+        """Like a nightly gateway restart: every client dropped; orders and accounts kept."""
+        return self.drop()
+
+    def connectivity(self, code: int) -> None:
+        """IB's connectivity messages: 1100 lost, 1101 restored (data lost), 1102 restored
+        (data kept)."""
+        texts = {1100: "Connectivity between IB and Trader Workstation has been lost.",
+                 1101: "Connectivity between IB and TWS has been restored- data lost.",
+                 1102: "Connectivity between IB and TWS has been restored- data maintained."}
+        if code not in texts:
+            raise ValueError(f"connectivity code {code} is not 1100, 1101 or 1102")
+        for conn in list(self.connections):
+            conn.send(m.error(-1, code, texts[code]))
+
+    def stall(self, seconds: float) -> None:
+        """Answer nothing for `seconds`; what was due then arrives at once."""
+        self.hold_until = asyncio.get_running_loop().time() + seconds
+
+    def delay(self, seconds: float) -> None:
+        """Every reply from now on arrives `seconds` late (0 ends it)."""
+        self.reply_delay = max(0.0, seconds)
+
+    def bad_tick(self, con_id: int, factor: float = 10.0, crossed: bool = False) -> None:
+        """One erroneous quote to every subscriber: a price `factor` times off the market,
+        or a crossed book (bid above ask). The next step sends the real book again."""
+        book = self.market.book(con_id)
+        for conn in list(self.connections):
+            conn.push_bad_tick(con_id, book, factor, crossed)
+
+    def reject_next_order(self, code: int = 201,
+                          message: str = "Order rejected - reason:simulated rejection") -> None:
+        self.next_order_rejection = (code, message)
+
     def client(self, client_id: int) -> ClientConnection | None:
         for conn in self.connections:
             if conn.client_id == client_id:
@@ -218,6 +266,9 @@ class ClientConnection:
         self.pnl_single_subs: dict[int, tuple[str, int]] = {}
         self.positions_sub = False
         self._closed = False
+        self._held: deque[tuple[float, bytes]] = deque()
+        self._pump: asyncio.Task[None] | None = None
+        self._pace: list[float] = []  # arrival times of the last second's messages
         self._handlers: dict[int, Callable[[list[str]], None]] = {
             m.REQ_MKT_DATA: self._req_mkt_data,
             m.CANCEL_MKT_DATA: self._cancel_mkt_data,
@@ -250,6 +301,31 @@ class ClientConnection:
 
     # --- transport -------------------------------------------------------------------
     def send(self, data: bytes) -> None:
+        if self._closed:
+            return
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        due = max(now + self.server.reply_delay, self.server.hold_until)
+        if due <= now and not self._held:
+            self._write(data)
+            return
+        # Stalled or delayed: it goes out later, never before what was due before it.
+        self._held.append((due, data))
+        if self._pump is None or self._pump.done():
+            self._pump = loop.create_task(self._drain_held())
+
+    async def _drain_held(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self._held and not self._closed:
+            due, _ = self._held[0]
+            if due > loop.time():
+                await asyncio.sleep(due - loop.time())
+            ready = []
+            while self._held and self._held[0][0] <= loop.time():
+                ready.append(self._held.popleft()[1])
+            self._write(b"".join(ready))
+
+    def _write(self, data: bytes) -> None:
         if self._closed:
             return
         transport = self.writer.transport
@@ -319,6 +395,8 @@ class ClientConnection:
             else:
                 self.send(m.error(-1, 505, "Fatal Error: the API has not been started."))
             return
+        if self._over_pace(msg_id, fields):
+            return
         handler = self._handlers.get(msg_id)
         if handler is None:
             self._unsupported(msg_id, fields)
@@ -329,6 +407,37 @@ class ClientConnection:
             # placeOrder and the newer messages carry no version: their id is field 1.
             req_id = _int_at(fields, 1 if msg_id >= 78 or msg_id == m.PLACE_ORDER else 2)
             self.send(m.error(req_id, 320, f"Error reading request: message {msg_id}: {exc}"))
+
+    def _over_pace(self, msg_id: int, fields: list[str]) -> bool:
+        """IB refuses a client's messages past its rate with error 100 (pacing)."""
+        limit = self.server.scenario.pacing_limit
+        if not limit:
+            return False
+        now = asyncio.get_running_loop().time()
+        self._pace = [t for t in self._pace if now - t < 1.0]
+        self._pace.append(now)
+        if len(self._pace) <= limit:
+            return False
+        req_id = _int_at(fields, 1) if msg_id == m.PLACE_ORDER else -1
+        self.send(m.error(req_id, 100, "Max rate of messages per second has been exceeded:"
+                                       f"max={limit} rec={len(self._pace)} (1)"))
+        return True
+
+    def push_bad_tick(self, con_id: int, book: Book, factor: float, crossed: bool) -> None:
+        out = []
+        for req_id, sub in self.quotes.items():
+            if sub.con_id != con_id or sub.delayed:
+                continue
+            if crossed:
+                bid = round(book.ask + 10 * (book.ask - book.bid or 0.01), 6)
+                out.append(m.tick_price(req_id, m.BID, bid, book.bid_size))
+                sub.sent[m.BID] = bid
+            else:
+                wild = round(book.last * factor, 6)
+                out.append(m.tick_price(req_id, m.LAST, wild, book.last_size))
+                sub.sent[m.LAST] = wild
+        if out:
+            self.send(b"".join(out))
 
     def _unsupported(self, msg_id: int, fields: list[str]) -> None:
         index = _UNSUPPORTED_REQ_ID_INDEX.get(msg_id)
@@ -637,6 +746,11 @@ class ClientConnection:
         server = self.server
         server.next_order_id = max(server.next_order_id, order_id + 1)
         assert self.client_id is not None
+        rejection = server.next_order_rejection
+        if rejection is not None:
+            server.next_order_rejection = None
+            self.send(m.error(order_id, *rejection))
+            return
         try:
             req = parse_place_order(fields)
             found = match(server.world, req.contract)
