@@ -429,3 +429,27 @@ def test_journal_synchronous_follows_the_config(tmp_path: Path) -> None:
         "PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
     assert Journal(tmp_path / "b.sqlite3", "p", "FULL")._db.execute(
         "PRAGMA synchronous").fetchone()[0] == 2
+
+
+async def test_a_pacing_rejection_is_sent_again_once(tmp_path: Path) -> None:
+    from tests.conftest import manual_scenario
+
+    sim = SimServer(manual_scenario(pacing_limit=40))
+    await sim.start()
+    pipeline, trader, _ = await _setup(sim, tmp_path, confirm_orders=False, order_rate=45,
+                                       flood_intents=10_000, real_time=True)
+    try:
+        intents = [_limit(pipeline, sim, qty=1, offset=-2.0 - i * 0.01) for i in range(45)]
+        await asyncio.sleep(1.1)  # the gateway's pacing window forgets the session's start
+        for intent in intents:
+            await pipeline.submit(intent)
+        refs = [i.order_ref(0) for i in intents]
+        await _until(lambda: len({o.req.order_ref for o in sim.orders.orders.values()})
+                     == 45, timeout=10)
+        at_gateway = [o.req.order_ref for o in sim.orders.orders.values()]
+        assert sorted(at_gateway) == sorted(refs)  # every one, and each exactly once
+        requeued = [e for e in read_events(pipeline.journal.path) if e.kind == "requeued"]
+        assert requeued and len(requeued) == 45 - 40
+    finally:
+        await pipeline.session.close()
+        await sim.stop()

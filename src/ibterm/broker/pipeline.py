@@ -69,6 +69,11 @@ class _Queued:
     order: Order
     spec: OrderSpec
     modify: bool = False
+    seq: int = 0  # place in the original queue order
+
+
+PACING_VIOLATION = 100
+PACING_PAUSE = 1.1  # seconds: IB counts messages over one second
 
 
 @dataclass(slots=True)
@@ -103,6 +108,10 @@ class OrderPipeline:
         self._update = PipelineUpdate(state=self.state, queued=0)
         self._reconcile_task: asyncio.Task[list[Discrepancy]] | None = None
         self._last_checks: list[CheckResult] = []
+        self._seq = 0
+        self._sent: dict[str, _Queued] = {}  # order_ref -> what was last sent for it
+        self._paced: set[str] = set()  # order refs already sent again after error 100
+        self._pause_until = 0.0  # after a pacing violation the gateway gets a breather
         session.status_listeners.append(self._on_connection)
         session.ib.commissionReportEvent += self._on_commission
 
@@ -266,7 +275,8 @@ class OrderPipeline:
             if oca_group:
                 order.ocaGroup, order.ocaType = oca_group, intent.oca_type
             contract = Contract(conId=spec.instrument.con_id, exchange=spec.instrument.exchange)
-            item = _Queued(intent, i, contract, order, spec)
+            self._seq += 1
+            item = _Queued(intent, i, contract, order, spec, seq=self._seq)
             self.queue.append(item)
             self._specs[order.orderRef] = (intent, spec)
             self.journal.record("queued", intent_id=intent.id, order_ref=order.orderRef,
@@ -288,7 +298,7 @@ class OrderPipeline:
                 self._wakeup.clear()
                 await self._wakeup.wait()
                 continue
-            wait = self.throttle.wait_time()
+            wait = max(self.throttle.wait_time(), self._pause_until - self.clock())
             if wait > 0:
                 await self.sleep(wait)
                 continue
@@ -311,6 +321,7 @@ class OrderPipeline:
                             order=item.spec.describe(), transmit=item.order.transmit,
                             parent_id=item.order.parentId)
         self.throttle.record()
+        self._sent[ref] = item
         trade = self.session.ib.placeOrder(item.contract, item.order)
         if self.trades.get(ref) is not trade:  # a modify re-uses its Trade and handlers
             self.trades[ref] = trade
@@ -410,8 +421,35 @@ class OrderPipeline:
         remaining = st.remaining if st.remaining or st.filled else trade.order.totalQuantity
         self._publish(ref, st.status, st.filled, remaining, st.avgFillPrice,
                       trade.order.orderId, message)
+        if (st.status == "Cancelled" and trade.log and trade.log[-1].errorCode == PACING_VIOLATION
+                and self._requeue_after_pacing(ref, trade)):
+            return
         if st.status in ("Cancelled", "Inactive") and message:
             self._notice("warning", f"{spec.describe()}: {message}")
+
+    def _requeue_after_pacing(self, ref: str, trade: Trade) -> bool:
+        """Error 100 means the gateway never accepted the order: it goes back to the head
+        of the queue, once, in its original place among any others sent back. A second
+        refusal, or any other error, is final: nothing else is ever sent twice."""
+        item = self._sent.get(ref)
+        if item is None or ref in self._paced or item.modify:
+            return False
+        self._paced.add(ref)
+        # The gateway's own window must empty before anything is sent again.
+        self._pause_until = max(self._pause_until, self.clock() + PACING_PAUSE)
+        again = replace(item, order=replace(item.order, orderId=0, permId=0, clientId=0))
+        again.order.orderId = self.session.ib.client.getReqId()
+        index = next((i for i, q in enumerate(self.queue) if q.seq > item.seq),
+                     len(self.queue))
+        self.queue.insert(index, again)
+        self._update.queued = len(self.queue)
+        self.journal.record("requeued", intent_id=item.intent.id, order_ref=ref,
+                            symbol=item.spec.instrument.display,
+                            old_order_id=trade.order.orderId, order_id=again.order.orderId,
+                            reason="pacing violation (100): never accepted")
+        self._ensure_sender()
+        self._wakeup.set()
+        return True
 
     def _on_fill(self, trade: Trade, fill: Fill) -> None:
         ref = trade.order.orderRef
