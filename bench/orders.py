@@ -54,7 +54,8 @@ def sim_main(pipe: Connection) -> None:
     ClientConnection._place_order = timed  # type: ignore[method-assign]
 
     async def run() -> None:
-        server = SimServer(Scenario(tick_interval=0.0, account_update_interval=60.0), seed=1)
+        server = SimServer(Scenario(tick_interval=0.0, account_update_interval=60.0,
+                                    pacing_limit=0), seed=1)  # both throttles are off here
         await server.start()
         pipe.send(server.port)
         loop = asyncio.get_running_loop()

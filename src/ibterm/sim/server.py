@@ -105,8 +105,8 @@ class SimServer:
         self.port = 0
         # Hook for tests and benchmarks: called with each connection once it is ready.
         self.on_client_ready: Callable[[ClientConnection], None] | None = None
-        # Faults (see inject_*): output held until, a delay on every reply, the next
-        # order's refusal.
+        # Faults (drop, stall, delay, bad_tick, reject_next_order …): output held until, a
+        # delay on every reply, the next order's refusal.
         self.hold_until = 0.0
         self.reply_delay = 0.0
         self.next_order_rejection: tuple[int, str] | None = None
@@ -418,7 +418,8 @@ class ClientConnection:
         self._pace.append(now)
         if len(self._pace) <= limit:
             return False
-        req_id = _int_at(fields, 1) if msg_id == m.PLACE_ORDER else -1
+        # Name the request (or order) it refuses, so a client waiting for it is answered.
+        req_id = _int_at(fields, 1 if msg_id >= 78 or msg_id == m.PLACE_ORDER else 2)
         self.send(m.error(req_id, 100, "Max rate of messages per second has been exceeded:"
                                        f"max={limit} rec={len(self._pace)} (1)"))
         return True

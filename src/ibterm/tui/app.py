@@ -45,7 +45,7 @@ from ibterm.tui.widgets.watchlist import WatchlistTable
 log = logging.getLogger("ibterm.tui")
 
 # Quotes are applied to the tables in batches at this rate, whatever the tick rate.
-REFRESH_INTERVAL = 0.2
+REFRESH_INTERVAL = 0.25
 PANES = ("watchlist", "positions", "orders")
 
 
