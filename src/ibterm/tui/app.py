@@ -14,10 +14,11 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Footer
 
 from ibterm.broker.journal import Journal, journal_path
-from ibterm.broker.pipeline import OrderPipeline, Outcome
+from ibterm.broker.pipeline import OrderPipeline, Outcome, PipelineUpdate
 from ibterm.broker.reconcile import Discrepancy
 from ibterm.broker.session import BrokerSession, SessionUpdate
 from ibterm.config import data_dir, user_dir
@@ -152,6 +153,13 @@ class IbtermApp(App[None]):
                 or orders.orders or orders.notices or orders.state or orders.queued is not None
                 or orders.fills or orders.commissions or orders.reconciliation is not None):
             return
+        try:
+            self._apply_all(update, orders)
+        except NoMatches:
+            # The DOM is being taken down (the app is closing): nothing left to show.
+            return
+
+    def _apply_all(self, update: SessionUpdate, orders: PipelineUpdate) -> None:
         with self.batch_update():
             self.apply(update)
             status_bar = self.status_bar
