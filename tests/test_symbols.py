@@ -58,3 +58,4 @@ def test_any_text_parses_or_raises_symbol_error(text: str) -> None:
 def test_display_round_trips_through_the_grammar() -> None:
     spec = InstrumentSpec("SPY", SecType.OPT, "20261218", 452.5, Right.PUT)
     assert parse_symbol(str(spec), ROOTS) == spec
+

@@ -121,6 +121,8 @@ class Profile(_Model):
     market_data: MarketDataChoice = MarketDataChoice.DELAYED_FROZEN
     watchlist: list[str] = Field(default_factory=lambda: list(DEFAULT_WATCHLIST))
     stale_after: float = Field(10.0, gt=0, le=3600, description="seconds without an update")
+    bad_tick_band: float = Field(0.10, gt=0, le=1, description="a quote further than this "
+                                 "fraction from the recent good price is flagged as bad")
     connect_timeout: float = Field(10.0, gt=0, le=120)
     theme: str = Field("ibterm-dark", description="a shipped theme or one in themes/ beside "
                                                    "the config (`ibterm themes list`)")

@@ -453,3 +453,11 @@ async def test_a_pacing_rejection_is_sent_again_once(tmp_path: Path) -> None:
     finally:
         await pipeline.session.close()
         await sim.stop()
+
+
+async def test_a_bad_tick_cannot_be_the_reference(world: Any, sim: SimServer) -> None:
+    pipeline, trader = world
+    sim.bad_tick(265598, factor=3)
+    await _until(lambda: (q := pipeline.session.quote(265598)) is not None and q.flag == "bad")
+    result = await pipeline.submit(_limit(pipeline, sim))
+    assert _checks(result)["quote"] == "breach" and "bad tick" in str(result.checks)

@@ -138,3 +138,21 @@ async def test_nothing_listening_is_explained() -> None:
     assert any("connection refused" in n.message for n in update.notices)
     await session.close()
     assert session.status.state is ConnectionState.DISCONNECTED
+
+
+async def test_bad_crossed_and_zero_quotes_are_flagged(session: BrokerSession,
+                                                       sim: SimServer) -> None:
+    from ibterm.domain.quote import Quote
+
+    def aapl(u: SessionUpdate) -> Quote | None:
+        return next((q for q in reversed(u.quotes) if q.con_id == 265598), None)
+
+    await _until(session, lambda u: aapl(u) is not None)
+    assert session.quote(265598).flag == ""  # type: ignore[union-attr]
+    sim.bad_tick(265598, factor=3)
+    update = await _until(session, lambda u: (q := aapl(u)) is not None and q.flag == "bad")
+    assert aapl(update) is not None
+    sim.step()
+    await _until(session, lambda u: (q := aapl(u)) is not None and q.flag == "")
+    sim.bad_tick(265598, crossed=True)
+    await _until(session, lambda u: (q := aapl(u)) is not None and q.flag == "crossed")

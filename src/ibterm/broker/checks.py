@@ -21,7 +21,7 @@ from ibterm.domain.orders import (
     Side,
     TradingState,
 )
-from ibterm.domain.quote import MarketDataType, Quote
+from ibterm.domain.quote import FLAG_TEXT, MarketDataType, Quote
 
 OK, BREACH, BLOCK = CheckSeverity.OK, CheckSeverity.BREACH, CheckSeverity.BLOCK
 
@@ -159,6 +159,8 @@ def check_intent(intent: OrderIntent, profile: Profile, view: MarketView) -> lis
 
 
 def _quote_problem(quote: Quote, view: MarketView) -> str:
+    if quote.flag:
+        return FLAG_TEXT[quote.flag]
     if quote.is_stale(view.now, view.stale_after):
         return f"stale ({quote.age(view.now):.0f}s old)"
     if quote.data_type is not MarketDataType.LIVE:

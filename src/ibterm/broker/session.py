@@ -14,7 +14,7 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from ib_async import IB, Contract, PnL, PnLSingle, Ticker
 
@@ -23,7 +23,7 @@ from ibterm.config import Profile
 from ibterm.domain.account import AccountSummary, Position
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
 from ibterm.domain.instrument import Instrument, SecType
-from ibterm.domain.quote import MarketDataType, Quote, clean_price
+from ibterm.domain.quote import MarketDataType, Quote, clean_price, tick_flag
 from ibterm.domain.symbols import SymbolError, parse_symbol
 from ibterm.reference import futures_table
 
@@ -88,6 +88,7 @@ class BrokerSession:
         self._watch_dirty = True
         self._tickers: dict[int, Ticker] = {}
         self._quote_at: dict[int, float] = {}  # con_id -> when its quote last changed
+        self._reference: dict[int, float] = {}  # con_id -> the last good price
         self._extra_quotes: dict[int, Instrument] = {}
         self.status_listeners: list[Callable[[ConnectionStatus], None]] = []
         # Instruments resolved through contract details (min tick, contract month…).
@@ -310,7 +311,17 @@ class BrokerSession:
         ticker = self._tickers.get(con_id)
         if ticker is None or con_id not in self._quote_at:
             return None
-        return quote_from_ticker(con_id, ticker, self._quote_at[con_id])
+        return self._checked(quote_from_ticker(con_id, ticker, self._quote_at[con_id]))
+
+    def _checked(self, quote: Quote) -> Quote:
+        """Flag bad, crossed and zero quotes; only good ones move the reference price."""
+        flag = tick_flag(quote, self._reference.get(quote.con_id), self.profile.bad_tick_band)
+        if flag:
+            return replace(quote, flag=flag)
+        good = quote.mid or quote.last
+        if good:
+            self._reference[quote.con_id] = good
+        return quote
 
     def quotes(self) -> dict[int, Quote]:
         return {c: q for c in self._tickers if (q := self.quote(c)) is not None}
@@ -407,7 +418,7 @@ class BrokerSession:
             for con_id, at in changed.items():
                 ticker = self._tickers.get(con_id)
                 if ticker is not None:
-                    update.quotes.append(quote_from_ticker(con_id, ticker, at))
+                    update.quotes.append(self._checked(quote_from_ticker(con_id, ticker, at)))
         if self._positions_dirty:
             self._positions_dirty = False
             self._sync_pnl_single()

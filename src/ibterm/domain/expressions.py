@@ -133,6 +133,9 @@ def evaluate(expr: PriceExpr, side: Side, tick: float, quote: Quote | None = Non
     else:
         if quote is None:
             raise ExpressionError(f"{expr.text!r} needs a quote, and there is none")
+        if quote.flag:
+            raise ExpressionError(f"{expr.text!r} would price from a flagged quote "
+                                  f"({quote.flag})")
         if quote.data_type is not MarketDataType.LIVE:
             raise ExpressionError(f"{expr.text!r} would price from a {quote.data_type.label} "
                                   "quote: a macro only prices from live quotes")

@@ -50,6 +50,9 @@ class Quote:
     high: float | None = None
     low: float | None = None
     close: float | None = None
+    # "" (fine), "bad" (far off the recent price), "crossed" (bid above ask), "zero":
+    # a flagged quote is shown as such and never prices or checks an order.
+    flag: str = ""
 
     @property
     def change(self) -> float | None:
@@ -82,3 +85,22 @@ def clean_price(value: float | None) -> float | None:
     if value is None or math.isnan(value) or value == -1.0:
         return None
     return float(value)
+
+
+FLAG_TEXT = {"bad": "a suspected bad tick (far from the recent price)",
+             "crossed": "crossed (bid above ask)", "zero": "zero or negative"}
+
+
+def tick_flag(quote: Quote, reference: float | None, band: float) -> str:
+    """What is wrong with a quote, judged against the recent good price (or the close)."""
+    prices = [p for p in (quote.bid, quote.ask, quote.last) if p is not None]
+    if any(p <= 0 for p in prices):
+        return "zero"
+    if quote.bid is not None and quote.ask is not None and quote.bid > quote.ask:
+        return "crossed"
+    ref = reference if reference is not None else quote.close
+    if ref:
+        for p in prices:
+            if abs(p / ref - 1.0) > band:
+                return "bad"
+    return ""

@@ -108,6 +108,8 @@ class WatchlistTable(Grid):
             base = self.color("quote-stale")
         elif delayed:
             base = self.color("quote-delayed")
+        if q.flag:
+            base = self.color("trade-down")  # a flagged quote shows in the loss colour
         change = q.change
         trend = ""
         if not stale and change:
@@ -120,7 +122,10 @@ class WatchlistTable(Grid):
         self.set_cell(key, "volume", Text(fmt.compact(q.volume), style=base))
         self.set_cell(key, "age", Text(fmt.age(q.age(now)), style=base or "dim"))
         label = "STALE" if stale else _DATA_LABEL[q.data_type]
-        style = f"bold {base}" if (stale or delayed or not q.data_type.is_live) else "dim"
+        if q.flag:
+            label = q.flag.upper()  # BAD, CROSSED, ZERO: before anything else
+        flagged = bool(q.flag) or stale or delayed or not q.data_type.is_live
+        style = f"bold {base}" if flagged else "dim"
         self.set_cell(key, "data", Text(label, style=style))
 
     def data_types(self) -> set[MarketDataType]:
