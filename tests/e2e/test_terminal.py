@@ -1,0 +1,85 @@
+"""`ibterm demo` in a real terminal (tmux, 120x40), driven by keys, read off the screen."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+TMUX = shutil.which("tmux")
+pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed on this machine")
+
+
+class Terminal:
+    def __init__(self, session: str):
+        self.session = session
+
+    def screen(self) -> str:
+        return subprocess.run([TMUX, "capture-pane", "-p", "-t", self.session],  # type: ignore[list-item]
+                              capture_output=True, text=True, timeout=10).stdout
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            subprocess.run([TMUX, "send-keys", "-t", self.session, key], check=True,  # type: ignore[list-item]
+                           timeout=10)
+            time.sleep(0.15)
+
+    def wait_for(self, *texts: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if all(t in screen for t in texts):
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"never saw {texts!r} on the screen:\n{screen}")
+            time.sleep(0.2)
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Terminal]:
+    session = f"ibterm-test-{uuid.uuid4().hex[:8]}"
+    env = " ".join(f"{k}={v}" for k, v in {
+        "IBTERM_DATA_DIR": tmp_path / "data", "IBTERM_CONFIG": tmp_path / "none.yaml",
+        "TERM": "xterm-256color"}.items())
+    command = f"env {env} {sys.executable} -m ibterm demo"
+    subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "120", "-y", "40",  # type: ignore[list-item]
+                    command], check=True, timeout=10, env={**os.environ, "TMUX": ""})
+    try:
+        yield Terminal(session)
+    finally:
+        subprocess.run([TMUX, "kill-session", "-t", session], timeout=10)  # type: ignore[list-item]
+
+
+def test_demo_by_keys(terminal: Terminal) -> None:
+    screen = terminal.wait_for("DEMO", "● connected", "AAPL", "live")
+    assert "Positions" in screen and "Orders" in screen
+    # A resting limit order: the ticket for the row under the cursor, 30 ticks under the bid.
+    terminal.keys("b")
+    terminal.wait_for("Order ticket", "bid ")
+    terminal.keys("Tab", "Tab", "F5", *["Down"] * 30, "F4")
+    terminal.wait_for("Send (y)")
+    terminal.keys("y")
+    terminal.wait_for("Submitted")
+    # A bracket from the same ticket: mode is six fields on from the limit.
+    terminal.keys(*["Tab"] * 6, "Space")
+    terminal.wait_for("Take profit", "R:R")
+    terminal.keys("F4")
+    terminal.wait_for("take profit", "Send (y)")
+    terminal.keys("y")
+    terminal.wait_for("PreSubmitted")
+    # Cancel the newest order from the blotter.
+    terminal.keys("Escape", "o", "c")
+    terminal.wait_for("Cancelled")
+    # The kill switch: a question whose answer is yes, then HALTED.
+    terminal.keys("F12")
+    terminal.wait_for("KILL SWITCH")
+    terminal.keys("y")
+    screen = terminal.wait_for("HALTED")
+    assert "Submitted" not in screen.replace("PreSubmitted", "")  # nothing left working
