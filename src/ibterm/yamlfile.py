@@ -63,7 +63,14 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
 
 
 def parse(text: str, path: str) -> Located:
-    loader = yaml.SafeLoader(text)
+    try:
+        loader = yaml.SafeLoader(text)
+    except yaml.reader.ReaderError as exc:  # control characters, checked on construction
+        before = text[: exc.position]
+        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        raise FileProblems([Problem(path, line, col, f"invalid character {exc.character!r} "
+                                                     "(YAML allows no control characters)")]
+                           ) from None
     try:
         root = loader.get_single_node()
     except yaml.MarkedYAMLError as exc:
