@@ -83,3 +83,26 @@ def test_demo_by_keys(terminal: Terminal) -> None:
     terminal.keys("y")
     screen = terminal.wait_for("HALTED")
     assert "Submitted" not in screen.replace("PreSubmitted", "")  # nothing left working
+
+
+def test_the_terminal_going_away_ends_the_app(terminal: Terminal, tmp_path: Path) -> None:
+    from ibterm.broker.journal import read_events
+
+    terminal.wait_for("DEMO", "● connected")
+    pid = int(subprocess.run([TMUX, "display", "-p", "-t", terminal.session,  # type: ignore[list-item]
+                              "#{pane_pid}"], capture_output=True, text=True,
+                             timeout=10).stdout.strip())
+    subprocess.run([TMUX, "kill-session", "-t", terminal.session], timeout=10)  # type: ignore[list-item]
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            break  # gone
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            raise AssertionError("ibterm kept running after its terminal went away")
+        time.sleep(0.2)
+    # It ended the normal way: the session closed and said so in the journal.
+    events = list(read_events(tmp_path / "data" / "journal.sqlite3"))
+    assert events[-1].kind == "connection" and events[-1].data["state"] == "disconnected"

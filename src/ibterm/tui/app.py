@@ -3,8 +3,11 @@ over one broker session and the one order pipeline."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import logging
+import signal
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -140,6 +143,10 @@ class IbtermApp(App[None]):
             self.notify(self._theme_problem, severity="warning", timeout=12)
         for warning in self.startup_warnings:
             self.notify(warning, title="Config", severity="warning", timeout=15)
+        # The terminal going away (an SSH session dropped, tmux killed) ends the app the
+        # normal way: session closed, journal closed, no process left spinning.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
         self.set_interval(REFRESH_INTERVAL, self.refresh_from_session)
         self.set_interval(1.0, self._tick_clock)
         self.run_worker(self.session.start(), name="connect", exclusive=True)
