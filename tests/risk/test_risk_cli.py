@@ -11,11 +11,15 @@ import polars as pl
 import pytest
 
 from ibterm.risk.black_scholes import bsm_price
-from ibterm.risk.pricing import implied_vol, price_expr
+from ibterm.risk.pricing import greeks_exprs, implied_vol, with_price
 
 IBTERM = [sys.executable, "-m", "ibterm"]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "portfolios"
 COLS = ("spot", "strike", "years", "vol", "rate", "carry_yield", "is_call", "black76")
+
+
+def _price(frame: pl.DataFrame) -> pl.Series:
+    return with_price(frame.lazy(), "spot", "vol", "p").collect()["p"]
 
 
 def _risk(*args: str) -> subprocess.CompletedProcess[str]:
@@ -31,7 +35,7 @@ def _risk(*args: str) -> subprocess.CompletedProcess[str]:
 ])
 def test_reference_prices(row: tuple[object, ...], expected: float) -> None:
     frame = pl.DataFrame([row], schema=list(COLS), orient="row")
-    price = frame.select(price_expr(*(pl.col(c) for c in COLS))).item()
+    price = _price(frame).item()
     assert price == pytest.approx(expected, abs=1e-4)
     implied = implied_vol(frame.with_columns(price=pl.lit(price)))
     assert implied.item() == pytest.approx(0.2, abs=1e-6)
@@ -42,7 +46,7 @@ def test_put_call_parity_and_the_scalar_reference() -> None:
             for s in (80.0, 100.0, 125.0) for t in (0.1, 1.0) for v in (0.15, 0.6)
             for c in (True, False)]
     frame = pl.DataFrame(rows, schema=list(COLS), orient="row")
-    prices = frame.select(price_expr(*(pl.col(c) for c in COLS))).to_series().to_list()
+    prices = _price(frame).to_list()
     for (s, k, t, v, r, q, call, _), p in zip(rows, prices, strict=True):
         assert p == pytest.approx(bsm_price(s, k, t, v, r, call, q), abs=1e-4)
     for i in range(0, len(rows), 2):
@@ -102,16 +106,16 @@ def test_human_report() -> None:
     assert "1,150.00" in result.stdout
 
 
-def test_staged_pricing_matches_the_expression() -> None:
-    from ibterm.risk.pricing import with_price
+def test_greeks_delta_matches_the_scalar_reference() -> None:
+    from ibterm.risk.black_scholes import bsm_delta
 
-    rows = [(s, 100.0, t, v, 0.03, 0.01, c, b) for s in (70.0, 100.0, 140.0)
-            for t in (0.0, 0.05, 2.0) for v in (0.1, 0.9) for c in (True, False)
-            for b in (True, False)]
+    rows = [(s, 100.0, t, v, 0.03, 0.01, c, False) for s in (70.0, 100.0, 140.0)
+            for t in (0.05, 2.0) for v in (0.1, 0.9) for c in (True, False)]
     frame = pl.DataFrame(rows, schema=list(COLS), orient="row")
-    direct = frame.select(price_expr(*(pl.col(c) for c in COLS))).to_series()
-    staged = with_price(frame.lazy(), "spot", "vol", "p").collect()["p"]
-    assert staged.to_list() == pytest.approx(direct.to_list(), abs=1e-9)
+    greeks = frame.select(**greeks_exprs(*(pl.col(c) for c in COLS)))
+    for (s, k, t, v, r, q, call, _), delta in zip(rows, greeks["delta"], strict=True):
+        assert delta == pytest.approx(bsm_delta(s, k, t, v, r, call, q), abs=1e-5)
+    assert (greeks["gamma"] > 0).all() and (greeks["vega"] > 0).all()
 
 
 def test_one_scan_per_underlying_even_with_mixed_classes(tmp_path: Path) -> None:

@@ -201,3 +201,17 @@ async def test_executions_show_fills_with_commissions(sim: SimServer) -> None:
         assert isinstance(app.screen, ExecutionsScreen)
         [fill] = app.screen.rows
         assert fill.shares == 300 and fill.commission == 1.5  # 0.005 x 300
+
+
+async def test_ctrl_q_asks_while_orders_are_working(sim: SimServer) -> None:
+    app = _app(sim, confirm_orders=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _open_ticket(pilot, app, sim)
+        await _type(pilot, "#t-limit", f"{sim.market.book(265598).bid - 1.0:.2f}")
+        await pilot.press("f4")
+        await until(pilot, lambda: any(o.status == "Submitted"
+                                       for o in sim.orders.orders.values()))
+        await pilot.press("escape", "ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, AskYesNo))
+        await pilot.press("n")
+        assert app.is_running

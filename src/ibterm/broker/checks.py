@@ -22,6 +22,7 @@ from ibterm.domain.orders import (
     TradingState,
 )
 from ibterm.domain.quote import FLAG_TEXT, MarketDataType, Quote
+from ibterm.domain.ticks import on_tick, round_in_favour
 
 OK, BREACH, BLOCK = CheckSeverity.OK, CheckSeverity.BREACH, CheckSeverity.BLOCK
 
@@ -36,19 +37,6 @@ class MarketView:
     stale_after: float
     state: TradingState
     mode: TradingMode
-
-
-def on_tick(price: float, tick: float) -> bool:
-    steps = price / tick
-    return abs(steps - round(steps)) < 1e-6
-
-
-def round_in_favour(price: float, tick: float, side: Side) -> float:
-    """To the tick, never worse for the trader: buys round down, sells round up."""
-    steps = price / tick
-    n = math.floor(steps + 1e-9) if side is Side.BUY else math.ceil(steps - 1e-9)
-    decimals = max(0, -math.floor(math.log10(tick)) + 2)
-    return round(n * tick, decimals)
 
 
 def reference(spec: OrderSpec, quote: Quote | None) -> float | None:

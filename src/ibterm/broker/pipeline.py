@@ -19,7 +19,7 @@ from enum import StrEnum
 
 from ib_async import Contract, Fill, Order, Trade
 
-from ibterm.broker.checks import MarketView, check_intent, round_in_favour
+from ibterm.broker.checks import MarketView, check_intent
 from ibterm.broker.contracts import contract_to_instrument
 from ibterm.broker.journal import Journal
 from ibterm.broker.reconcile import Discrepancy, reconcile
@@ -40,6 +40,7 @@ from ibterm.domain.orders import (
     TradingState,
 )
 from ibterm.domain.quote import MarketDataType
+from ibterm.domain.ticks import round_in_favour
 
 log = logging.getLogger("ibterm.orders")
 

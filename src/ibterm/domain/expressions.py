@@ -11,7 +11,6 @@ used on (buys down, sells up): rounding never makes an order worse than written.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from functools import cache
 
@@ -19,6 +18,7 @@ from lark import Lark, Token, Tree, UnexpectedInput
 
 from ibterm.domain.orders import Side
 from ibterm.domain.quote import MarketDataType, Quote
+from ibterm.domain.ticks import round_in_favour
 
 GRAMMAR = r"""
 ?start: expr
@@ -102,22 +102,20 @@ def parse_price(text: str) -> PriceExpr:
 def offset_distance(expr: PriceExpr, entry: float, tick: float) -> float:
     """How far an offset expression (`+1.5%`, `-20 ticks`) reaches from the entry; the
     signs are the writer's, the distance is what counts."""
+    return abs(_terms(expr, entry, tick))
+
+
+def _terms(expr: PriceExpr, reference: float, tick: float) -> float:
+    """The signed sum of an expression's terms; percents are of `reference`."""
     total = 0.0
     for term in expr.terms:
         if term.unit == "ticks":
             total += term.sign * term.amount * tick
         elif term.unit == "percent":
-            total += term.sign * entry * term.amount / 100.0
+            total += term.sign * reference * term.amount / 100.0
         else:
             total += term.sign * term.amount
-    return abs(total)
-
-
-def _round(price: float, tick: float, side: Side) -> float:
-    steps = price / tick
-    n = math.floor(steps + 1e-9) if side is Side.BUY else math.ceil(steps - 1e-9)
-    decimals = max(0, -math.floor(math.log10(tick)) + 2)
-    return round(n * tick, decimals)
+    return total
 
 
 def evaluate(expr: PriceExpr, side: Side, tick: float, quote: Quote | None = None,
@@ -146,14 +144,7 @@ def evaluate(expr: PriceExpr, side: Side, tick: float, quote: Quote | None = Non
         if value is None:
             raise ExpressionError(f"the quote has no {expr.base}")
         price = value
-    reference = price
-    for term in expr.terms:
-        if term.unit == "ticks":
-            price += term.sign * term.amount * tick
-        elif term.unit == "percent":
-            price += term.sign * reference * term.amount / 100.0
-        else:
-            price += term.sign * term.amount
+    price += _terms(expr, price, tick)
     if not price > 0:
         raise ExpressionError(f"{expr.text!r} gives {price:g}, not a price")
-    return _round(price, tick, side)
+    return round_in_favour(price, tick, side)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ibterm.domain.orders import Side
+from ibterm.domain.ticks import round_directed
 
 _OFFSET = re.compile(r"^\s*[+-]?\s*(\d+(?:\.\d*)?|\.\d+)\s*(t|ticks?|%)?\s*$", re.IGNORECASE)
 
@@ -51,13 +52,6 @@ def parse_offset(text: str) -> Offset:
     return Offset(amount, unit)
 
 
-def _to_tick(price: float, tick: float, up: bool) -> float:
-    steps = price / tick
-    n = math.ceil(steps - 1e-9) if up else math.floor(steps + 1e-9)
-    decimals = max(0, -math.floor(math.log10(tick)) + 2)
-    return round(n * tick, decimals)
-
-
 @dataclass(frozen=True, slots=True)
 class BracketPrices:
     entry: float
@@ -78,8 +72,8 @@ def bracket_prices(side: Side, entry: float, quantity: float, multiplier: float,
     up = side is Side.BUY
     tp_raw = entry + take.distance(entry, tick) * (1 if up else -1)
     sl_raw = entry - stop.distance(entry, tick) * (1 if up else -1)
-    take_profit = _to_tick(tp_raw, tick, up=up)
-    stop_loss = _to_tick(sl_raw, tick, up=not up)
+    take_profit = round_directed(tp_raw, tick, up=up)
+    stop_loss = round_directed(sl_raw, tick, up=not up)
     size = quantity * multiplier
     risk = abs(entry - stop_loss) * size
     return BracketPrices(entry, take_profit, stop_loss, abs(take_profit - entry) * size, risk,

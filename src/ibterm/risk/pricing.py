@@ -2,8 +2,8 @@
 with dividend yield) and Black-76 (futures options), greeks, and implied volatility.
 
 The normal CDF is Abramowitz & Stegun 26.2.17 (error under 7.5e-8), written as polars
-expressions so a whole book prices in one pass; the scalar reference in black_scholes.py
-uses math.erfc and the tests hold the two together.
+expressions so a whole book prices in one pass (`with_price`); the scalar reference in
+black_scholes.py uses math.erfc and the tests hold the two together.
 """
 
 from __future__ import annotations
@@ -26,23 +26,6 @@ def norm_cdf(x: pl.Expr) -> pl.Expr:
     poly = t * (_B[0] + t * (_B[1] + t * (_B[2] + t * (_B[3] + t * _B[4]))))
     upper = 1.0 - norm_pdf(x) * poly  # N(|x|)
     return pl.when(x >= 0).then(upper).otherwise(1.0 - upper)
-
-
-def price_expr(spot: pl.Expr, strike: pl.Expr, years: pl.Expr, vol: pl.Expr, rate: pl.Expr,
-               carry_yield: pl.Expr, is_call: pl.Expr, black76: pl.Expr) -> pl.Expr:
-    """Option value. Black-76 (futures options) is BSM with the yield equal to the rate."""
-    q = pl.when(black76).then(rate).otherwise(carry_yield)
-    t = pl.max_horizontal(years, pl.lit(0.0))
-    sqrt_t = t.sqrt()
-    valid = (t > 0) & (vol > 0)
-    d1 = ((spot / strike).log() + (rate - q + vol * vol / 2.0) * t) / (vol * sqrt_t)
-    d2 = d1 - vol * sqrt_t
-    df_q, df_r = (-q * t).exp(), (-rate * t).exp()
-    call = spot * df_q * norm_cdf(d1) - strike * df_r * norm_cdf(d2)
-    put = strike * df_r * norm_cdf(-d2) - spot * df_q * norm_cdf(-d1)
-    intrinsic = pl.when(is_call).then(pl.max_horizontal(spot - strike, pl.lit(0.0))).otherwise(
-        pl.max_horizontal(strike - spot, pl.lit(0.0)))
-    return pl.when(valid).then(pl.when(is_call).then(call).otherwise(put)).otherwise(intrinsic)
 
 
 def greeks_exprs(spot: pl.Expr, strike: pl.Expr, years: pl.Expr, vol: pl.Expr, rate: pl.Expr,
@@ -71,15 +54,12 @@ def implied_vol(frame: pl.DataFrame, iterations: int = 60) -> pl.Series:
     rate, carry_yield, is_call, black76, price); null where the price is not attainable."""
     lo = pl.Series([1e-4] * frame.height)
     hi = pl.Series([5.0] * frame.height)
-    cols = {c: pl.col(c) for c in ("spot", "strike", "years", "rate", "carry_yield",
-                                   "is_call", "black76")}
-    work = frame.select([*cols.values(), pl.col("price")])
+    work = frame.select("spot", "strike", "years", "rate", "carry_yield", "is_call", "black76",
+                        "price")
     for _ in range(iterations):
         mid = (lo + hi) / 2.0
-        value = work.with_columns(mid.alias("vol")).select(
-            price_expr(cols["spot"], cols["strike"], cols["years"], pl.col("vol"),
-                       cols["rate"], cols["carry_yield"], cols["is_call"], cols["black76"])
-        ).to_series()
+        value = with_price(work.lazy().with_columns(mid.alias("vol")), "spot", "vol",
+                           "value").collect()["value"]
         too_high = value > work["price"]
         hi = pl.select(pl.when(too_high).then(mid).otherwise(hi)).to_series()
         lo = pl.select(pl.when(too_high).then(lo).otherwise(mid)).to_series()

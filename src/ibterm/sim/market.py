@@ -16,8 +16,9 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 from ibterm.domain.instrument import Right
+from ibterm.domain.ticks import round_to_tick
 from ibterm.risk.black_scholes import bsm_price
-from ibterm.sim.world import PriceModel, SimInstrument, World, round_to_tick
+from ibterm.sim.world import PriceModel, SimInstrument, World
 
 # Seconds of trading in a year: 252 sessions of 6.5 hours.
 TRADING_SECONDS_PER_YEAR = 252 * 6.5 * 3600

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ibterm.domain.instrument import Instrument
+from ibterm.domain.ticks import on_tick, round_to_tick
 from ibterm.sim.accounts import SimAccount
 from ibterm.sim.commissions import commission
 from ibterm.sim.market import Book, Market
@@ -159,7 +160,7 @@ class OrderEngine:
             if price is None or not math.isfinite(price) or price <= 0:
                 raise Rejection(201, f"Order rejected - reason:A {req.order_type} order needs "
                                      "a positive price")
-            if not _on_tick(price, inst.min_tick):
+            if not on_tick(price, inst.min_tick):
                 raise Rejection(110, "The price does not conform to the minimum price "
                                      "variation for this contract.")
         if req.order_type == "TRAIL" and not (req.aux or req.trailing_percent):
@@ -265,7 +266,7 @@ class OrderEngine:
         tick = order.sim.instrument.min_tick
         offset = extreme * r.trailing_percent / 100 if r.trailing_percent else (r.aux or 0.0)
         stop = extreme + offset if order.buy else extreme - offset
-        return _round_tick(stop, tick)
+        return round_to_tick(stop, tick)
 
     def _modify(self, order: SimOrder, req: OrderRequest, sim: SimInstrument | None) -> OrderEvents:
         if order.status == "Filled":
@@ -479,16 +480,6 @@ class OrderEngine:
 
     def _now(self) -> str:
         return self.clock().strftime("%Y%m%d %H:%M:%S UTC")
-
-
-def _on_tick(price: float, tick: float) -> bool:
-    steps = price / tick
-    return abs(steps - round(steps)) < 1e-6
-
-
-def _round_tick(price: float, tick: float) -> float:
-    decimals = max(0, -math.floor(math.log10(tick)) + 2)
-    return round(round(price / tick) * tick, decimals)
 
 
 def _copy_account(acct: SimAccount) -> SimAccount:

@@ -94,13 +94,6 @@ def derived_con_id(key: str) -> int:
     return 100_000_000 + zlib.crc32(key.encode()) % 800_000_000
 
 
-def _decimals(tick: float) -> int:
-    text = f"{tick:.10f}".rstrip("0")
-    return len(text.split(".")[1]) if "." in text else 0
-
-
-def round_to_tick(price: float, tick: float) -> float:
-    return round(round(price / tick) * tick, _decimals(tick))
 
 
 def _occ_symbol(symbol: str, expiry: str, right: Right, strike: float) -> str:

@@ -320,18 +320,12 @@ class IbtermApp(App[None]):
         if event.kind == "add":
             text = await self.push_screen_wait(AskText(
                 "Add to the watchlist", "AAPL, ES, ES 202612, SPY 20261218 600 C, EUR.USD"))
-            if not text:
-                return
-            try:
-                item = await self.session.add_watch(text)
-            except (ValueError, SymbolError) as exc:
-                self.notify(f"Not added: {exc}", severity="warning")
-                return
-            if item.error:
-                self.notify(f"{item.text}: {item.error}", severity="warning")
-        elif not event.text:
+            if text:
+                await self._add_watch(text)
             return
-        elif event.kind == "remove":
+        if not event.text:
+            return
+        if event.kind == "remove":
             self.session.remove_watch(event.text)
         else:
             self.session.move_watch(event.text, -1 if event.kind == "up" else 1)
@@ -342,6 +336,10 @@ class IbtermApp(App[None]):
 
     @work(group="watchlist")
     async def add_to_watchlist(self, text: str) -> None:
+        await self._add_watch(text)
+
+    async def _add_watch(self, text: str) -> None:
+        """Add, say what went wrong if anything, save what was added."""
         try:
             item = await self.session.add_watch(text)
         except (ValueError, SymbolError) as exc:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import math
 
+from ibterm.domain.ticks import decimals
+
 DASH = "—"
 MINUS = "−"  # U+2212: the same width as '+', unlike a hyphen
 
 
 def tick_decimals(tick: float) -> int:
+    """Digits to show for prices on this tick: the tick's own, at least two."""
     if tick <= 0 or not math.isfinite(tick):
         return 2
-    text = f"{tick:.10f}".rstrip("0")
-    return max(2, len(text.split(".")[1])) if "." in text else 2
+    return max(2, decimals(tick))
 
 
 def price(value: float | None, decimals: int = 2) -> str:
