@@ -177,6 +177,24 @@ def _message(error: Any, model: type[pydantic.BaseModel]) -> str:
     return f"{dotted}: {msg}" if dotted else msg
 
 
+def _data_loc(data: Any, loc: Loc) -> Loc:
+    """`loc` as a path in the data: pydantic puts the tag of a discriminated union's member
+    into the location (`faults.0.bad_tick.factor`); the file has no such key."""
+    out: list[str | int] = []
+    node = data
+    for i, part in enumerate(loc):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(node, dict) and isinstance(part, str) and i < len(loc) - 1:
+            continue  # a tag, not a key
+        else:
+            node = None
+        out.append(part)
+    return tuple(out)
+
+
 def validate(model: type[M], located: Located, path: str, context: Any = None) -> M:
     data = {} if located.data is None else located.data
     try:
@@ -184,7 +202,10 @@ def validate(model: type[M], located: Located, path: str, context: Any = None) -
     except pydantic.ValidationError as exc:
         problems = []
         for error in exc.errors():
-            loc = tuple(error["loc"])
+            loc = _data_loc(data, tuple(error["loc"]))
+            if error["type"] == "union_tag_invalid":  # point at the tag's own key
+                loc = (*loc, str(error["ctx"]["discriminator"]).strip("'"))
+            error = {**error, "loc": loc}
             if error["type"] == "extra_forbidden" and loc in located.keys:
                 line, col = located.keys[loc]
             elif error["type"] == "missing":

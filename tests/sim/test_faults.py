@@ -105,3 +105,30 @@ async def test_pacing_violation_rejects_the_excess(sim: SimServer, ib: IB) -> No
     refused = [t for t in trades if t.orderStatus.status == "Cancelled"]
     assert refused and all((t.order.orderId, 100) in errors for t in refused)
     assert len(sim.orders.orders) == 60 - len(refused) <= 50
+
+
+async def test_stall_zero_ends_the_stall_at_once(sim: SimServer, ib: IB) -> None:
+    sim.stall(30)
+    started = time.monotonic()
+    request = asyncio.ensure_future(ib.reqContractDetailsAsync(AAPL))
+    await asyncio.sleep(0.2)
+    assert not request.done()
+    sim.stall(0)
+    details = await asyncio.wait_for(request, 3)
+    assert len(details) == 1 and time.monotonic() - started < 3
+
+
+async def test_a_rejection_waits_for_a_new_order(sim: SimServer, ib: IB) -> None:
+    # A modification or a what-if in between does not use up the rejection.
+    price = round(sim.market.book(265598).bid - 5, 2)
+    working = ib.placeOrder(AAPL, LimitOrder("BUY", 1, price))
+    await _until(lambda: working.orderStatus.status == "Submitted")
+    sim.reject_next_order(201, "Order rejected - reason:simulated")
+    working.order.lmtPrice = round(price - 1, 2)
+    ib.placeOrder(AAPL, working.order)
+    await _until(lambda: sim.orders.orders[(11, working.order.orderId)].req.limit == price - 1)
+    state = await asyncio.wait_for(ib.whatIfOrderAsync(AAPL, MarketOrder("BUY", 1)), 3)
+    assert state.initMarginChange
+    fresh = ib.placeOrder(AAPL, LimitOrder("BUY", 1, price))
+    await _until(lambda: fresh.orderStatus.status == "Cancelled")
+    assert sim.next_order_rejection is None

@@ -14,6 +14,7 @@ import pydantic
 from pydantic import Field
 
 from ibterm.domain.instrument import SecType
+from ibterm.sim.faults import Scheduled
 
 
 class _Model(pydantic.BaseModel):
@@ -128,6 +129,8 @@ class Scenario(_Model):
     instruments: list[InstrumentDef] = Field(
         default_factory=lambda: list(DEFAULT_INSTRUMENTS), min_length=1
     )
+    faults: list[Scheduled] = Field(default_factory=list,
+                                    description="fault schedule, times from the start")
 
     @pydantic.model_validator(mode="before")
     @classmethod

@@ -18,6 +18,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ibterm.sim import control
 from ibterm.sim import messages as m
 from ibterm.sim.accounts import ACCOUNT_KEYS, SimAccount
 from ibterm.sim.contracts import ContractQuery, match
@@ -41,7 +42,7 @@ from ibterm.sim.protocol import (
     parse_version_range,
 )
 from ibterm.sim.scenario import MarketSession, Scenario
-from ibterm.sim.world import SimInstrument, build_world
+from ibterm.sim.world import SimInstrument, build_world, find_instrument
 
 log = logging.getLogger("ibterm.sim")
 
@@ -121,6 +122,8 @@ class SimServer:
         if self.scenario.tick_interval > 0 and self.market_open:
             self._tasks.append(asyncio.create_task(self._market_loop()))
         self._tasks.append(asyncio.create_task(self._account_loop()))
+        if self.scenario.faults:
+            self._tasks.append(asyncio.create_task(self._fault_loop()))
         log.info("simulator listening on %s:%d (seed %d, date %s)", self.host, self.port,
                  self.seed, self.world.date)
         return self.host, self.port
@@ -147,10 +150,18 @@ class SimServer:
             # Accepted from the backlog after stop() began: refuse it.
             writer.close()
             return
+        try:
+            first = await asyncio.wait_for(reader.readexactly(len(API_PREFIX)), 30.0)
+        except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+            return
+        if first in control.HTTP_METHODS:
+            await control.serve(self, reader, writer, first)
+            return
         conn = ClientConnection(self, reader, writer)
         self.connections.append(conn)
         try:
-            await conn.run()
+            await conn.run(first)
         finally:
             if conn in self.connections:
                 self.connections.remove(conn)
@@ -168,6 +179,31 @@ class SimServer:
         while True:
             await asyncio.sleep(self.scenario.account_update_interval)
             self.push_account_updates()
+
+    async def _fault_loop(self) -> None:
+        """The scenario's fault schedule, timed from start()."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        fired = [0] * len(self.scenario.faults)
+        while True:
+            due: list[tuple[float, int]] = []
+            for i, entry in enumerate(self.scenario.faults):
+                if entry.count is not None and fired[i] >= entry.count:
+                    continue
+                if entry.every is None and fired[i]:
+                    continue
+                due.append((entry.at + fired[i] * (entry.every or 0.0), i))
+            if not due:
+                return
+            at, i = min(due)
+            await asyncio.sleep(max(0.0, started + at - loop.time()))
+            fired[i] += 1
+            entry = self.scenario.faults[i]
+            log.info("scheduled fault at %.1f s: %s", at, entry.fault)
+            try:
+                entry.apply(self)
+            except Exception:  # one bad fault must not end the schedule
+                log.exception("scheduled fault %s failed", entry.fault)
 
     # --- Python API for in-process tests ---------------------------------------------
     def step(self, count: int = 1) -> None:
@@ -218,8 +254,11 @@ class SimServer:
             conn.send(m.error(-1, code, texts[code]))
 
     def stall(self, seconds: float) -> None:
-        """Answer nothing for `seconds`; what was due then arrives at once."""
+        """Answer nothing for `seconds`; what was due then arrives at once. A new stall
+        replaces the one in force: `stall(0)` ends it now."""
         self.hold_until = asyncio.get_running_loop().time() + seconds
+        for conn in list(self.connections):
+            conn.reschedule()
 
     def delay(self, seconds: float) -> None:
         """Every reply from now on arrives `seconds` late (0 ends it)."""
@@ -234,7 +273,12 @@ class SimServer:
 
     def reject_next_order(self, code: int = 201,
                           message: str = "Order rejected - reason:simulated rejection") -> None:
+        """Refuse the next new order (not a modification, not a what-if) with `code`."""
         self.next_order_rejection = (code, message)
+
+    def con_id_of(self, symbol: str) -> int:
+        """The conId of an instrument named in the symbol grammar; ValueError if none."""
+        return find_instrument(self.world, symbol).instrument.con_id
 
     def client(self, client_id: int) -> ClientConnection | None:
         for conn in self.connections:
@@ -305,23 +349,34 @@ class ClientConnection:
             return
         loop = asyncio.get_running_loop()
         now = loop.time()
-        due = max(now + self.server.reply_delay, self.server.hold_until)
-        if due <= now and not self._held:
+        due = now + self.server.reply_delay
+        if due <= now and not self._held and self.server.hold_until <= now:
             self._write(data)
             return
-        # Stalled or delayed: it goes out later, never before what was due before it.
+        # Stalled or delayed: it goes out later, never before what was due before it. The
+        # stall is applied when draining, so that a new stall() can shorten it.
         self._held.append((due, data))
         if self._pump is None or self._pump.done():
             self._pump = loop.create_task(self._drain_held())
 
+    def reschedule(self) -> None:
+        """The stall changed: wake the pump so it waits for the new time."""
+        if self._pump is not None and not self._pump.done():
+            self._pump.cancel()
+        if self._held and not self._closed:
+            self._pump = asyncio.get_running_loop().create_task(self._drain_held())
+
     async def _drain_held(self) -> None:
         loop = asyncio.get_running_loop()
         while self._held and not self._closed:
-            due, _ = self._held[0]
+            due = max(self._held[0][0], self.server.hold_until)
             if due > loop.time():
                 await asyncio.sleep(due - loop.time())
+            now = loop.time()
+            if self.server.hold_until > now:
+                continue
             ready = []
-            while self._held and self._held[0][0] <= loop.time():
+            while self._held and self._held[0][0] <= now:
                 ready.append(self._held.popleft()[1])
             self._write(b"".join(ready))
 
@@ -340,9 +395,9 @@ class ClientConnection:
             self._closed = True
             self.writer.close()
 
-    async def run(self) -> None:
+    async def run(self, prefix: bytes) -> None:
         try:
-            await self._handshake()
+            await self._handshake(prefix)
             while not self._closed:
                 data = await self.reader.read(65536)
                 if not data:
@@ -357,8 +412,7 @@ class ClientConnection:
             self.close()
             log.info("client %s disconnected", self.client_id)
 
-    async def _handshake(self) -> None:
-        prefix = await self.reader.readexactly(len(API_PREFIX))
+    async def _handshake(self, prefix: bytes) -> None:
         if prefix != API_PREFIX:
             raise FrameError("the connection did not start with the API prefix")
         while True:
@@ -747,13 +801,14 @@ class ClientConnection:
         server = self.server
         server.next_order_id = max(server.next_order_id, order_id + 1)
         assert self.client_id is not None
-        rejection = server.next_order_rejection
-        if rejection is not None:
-            server.next_order_rejection = None
-            self.send(m.error(order_id, *rejection))
-            return
         try:
             req = parse_place_order(fields)
+            rejection = server.next_order_rejection
+            is_new = (self.client_id, order_id) not in server.orders.orders
+            if rejection is not None and is_new and not req.what_if:
+                server.next_order_rejection = None
+                self.send(m.error(order_id, *rejection))
+                return
             found = match(server.world, req.contract)
             sim = found[0] if len(found) == 1 else None
             default_account = next(iter(server.accounts))

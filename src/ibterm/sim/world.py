@@ -16,6 +16,7 @@ from ibterm.domain.futures import FuturesRoot
 from ibterm.domain.instrument import Instrument, InstrumentSpec, Right, SecType
 from ibterm.domain.symbols import SymbolError, parse_symbol
 from ibterm.reference import futures_table
+from ibterm.sim.faults import BadTick
 from ibterm.sim.scenario import InstrumentDef, Scenario
 
 Loc = tuple[str | int, ...]
@@ -269,7 +270,25 @@ def build_world(scenario: Scenario, today: dt.date | None = None,
                 raise WorldError(loc, str(exc)) from None
             if world.resolve(spec) is None:
                 raise WorldError(loc, f"{pos.symbol!r} is not an instrument of this scenario")
+    for f, fault in enumerate(scenario.faults):
+        if isinstance(fault, BadTick):
+            try:
+                find_instrument(world, fault.symbol)
+            except ValueError as exc:
+                raise WorldError(("faults", f, "symbol"), str(exc)) from None
     return world
+
+
+def find_instrument(world: World, symbol: str) -> SimInstrument:
+    """The instrument a symbol names (symbol grammar: `AAPL`, `ES`, `SPY 20261218 600 C`)."""
+    try:
+        spec = parse_symbol(symbol, world.futures_roots.keys())
+    except SymbolError as exc:
+        raise ValueError(str(exc)) from None
+    found = world.resolve(spec)
+    if found is None:
+        raise ValueError(f"{symbol!r} is not an instrument of this scenario")
+    return found
 
 
 def load_scenario(path: Path, today: dt.date | None = None) -> Scenario:

@@ -1,0 +1,198 @@
+"""The simulator's control endpoint: a small HTTP/1.1 JSON interface on the API port itself.
+
+A TWS API connection starts with `API\\0`; anything starting with an HTTP method is a
+control request instead. Sharing the port means `ibterm sim` needs no second address and
+its one `listening on HOST:PORT` line stays the whole interface, and the endpoint is as
+loopback-only as the simulator. Out-of-process tests (tmux, the soak) and people use it:
+
+    curl -s -X POST -H 'Content-Type: application/json' \\
+         -d '{"symbol": "AAPL", "factor": 10}' http://127.0.0.1:7497/faults/bad_tick
+
+Routes, bodies and answers: docs/simulator.md#control-endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any
+
+import pydantic
+
+from ibterm.sim.faults import FAULT_NAMES, parse_fault
+
+if TYPE_CHECKING:
+    from ibterm.sim.server import SimServer
+
+log = logging.getLogger("ibterm.sim.control")
+
+HTTP_METHODS = (b"GET ", b"POST", b"HEAD", b"PUT ", b"DELE", b"PATC", b"OPTI")
+MAX_HEAD = 16 * 1024
+MAX_BODY = 64 * 1024
+
+
+class ControlError(Exception):
+    def __init__(self, status: HTTPStatus, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def status(server: SimServer) -> dict[str, Any]:
+    loop = asyncio.get_running_loop()
+    rejection = server.next_order_rejection
+    return {
+        "host": server.host,
+        "port": server.port,
+        "date": server.world.date.isoformat(),
+        "clients": sorted(c.client_id for c in server.connections if c.client_id is not None),
+        "connections": len(server.connections),
+        "orders": len(server.orders.orders),
+        "faults": {
+            "stalled_for": round(max(0.0, server.hold_until - loop.time()), 3),
+            "delay": server.reply_delay,
+            "reject_next_order": list(rejection) if rejection else None,
+        },
+    }
+
+
+def orders(server: SimServer) -> list[dict[str, Any]]:
+    """Every order the simulator holds, working or done, oldest first."""
+    out = []
+    for o in sorted(server.orders.orders.values(), key=lambda o: o.perm_id):
+        r = o.req
+        out.append({
+            "client_id": o.client_id, "order_id": r.order_id, "perm_id": o.perm_id,
+            "order_ref": r.order_ref, "account": o.account,
+            "symbol": o.sim.instrument.symbol, "action": r.action, "quantity": o.quantity,
+            "order_type": r.order_type, "status": o.status, "filled": o.filled,
+            "remaining": o.remaining,
+        })
+    return out
+
+
+def _route(server: SimServer, method: str, path: str, body: bytes,
+           content_type: str) -> tuple[HTTPStatus, Any]:
+    if path in ("/status", "/orders", "/faults"):
+        if method != "GET":
+            raise ControlError(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} answers GET only")
+        if path == "/status":
+            return HTTPStatus.OK, status(server)
+        if path == "/orders":
+            return HTTPStatus.OK, orders(server)
+        return HTTPStatus.OK, {"faults": list(FAULT_NAMES)}
+    if path.startswith("/faults/"):
+        name = path.removeprefix("/faults/")
+        if name not in FAULT_NAMES:
+            raise ControlError(HTTPStatus.NOT_FOUND,
+                               f"no fault {name!r}; faults: {', '.join(FAULT_NAMES)}")
+        if method != "POST":
+            raise ControlError(HTTPStatus.METHOD_NOT_ALLOWED, "faults are injected with POST")
+        # JSON only: a browser cannot send that to a local port without a CORS preflight,
+        # which this endpoint never grants, so a web page cannot inject faults.
+        if body and not content_type.startswith("application/json"):
+            raise ControlError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+                               "send the parameters as Content-Type: application/json")
+        try:
+            params = json.loads(body) if body.strip() else {}
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ControlError(HTTPStatus.BAD_REQUEST, f"the body is not JSON: {exc}") from None
+        if not isinstance(params, dict):
+            raise ControlError(HTTPStatus.BAD_REQUEST, "the body must be a JSON object")
+        try:
+            fault = parse_fault({**params, "fault": name})
+        except pydantic.ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
+                for e in exc.errors())
+            raise ControlError(HTTPStatus.BAD_REQUEST, problems) from None
+        try:
+            result = fault.apply(server)
+        except ValueError as exc:
+            raise ControlError(HTTPStatus.BAD_REQUEST, str(exc)) from None
+        log.info("control: %s %s", name, params)
+        return HTTPStatus.OK, {"ok": True, "fault": name, "result": result}
+    raise ControlError(HTTPStatus.NOT_FOUND,
+                       f"no route {path!r}; routes: /status, /orders, /faults, /faults/NAME")
+
+
+async def _read_request(reader: asyncio.StreamReader,
+                        first: bytes) -> tuple[str, str, dict[str, str], bytes]:
+    head = first
+    while b"\r\n\r\n" not in head:
+        if len(head) > MAX_HEAD:
+            raise ControlError(HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "headers too large")
+        chunk = await reader.read(4096)
+        if not chunk:
+            raise ConnectionError("closed before the end of the headers")
+        head += chunk
+    head, _, rest = head.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
+        raise ControlError(HTTPStatus.BAD_REQUEST, "not an HTTP/1.x request line")
+    method, target, _ = parts
+    headers = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(":")
+        if sep:
+            headers[name.strip().lower()] = value.strip()
+    try:
+        length = int(headers.get("content-length", "0"))
+    except ValueError:
+        raise ControlError(HTTPStatus.BAD_REQUEST, "bad Content-Length") from None
+    if length < 0 or length > MAX_BODY:
+        raise ControlError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "body too large")
+    body = rest
+    while len(body) < length:
+        chunk = await reader.read(length - len(body))
+        if not chunk:
+            raise ConnectionError("closed before the end of the body")
+        body += chunk
+    return method, target.split("?", 1)[0], headers, body[:length]
+
+
+async def serve(server: SimServer, reader: asyncio.StreamReader,
+                writer: asyncio.StreamWriter, first: bytes) -> None:
+    """Answer one request, then close (every answer says `Connection: close`)."""
+    try:
+        try:
+            method, path, headers, body = await asyncio.wait_for(
+                _read_request(reader, first), 10.0)
+            code, payload = _route(server, method, path, body, headers.get("content-type", ""))
+        except ControlError as exc:
+            code, payload = exc.status, {"ok": False, "error": exc.message}
+        data = json.dumps(payload, indent=None).encode() + b"\n"
+        writer.write(
+            f"HTTP/1.1 {code.value} {code.phrase}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
+        await writer.drain()
+    except (TimeoutError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
+def call(port: int, path: str, params: dict[str, Any] | None = None,
+         host: str = "127.0.0.1", timeout: float = 5.0) -> Any:
+    """A blocking client for scripts and tests: GET `path`, or POST `params` as JSON when
+    given. Returns the decoded answer; raises ControlError for an error status."""
+    import http.client  # only scripts need it, not the simulator
+
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        if params is None:
+            conn.request("GET", path)
+        else:
+            conn.request("POST", path, body=json.dumps(params),
+                         headers={"Content-Type": "application/json"})
+        response = conn.getresponse()
+        payload = json.loads(response.read() or b"null")
+    finally:
+        conn.close()
+    if response.status != HTTPStatus.OK:
+        raise ControlError(HTTPStatus(response.status),
+                           payload.get("error", "") if isinstance(payload, dict) else "")
+    return payload

@@ -1,0 +1,147 @@
+"""The loopback control endpoint and the scenario's fault schedule."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from ib_async import IB, Contract
+
+from ibterm import yamlfile
+from ibterm.sim import control
+from ibterm.sim.scenario import Scenario
+from ibterm.sim.server import SimServer
+from ibterm.sim.world import load_scenario
+from tests.conftest import SIM_DATE, manual_scenario
+
+AAPL = Contract(conId=265598, exchange="SMART")
+
+
+async def _http(port: int, request: bytes) -> tuple[int, dict[str, object]]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(request)
+    await writer.drain()
+    raw = await asyncio.wait_for(reader.read(), 3)
+    writer.close()
+    head, _, body = raw.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body)
+
+
+def _post(path: str, body: object, content_type: str = "application/json") -> bytes:
+    data = json.dumps(body).encode()
+    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+            f"Content-Length: {len(data)}\r\n\r\n").encode() + data
+
+
+async def test_status_and_orders(sim: SimServer, ib: IB) -> None:
+    code, body = await _http(sim.port, b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert code == 200 and body["clients"] == [11] and body["orders"] == 0
+    code, body = await _http(sim.port, b"GET /orders HTTP/1.1\r\n\r\n")
+    assert code == 200 and body == []
+
+
+async def test_a_fault_over_http_reaches_the_client(sim: SimServer, ib: IB) -> None:
+    ticker = ib.reqMktData(AAPL)
+    sim.step()
+    deadline = time.monotonic() + 3
+    while not ticker.last > 0 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    real = ticker.last
+    code, body = await _http(sim.port, _post("/faults/bad_tick", {"symbol": "AAPL",
+                                                                  "factor": 10}))
+    assert (code, body["ok"]) == (200, True)
+    while not ticker.last > real * 5 and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
+    assert ticker.last > real * 5
+    code, body = await _http(sim.port, _post("/faults/drop", {"client_id": 11}))
+    assert body["result"] == {"dropped": 1}
+
+
+@pytest.mark.parametrize(("request_bytes", "status", "says"), [
+    (_post("/faults/bad_tick", {"symbol": "NOPE"}), 400, "not an instrument"),
+    (_post("/faults/stall", {"seconds": -1}), 400, "seconds"),
+    (_post("/faults/stall", {"seconds": 1, "extra": 2}), 400, "extra"),
+    (_post("/faults/connectivity", {"code": 1234}), 400, "code"),
+    (_post("/faults/explode", {}), 404, "no fault 'explode'"),
+    (_post("/faults/drop", {}, "text/plain"), 415, "application/json"),
+    (b"POST /faults/drop HTTP/1.1\r\nContent-Type: application/json\r\n"
+     b"Content-Length: 3\r\n\r\n{x}", 400, "not JSON"),
+    (b"GET /faults/drop HTTP/1.1\r\n\r\n", 405, "POST"),
+    (b"GET /nowhere HTTP/1.1\r\n\r\n", 404, "no route"),
+])
+async def test_bad_requests_are_refused_clearly(sim: SimServer, ib: IB, request_bytes: bytes,
+                                                status: int, says: str) -> None:
+    code, body = await _http(sim.port, request_bytes)
+    assert code == status and says in str(body["error"]) and body["ok"] is False
+    assert ib.isConnected() and sim.hold_until == 0.0
+
+
+async def test_the_schedule_fires_in_order() -> None:
+    scenario = manual_scenario(faults=[
+        {"at": 0.1, "fault": "connectivity", "code": 1100},
+        {"at": 0.3, "every": 0.2, "count": 2, "fault": "connectivity", "code": 1102},
+    ])
+    server = SimServer(scenario, seed=0)
+    await server.start()
+    ib = IB()
+    seen: list[tuple[float, int]] = []
+    try:
+        await ib.connectAsync("127.0.0.1", server.port, clientId=3, timeout=5)
+        started = time.monotonic()
+        ib.errorEvent += lambda r, code, m, c: seen.append((time.monotonic() - started, code))
+        await asyncio.sleep(1.0)
+    finally:
+        ib.disconnect()
+        await server.stop()
+    assert [c for _, c in seen if c in (1100, 1102)] == [1100, 1102, 1102]
+
+
+def test_schedule_errors_are_located(tmp_path: Path) -> None:
+    path = tmp_path / "s.yaml"
+    path.write_text("date: 2026-11-27\nfaults:\n  - at: 5\n    fault: bad_tick\n"
+                    "    symbol: AAPL\n    factor: -3\n  - at: 7\n    fault: bad_tick\n"
+                    "    symbol: ZZZZ\n")
+    with pytest.raises(yamlfile.FileProblems) as err:
+        load_scenario(path)
+    assert str(err.value).startswith(f"{path}:6:13: faults.0.factor:")
+    path.write_text("faults:\n  - at: 5\n    fault: bad_tick\n    symbol: ZZZZ\n")
+    with pytest.raises(yamlfile.FileProblems) as err:
+        load_scenario(path)
+    assert f"{path}:4:13:" in str(err.value) and "ZZZZ" in str(err.value)
+    path.write_text("faults:\n  - at: 5\n    fault: explode\n")
+    with pytest.raises(yamlfile.FileProblems) as err:
+        load_scenario(path)
+    assert f"{path}:3:" in str(err.value)
+
+
+def test_ibterm_sim_takes_faults_from_outside(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(f"date: {SIM_DATE}\ntick_interval: 0\n")
+    proc = subprocess.Popen([sys.executable, "-m", "ibterm", "sim", "--port", "0",
+                             "--scenario", str(scenario)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().rsplit(":", 1)[1])
+        assert control.call(port, "/faults/stall", {"seconds": 0.5})["ok"] is True
+        assert control.call(port, "/status")["faults"]["stalled_for"] > 0
+        with pytest.raises(control.ControlError) as err:
+            control.call(port, "/faults/delay", {"seconds": "soon"})
+        assert err.value.status == 400
+    finally:
+        proc.terminate()
+        assert proc.wait(5) == 0
+
+
+def test_scenario_faults_are_validated_as_data() -> None:
+    scenario = Scenario(faults=[{"at": 1, "fault": "restart"}])  # type: ignore[list-item]
+    assert scenario.faults[0].times(10) == [1.0]
+
+
+@pytest.mark.parametrize("path", sorted(Path("examples/scenarios").glob("*.yaml")))
+def test_shipped_scenarios_load(path: Path) -> None:
+    assert load_scenario(path).instruments
