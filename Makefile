@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 APP_STAMP  := $(VENV)/.installed-app
 TEST_STAMP := $(VENV)/.installed-test
 
-.PHONY: demo test bench lint clean tmux
+.PHONY: demo test bench soak lint clean tmux
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,10 @@ bench: $(TEST_STAMP)
 	$(BIN)/python bench/ticks.py
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/risk.py
+
+# Ten minutes under a fault schedule (a 30-second version runs in make test).
+soak: $(TEST_STAMP)
+	$(BIN)/python bench/soak.py --duration $${SOAK_SECONDS:-600}
 
 lint: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet ruff

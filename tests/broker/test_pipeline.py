@@ -461,3 +461,34 @@ async def test_a_bad_tick_cannot_be_the_reference(world: Any, sim: SimServer) ->
     await _until(lambda: (q := pipeline.session.quote(265598)) is not None and q.flag == "bad")
     result = await pipeline.submit(_limit(pipeline, sim))
     assert _checks(result)["quote"] == "breach" and "bad tick" in str(result.checks)
+
+
+async def test_a_drop_is_survived_and_what_changed_while_away_is_reported_once(
+        world: Any, sim: SimServer) -> None:
+    pipeline, trader = world
+    keep, gone = _limit(pipeline, sim), _limit(pipeline, sim, offset=-3.0)
+    for intent in (keep, gone):
+        await pipeline.submit(intent)
+    refs = [keep.order_ref(0), gone.order_ref(0)]
+    await _until(lambda: all(r in pipeline.trades
+                             and pipeline.trades[r].orderStatus.status == "Submitted"
+                             for r in refs))
+    pipeline.drain()
+    sim.drop(51)
+    await _until(lambda: not pipeline.session.connected, 3)
+    # While away: a cancel is refused, not queued; the server cancels one order.
+    assert not pipeline.cancel(refs[0])
+    assert any("cancel was not sent" in n.message for n in pipeline.drain().notices)
+    [victim] = [o for o in sim.orders.orders.values() if o.req.order_ref == refs[1]]
+    sim.publish(sim.orders.cancel(51, victim.req.order_id))
+    await _until(lambda: pipeline.session.connected, 10)  # backoff: about a second
+    await _until(lambda: pipeline._reconcile_task is not None
+                 and pipeline._reconcile_task.done())
+    update = pipeline.drain()
+    changed = {u.order_ref: u for u in update.orders}
+    assert changed[refs[1]].status == "Cancelled" and "while the app was away" in \
+        changed[refs[1]].message
+    assert pipeline.trades[refs[0]].orderStatus.status == "Submitted"  # re-attached
+    assert not [d for d in await pipeline.reconcile() if d.order_ref in refs]  # once only
+    assert pipeline.cancel(refs[0])
+    await _until(lambda: pipeline.trades[refs[0]].orderStatus.status == "Cancelled")

@@ -156,3 +156,45 @@ async def test_bad_crossed_and_zero_quotes_are_flagged(session: BrokerSession,
     await _until(session, lambda u: (q := aapl(u)) is not None and q.flag == "")
     sim.bad_tick(265598, crossed=True)
     await _until(session, lambda u: (q := aapl(u)) is not None and q.flag == "crossed")
+
+
+async def test_1100_stops_trading_and_1101_resubscribes(session: BrokerSession,
+                                                       sim: SimServer) -> None:
+    await _until(session, lambda u: u.watchlist is not None)
+    conn = sim.client(21)
+    assert conn is not None
+    await _until(session, lambda u: len(conn.quotes) >= 5)
+    before = set(conn.quotes)
+    sim.connectivity(1100)
+    await _until(session, lambda u: not session.connected, timeout=2)
+    sim.connectivity(1101)  # data lost: every subscription is made again
+    await _until(session, lambda u: session.connected and not set(conn.quotes) & before
+                 and len(conn.quotes) == len(before))
+    sim.step(2)
+    await _until(session, lambda u: any(q.con_id == 265598 for q in u.quotes))
+    sim.connectivity(1102)  # data kept: nothing to do
+    await asyncio.sleep(0.3)
+    assert session.connected and len(conn.quotes) == len(before)
+
+
+async def test_a_gateway_holding_the_old_connection_is_waited_out(sim: SimServer) -> None:
+    # The gateway answers 326 while it still holds the old connection: the session keeps
+    # trying with backoff until the old one is gone.
+    session = BrokerSession(_profile(sim.port, watchlist=["AAPL"]), "t", TradingMode.DEMO)
+    assert await session.start()
+    squatter = None
+    try:
+        from ib_async import IB
+        sim.drop(21)
+        await _until(session, lambda u: not session.connected, timeout=2)
+        squatter = IB()
+        await squatter.connectAsync("127.0.0.1", sim.port, clientId=21, timeout=5)
+        await _until(session, lambda u: any("already in use" in n.message for n in u.notices),
+                     timeout=6)
+        assert not session.connected
+        squatter.disconnect()
+        await _until(session, lambda u: session.connected, timeout=15)
+    finally:
+        if squatter is not None:
+            squatter.disconnect()
+        await session.close()

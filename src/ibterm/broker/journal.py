@@ -93,7 +93,10 @@ class Journal:
             elif kind == "withdrawn":
                 states[ref] = ("NotSent", symbol)
             else:
-                states[ref] = (json.loads(data).get("status", ""), symbol)
+                status = json.loads(data).get("status", "")
+                if status == "PendingSubmit":  # ib_async's own, before any answer
+                    status = "Submitted-unacknowledged"
+                states[ref] = (status, symbol)
         return states
 
     def exec_ids(self) -> set[str]:

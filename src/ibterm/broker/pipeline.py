@@ -22,7 +22,7 @@ from ib_async import Contract, Fill, Order, Trade
 from ibterm.broker.checks import MarketView, check_intent
 from ibterm.broker.contracts import contract_to_instrument
 from ibterm.broker.journal import Journal
-from ibterm.broker.reconcile import Discrepancy, reconcile
+from ibterm.broker.reconcile import NOT_RECEIVED, Difference, Discrepancy, reconcile
 from ibterm.broker.session import BrokerSession, Notice
 from ibterm.broker.throttle import Throttle
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
@@ -377,11 +377,33 @@ class OrderPipeline:
                 trade.statusEvent += self._on_status
                 trade.fillEvent += self._on_fill
                 self._on_status(trade)
+        self._settle(found)
         self._update.reconciliation = found
         if found:
             self._notice("warning", f"Reconciliation found {len(found)} difference(s) with "
                                     "the gateway: see the Reconciliation pane")
         return found
+
+    def _settle(self, found: list[Discrepancy]) -> None:
+        """An order that ended while the app was away gets its final status in the journal
+        and the blotter, so it is reported once, not after every reconnect."""
+        for d in found:
+            if d.kind is not Difference.GONE or d.order_ref not in self._specs:
+                continue
+            intent, spec = self._specs[d.order_ref]
+            status = d.now or NOT_RECEIVED
+            message = ("the gateway has no record of it: it was not sent again"
+                       if not d.now else f"{d.now} at the gateway while the app was away")
+            trade = self.trades.get(d.order_ref)
+            st = trade.orderStatus if trade is not None else None
+            filled = st.filled if st is not None else 0.0
+            self.journal.record("status", intent_id=intent.id, order_ref=d.order_ref,
+                                symbol=spec.instrument.display, status=status, filled=filled,
+                                remaining=0.0, avg_price=st.avgFillPrice if st else 0.0,
+                                message=f"reconciled: {message}")
+            self._publish(d.order_ref, status, filled, 0.0,
+                          st.avgFillPrice if st is not None else 0.0,
+                          trade.order.orderId if trade is not None else 0, message)
 
     def _adopt(self, trade: Trade) -> None:
         """Track an order of ours that outlived a previous run of the app."""
@@ -481,9 +503,20 @@ class OrderPipeline:
         if trade is None or trade.isDone():
             return False
         intent, spec = self._specs[order_ref]
+        if not self.session.connected:
+            self._notice("error", f"{spec.describe()}: not connected to the gateway, the "
+                                  "cancel was not sent (the order may still be working)")
+            return False
         self.journal.record("cancel", intent_id=intent.id, order_ref=order_ref,
                             symbol=spec.instrument.display)
-        self.session.ib.cancelOrder(trade.order)
+        try:
+            self.session.ib.cancelOrder(trade.order)
+        except ConnectionError:  # the link went between the check and the send
+            self.journal.record("cancel-failed", intent_id=intent.id, order_ref=order_ref,
+                                symbol=spec.instrument.display, reason="not connected")
+            self._notice("error", f"{spec.describe()}: the link dropped, the cancel was "
+                                  "not sent (the order may still be working)")
+            return False
         return True
 
     def cancel_instrument(self, con_id: int) -> int:

@@ -15,7 +15,10 @@ from ibterm.broker.journal import Journal
 
 log = logging.getLogger("ibterm.reconcile")
 
-DONE = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive", "NotSent"})
+DONE = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive", "NotSent", "NotReceived"})
+# The status given to an order sent as the link dropped, which the gateway has no record
+# of: final, and never sent again (it may not be resent blindly: see docs/orders.md).
+NOT_RECEIVED = "NotReceived"
 TIMEOUT = 10.0
 
 
@@ -31,6 +34,7 @@ class Discrepancy:
     order_ref: str
     symbol: str
     detail: str
+    now: str = ""  # GONE: its status at the gateway now ("" when the gateway has no record)
 
 
 async def reconcile(ib: IB, journal: Journal) -> tuple[list[Discrepancy], list[Trade]]:
@@ -60,7 +64,8 @@ async def reconcile(ib: IB, journal: Journal) -> tuple[list[Discrepancy], list[T
                   "not among the gateway's open or completed orders")
         if status == "Submitted-unacknowledged":
             detail += " (its acknowledgement was lost: it is not sent again)"
-        found.append(Discrepancy(Difference.GONE, ref, symbol, f"journal: {status}; {detail}"))
+        found.append(Discrepancy(Difference.GONE, ref, symbol, f"journal: {status}; {detail}",
+                                 now or ""))
     for f in fills:
         ref = f.execution.orderRef
         if ref.startswith("ibterm-") and f.execution.execId not in known_execs:

@@ -1,0 +1,279 @@
+"""Soak: the app's order path for minutes on end under a fault schedule.
+
+`ibterm sim` runs in a child process with a fault schedule scaled to the run (a dropped
+link every minute, bad and crossed ticks, a connectivity blip, one gateway restart). A
+scripted trader drives the app's own broker layer (BrokerSession, OrderPipeline, journal:
+everything the TUI uses below its widgets) and places and cancels orders at 5/s, pricing
+each order from the app's quote for it. At the end it reconciles and compares, order by
+order, what the app believes (its journal) with what the simulator holds (its control
+endpoint's /orders):
+
+  sent          order refs the pipeline handed to the gateway (journal: submitted)
+  acknowledged  of those, the ones the gateway holds
+  filled        orders the gateway filled (fully or partly)
+  refused       intents the pipeline refused before sending: disconnected, a flagged or
+                stale quote (a bad tick is never a price reference), …
+  not received  sent as the link dropped; the gateway has no record; the app reports it
+                after reconnecting and never sends it again
+  lost          must be 0: an order whose fate the app has wrong at the end (the gateway
+                holds it and the app does not know it, or their statuses disagree on
+                working vs done, or it vanished without the app saying so)
+  duplicated    must be 0: an order ref the gateway holds more than once
+  reconnects    and the longest time from losing the link to trading again
+  memory        this process's RSS at start (after connecting) and at the end
+
+Run: python bench/soak.py [--duration 600] [--rate 5] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import itertools
+import json
+import logging
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ibterm.broker.journal import Journal, read_events
+from ibterm.broker.pipeline import OrderPipeline, Outcome
+from ibterm.broker.reconcile import DONE
+from ibterm.broker.session import BrokerSession
+from ibterm.config import Profile
+from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
+from ibterm.domain.orders import (
+    CheckResult,
+    Confirmation,
+    OrderIntent,
+    OrderSpec,
+    OrderType,
+    Side,
+)
+from ibterm.domain.ticks import round_in_favour
+from ibterm.sim import control
+
+SYMBOLS = ("AAPL", "MSFT", "SPY")
+CLIENT_ID = 21
+WORKING = {"PendingSubmit", "PreSubmitted", "Submitted", "PendingCancel", "ApiPending",
+           "Submitted-unacknowledged"}
+
+
+def schedule(duration: float) -> list[dict[str, Any]]:
+    """The soak's faults, scaled so a short run sees each kind: drops every minute (every
+    third of a short run), bad ticks every few seconds, a blip, one restart."""
+    drop_every = min(60.0, duration / 3)
+    return [
+        {"at": drop_every, "every": drop_every, "fault": "drop"},
+        {"at": 3, "every": 7, "fault": "bad_tick", "symbol": "AAPL", "factor": 10},
+        {"at": 5, "every": 11, "fault": "bad_tick", "symbol": "MSFT", "crossed": True},
+        {"at": round(duration * 0.25, 1), "fault": "connectivity", "code": 1100},
+        {"at": round(duration * 0.25 + 2, 1), "fault": "connectivity", "code": 1101},
+        {"at": round(duration * 0.55, 1), "fault": "restart"},
+    ]
+
+
+def rss_mib() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+class Trader:
+    """The scripted trader: confirms what the pipeline asks, never overrides a breach."""
+
+    async def __call__(self, intent: OrderIntent, checks: list[CheckResult]) -> Confirmation:
+        return Confirmation(True, frozenset())
+
+
+class Soak:
+    def __init__(self, port: int, workdir: Path, rate: float):
+        self.port = port
+        self.rate = rate
+        profile = Profile(port=port, client_id=CLIENT_ID, watchlist=list(SYMBOLS),
+                          connect_timeout=5, confirm_orders=False, flood_intents=10_000)
+        self.session = BrokerSession(profile, "soak", TradingMode.PAPER)
+        self.journal_path = workdir / "journal.sqlite3"
+        self.journal = Journal(self.journal_path, "soak")
+        self.pipeline = OrderPipeline(self.session, self.journal, Trader())
+        self.refused: Counter[str] = Counter()
+        self.working: list[str] = []
+        self.lost_at: float | None = None
+        self.outages: list[float] = []
+        self.session.status_listeners.append(self._on_status)
+
+    def _on_status(self, status: ConnectionStatus) -> None:
+        if status.state is ConnectionState.CONNECTED:
+            if self.lost_at is not None:
+                self.outages.append(time.monotonic() - self.lost_at)
+                self.lost_at = None
+        elif self.lost_at is None and status.state in (
+                ConnectionState.LOST, ConnectionState.RECONNECTING,
+                ConnectionState.DISCONNECTED):
+            self.lost_at = time.monotonic()
+
+    def _intent(self, n: int) -> OrderIntent | None:
+        item = self.session.watchlist[n % len(self.session.watchlist)]
+        inst = item.instrument
+        quote = self.session.quote(inst.con_id) if inst is not None else None
+        if inst is None or quote is None or not quote.bid or not quote.ask:
+            return None
+        side = Side.BUY if n % 2 == 0 else Side.SELL
+        touch = quote.ask if side is Side.BUY else quote.bid
+        # One order in four crosses the spread and fills; the rest rest 1% away.
+        away = -0.01 * touch if n % 4 else 0.002 * touch
+        price = round_in_favour(touch + side.sign * away, inst.min_tick, side)
+        return OrderIntent((OrderSpec(inst, side, 1, OrderType.LMT, limit=price),),
+                           source="soak")
+
+    def _drain(self) -> None:
+        self.session.drain()
+        for update in self.pipeline.drain().orders:
+            if update.status in WORKING - {"PendingCancel"}:
+                if update.order_ref not in self.working:
+                    self.working.append(update.order_ref)
+            elif update.order_ref in self.working:
+                self.working.remove(update.order_ref)
+
+    async def run(self, duration: float) -> None:
+        period = 1.0 / self.rate
+        loop = asyncio.get_running_loop()
+        next_at = loop.time()
+        end = next_at + duration
+        for n in itertools.count():
+            if loop.time() >= end:
+                break
+            self._drain()
+            if n % 2 and self.working:
+                if not self.pipeline.cancel(self.working.pop(0)):
+                    self.refused["cancel: not working"] += 1
+            else:
+                intent = self._intent(n // 2)
+                if intent is None:
+                    self.refused["no quote"] += 1
+                else:
+                    result = await self.pipeline.submit(intent)
+                    if result.outcome is not Outcome.QUEUED:
+                        reason = result.message.split(":")[0] or result.outcome.value
+                        self.refused[reason] += 1
+            next_at += period
+            await asyncio.sleep(max(0.0, next_at - loop.time()))
+
+    async def settle(self, timeout: float = 30.0) -> None:
+        """Until connected, the queue empty and the last reconciliation done."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not (self.session.connected
+                                                   and not self.pipeline.queue):
+            self._drain()
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(1.5)  # the last acknowledgements
+        await self.pipeline.reconcile()
+        self._drain()
+
+
+def compare(journal_path: Path, server_orders: list[dict[str, Any]]) -> dict[str, int]:
+    journal = Journal(journal_path, "soak")
+    try:
+        states = journal.order_states()
+    finally:
+        journal.close()
+    ours = [o for o in server_orders if o["client_id"] == CLIENT_ID]
+    held = Counter(o["order_ref"] for o in ours)
+    server = {o["order_ref"]: o for o in ours}
+    sent = {e.order_ref for e in read_events(journal_path) if e.kind == "submitted"}
+    lost = 0
+    for ref in sent | set(server):
+        app_status = states.get(ref, ("", ""))[0]
+        gateway = server.get(ref)
+        if gateway is None:
+            # Never arrived: fine only if the app says so (refused by the gateway with an
+            # error, or found missing and reported by the reconciliation).
+            lost += app_status in WORKING or not app_status
+        else:
+            lost += (ref not in states) or ((gateway["status"] in DONE)
+                                            != (app_status in DONE))
+    return {
+        "sent": len(sent),
+        "acknowledged": len(sent & set(server)),
+        "filled": sum(1 for o in ours if o["filled"] > 0),
+        "not_received": sum(1 for ref in sent if states.get(ref, ("",))[0] == "NotReceived"),
+        "lost": lost,
+        "duplicated": sum(c - 1 for c in held.values() if c > 1),
+    }
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        scenario = workdir / "soak.yaml"
+        scenario.write_text(yaml.safe_dump({"faults": schedule(args.duration)}))
+        sim = subprocess.Popen([sys.executable, "-m", "ibterm", "sim", "--port", "0",
+                                "--seed", str(args.seed), "--scenario", str(scenario)],
+                               stdout=subprocess.PIPE, text=True)
+        try:
+            assert sim.stdout is not None
+            port = int(sim.stdout.readline().rsplit(":", 1)[1])
+            soak = Soak(port, workdir, args.rate)
+            if not await soak.session.start():
+                raise SystemExit("soak: could not connect to the simulator")
+            await asyncio.sleep(1.0)  # first quotes
+            gc.collect()
+            rss_start = rss_mib()
+            started = time.monotonic()
+            await soak.run(args.duration)
+            await soak.settle()
+            elapsed = time.monotonic() - started
+            gc.collect()
+            rss_end = rss_mib()
+            loop = asyncio.get_running_loop()
+            server_orders = await loop.run_in_executor(None, control.call, port, "/orders")
+            await soak.session.close()
+            soak.journal.close()
+            figures = compare(soak.journal_path, server_orders)
+        finally:
+            sim.terminate()
+            sim.wait(10)
+    return {
+        "duration_s": round(elapsed, 1),
+        **figures,
+        "refused": dict(soak.refused),
+        "reconnects": len(soak.outages),
+        "max_reconnect_s": round(max(soak.outages, default=0.0), 2),
+        "rss_start_mib": round(rss_start, 1),
+        "rss_end_mib": round(rss_end, 1),
+    }
+
+
+def main() -> None:
+    # ib_async logs every gateway error (1100, 1101, dropped links …) at ERROR: they are
+    # the point of the run, not news.
+    logging.getLogger("ib_async").setLevel(logging.CRITICAL)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--duration", type=float, default=600.0, help="seconds (default 600)")
+    parser.add_argument("--rate", type=float, default=5.0, help="actions a second (default 5)")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    args = parser.parse_args()
+    report = asyncio.run(main_async(args))
+    if args.json:
+        print(json.dumps(report))
+        return
+    print(f"soak: {report['duration_s']} s at {args.rate:g} actions/s under faults")
+    for key in ("sent", "acknowledged", "filled", "not_received", "lost", "duplicated",
+                "reconnects", "max_reconnect_s", "rss_start_mib", "rss_end_mib"):
+        print(f"  {key:<16} {report[key]}")
+    print(f"  {'refused':<16} {report['refused']}")
+    growth = report["rss_end_mib"] - report["rss_start_mib"]
+    print(f"  memory growth    {growth:+.1f} MiB")
+
+
+if __name__ == "__main__":
+    main()
