@@ -481,9 +481,22 @@ async def test_a_drop_is_survived_and_what_changed_while_away_is_reported_once(
     assert any("cancel was not sent" in n.message for n in pipeline.drain().notices)
     [victim] = [o for o in sim.orders.orders.values() if o.req.order_ref == refs[1]]
     sim.publish(sim.orders.cancel(51, victim.req.order_id))
+    # … and another client (TWS, say) buys 2 AAPL in the same account.
+    from ib_async import IB, Contract, MarketOrder
+    other = IB()
+    await other.connectAsync("127.0.0.1", sim.port, clientId=98, timeout=5)
+    try:
+        bought = other.placeOrder(Contract(conId=265598, exchange="SMART"),
+                                  MarketOrder("BUY", 2))
+        await _until(bought.isDone)
+    finally:
+        other.disconnect()
     await _until(lambda: pipeline.session.connected, 10)  # backoff: about a second
     await _until(lambda: pipeline._reconcile_task is not None
                  and pipeline._reconcile_task.done())
+    found = pipeline._reconcile_task.result()
+    assert [d.detail for d in found if d.symbol == "AAPL" and d.kind.value == "position"] == [
+        "DU1234567: 300 -> 302 while the app was away"]
     update = pipeline.drain()
     changed = {u.order_ref: u for u in update.orders}
     assert changed[refs[1]].status == "Cancelled" and "while the app was away" in \

@@ -17,12 +17,19 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
-from ib_async import Contract, Fill, Order, Trade
+from ib_async import Contract, Fill, Order, Position, Trade
 
 from ibterm.broker.checks import MarketView, check_intent
 from ibterm.broker.contracts import contract_to_instrument
 from ibterm.broker.journal import Journal
-from ibterm.broker.reconcile import NOT_RECEIVED, Difference, Discrepancy, reconcile
+from ibterm.broker.reconcile import (
+    NOT_RECEIVED,
+    Difference,
+    Discrepancy,
+    PositionKey,
+    position_changes,
+    reconcile,
+)
 from ibterm.broker.session import BrokerSession, Notice
 from ibterm.broker.throttle import Throttle
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
@@ -113,8 +120,14 @@ class OrderPipeline:
         self._sent: dict[str, _Queued] = {}  # order_ref -> what was last sent for it
         self._paced: set[str] = set()  # order refs already sent again after error 100
         self._pause_until = 0.0  # after a pacing violation the gateway gets a breather
+        # Positions as last seen while connected (ib_async forgets them on a disconnect),
+        # and the snapshot taken when the link went, to report what moved while away.
+        self._positions: dict[PositionKey, tuple[float, str]] = {}
+        self._away_positions: dict[PositionKey, tuple[float, str]] | None = None
+        self._current_positions()
         session.status_listeners.append(self._on_connection)
         session.ib.commissionReportEvent += self._on_commission
+        session.ib.positionEvent += self._on_position
 
     # --- the UI's view ---------------------------------------------------------------
     def drain(self) -> PipelineUpdate:
@@ -352,9 +365,15 @@ class OrderPipeline:
         self._update.queued = 0
         self._notice("error", f"{count} queued order message(s) withdrawn, not sent: {reason}")
 
+    def _on_position(self, pos: Position) -> None:
+        key = (pos.account, pos.contract.conId)
+        self._positions[key] = (pos.position, pos.contract.localSymbol or pos.contract.symbol)
+
     def _on_connection(self, status: ConnectionStatus) -> None:
         if status.state in (ConnectionState.LOST, ConnectionState.RECONNECTING,
                             ConnectionState.DISCONNECTED):
+            if self._away_positions is None:
+                self._away_positions = dict(self._positions)
             self.journal.record("connection", state=status.state.value, detail=status.detail)
             self._withdraw(f"connection {status.state.value}")
         elif status.state is ConnectionState.CONNECTED:
@@ -368,6 +387,12 @@ class OrderPipeline:
         except (TimeoutError, ConnectionError) as exc:
             self._notice("error", f"Reconciliation failed: {exc!r}")
             return []
+        if self._away_positions is not None:
+            for d in position_changes(self._away_positions, self._current_positions()):
+                found.append(d)
+                self.journal.record("reconcile", symbol=d.symbol, difference=d.kind.value,
+                                    detail=d.detail)
+            self._away_positions = None
         for trade in self.session.ib.openTrades():
             ref = trade.order.orderRef
             if ref.startswith("ibterm-") and ref not in self._specs:
@@ -383,6 +408,13 @@ class OrderPipeline:
             self._notice("warning", f"Reconciliation found {len(found)} difference(s) with "
                                     "the gateway: see the Reconciliation pane")
         return found
+
+    def _current_positions(self) -> dict[PositionKey, tuple[float, str]]:
+        self._positions = {
+            (p.account, p.contract.conId): (p.position,
+                                            p.contract.localSymbol or p.contract.symbol)
+            for p in self.session.ib.positions()}
+        return self._positions
 
     def _settle(self, found: list[Discrepancy]) -> None:
         """An order that ended while the app was away gets its final status in the journal

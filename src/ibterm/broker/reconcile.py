@@ -26,6 +26,7 @@ class Difference(StrEnum):
     UNKNOWN_ORDER = "unknown order"  # working at the gateway, not in the journal
     GONE = "gone"  # the journal thinks it works; the gateway has no such open order
     MISSED_FILL = "missed fill"  # an execution the journal never recorded
+    POSITION = "position"  # a position that changed while the app was away
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +36,22 @@ class Discrepancy:
     symbol: str
     detail: str
     now: str = ""  # GONE: its status at the gateway now ("" when the gateway has no record)
+
+
+PositionKey = tuple[str, int]  # (account, conId)
+
+
+def position_changes(before: dict[PositionKey, tuple[float, str]],
+                     after: dict[PositionKey, tuple[float, str]]) -> list[Discrepancy]:
+    """Positions that moved between the loss of the link and the reconnect."""
+    found = []
+    for key in sorted(before.keys() | after.keys()):
+        old, symbol = before.get(key, (0.0, ""))
+        new, symbol2 = after.get(key, (0.0, symbol))
+        if old != new:
+            found.append(Discrepancy(Difference.POSITION, "", symbol or symbol2,
+                                     f"{key[0]}: {old:g} -> {new:g} while the app was away"))
+    return found
 
 
 async def reconcile(ib: IB, journal: Journal) -> tuple[list[Discrepancy], list[Trade]]:
