@@ -14,7 +14,7 @@ from textual.widgets import Static
 from ibterm.broker.reconcile import Difference, Discrepancy
 
 _STYLE = {Difference.UNKNOWN_ORDER: "yellow", Difference.GONE: "red",
-          Difference.MISSED_FILL: "magenta"}
+          Difference.MISSED_FILL: "magenta", Difference.POSITION: "cyan"}
 
 
 class ReconcileScreen(ModalScreen[None]):
