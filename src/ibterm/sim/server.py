@@ -251,7 +251,8 @@ class SimServer:
         if code not in texts:
             raise ValueError(f"connectivity code {code} is not 1100, 1101 or 1102")
         for conn in list(self.connections):
-            conn.send(m.error(-1, code, texts[code]))
+            if conn.ready:  # mid-handshake it would be read as the handshake's answer
+                conn.send(m.error(-1, code, texts[code]))
 
     def stall(self, seconds: float) -> None:
         """Answer nothing for `seconds`; what was due then arrives at once. A new stall
