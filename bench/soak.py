@@ -38,6 +38,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,12 @@ def rss_mib() -> float:
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
     return pages * resource.getpagesize() / 2**20
+
+
+async def sample_rss(samples: list[float], every: float) -> None:
+    while True:
+        samples.append(rss_mib())
+        await asyncio.sleep(every)
 
 
 class Trader:
@@ -226,13 +233,33 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 raise SystemExit("soak: could not connect to the simulator")
             await asyncio.sleep(1.0)  # first quotes
             gc.collect()
+            if args.trace_memory:
+                tracemalloc.start(12)
             rss_start = rss_mib()
             started = time.monotonic()
-            await soak.run(args.duration)
+            # Memory is sampled through the run: the growth that matters is the second
+            # half's, after the caches and the first reconnects have settled.
+            samples: list[float] = []
+            sampler = asyncio.get_running_loop().create_task(sample_rss(samples, 10.0))
+            await soak.run(args.duration / 2)
+            gc.collect()
+            rss_half = rss_mib()
+            if args.trace_memory:
+                trace_start = tracemalloc.take_snapshot()
+            await soak.run(args.duration / 2)
+            sampler.cancel()
             await soak.settle()
             elapsed = time.monotonic() - started
             gc.collect()
             rss_end = rss_mib()
+            if args.trace_memory:
+                diff = tracemalloc.take_snapshot().compare_to(trace_start, "lineno")
+                total = sum(stat.size_diff for stat in diff)
+                print(f"traced Python memory growth: {total / 2**20:+.1f} MiB", file=sys.stderr)
+                for stat in diff[:args.trace_memory]:
+                    print(stat, file=sys.stderr)
+                    for line in stat.traceback.format()[-8:]:
+                        print("   ", line, file=sys.stderr)
             loop = asyncio.get_running_loop()
             server_orders = await loop.run_in_executor(None, control.call, port, "/orders")
             await soak.session.close()
@@ -248,7 +275,9 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "reconnects": len(soak.outages),
         "max_reconnect_s": round(max(soak.outages, default=0.0), 2),
         "rss_start_mib": round(rss_start, 1),
+        "rss_half_mib": round(rss_half, 1),
         "rss_end_mib": round(rss_end, 1),
+        "rss_samples_mib": [round(x, 1) for x in samples],
     }
 
 
@@ -261,6 +290,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="actions a second (default 5)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--trace-memory", type=int, default=0, metavar="N",
+                        help="print the N biggest allocation growths (tracemalloc)")
     args = parser.parse_args()
     report = asyncio.run(main_async(args))
     if args.json:
@@ -268,11 +299,14 @@ def main() -> None:
         return
     print(f"soak: {report['duration_s']} s at {args.rate:g} actions/s under faults")
     for key in ("sent", "acknowledged", "filled", "not_received", "lost", "duplicated",
-                "reconnects", "max_reconnect_s", "rss_start_mib", "rss_end_mib"):
+                "reconnects", "max_reconnect_s", "rss_start_mib", "rss_half_mib",
+                "rss_end_mib"):
         print(f"  {key:<16} {report[key]}")
     print(f"  {'refused':<16} {report['refused']}")
     growth = report["rss_end_mib"] - report["rss_start_mib"]
-    print(f"  memory growth    {growth:+.1f} MiB")
+    late = report["rss_end_mib"] - report["rss_half_mib"]
+    print(f"  memory growth    {growth:+.1f} MiB in all, {late:+.1f} MiB in the second half")
+    print(f"  memory samples   {report['rss_samples_mib']} (every 10 s)")
 
 
 if __name__ == "__main__":

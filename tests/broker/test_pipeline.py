@@ -505,3 +505,29 @@ async def test_a_drop_is_survived_and_what_changed_while_away_is_reported_once(
     assert not [d for d in await pipeline.reconcile() if d.order_ref in refs]  # once only
     assert pipeline.cancel(refs[0])
     await _until(lambda: pipeline.trades[refs[0]].orderStatus.status == "Cancelled")
+
+
+async def test_finished_orders_are_forgotten_after_a_while(sim: SimServer,
+                                                          tmp_path: Path) -> None:
+    from ibterm.broker.pipeline import RETAIN_FINISHED
+
+    pipeline, trader, fake = await _setup(sim, tmp_path)
+    try:
+        working, done = _limit(pipeline, sim), _limit(pipeline, sim, offset=-3.0)
+        for intent in (working, done):
+            await pipeline.submit(intent)
+        refs = [working.order_ref(0), done.order_ref(0)]
+        await _until(lambda: all(r in pipeline.trades and
+                                 pipeline.trades[r].orderStatus.status == "Submitted"
+                                 for r in refs))
+        assert pipeline.cancel(refs[1])
+        await _until(lambda: pipeline.trades[refs[1]].isDone())
+        pipeline.drain()
+        assert pipeline.tracked == 2  # a finished order keeps its late news for a while
+        fake.now += RETAIN_FINISHED + 1
+        pipeline.drain()
+        assert pipeline.tracked == 1 and refs[1] not in pipeline.trades
+        assert not pipeline.cancel(refs[1])
+        assert pipeline.cancel(refs[0])  # the working one is still tracked
+    finally:
+        await pipeline.session.close()

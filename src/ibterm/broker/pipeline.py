@@ -23,6 +23,7 @@ from ibterm.broker.checks import MarketView, check_intent
 from ibterm.broker.contracts import contract_to_instrument
 from ibterm.broker.journal import Journal
 from ibterm.broker.reconcile import (
+    DONE,
     NOT_RECEIVED,
     Difference,
     Discrepancy,
@@ -80,6 +81,10 @@ class _Queued:
     seq: int = 0  # place in the original queue order
 
 
+# A finished order stays tracked this long (seconds) for its late news: the last
+# execution and commission reports can follow the final status. Then it is forgotten, so
+# a long session does not grow with every order it ever sent (the journal keeps them).
+RETAIN_FINISHED = 120.0
 PACING_VIOLATION = 100
 PACING_PAUSE = 1.1  # seconds: IB counts messages over one second
 
@@ -119,6 +124,7 @@ class OrderPipeline:
         self._seq = 0
         self._sent: dict[str, _Queued] = {}  # order_ref -> what was last sent for it
         self._paced: set[str] = set()  # order refs already sent again after error 100
+        self._finished: deque[tuple[float, str]] = deque()  # (when, order_ref), oldest first
         self._pause_until = 0.0  # after a pacing violation the gateway gets a breather
         # Positions as last seen while connected (ib_async forgets them on a disconnect),
         # and the snapshot taken when the link went, to report what moved while away.
@@ -131,8 +137,29 @@ class OrderPipeline:
 
     # --- the UI's view ---------------------------------------------------------------
     def drain(self) -> PipelineUpdate:
+        self._forget_finished()
         update, self._update = self._update, PipelineUpdate()
         return update
+
+    def _forget_finished(self) -> None:
+        cutoff = self.clock() - RETAIN_FINISHED
+        while self._finished and self._finished[0][0] < cutoff:
+            _, ref = self._finished.popleft()
+            trade = self.trades.get(ref)
+            if (trade is not None and not trade.isDone()) or any(
+                    q.order.orderRef == ref for q in self.queue):
+                continue  # sent again (pacing) or re-attached: still ours to track
+            if trade is not None:
+                trade.statusEvent -= self._on_status
+                trade.fillEvent -= self._on_fill
+            for tracked in (self.trades, self._specs, self._sent):
+                tracked.pop(ref, None)
+            self._paced.discard(ref)
+
+    @property
+    def tracked(self) -> int:
+        """Orders the pipeline still tracks (working, queued or recently finished)."""
+        return len(self._specs)
 
     def _notice(self, level: str, message: str) -> None:
         self._update.notices.append(Notice(level, message))
@@ -362,6 +389,7 @@ class OrderPipeline:
             else:
                 self._publish(ref, "NotSent", 0.0, item.spec.quantity, 0.0,
                               item.order.orderId, f"not sent: {reason}")
+                self._finished.append((self.clock(), ref))
         self._update.queued = 0
         self._notice("error", f"{count} queued order message(s) withdrawn, not sent: {reason}")
 
@@ -436,6 +464,11 @@ class OrderPipeline:
             self._publish(d.order_ref, status, filled, 0.0,
                           st.avgFillPrice if st is not None else 0.0,
                           trade.order.orderId if trade is not None else 0, message)
+            self._finished.append((self.clock(), d.order_ref))
+            if trade is not None:  # a dead Trade from before the reconnect: no more news
+                trade.statusEvent -= self._on_status
+                trade.fillEvent -= self._on_fill
+                del self.trades[d.order_ref]
 
     def _adopt(self, trade: Trade) -> None:
         """Track an order of ours that outlived a previous run of the app."""
@@ -479,6 +512,8 @@ class OrderPipeline:
         if (st.status == "Cancelled" and trade.log and trade.log[-1].errorCode == PACING_VIOLATION
                 and self._requeue_after_pacing(ref, trade)):
             return
+        if st.status in DONE:
+            self._finished.append((self.clock(), ref))
         if st.status in ("Cancelled", "Inactive") and message:
             self._notice("warning", f"{spec.describe()}: {message}")
 
