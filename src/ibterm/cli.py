@@ -59,6 +59,11 @@ def _parser() -> argparse.ArgumentParser:
     risk.add_argument("--json", action="store_true", help="one JSON object on stdout")
     risk.add_argument("--as-of", type=_yyyymmdd, help="YYYYMMDD (default today)")
     risk.add_argument("--rate", type=float, default=0.04, help="risk-free rate (default 0.04)")
+    risk.add_argument("--intraday", action="store_true",
+                      help="futures at intraday margins (default: overnight)")
+    risk.add_argument("--equity", type=float, metavar="DOLLARS",
+                      help="account equity for the liquidation estimate (default: initial "
+                           "margin + long option premium)")
 
     keys = sub.add_parser("keys", help="keymaps: list the keys, check a keymap file")
     ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
@@ -126,30 +131,41 @@ def _yyyymmdd(text: str) -> dt.date:
 
 def _run_risk(args: argparse.Namespace) -> int:
     import json
+    import math
 
     from rich.console import Console
 
     from ibterm.reference import futures_table
-    from ibterm.risk.portfolio import PortfolioErrors, load_portfolio
+    from ibterm.risk.portfolio import PortfolioErrors, read_portfolio
     from ibterm.risk.report import analyse, print_report
+    from ibterm.risk.settings import load_settings
+    from ibterm.yamlfile import FileProblems
 
     if not -0.05 <= args.rate <= 0.5:
         return _error(f"--rate {args.rate} is not a plausible rate (a decimal: 0.04)")
+    if args.equity is not None and not (math.isfinite(args.equity) and args.equity >= 0):
+        return _error(f"--equity {args.equity} must be a dollar amount, zero or more")
     as_of = args.as_of or dt.date.today()
-    futures = futures_table()
     try:
-        rows = load_portfolio(args.positions, as_of, futures)
-        report = analyse(rows, as_of, args.rate, futures)
+        settings = load_settings(intraday=args.intraday)
+    except FileProblems as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        portfolio = read_portfolio(args.positions, as_of, futures_table())
+        analysis = analyse(portfolio.rows, as_of, args.rate, settings,
+                           accounts=portfolio.has_accounts, equity=args.equity,
+                           with_liquidation=not args.json)
     except PortfolioErrors as exc:
         for line in exc.lines:
             print(line if line.startswith(str(args.positions)) else f"{args.positions}:{line}",
                   file=sys.stderr)
         return EXIT_USAGE
     if args.json:
-        report.pop("_correlated_worst_loss", None)
-        print(json.dumps(report))
+        print(json.dumps(analysis.report))
     else:
-        print_report(report, Console())
+        print_report(analysis, Console(), settings)
     return EXIT_OK
 
 

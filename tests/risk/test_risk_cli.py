@@ -1,128 +1,184 @@
-"""`ibterm risk`: the JSON contract, pricing reference values, bad rows."""
+"""`ibterm risk`: the JSON contract, the examples, accounts, rate tables, bad input."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
-import polars as pl
 import pytest
 
-from ibterm.risk.black_scholes import bsm_price
-from ibterm.risk.pricing import greeks_exprs, implied_vol, with_price
+from ibterm.cli import main
 
-IBTERM = [sys.executable, "-m", "ibterm"]
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "portfolios"
-COLS = ("spot", "strike", "years", "vol", "rate", "carry_yield", "is_call", "black76")
+AS_OF = ("--as-of", "20261127")
 
 
-def _price(frame: pl.DataFrame) -> pl.Series:
-    return with_price(frame.lazy(), "spot", "vol", "p").collect()["p"]
+def _risk(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(["risk", *args, *AS_OF])
+    out = capsys.readouterr()
+    return code, out.out, out.err
 
 
-def _risk(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*IBTERM, "risk", *args, "--as-of", "20261127"], capture_output=True,
-                          text=True, timeout=60)
+def _json(capsys: pytest.CaptureFixture[str], *args: str) -> dict:  # type: ignore[type-arg]
+    code, out, err = _risk(capsys, *args, "--json")
+    assert code == 0, err
+    return json.loads(out)  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize(("row", "expected"), [
-    ((42, 40, 0.5, 0.2, 0.10, 0.0, True, False), 4.7594),
-    ((42, 40, 0.5, 0.2, 0.10, 0.0, False, False), 0.8086),
-    ((100, 100, 1.0, 0.2, 0.05, 0.0, True, False), 10.4506),
-    ((100, 100, 1.0, 0.2, 0.05, 0.0, False, False), 5.5735),
-])
-def test_reference_prices(row: tuple[object, ...], expected: float) -> None:
-    frame = pl.DataFrame([row], schema=list(COLS), orient="row")
-    price = _price(frame).item()
-    assert price == pytest.approx(expected, abs=1e-4)
-    implied = implied_vol(frame.with_columns(price=pl.lit(price)))
-    assert implied.item() == pytest.approx(0.2, abs=1e-6)
-
-
-def test_put_call_parity_and_the_scalar_reference() -> None:
-    rows = [(s, 100.0, t, v, 0.03, 0.01, c, False)
-            for s in (80.0, 100.0, 125.0) for t in (0.1, 1.0) for v in (0.15, 0.6)
-            for c in (True, False)]
-    frame = pl.DataFrame(rows, schema=list(COLS), orient="row")
-    prices = _price(frame).to_list()
-    for (s, k, t, v, r, q, call, _), p in zip(rows, prices, strict=True):
-        assert p == pytest.approx(bsm_price(s, k, t, v, r, call, q), abs=1e-4)
-    for i in range(0, len(rows), 2):
-        s, k, t, _v, r, q, _c, _b = rows[i]
-        import math
-
-        assert prices[i] - prices[i + 1] == pytest.approx(
-            s * math.exp(-q * t) - k * math.exp(-r * t), abs=1e-5)
-
-
-def test_json_contract() -> None:
-    result = _risk(str(EXAMPLES / "iron_condor.csv"), "--json")
+def test_json_contract_end_to_end() -> None:
+    result = subprocess.run([sys.executable, "-m", "ibterm", "risk",
+                             str(EXAMPLES / "iron_condor.csv"), "--json", *AS_OF],
+                            capture_output=True, text=True, timeout=60, env=os.environ.copy())
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) == {"initial_margin", "maintenance_margin", "long_premium",
-                           "strategies", "stress"}
+    assert list(report) == ["initial_margin", "maintenance_margin", "long_premium",
+                            "strategies", "stress"]
     assert report["initial_margin"] == 10_000 and report["long_premium"] == 1_000
     [strategy] = report["strategies"]
-    assert set(strategy) == {"name", "underlying", "account", "legs", "initial", "maintenance"}
-    assert set(report["stress"]) == {"worst_loss", "by_underlying", "grid"}
+    assert list(strategy) == ["name", "underlying", "account", "legs", "initial", "maintenance"]
+    assert strategy["legs"] == [{"line": 2, "quantity": 10.0}, {"line": 3, "quantity": -10.0},
+                                {"line": 4, "quantity": -10.0}, {"line": 5, "quantity": 10.0}]
+    assert list(report["stress"]) == ["worst_loss", "by_underlying", "grid"]
     grid = report["stress"]["grid"]
     assert len(grid) == 33 and {g["vol_shift"] for g in grid} == {-0.15, 0.0, 0.15}
+    assert list(grid[0]) == ["underlying", "price_move", "vol_shift", "pnl"]
     assert min(g["price_move"] for g in grid) == -0.15
     assert report["stress"]["worst_loss"] == report["stress"]["by_underlying"]["SPY"] > 0
 
 
-def test_accounts_are_totalled_when_present(tmp_path: Path) -> None:
+# Each example with its initial and maintenance margin (examples/portfolios/README.md).
+@pytest.mark.parametrize(("name", "initial", "maintenance", "strategies"), [
+    ("naked_call", 1_150, 1_150, ["naked call"]),
+    ("naked_put", 750, 750, ["naked put"]),
+    ("credit_vertical", 100, 100, ["bear call spread"]),
+    ("iron_condor", 10_000, 10_000, ["iron condor"]),
+    ("covered_call", 11_500, 5_750, ["covered call"]),
+    ("short_stock", 25_000, 15_000, ["short stock"]),
+    ("straddle", 2_550, 2_550, ["short straddle"]),
+    ("long_call_butterfly", 0, 0, ["long call butterfly"]),
+    ("long_put_butterfly", 0, 0, ["long put butterfly"]),
+    ("iron_butterfly", 3_000, 3_000, ["iron butterfly"]),
+    ("short_butterfly", 500, 500, ["short call butterfly"]),
+    ("calendar", 0, 0, ["calendar spread"]),
+    ("reverse_calendar", 2_500, 2_500, ["naked call", "long call"]),
+    ("protective_put", 5_000, 1_450, ["protective put"]),
+    ("covered_put", 5_500, 3_500, ["covered put"]),
+    ("futures_calendar", 2_721.27, 2_473.88, ["SPAN scan"]),
+    ("futures_covered_call", 24_503.85, 22_276.22, ["SPAN scan"]),
+    ("accounts", 5_500, 3_000, ["covered call", "bear call spread"]),
+])
+def test_examples(capsys: pytest.CaptureFixture[str], name: str, initial: float,
+                  maintenance: float, strategies: list[str]) -> None:
+    report = _json(capsys, str(EXAMPLES / f"{name}.csv"))
+    assert report["initial_margin"] == pytest.approx(initial, abs=0.01)
+    assert report["maintenance_margin"] == pytest.approx(maintenance, abs=0.01)
+    assert [s["name"] for s in report["strategies"]] == strategies
+
+
+def test_accounts_exactly_when_the_column_is_there(capsys: pytest.CaptureFixture[str],
+                                                   tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_text("symbol,sec_type,quantity,price,account\nAAPL,STK,100,200,U1\n"
                     "AAPL,STK,-50,200,U2\n")
-    report = json.loads(_risk(str(path), "--json").stdout)
-    assert report["accounts"]["U1"]["initial_margin"] == 10_000
+    report = _json(capsys, str(path))
+    assert list(report)[-1] == "accounts"
+    assert report["accounts"]["U1"] == {"initial_margin": 10_000, "maintenance_margin": 5_000,
+                                        "long_premium": 0, "worst_loss": 3_000}
     assert report["accounts"]["U2"]["maintenance_margin"] == 3_000
+    # The column with no account in it: one account, "".
+    path.write_text("symbol,sec_type,quantity,price,account\nAAPL,STK,100,200,\n")
+    assert list(_json(capsys, str(path))["accounts"]) == [""]
+    path.write_text("symbol,sec_type,quantity,price\nAAPL,STK,100,200\n")
+    assert "accounts" not in _json(capsys, str(path))
 
 
-def test_every_bad_row_is_reported_and_nothing_printed(tmp_path: Path) -> None:
+def test_per_account_totals_add_up(capsys: pytest.CaptureFixture[str]) -> None:
+    report = _json(capsys, str(EXAMPLES / "accounts.csv"))
+    for key in ("initial_margin", "maintenance_margin", "long_premium"):
+        assert sum(a[key] for a in report["accounts"].values()) == pytest.approx(report[key])
+
+
+def test_intraday_futures_margins(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "f.csv"
+    path.write_text("symbol,sec_type,expiry,quantity,price\nES,FUT,20261218,2,6000\n")
+    overnight = _json(capsys, str(path))
+    intraday = _json(capsys, str(path), "--intraday")
+    assert overnight["initial_margin"] == 2 * 24_750
+    assert intraday["initial_margin"] == 2 * 6_187.5
+
+
+def test_the_users_rate_table_beside_the_config(capsys: pytest.CaptureFixture[str]) -> None:
+    folder = Path(os.environ["IBTERM_CONFIG"]).parent
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "risk.yaml").write_text("reg_t:\n  naked_pct: 0.30\n")
+    report = _json(capsys, str(EXAMPLES / "naked_call.csv"))
+    assert report["initial_margin"] == pytest.approx((1.5 + 0.30 * 65 - 3) * 100)
+    (folder / "risk.yaml").write_text("reg_t:\n  naked_pct: high\n")
+    code, out, err = _risk(capsys, str(EXAMPLES / "naked_call.csv"), "--json")
+    assert code == 2 and out == ""
+    assert err.startswith(f"{folder / 'risk.yaml'}:2:14: reg_t.naked_pct: Input should be a "
+                          "valid number")
+
+
+def test_human_report(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = _risk(capsys, str(EXAMPLES / "naked_call.csv"), "--equity", "5000")
+    assert code == 0 and "naked call" in out and "1,150.00" in out
+    assert "Liquidation estimate" in out and "equity 5,000.00 (given)" in out
+    assert "Correlated view" in out and "XYZ: worst loss" in out
+    code, out, _ = _risk(capsys, str(EXAMPLES / "futures_calendar.csv"))
+    assert "Futures margins (overnight)" in out and "2026-11-27" in out
+
+
+def test_every_bad_row_is_reported_and_nothing_printed(capsys: pytest.CaptureFixture[str],
+                                                       tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("symbol,sec_type,right,strike,expiry,quantity,price,underlying_price\n"
                     "AAPL,STK,,,,100,200,\n"
                     "AAPL,OPT,X,200,20270115,1,5,200\n"
                     "AAPL,OPT,C,200,2027-01-15,1,5,200\n"
                     "AAPL,BOND,,,,1,1,\n"
-                    "AAPL,STK,,,,abc,200,\n")
-    result = _risk(str(path), "--json")
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.splitlines() == [
+                    "AAPL,STK,,,,abc,200,\n"
+                    "ZZ,FUT,,,20270319,1,100,\n")
+    code, out, err = _risk(capsys, str(path), "--json")
+    assert code == 2 and out == ""
+    assert err.splitlines() == [
         f"{path}:3: right 'X' must be C or P for an option",
         f"{path}:4: expiry '2027-01-15' is not a date YYYYMMDD",
         f"{path}:5: sec_type 'BOND' is not one of STK, OPT, FUT, FOP",
         f"{path}:6: quantity 'abc' is not a number",
+        f"{path}:7: ZZ is not in the futures table: give its multiplier",
     ]
 
 
-def test_human_report() -> None:
-    result = _risk(str(EXAMPLES / "naked_call.csv"))
-    assert result.returncode == 0 and "naked call" in result.stdout
-    assert "1,150.00" in result.stdout
+def test_an_unattainable_price_is_located(capsys: pytest.CaptureFixture[str],
+                                          tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text("symbol,sec_type,right,strike,expiry,quantity,price,underlying_price\n"
+                    "XYZ,OPT,C,100,20270115,-1,150,100\n")
+    code, out, err = _risk(capsys, str(path))
+    assert code == 2 and out == ""
+    assert err.strip() == f"{path}:2: no volatility makes this option worth its price: give iv"
 
 
-def test_greeks_delta_matches_the_scalar_reference() -> None:
-    from ibterm.risk.black_scholes import bsm_delta
-
-    rows = [(s, 100.0, t, v, 0.03, 0.01, c, False) for s in (70.0, 100.0, 140.0)
-            for t in (0.05, 2.0) for v in (0.1, 0.9) for c in (True, False)]
-    frame = pl.DataFrame(rows, schema=list(COLS), orient="row")
-    greeks = frame.select(**greeks_exprs(*(pl.col(c) for c in COLS)))
-    for (s, k, t, v, r, q, call, _), delta in zip(rows, greeks["delta"], strict=True):
-        assert delta == pytest.approx(bsm_delta(s, k, t, v, r, call, q), abs=1e-5)
-    assert (greeks["gamma"] > 0).all() and (greeks["vega"] > 0).all()
+@pytest.mark.parametrize(("args", "message"), [
+    (("--rate", "4.0"), "ibterm: --rate 4.0 is not a plausible rate (a decimal: 0.04)"),
+    (("--equity", "-5"), "ibterm: --equity -5.0 must be a dollar amount, zero or more"),
+])
+def test_bad_options(capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
+                     message: str) -> None:
+    code, out, err = _risk(capsys, str(EXAMPLES / "naked_call.csv"), *args)
+    assert code == 2 and out == "" and err.strip() == message
 
 
-def test_one_scan_per_underlying_even_with_mixed_classes(tmp_path: Path) -> None:
+def test_one_scan_per_underlying_even_with_mixed_classes(capsys: pytest.CaptureFixture[str],
+                                                         tmp_path: Path) -> None:
     path = tmp_path / "p.csv"
     path.write_text("symbol,sec_type,right,strike,expiry,quantity,price,underlying_price,"
                     "index_class\nXYZ,STK,,,,100,50,,equity\n"
                     "XYZ,OPT,C,80,20270115,1,0.01,50,narrow_index\n")
-    report = json.loads(_risk(str(path), "--json").stdout)
+    report = _json(capsys, str(path))
     assert len(report["stress"]["grid"]) == 33
     assert report["stress"]["by_underlying"]["XYZ"] == pytest.approx(750, abs=5)

@@ -1,24 +1,27 @@
-"""Strategy-based (Reg T) margin, IBKR-style, with legs paired to minimize the total.
+"""Strategy-based (Reg T) margin, IBKR-style, with legs paired to keep the total low.
 
 Conventions (margin-rules.md): margin excludes money paid for long options, which is
 `long_premium` (100% of cost, 75% past nine months); a naked short includes the option's
-price; a credit spread costs its strike width.
+price; a credit spread costs its strike width. Rates: the `reg_t` section of the risk
+tables (tables.py). Futures and futures options are charged by a SPAN-like scan instead
+(span.py).
 
-Pairing, within one underlying and account (docs/risk.md):
-1. one pool of candidates, each with its saving per contract over leaving the short
-   naked: a short covered by stock (calls by long stock, puts by short stock), a vertical
-   with a long of the same right and multiplier expiring on or after it, and a short call
-   beside a short put (straddle/strangle: the larger requirement plus the other's price).
-   Only nearby strikes are tried (found by bisection), which keeps the pool near-linear.
-   The pool is taken greedily, largest saving first, as far as quantities allow; three
-   orders are tried (pairs first, straddles first, no verticals) and the cheapest kept;
-2. credit call spreads and credit put spreads are joined into iron condors (the larger
-   width instead of both);
-3. long puts protect long stock that is still outright (maintenance rule);
-4. the rest is outright: stock, naked shorts, long options.
-Every step only ever lowers a requirement, so the result never costs more than leaving
-every leg naked. Greedy is not exhaustive: a grouping that needs one leg to give up a
-good pair for two better ones can be missed.
+Pairing, within one underlying, account and (for two options) multiplier — docs/risk.md
+has the full algorithm and its limits:
+1. a pool of two-leg candidates, each with its saving per contract over leaving the short
+   naked: a short covered by stock, a vertical with a long of the same right and expiry, a
+   calendar or diagonal with a long expiring later, a short call beside a short put of the
+   same expiry (straddle / strangle). Only nearby strikes are tried, which keeps the pool
+   near-linear in legs. The pool is taken greedily, largest saving first, as far as
+   quantities allow;
+2. spreads of one expiry are joined two by two where their combined worst case at expiry
+   costs less than both apart: iron condors and iron butterflies, butterflies, condors;
+3. long puts protect long stock and long calls short stock (maintenance);
+4. the rest is outright.
+Steps 1-4 run with the pool in a few orders and the cheapest outcome is kept. Every step
+only ever lowers a requirement, so the result never costs more than leaving every leg
+naked. Greedy is not exhaustive: a grouping that needs one leg to give up a good pair for
+two better ones can be missed.
 """
 
 from __future__ import annotations
@@ -26,27 +29,49 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
+from ibterm.risk import tables
 from ibterm.risk.portfolio import Row
 
-NEAREST = 6  # long options tried per short option in step 1
+if TYPE_CHECKING:
+    from ibterm.risk.span import SpanParams
+
+NEAREST = 6  # long options tried per short option (verticals, calendars, diagonals)
+NEAREST_PUTS = 6  # short puts tried per short call (straddles, strangles)
+_SCAN = 4 * NEAREST  # legs looked at, at most, to find them
+NEAREST_SPREADS = 3  # spreads tried per credit spread when joining spreads
+DEFAULT_RATE = 0.04  # the risk-free rate when none is given (pricing futures options)
+_EPS = 1e-9
+
+
+def _default(name: str):  # type: ignore[no-untyped-def]
+    return field(default_factory=lambda: getattr(tables.shipped().reg_t, name))
 
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    long_stock_initial: float = 0.50
-    long_stock_maint: float = 0.25
-    short_stock_initial: float = 0.50
-    short_stock_maint: float = 0.30
-    short_stock_min_per_share: float = 5.0  # S >= 5
-    low_price_maint: float = 1.00  # S < 5: 100% …
-    low_price_min_per_share: float = 2.5  # … at least $2.50 a share
-    naked_pct: float = 0.20
-    naked_pct_broad_index: float = 0.15
-    naked_floor: float = 0.10
-    protective_put_pct_strike: float = 0.10
-    long_option_months_full: int = 9  # past this, 75% of the cost must be paid
-    long_option_past_pct: float = 0.75
+    """Reg T rates; the defaults are the shipped table's (data/risk.yaml, `reg_t`)."""
+
+    long_stock_initial: float = _default("long_stock_initial")
+    long_stock_maint: float = _default("long_stock_maint")
+    short_stock_initial: float = _default("short_stock_initial")
+    short_stock_maint: float = _default("short_stock_maint")
+    short_stock_min_per_share: float = _default("short_stock_min_per_share")
+    low_price_maint: float = _default("low_price_maint")
+    low_price_min_per_share: float = _default("low_price_min_per_share")
+    naked_pct: float = _default("naked_pct")
+    naked_pct_broad_index: float = _default("naked_pct_broad_index")
+    naked_floor: float = _default("naked_floor")
+    protective_put_pct_strike: float = _default("protective_put_pct_strike")
+    long_option_months_full: int = _default("long_option_months_full")
+    long_option_past_pct: float = _default("long_option_past_pct")
+    low_price_threshold: float = _default("low_price_threshold")
+    broad_index_classes: tuple[str, ...] = _default("broad_index_classes")
+
+    @classmethod
+    def from_table(cls, m: tables.RegTModel) -> Rates:
+        return cls(**m.model_dump())
 
 
 @dataclass(slots=True)
@@ -61,7 +86,8 @@ class Strategy:
     def as_dict(self) -> dict[str, object]:
         return {"name": self.name, "underlying": self.underlying, "account": self.account,
                 "legs": [{"line": line, "quantity": qty} for line, qty in self.legs],
-                "initial": round(self.initial, 2), "maintenance": round(self.maintenance, 2)}
+                "initial": round(self.initial, 2) + 0.0,  # never -0.0
+                "maintenance": round(self.maintenance, 2) + 0.0}
 
 
 @dataclass(slots=True)
@@ -70,16 +96,6 @@ class MarginResult:
     maintenance: float = 0.0
     long_premium: float = 0.0
     strategies: list[Strategy] = field(default_factory=list)
-
-
-@dataclass(slots=True)
-class _Leg:
-    row: Row
-    left: float  # unallocated quantity (absolute)
-
-    @property
-    def sign(self) -> int:
-        return 1 if self.row.quantity > 0 else -1
 
 
 def _otm(row: Row) -> float:
@@ -93,8 +109,8 @@ def _itm(row: Row) -> float:
 
 
 def naked_per_contract(row: Row, rates: Rates) -> float:
-    broad = row.index_class in ("broad_index", "small_cap_index")
-    pct = rates.naked_pct_broad_index if broad else rates.naked_pct
+    pct = rates.naked_pct_broad_index if row.index_class in rates.broad_index_classes \
+        else rates.naked_pct
     s = row.underlying_price
     floor = rates.naked_floor * (s if row.right == "C" else row.strike)
     return (row.price + max(pct * s - _otm(row), floor)) * row.multiplier
@@ -105,7 +121,7 @@ def stock_requirement(price: float, shares: float, rates: Rates) -> tuple[float,
     value = abs(shares) * price
     if shares > 0:
         return value * rates.long_stock_initial, value * rates.long_stock_maint
-    if price >= 5:
+    if price >= rates.low_price_threshold:
         per_share = max(rates.short_stock_maint * price, rates.short_stock_min_per_share)
     else:
         per_share = max(rates.low_price_maint * price, rates.low_price_min_per_share)
@@ -113,7 +129,8 @@ def stock_requirement(price: float, shares: float, rates: Rates) -> tuple[float,
     return max(value * rates.short_stock_initial, maint), maint
 
 
-def _months_after(day: dt.date, months: int) -> dt.date:
+def months_after(day: dt.date, months: int) -> dt.date:
+    """The same day `months` later, or that month's last day when it has no such day."""
     index = day.year * 12 + day.month - 1 + months
     year, month = divmod(index, 12)
     for d in (day.day, 30, 29, 28):
@@ -124,188 +141,447 @@ def _months_after(day: dt.date, months: int) -> dt.date:
     raise AssertionError("unreachable")
 
 
-def _vertical_cost(short: Row, long: Row) -> float:
-    width = abs(short.strike - long.strike)
-    credit = long.strike > short.strike if short.right == "C" else long.strike < short.strike
-    return width * short.multiplier if credit else 0.0
-
-
-def compute_margin(rows: list[Row], as_of: dt.date, rates: Rates | None = None,
-                   futures_margin: dict[str, tuple[float, float]] | None = None) -> MarginResult:
+def long_premium(rows: list[Row], as_of: dt.date, rates: Rates | None = None) -> float:
+    """Money to pay for long options: their cost, 75% of it past nine months."""
     rates = rates or Rates()
-    result = MarginResult()
-    cutoff = _months_after(as_of, rates.long_option_months_full)
+    cutoff = months_after(as_of, rates.long_option_months_full)
+    total = 0.0
     for r in rows:
         if r.is_option and r.quantity > 0:
             share = rates.long_option_past_pct if r.expiry and r.expiry > cutoff else 1.0
-            result.long_premium += r.price * r.multiplier * r.quantity * share
+            total += r.price * r.multiplier * r.quantity * share
+    return total
+
+
+def compute_margin(rows: list[Row], as_of: dt.date, rates: Rates | None = None,
+                   futures_margin: dict[str, tuple[float, float]] | None = None, *,
+                   span: SpanParams | None = None, rate: float = DEFAULT_RATE) -> MarginResult:
+    """Reg T for stock and options, a SPAN-like scan (span.py) for futures and futures
+    options; `futures_margin` is (initial, maintenance) per root, overnight or intraday
+    as the caller chooses; `span` a span.SpanParams (default: the shipped table)."""
+    from ibterm.risk.span import span_strategies  # span.py builds on this module
+
+    rates = rates or Rates()
+    result = MarginResult(long_premium=long_premium(rows, as_of, rates))
     groups: dict[tuple[str, str], list[Row]] = {}
     for r in rows:
         groups.setdefault((r.symbol, r.account), []).append(r)
     for (symbol, account), members in sorted(groups.items()):
         members = sorted(members, key=lambda r: r.line)
-        # Greedy orders can miss each other's best grouping: keep the cheapest of them.
-        tries = [_group(symbol, account, members, rates, futures_margin or {}, order)
-                 for order in ("pairs-first", "straddles-first", "no-verticals")]
-        best = min(tries, key=lambda ss: (round(sum(s.initial for s in ss), 6),
-                                          round(sum(s.maintenance for s in ss), 6)))
-        for s in best:
+        futures = [r for r in members if r.sec_type in ("FUT", "FOP")]
+        regt = [r for r in members if r.sec_type not in ("FUT", "FOP")]
+        found: list[Strategy] = []
+        if regt:
+            found.extend(_best_grouping(symbol, account, regt, rates))
+        if futures:
+            found.extend(span_strategies(symbol, account, futures, as_of, rate,
+                                         (futures_margin or {}).get(symbol), span))
+        for s in found:
             result.strategies.append(s)
             result.initial += s.initial
             result.maintenance += s.maintenance
     return result
 
 
-def _group(symbol: str, account: str, rows: list[Row], rates: Rates,
-           futures_margin: dict[str, tuple[float, float]], order: str) -> list[Strategy]:
-    out: list[Strategy] = []
+# The pairing ------------------------------------------------------------------------------
+
+class _Leg:
+    """A row's part still to be placed in a strategy (`left`, absolute)."""
+
+    __slots__ = (
+        "expiry",
+        "itm",
+        "key",
+        "left",
+        "mult",
+        "naked",
+        "price",
+        "right",
+        "row",
+        "strike",
+    )
+
+    def __init__(self, row: Row, rates: Rates) -> None:
+        self.row = row
+        self.left = abs(row.quantity)
+        self.strike = row.strike
+        self.expiry = row.expiry.toordinal() if row.expiry else 0
+        self.right = row.right
+        self.mult = row.multiplier
+        self.price = row.price
+        option = row.is_option
+        self.naked = naked_per_contract(row, rates) if option and row.quantity < 0 else 0.0
+        self.itm = _itm(row) if option else 0.0
+        # A canonical order, so the result does not depend on the order of the rows.
+        self.key = (row.right, row.strike, self.expiry, row.multiplier, row.price, row.line)
+
+
+# Candidate kinds, in the pool as (-saving, rank, kind, short, other). At equal savings
+# the rank decides: a vertical before a calendar or diagonal, as it can still be joined
+# into a condor or butterfly; then the order the candidates were made in (canonical).
+_COVERED, _VERTICAL, _CALENDAR, _STRADDLE = range(4)
+_RANK = {_COVERED: 0, _VERTICAL: 1 << 40, _STRADDLE: 2 << 40, _CALENDAR: 3 << 40}
+_ORDERS = ("by-saving", "straddles-first", "no-verticals", "no-straddles")
+
+
+def _best_grouping(symbol: str, account: str, rows: list[Row],
+                   rates: Rates) -> list[Strategy]:
+    stocks = sorted((_Leg(r, rates) for r in rows if r.sec_type == "STK"),
+                    key=lambda lg: (lg.price, lg.row.quantity, lg.row.line))
+    opts = sorted((_Leg(r, rates) for r in rows if r.is_option), key=lambda lg: lg.key)
+    shorts = [lg for lg in opts if lg.row.quantity < 0]
+    longs = [lg for lg in opts if lg.row.quantity > 0]
+    pool = _pool(shorts, longs, stocks)
+    if not pool:  # nothing pairs: one pass is enough
+        return [Strategy(name, symbol, account, legs, i, m) for name, legs, i, m in
+                _group(pool, stocks, shorts, longs, rates, {})]
+    best: list[_Found] | None = None
+    best_cost = (0.0, 0.0)
+    seen: set[tuple[int, ...]] = set()
+    costs: dict[tuple[int, ...], float] = {}
+    for order in _ORDERS:
+        ordered = _ordered(pool, order)
+        signature = tuple(c[1] for c in ordered)
+        if signature in seen:  # the same walk as an earlier order
+            continue
+        seen.add(signature)
+        for lg in stocks:
+            lg.left = abs(lg.row.quantity)
+        for lg in opts:
+            lg.left = abs(lg.row.quantity)
+        found = _group(ordered, stocks, shorts, longs, rates, costs)
+        cost = (round(sum(f[2] for f in found), 6), round(sum(f[3] for f in found), 6))
+        if best is None or cost < best_cost:
+            best, best_cost = found, cost
+    assert best is not None
+    return [Strategy(name, symbol, account, legs, i, m) for name, legs, i, m in best]
+
+
+def _ordered(pool: list[tuple], order: str) -> list[tuple]:  # type: ignore[type-arg]
+    if order == "straddles-first":
+        return [c for c in pool if c[2] == _STRADDLE] + [c for c in pool if c[2] != _STRADDLE]
+    if order == "no-verticals":
+        return [c for c in pool if c[2] not in (_VERTICAL, _CALENDAR)]
+    if order == "no-straddles":
+        return [c for c in pool if c[2] != _STRADDLE]
+    return pool
+
+
+def _nearest(short: _Leg, legs: list[_Leg], strikes: list[float], count: int,
+             same_expiry: bool) -> list[_Leg]:
+    """Up to `count` of `legs` (in strike order) nearest to the short's strike with its
+    multiplier and its expiry (or, unless same_expiry, a later one), walking outward from
+    the short's strike; at most _SCAN legs are looked at, which bounds the work per leg."""
+    found: list[_Leg] = []
+    hi = bisect.bisect_left(strikes, short.strike)
+    lo = hi - 1
+    k, exp, mult = short.strike, short.expiry, short.mult
+    for _ in range(_SCAN):
+        if lo < 0 and hi >= len(legs):
+            break
+        if hi >= len(legs) or (lo >= 0 and k - strikes[lo] <= strikes[hi] - k):
+            lg = legs[lo]
+            lo -= 1
+        else:
+            lg = legs[hi]
+            hi += 1
+        if lg.mult == mult and (lg.expiry == exp if same_expiry else lg.expiry >= exp):
+            found.append(lg)
+            if len(found) == count:
+                break
+    return found
+
+
+def _spread_cost(short: _Leg, long: _Leg) -> float:
+    """Per contract: the strike width when the long is on the wrong side of the short
+    (a credit spread's risk), else nothing."""
+    if short.right == "C":
+        return max(long.strike - short.strike, 0.0) * short.mult
+    return max(short.strike - long.strike, 0.0) * short.mult
+
+
+def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg]) -> list[tuple]:  # type: ignore[type-arg]
+    pool: list[tuple] = []  # type: ignore[type-arg]
+    seq = 0
+    by_right: dict[str, list[_Leg]] = {"C": [], "P": []}
+    for lg in longs:
+        by_right[lg.right].append(lg)  # already in strike order
+    strikes = {r: [lg.strike for lg in legs] for r, legs in by_right.items()}
+    for sh in shorts:
+        naked = sh.naked
+        cover_sign = 1 if sh.right == "C" else -1
+        for st in stocks:
+            if (st.row.quantity > 0) == (cover_sign > 0):
+                pool.append((-(naked - sh.itm * sh.mult), _RANK[_COVERED] + seq, _COVERED, sh, st))
+                seq += 1
+        # The longs nearest in strike, of the same multiplier, expiring with the short or
+        # later: a few per short keeps the pool near-linear in legs.
+        for lg in _nearest(sh, by_right[sh.right], strikes[sh.right], NEAREST,
+                           same_expiry=False):
+            kind = _VERTICAL if lg.expiry == sh.expiry else _CALENDAR
+            pool.append((-(naked - _spread_cost(sh, lg)), _RANK[kind] + seq, kind, sh, lg))
+            seq += 1
+    puts = [sh for sh in shorts if sh.right == "P"]
+    put_strikes = [p.strike for p in puts]
+    for c in shorts:
+        if c.right != "C":
+            continue
+        for p in _nearest(c, puts, put_strikes, NEAREST_PUTS, same_expiry=True):
+            small = p if p.naked <= c.naked else c
+            pool.append((-(small.naked - small.price * small.mult), _RANK[_STRADDLE] + seq,
+                         _STRADDLE, c, p))
+            seq += 1
+    # A candidate without a saving is never taken: leaving it out keeps every walk short.
+    pool = [c for c in pool if c[0] < -_EPS]
+    pool.sort()
+    return pool
+
+
+@dataclass(slots=True)
+class _Spread:
+    short: _Leg
+    long: _Leg
+    qty: float
+    cost: float  # per contract
+
+    @property
+    def credit(self) -> bool:
+        return self.cost > 0
+
+
+_Found = tuple[str, list[tuple[int, float]], float, float]  # name, legs, initial, maint
+
+
+def _group(pool: list[tuple], stocks: list[_Leg], shorts: list[_Leg],  # type: ignore[type-arg]
+           longs: list[_Leg], rates: Rates,
+           costs: dict[tuple[int, ...], float]) -> list[_Found]:
+    """One pass of the pairing with the pool in the given order (steps 1-4)."""
+    out: list[_Found] = []
 
     def add(name: str, legs: list[tuple[int, float]], initial: float, maint: float) -> None:
-        out.append(Strategy(name, symbol, account, legs, initial, maint))
+        out.append((name, legs, initial, maint))
 
-    stocks = [_Leg(r, abs(r.quantity)) for r in rows if r.sec_type == "STK"]
-    shorts = [_Leg(r, abs(r.quantity)) for r in rows if r.is_option and r.quantity < 0]
-    longs = [_Leg(r, abs(r.quantity)) for r in rows if r.is_option and r.quantity > 0]
-    for r in rows:
-        if r.sec_type == "FUT":
-            init, maint = futures_margin.get(symbol, (0.0, 0.0))
-            add("future", [(r.line, r.quantity)], init * abs(r.quantity),
-                maint * abs(r.quantity))
-
-    longs_by_right = {r: sorted((lg for lg in longs if lg.row.right == r),
-                                key=lambda lg: lg.row.strike) for r in ("C", "P")}
-    long_strikes = {r: [lg.row.strike for lg in legs] for r, legs in longs_by_right.items()}
-    # 1. covered and vertical pairs, largest saving per contract first.
-    candidates: list[tuple[float, str, _Leg, _Leg]] = []
-    naked_of = {id(sh): naked_per_contract(sh.row, rates) for sh in shorts}
-    for sh in shorts:
-        naked = naked_of[id(sh)]
-        want_stock_sign = 1 if sh.row.right == "C" else -1
-        for st in stocks:
-            if st.sign == want_stock_sign:
-                saving = naked - _itm(sh.row) * sh.row.multiplier
-                candidates.append((saving, "covered", sh, st))
-        if order == "no-verticals":
+    # 1. the pool, largest saving first.
+    spreads: list[_Spread] = []
+    for _neg, _rank, kind, sh, other in pool:
+        if sh.left <= 0 or other.left <= 0:
             continue
-        # The longs nearest in strike (a window found by bisection, so the pool stays
-        # near-linear), expiring on or after the short.
-        pool, strikes = longs_by_right[sh.row.right], long_strikes[sh.row.right]
-        at = bisect.bisect_left(strikes, sh.row.strike)
-        window = pool[max(0, at - 2 * NEAREST):at + 2 * NEAREST]
-        eligible = [lg for lg in window if lg.row.expiry is not None
-                    and sh.row.expiry is not None and lg.row.expiry >= sh.row.expiry]
-        eligible.sort(key=lambda lg: abs(lg.row.strike - sh.row.strike))
-        for lg in eligible[:NEAREST]:
-            if lg.row.multiplier == sh.row.multiplier:
-                candidates.append((naked - _vertical_cost(sh.row, lg.row), "vertical", sh, lg))
-    # Straddles and strangles compete in the same pool: a short call can be worth more
-    # beside a short put than in a thin spread.
-    short_puts = sorted((sh for sh in shorts if sh.row.right == "P"),
-                        key=lambda sh: sh.row.strike)
-    put_strikes = [sh.row.strike for sh in short_puts]
-    for c in (sh for sh in shorts if sh.row.right == "C"):
-        # The puts nearest in strike only: keeps the pool near-linear in legs.
-        at = bisect.bisect_left(put_strikes, c.row.strike)
-        for p in short_puts[max(0, at - NEAREST):at + NEAREST]:
-            if c.row.multiplier != p.row.multiplier:
-                continue
-            rc, rp = naked_of[id(c)], naked_of[id(p)]
-            small = p if rp <= rc else c
-            saving = min(rc, rp) - small.row.price * small.row.multiplier
-            candidates.append((saving, "straddle", c, p))
-    if order == "straddles-first":
-        candidates.sort(key=lambda c: (c[1] != "straddle", -c[0]))
-    else:
-        candidates.sort(key=lambda c: -c[0])
-    credit_spreads: list[tuple[Row, Row, float, float]] = []  # short, long, qty, cost/contract
-    for saving, kind, sh, other in candidates:
-        if saving <= 0 or sh.left <= 0 or other.left <= 0:
-            continue
-        if kind == "straddle":
+        if kind == _STRADDLE:
             c, p = sh, other
             qty = min(c.left, p.left)
-            rc, rp = naked_of[id(c)], naked_of[id(p)]
-            per = rc + p.row.price * p.row.multiplier if rc >= rp else \
-                rp + c.row.price * c.row.multiplier
-            name = "short straddle" if c.row.strike == p.row.strike else "short strangle"
+            per = c.naked + p.price * p.mult if c.naked >= p.naked else \
+                p.naked + c.price * c.mult
+            name = "short straddle" if c.strike == p.strike else "short strangle"
             add(name, [(c.row.line, -qty), (p.row.line, -qty)], per * qty, per * qty)
             c.left -= qty
             p.left -= qty
-            continue
-        if kind == "covered":
-            per = sh.row.multiplier
+        elif kind == _COVERED:
+            per = sh.mult
             qty = min(sh.left, other.left // per)
             if qty <= 0:
                 continue
             shares = qty * per
-            s_init, s_maint = stock_requirement(other.row.price, other.sign * shares, rates)
-            extra = _itm(sh.row) * sh.row.multiplier * qty
-            name = "covered call" if sh.row.right == "C" else "covered put"
-            add(name, [(other.row.line, other.sign * shares), (sh.row.line, -qty)],
+            sign = 1 if other.row.quantity > 0 else -1
+            s_init, s_maint = stock_requirement(other.price, sign * shares, rates)
+            extra = sh.itm * sh.mult * qty
+            add("covered call" if sh.right == "C" else "covered put",
+                [(other.row.line, sign * shares), (sh.row.line, -qty)],
                 s_init + extra, s_maint + extra)
             other.left -= shares
+            sh.left -= qty
         else:
             qty = min(sh.left, other.left)
-            cost = _vertical_cost(sh.row, other.row)
-            if cost > 0:
-                credit_spreads.append((sh.row, other.row, qty, cost))
+            cost = _spread_cost(sh, other)
+            if kind == _VERTICAL:
+                spreads.append(_Spread(sh, other, qty, cost))
             else:
-                add("debit spread", [(sh.row.line, -qty), (other.row.line, qty)], 0.0, 0.0)
+                name = "calendar spread" if sh.strike == other.strike else "diagonal spread"
+                add(name, [(sh.row.line, -qty), (other.row.line, qty)], cost * qty, cost * qty)
+            sh.left -= qty
             other.left -= qty
-        sh.left -= qty
 
-    # 2. iron condors from a credit call spread and a credit put spread.
-    calls = [[s, lg, q, c] for s, lg, q, c in credit_spreads if s.right == "C"]
-    puts = [[s, lg, q, c] for s, lg, q, c in credit_spreads if s.right == "P"]
-    calls.sort(key=lambda x: -x[3])
-    puts.sort(key=lambda x: -x[3])
-    for call in calls:
-        for put in puts:
-            qty = min(call[2], put[2])
-            if qty <= 0:
-                continue
-            cost = max(call[3], put[3]) * qty
-            add("iron condor", [(put[1].line, qty), (put[0].line, -qty), (call[0].line, -qty),
-                                (call[1].line, qty)], cost, cost)
-            call[2] -= qty
-            put[2] -= qty
-            if call[2] <= 0:
+    # 2. spreads of one expiry joined where their combined worst case costs less.
+    _join_spreads(spreads, add, costs)
+
+    # 3. long puts protecting long stock, long calls protecting short stock (maintenance).
+    for lg in longs:
+        for st in stocks:
+            if lg.left <= 0:
                 break
-    for s, lg, q, c in calls + puts:
-        if q > 0:
-            name = "bear call spread" if s.right == "C" else "bull put spread"
-            add(name, [(s.line, -q), (lg.line, q)], c * q, c * q)
-
-    # 4. long puts protecting long stock (a maintenance rule).
-    for lp in [lg for lg in longs if lg.row.right == "P" and lg.left > 0]:
-        for st in [s for s in stocks if s.sign > 0 and s.left > 0]:
-            per = lp.row.multiplier
-            qty = min(lp.left, st.left // per)
+            long_stock = st.row.quantity > 0
+            if st.left <= 0 or long_stock != (lg.right == "P"):
+                continue
+            qty = min(lg.left, st.left // lg.mult)
             if qty <= 0:
                 continue
-            shares = qty * per
-            s_init, s_maint = stock_requirement(st.row.price, shares, rates)
-            maint = min(rates.protective_put_pct_strike * lp.row.strike + _otm(lp.row),
-                        rates.long_stock_maint * st.row.price) * shares
-            add("protective put", [(st.row.line, shares), (lp.row.line, qty)], s_init,
-                min(maint, s_maint))
+            shares = qty * lg.mult
+            sign = 1 if long_stock else -1
+            s_init, s_maint = stock_requirement(st.price, sign * shares, rates)
+            per_share = rates.protective_put_pct_strike * lg.strike + _otm(lg.row)
+            add("protective put" if long_stock else "protective call",
+                [(st.row.line, sign * shares), (lg.row.line, qty)], s_init,
+                min(per_share * shares, s_maint))
             st.left -= shares
-            lp.left -= qty
+            lg.left -= qty
 
-    # 5. outright.
+    # 4. outright.
     for st in stocks:
         if st.left > 0:
-            init, maint = stock_requirement(st.row.price, st.sign * st.left, rates)
-            add("long stock" if st.sign > 0 else "short stock", [(st.row.line,
-                                                                  st.sign * st.left)],
+            sign = 1 if st.row.quantity > 0 else -1
+            init, maint = stock_requirement(st.price, sign * st.left, rates)
+            add("long stock" if sign > 0 else "short stock", [(st.row.line, sign * st.left)],
                 init, maint)
     for sh in shorts:
         if sh.left > 0:
-            req = naked_per_contract(sh.row, rates) * sh.left
-            name = "naked call" if sh.row.right == "C" else "naked put"
-            add(name, [(sh.row.line, -sh.left)], req, req)
+            req = sh.naked * sh.left
+            add("naked call" if sh.right == "C" else "naked put", [(sh.row.line, -sh.left)],
+                req, req)
     for lg in longs:
         if lg.left > 0:
-            name = "long call" if lg.row.right == "C" else "long put"
-            add(name, [(lg.row.line, lg.left)], 0.0, 0.0)
+            add("long call" if lg.right == "C" else "long put", [(lg.row.line, lg.left)],
+                0.0, 0.0)
     return out
+
+
+def payoff_floor(legs: list[tuple[str, float, float]]) -> float | None:
+    """The lowest value at expiry of option legs (right, strike, signed quantity) of one
+    expiry, per unit of the multiplier; None when it has no floor (more short calls than
+    long ones)."""
+    if sum(q for r, _k, q in legs if r == "C") < -_EPS:
+        return None
+
+    def value(s: float) -> float:
+        return sum(q * (max(s - k, 0.0) if r == "C" else max(k - s, 0.0)) for r, k, q in legs)
+
+    return min(value(s) for s in {0.0, *(k for _r, k, _q in legs)})
+
+
+def _combo_name(legs: list[tuple[str, float, float]]) -> str:
+    rights = {r for r, _k, _q in legs}
+    short_k = sorted(k for _r, k, q in legs if q < 0)
+    long_k = sorted(k for _r, k, q in legs if q > 0)
+    if len(rights) == 2:
+        return "iron butterfly" if len(set(short_k)) == 1 else "iron condor"
+    kind = "call" if rights == {"C"} else "put"
+    strikes = sorted({k for _r, k, _q in legs})
+    if len(strikes) == 3:
+        body_short = len(set(short_k)) == 1
+        balanced = strikes[1] - strikes[0] == strikes[2] - strikes[1]
+        name = f"{'long' if body_short else 'short'} {kind} butterfly"
+        return name if balanced else f"broken-wing {name}"
+    if len(strikes) == 4:
+        outer_long = long_k[0] == strikes[0] or long_k[-1] == strikes[-1]
+        return f"{'long' if outer_long else 'short'} {kind} condor"
+    return f"{kind} spread combination"
+
+
+def _two_spreads_floor(a: _Spread, b: _Spread) -> float:
+    """payoff_floor of two verticals of one expiry (always bounded), per unit of the
+    multiplier: their value at expiry is lowest at zero or at one of their strikes. Written
+    out, since it runs for every pair of spreads tried."""
+    a_call, ak, al = a.short.right == "C", a.short.strike, a.long.strike
+    b_call, bk, bl = b.short.right == "C", b.short.strike, b.long.strike
+    low = 0.0
+    first = True
+    for s in (0.0, ak, al, bk, bl):
+        if a_call:
+            x, y = s - al, s - ak
+        else:
+            x, y = al - s, ak - s
+        v = (x if x > 0 else 0.0) - (y if y > 0 else 0.0)
+        if b_call:
+            x, y = s - bl, s - bk
+        else:
+            x, y = bl - s, bk - s
+        v += (x if x > 0 else 0.0) - (y if y > 0 else 0.0)
+        if first or v < low:
+            low, first = v, False
+    return low
+
+
+def _is_butterfly(a: _Spread, b: _Spread) -> bool:
+    """Same right, a strike both spreads share, equal wings: 1 x 2 x 1."""
+    if a.short.right != b.short.right:
+        return False
+    ka, kb = {a.short.strike, a.long.strike}, {b.short.strike, b.long.strike}
+    shared = ka & kb
+    if len(shared) != 1:
+        return False
+    body = shared.pop()
+    wings = sorted((ka | kb) - {body})
+    return len(wings) == 2 and wings[0] < body < wings[1] and \
+        body - wings[0] == wings[1] - body
+
+
+def _join_spreads(spreads: list[_Spread], add,  # type: ignore[no-untyped-def]
+                  costs: dict[tuple[int, ...], float]) -> None:
+    """Two spreads of one expiry and multiplier become one strategy at their combined
+    worst case when that is less than both apart: a credit call spread with a credit put
+    spread (iron condor / iron butterfly), a credit spread with a debit spread of the same
+    right (butterfly, condor). Greedy, largest saving first; nearest strikes only. `costs`
+    remembers combined costs from one pass of the pairing to the next."""
+    by_kind: dict[tuple[int, float, str, bool], list[_Spread]] = {}
+    for sp in spreads:
+        by_kind.setdefault((sp.short.expiry, sp.short.mult, sp.short.right, sp.credit),
+                           []).append(sp)
+    for legs in by_kind.values():
+        legs.sort(key=lambda sp: (sp.short.key, sp.long.key))
+    short_strikes = {kind: [sp.short.strike for sp in legs] for kind, legs in by_kind.items()}
+    index = {id(sp): i for i, sp in enumerate(
+        sp for _k, legs in sorted(by_kind.items(), key=lambda kv: kv[0]) for sp in legs)}
+    pairs: list[tuple[float, int, _Spread, _Spread, float]] = []
+    tried: set[tuple[int, int]] = set()
+    seq = 0
+    for (expiry, mult, right, credit), group in sorted(by_kind.items(),
+                                                       key=lambda kv: kv[0]):
+        if not credit:
+            continue
+        other_right = "P" if right == "C" else "C"
+        partners = [(by_kind[kind], short_strikes[kind])
+                    for kind in ((expiry, mult, other_right, True), (expiry, mult, right, False))
+                    if kind in by_kind]
+        for sp in group:
+            for others, ks in partners:
+                at = bisect.bisect_left(ks, sp.short.strike)
+                near = others[max(0, at - NEAREST_SPREADS):at + NEAREST_SPREADS]
+                mine = index[id(sp)]
+                for o in near:
+                    theirs = index[id(o)]
+                    pair = (mine, theirs) if mine < theirs else (theirs, mine)
+                    if pair in tried:  # a condor is found from both of its spreads
+                        continue
+                    tried.add(pair)
+                    key = (id(sp.short), id(sp.long), id(o.short), id(o.long))
+                    cost = costs.get(key)
+                    if cost is None:
+                        cost = costs[key] = max(0.0, -_two_spreads_floor(sp, o)) * mult
+                    saving = sp.cost + o.cost - cost
+                    # A butterfly costs no more than its two spreads: joined all the same,
+                    # for its name, after every join that saves.
+                    if saving > _EPS or (saving > -_EPS and _is_butterfly(sp, o)):
+                        pairs.append((-saving, seq, sp, o, cost))
+                        seq += 1
+    pairs.sort(key=lambda p: (p[0], p[1]))  # largest saving first
+    for _neg, _seq, a, b, cost in pairs:
+        qty = min(a.qty, b.qty)
+        if qty <= 0:
+            continue
+        merged: dict[int, float] = {}
+        shape: dict[tuple[str, float], float] = {}
+        for sp in (a, b):
+            for leg, sign in ((sp.short, -1.0), (sp.long, 1.0)):
+                merged[leg.row.line] = merged.get(leg.row.line, 0.0) + sign * qty
+                shape[(leg.right, leg.strike)] = shape.get((leg.right, leg.strike), 0.0) + sign
+        legs = sorted(merged.items(), key=lambda kv: kv[0])
+        name = _combo_name([(r, k, q) for (r, k), q in shape.items() if abs(q) > _EPS])
+        add(name, [(line, q) for line, q in legs if abs(q) > _EPS], cost * qty, cost * qty)
+        a.qty -= qty
+        b.qty -= qty
+    for sp in spreads:
+        if sp.qty > 0:
+            if sp.credit:
+                name = "bear call spread" if sp.short.right == "C" else "bull put spread"
+            else:
+                name = "bull call spread" if sp.short.right == "C" else "bear put spread"
+            add(name, [(sp.short.row.line, -sp.qty), (sp.long.row.line, sp.qty)],
+                sp.cost * sp.qty, sp.cost * sp.qty)

@@ -120,8 +120,23 @@ def _row(line: int, raw: dict[str, str], as_of: dt.date,
                underlying, iv, get["account"], div_yield, index_class)
 
 
+@dataclass(frozen=True, slots=True)
+class Portfolio:
+    rows: list[Row]
+    columns: tuple[str, ...]  # the header's, normalized
+
+    @property
+    def has_accounts(self) -> bool:
+        """An `account` column is there (per-account totals are reported then)."""
+        return "account" in self.columns
+
+
 def load_portfolio(path: Path, as_of: dt.date,
                    futures: dict[str, FuturesRoot]) -> list[Row]:
+    return read_portfolio(path, as_of, futures).rows
+
+
+def read_portfolio(path: Path, as_of: dt.date, futures: dict[str, FuturesRoot]) -> Portfolio:
     try:
         with path.open(newline="", encoding="utf-8") as handle:
             reader = csv.reader(handle)
@@ -153,4 +168,4 @@ def load_portfolio(path: Path, as_of: dt.date,
         errors.append(f"{path}:1: no positions")
     if errors:
         raise PortfolioErrors(errors)
-    return rows
+    return Portfolio(rows, tuple(columns))

@@ -1,26 +1,48 @@
 """TIMS-style stress: each underlying's positions revalued over a grid of price moves and
-relative volatility shifts; its worst loss (at least the per-contract minimum) counts, and
-the portfolio's worst loss is the sum over underlyings. Defaults: margin-rules.md."""
+volatility shifts; its worst loss (at least the per-contract minimum) counts, and the
+portfolio's worst loss is the sum over underlyings. Beside it, the correlated view: one
+common move for every equity-like underlying. Parameters: the `stress` section of the
+risk tables (tables.py, data/risk.yaml); defaults from margin-rules.md.
+
+The whole grid is one numpy pass (pricing.scenario_values): rows x scenarios, each
+scenario a column, weighted by quantity x multiplier and summed per underlying. The
+unshocked value is the grid's own zero column, so P&L is exactly zero there.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
 
+import numpy as np
 import polars as pl
 
+from ibterm.risk import tables
 from ibterm.risk.portfolio import PortfolioErrors, Row
-from ibterm.risk.pricing import implied_vol, with_price
+from ibterm.risk.pricing import carry_of, implied_vols, scenario_values, workspace
+
+_OPTIONS = frozenset({"OPT", "FOP"})
+
+
+def _default(name: str):  # type: ignore[no-untyped-def]
+    return field(default_factory=lambda: getattr(tables.shipped().stress, name))
 
 
 @dataclass(frozen=True, slots=True)
 class StressParams:
-    scans: dict[str, tuple[float, float]] = field(default_factory=lambda: {
-        "equity": (-0.15, 0.15), "narrow_index": (-0.15, 0.15),
-        "small_cap_index": (-0.10, 0.10), "broad_index": (-0.08, 0.06)})
-    points_each_side: int = 5
-    vol_shifts: tuple[float, ...] = (-0.15, 0.0, 0.15)  # relative: sigma x (1 + shift)
-    min_per_contract: float = 0.375  # x multiplier, per option contract
+    scans: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: dict(tables.shipped().stress.scans))
+    points_each_side: int = _default("points_each_side")
+    vol_shifts: tuple[float, ...] = _default("vol_shifts")  # relative: sigma x (1 + shift)
+    min_per_contract: float = _default("min_per_contract")  # x multiplier, per contract
+    vol_shift_mode: str = _default("vol_shift_mode")  # "relative" or "absolute"
+    correlated_scan: str = _default("correlated_scan")
+    correlated_classes: tuple[str, ...] = _default("correlated_classes")
+
+    @classmethod
+    def from_table(cls, m: tables.StressModel) -> StressParams:
+        return cls(dict(m.scans), m.points_each_side, tuple(m.vol_shifts), m.min_per_contract,
+                   m.vol_shift_mode, m.correlated_scan, tuple(m.correlated_classes))
 
 
 @dataclass(slots=True)
@@ -37,101 +59,198 @@ def _moves(low: float, high: float, n: int) -> list[float]:
 
 
 def positions_frame(rows: list[Row], as_of: dt.date, rate: float) -> pl.DataFrame:
-    frame = pl.DataFrame({
-        "line": [r.line for r in rows],
+    """One row per position with what the pricing needs; `vol` is the row's iv, or the
+    volatility implied from its price (PortfolioErrors when none reproduces it)."""
+    n = len(rows)
+    expiries = [r.expiry for r in rows]
+    years_of = {e: (e - as_of).days / 365.0 for e in set(expiries) if e is not None}
+    years_of[None] = 0.0
+    # Plain comprehensions into np.fromiter: the fastest way from row objects to arrays.
+    option = np.fromiter([r.sec_type in _OPTIONS for r in rows], bool, n)
+    iv = pl.Series("iv", [r.iv for r in rows], dtype=pl.Float64)
+    strike = np.fromiter([r.strike for r in rows], float, n)
+    cols: dict[str, object] = {
+        "line": np.fromiter([r.line for r in rows], np.int64, n),
         "underlying": [r.symbol for r in rows],
         "index_class": [r.index_class for r in rows],
-        "option": [r.is_option for r in rows],
-        "qty": [float(r.quantity) for r in rows],
-        "mult": [float(r.multiplier) for r in rows],
-        "price": [float(r.price) for r in rows],
-        "spot": [float(r.underlying_price) for r in rows],
-        "strike": [float(r.strike or 1.0) for r in rows],
-        "years": [((r.expiry - as_of).days / 365.0) if r.expiry else 0.0 for r in rows],
-        "iv": [r.iv for r in rows],
-        "carry_yield": [float(r.div_yield) for r in rows],
-        "is_call": [r.right == "C" for r in rows],
-        "black76": [r.sec_type == "FOP" for r in rows],
-    }, schema_overrides={"iv": pl.Float64}).with_columns(rate=pl.lit(float(rate)))
-    need = frame.filter(pl.col("option") & pl.col("iv").is_null())
-    if need.height:
-        implied = implied_vol(need)
-        bad = need.filter(implied.is_null())["line"].to_list()
-        if bad:
+        "option": option,
+        "qty": np.fromiter([r.quantity for r in rows], float, n),
+        "mult": np.fromiter([r.multiplier for r in rows], float, n),
+        "price": np.fromiter([r.price for r in rows], float, n),
+        "spot": np.fromiter([r.underlying_price for r in rows], float, n),
+        "strike": np.where(strike > 0, strike, 1.0),  # stock rows: any positive number
+        "years": np.fromiter([years_of[e] for e in expiries], float, n),
+        "iv": iv,
+        "carry_yield": np.fromiter([r.div_yield for r in rows], float, n),
+        "is_call": np.fromiter([r.right == "C" for r in rows], bool, n),
+        "black76": np.fromiter([r.sec_type == "FOP" for r in rows], bool, n),
+        "rate": np.full(n, float(rate)),
+    }
+    iv_values = iv.to_numpy()  # NaN where none was given
+    vol = np.where(option, iv_values, 0.0)
+    need = option & np.isnan(iv_values)
+    if need.any():
+        c: dict[str, np.ndarray] = {k: v[need] for k, v in cols.items()  # type: ignore[index]
+                                    if isinstance(v, np.ndarray)}
+        implied = implied_vols(c["spot"], c["strike"], c["years"], c["rate"],
+                               carry_of(c["rate"], c["carry_yield"], c["black76"]),
+                               c["is_call"], c["price"])
+        bad = c["line"][np.isnan(implied)]
+        if bad.size:
             raise PortfolioErrors([f"{line}: no volatility makes this option worth its "
-                                   "price: give iv" for line in bad])
-        fill = dict(zip(need["line"].to_list(), implied.to_list(), strict=True))
-        frame = frame.with_columns(
-            iv=pl.when(pl.col("iv").is_null())
-            .then(pl.col("line").replace_strict(fill, default=None, return_dtype=pl.Float64))
-            .otherwise(pl.col("iv")))
-    return frame.with_columns(vol=pl.col("iv").fill_null(0.0))
+                                   "price: give iv" for line in bad.tolist()])
+        vol[need] = implied
+    cols["vol"] = vol
+    return pl.DataFrame(cols)
 
 
-def _valued(frame: pl.LazyFrame, spot: str, vol: str, out: str) -> pl.LazyFrame:
-    """Column `out`: an option's model value, or the price of a stock or future."""
-    priced = with_price(frame, spot, vol, "_option_value")
-    return priced.with_columns(
-        pl.when(pl.col("option")).then(pl.col("_option_value")).otherwise(pl.col(spot))
-        .alias(out)).drop("_option_value")
+@dataclass(slots=True)
+class _Part:
+    """Some rows of the book as arrays, sorted by underlying."""
+
+    code: np.ndarray  # index into the book's names
+    w: np.ndarray  # quantity x multiplier
+    eligible: np.ndarray  # in the correlated view
+    spot: np.ndarray
+    strike: np.ndarray
+    years: np.ndarray
+    vol: np.ndarray
+    rate: np.ndarray
+    carry: np.ndarray
+    is_call: np.ndarray
+
+    def take(self, mask: np.ndarray) -> _Part:
+        return _Part(*(getattr(self, f)[mask] for f in _Part.__slots__))  # type: ignore
+
+
+def _book(frame: pl.DataFrame, correlated: tuple[str, ...]
+          ) -> tuple[list[str], list[str], _Part, _Part, np.ndarray]:
+    """(names, first_class, options, linear rows, option contracts per underlying)."""
+    under = frame["underlying"]
+    names = under.unique().sort().to_list()
+    raw = under.cast(pl.Enum(names)).to_physical().to_numpy().astype(np.int64)
+    first = under.is_first_distinct().to_numpy()
+    first_class = [""] * len(names)
+    for code, cls in zip(raw[first].tolist(), frame["index_class"].filter(first).to_list(),
+                         strict=True):
+        first_class[code] = cls
+    order = np.argsort(raw, kind="stable")
+    col = {c: frame[c].to_numpy()[order] for c in (
+        "option", "qty", "mult", "spot", "strike", "years", "vol", "rate", "carry_yield",
+        "is_call", "black76")}
+    eligible = frame["index_class"].is_in(list(correlated)).to_numpy()[order]
+    code = raw[order]
+    w = col["qty"] * col["mult"]
+    part = _Part(code, w, eligible, col["spot"], col["strike"], col["years"], col["vol"],
+                 col["rate"], carry_of(col["rate"], col["carry_yield"], col["black76"]),
+                 col["is_call"])
+    option = col["option"]
+    contracts = np.bincount(code[option], weights=np.abs(w[option]), minlength=len(names))
+    return names, first_class, part.take(option), part.take(~option), contracts
+
+
+@dataclass(frozen=True, slots=True)
+class _Grid:
+    moves: np.ndarray  # per column
+    shifts: np.ndarray
+    base: int  # the column with no move and no shift
+    shown: np.ndarray  # the columns of the grid itself (the base may be an extra one)
+
+
+def _grid(moves: list[float], shifts: tuple[float, ...]) -> _Grid:
+    ordered = sorted(set(shifts))
+    cells = [(m, v) for m in moves for v in ordered]
+    shown = len(cells)
+    if (0.0, 0.0) in cells:
+        base = cells.index((0.0, 0.0))
+    else:
+        cells.append((0.0, 0.0))
+        base = shown
+    return _Grid(np.array([c[0] for c in cells]), np.array([c[1] for c in cells]), base,
+                 np.arange(shown))
+
+
+_CHUNK = 8192  # option rows priced at a time: bounds the memory of a large book
+
+
+def _option_sums(p: _Part, grid: _Grid, absolute: bool, size: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """(per underlying, eligible rows): the weighted scenario values of the options,
+    summed per underlying (one row per code, zeros where none) and over the rows in the
+    correlated view. Priced in chunks into a reused workspace."""
+    sums = np.zeros((size, grid.moves.size))
+    together = np.zeros(grid.moves.size)
+    for start in range(0, p.code.size, _CHUNK):
+        part = slice(start, min(start + _CHUNK, p.code.size))
+        values = scenario_values(p.spot[part], p.strike[part], p.years[part], p.vol[part],
+                                 p.rate[part], p.carry[part], p.is_call[part], grid.moves,
+                                 grid.shifts, weight=p.w[part], absolute_vol=absolute,
+                                 out=workspace("stress", part.stop - part.start,
+                                               grid.moves.size))
+        codes = p.code[part]
+        starts = np.flatnonzero(np.r_[True, codes[1:] != codes[:-1]])
+        sums[codes[starts]] += np.add.reduceat(values, starts, axis=0)
+        together += p.eligible[part].astype(float) @ values
+    return sums, together
 
 
 def stress(frame: pl.DataFrame, params: StressParams | None = None,
            correlated_view: bool = True) -> StressResult:
     params = params or StressParams()
-    scenario_rows = []
+    absolute = params.vol_shift_mode == "absolute"
+    if frame.height == 0:
+        return StressResult(0.0, {}, [], 0.0)
+    names, first_class, opts, lin, contracts = _book(frame, params.correlated_classes)
+    k = len(names)
     # One scan per underlying, whatever its rows say (the first row's class decides):
     # two classes for one underlying would count its positions twice.
-    classes = frame.group_by("underlying", maintain_order=True).agg(pl.col("index_class").first())
-    for underlying, index_class in classes.rows():
-        low, high = params.scans[index_class]
-        for move in _moves(low, high, params.points_each_side):
-            for shift in params.vol_shifts:
-                scenario_rows.append((underlying, move, shift))
-    scenarios = pl.DataFrame(scenario_rows, schema=["underlying", "price_move", "vol_shift"],
-                             orient="row")
-    # One lazy query per grid: polars plans and fuses the pricing stages once.
-    base = _valued(frame.lazy(), "spot", "vol", "base_value")
-    shocked = base.join(scenarios.lazy(), on="underlying").with_columns(
-        s2=pl.col("spot") * (1 + pl.col("price_move")),
-        v2=pl.col("vol") * (1 + pl.col("vol_shift")))
-    grid = (
-        _valued(shocked, "s2", "v2", "new_value")
-        .with_columns(pnl=(pl.col("new_value") - pl.col("base_value")) * pl.col("qty")
-                      * pl.col("mult"))
-        .group_by("underlying", "price_move", "vol_shift")
-        .agg(pl.col("pnl").sum())
-        .sort("underlying", "price_move", "vol_shift")
-        .collect()
-    )
-    minimum = (frame.filter(pl.col("option"))
-               .group_by("underlying")
-               .agg((pl.col("qty").abs() * pl.col("mult")).sum() * params.min_per_contract))
-    minimums = dict(minimum.rows())
-    worst = grid.group_by("underlying").agg((-pl.col("pnl").min()).clip(0.0).alias("loss"))
-    by_underlying = {u: round(max(loss, minimums.get(u, 0.0)), 2)
-                     for u, loss in worst.sort("underlying").rows()}
-    # The correlated view: one common move for every equity-like underlying.
-    equity = frame.filter(pl.col("index_class") != "broad_index")
+    by_class = {c: tuple(_moves(*params.scans[c], params.points_each_side))
+                for c in set(first_class)}
+    scan_of = [by_class[c] for c in first_class]
+    corr_moves = tuple(_moves(*params.scans[params.correlated_scan], params.points_each_side))
+    corr_grid = _grid(list(corr_moves), params.vol_shifts)
+    corr_total = np.zeros(corr_grid.moves.size)
+    pnl_of: dict[int, np.ndarray] = {}
+    grid_of: dict[int, _Grid] = {}
+    on_corr_scan = np.array([s == corr_moves for s in scan_of])
+    for moves in sorted(set(scan_of)):
+        grid = _grid(list(moves), params.vol_shifts)
+        member = np.array([s == moves for s in scan_of])
+        o, li = opts.take(member[opts.code]), lin.take(member[lin.code])
+        sums, together = _option_sums(o, grid, absolute, k)
+        linear = np.bincount(li.code, weights=li.w * li.spot, minlength=k)
+        sums += np.outer(linear, 1.0 + grid.moves)
+        for c in np.flatnonzero(member).tolist():
+            pnl_of[c] = sums[c, grid.shown] - sums[c, grid.base]
+            grid_of[c] = grid
+        if correlated_view and moves == corr_moves:
+            corr_total += together
+    if correlated_view:
+        # Rows priced above on another scan are revalued on the common one.
+        o = opts.take(opts.eligible & ~on_corr_scan[opts.code])
+        if o.code.size:
+            corr_total += _option_sums(o, corr_grid, absolute, k)[1]
+        li = lin.take(lin.eligible)
+        corr_total += float(np.sum(li.w * li.spot)) * (1.0 + corr_grid.moves)
+    minimum = contracts * params.min_per_contract
+    by_underlying: dict[str, float] = {}
+    out_grid: list[dict[str, object]] = []
+    for c, name in enumerate(names):
+        pnl, grid = pnl_of[c], grid_of[c]
+        loss = max(0.0, -float(pnl.min()))
+        by_underlying[name] = round(max(loss, float(minimum[c])), 2)
+        out_grid.extend({"underlying": name, "price_move": m, "vol_shift": v,
+                         "pnl": round(p, 2)}
+                        for m, v, p in zip(grid.moves[grid.shown].tolist(),
+                                           grid.shifts[grid.shown].tolist(), pnl.tolist(),
+                                           strict=True))
     correlated = 0.0
-    if correlated_view and equity.height:
-        low, high = params.scans["equity"]
-        common = pl.DataFrame([(m, v) for m in _moves(low, high, params.points_each_side)
-                               for v in params.vol_shifts],
-                              schema=["price_move", "vol_shift"], orient="row")
-        moved = _valued(equity.lazy(), "spot", "vol", "base_value").join(common.lazy(),
-                                                                           how="cross")
-        moved = moved.with_columns(s2=pl.col("spot") * (1 + pl.col("price_move")),
-                                   v2=pl.col("vol") * (1 + pl.col("vol_shift")))
-        totals = (_valued(moved, "s2", "v2", "new_value")
-                  .with_columns(pnl=(pl.col("new_value") - pl.col("base_value"))
-                                * pl.col("qty") * pl.col("mult"))
-                  .group_by("price_move", "vol_shift").agg(pl.col("pnl").sum()).collect())
-        correlated = max(0.0, -float(totals["pnl"].min()))  # type: ignore[arg-type]
+    if correlated_view and (opts.eligible.any() or lin.eligible.any()):
+        corr_pnl = corr_total[corr_grid.shown] - corr_total[corr_grid.base]
+        correlated = max(0.0, -float(corr_pnl.min()))
     return StressResult(
         worst_loss=round(sum(by_underlying.values()), 2),
         by_underlying=by_underlying,
-        grid=[{"underlying": u, "price_move": m, "vol_shift": v, "pnl": round(p, 2)}
-              for u, m, v, p in grid.rows()],
+        grid=out_grid,
         correlated_worst_loss=round(correlated, 2),
     )

@@ -14,7 +14,8 @@ from dataclasses import dataclass, replace
 
 from ibterm.risk.margin import compute_margin
 from ibterm.risk.portfolio import Row
-from ibterm.risk.stress import StressParams, positions_frame, stress
+from ibterm.risk.settings import RiskSettings
+from ibterm.risk.stress import positions_frame, stress
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,22 +68,24 @@ def net(rows: list[Row], fills: list[Row]) -> list[Row]:
 
 
 def figures(rows: list[Row], as_of: dt.date, rate: float,
-            futures_margin: dict[str, tuple[float, float]] | None,
-            params: StressParams | None) -> Figures:
+            settings: RiskSettings | None = None) -> Figures:
+    """Margin and worst stress loss of a book, with the user's risk tables (`settings`,
+    default: the shipped ones)."""
     if not rows:
         return Figures(0.0, 0.0, 0.0, 0.0)
-    m = compute_margin(rows, as_of, futures_margin=futures_margin)
-    s = stress(positions_frame(rows, as_of, rate), params, correlated_view=False)
+    t = settings or RiskSettings()
+    m = compute_margin(rows, as_of, t.rates, t.futures_margin, span=t.span, rate=rate)
+    s = stress(positions_frame(rows, as_of, rate), t.stress, correlated_view=False)
     return Figures(m.initial, m.maintenance, m.long_premium, s.worst_loss)
 
 
 def what_if(positions: list[Row], outcomes: list[list[Row]], equity: float, as_of: dt.date,
-            rate: float, futures_margin: dict[str, tuple[float, float]] | None = None,
-            params: StressParams | None = None, before: Figures | None = None) -> WhatIfResult:
+            rate: float, settings: RiskSettings | None = None,
+            before: Figures | None = None) -> WhatIfResult:
     """`before` can be passed in: it changes with the positions, not with the ticket."""
     if before is None:
-        before = figures(positions, as_of, rate, futures_margin, params)
-    afters = [figures(net(positions, fills), as_of, rate, futures_margin, params)
+        before = figures(positions, as_of, rate, settings)
+    afters = [figures(net(positions, fills), as_of, rate, settings)
               for fills in outcomes] or [before]
     worst = max(afters, key=lambda f: (f.initial, f.maintenance, f.worst_loss))
     return WhatIfResult(before, worst, equity)

@@ -1,0 +1,66 @@
+"""Liquidation estimate: the move at which excess liquidity reaches zero."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from ibterm.risk.liquidation import LiquidationParams, _Mover, liquidation
+from ibterm.risk.margin import compute_margin
+from ibterm.risk.stress import positions_frame
+from tests.risk.test_margin import AS_OF, opt, stk
+
+TOL = LiquidationParams().tolerance
+
+
+def test_short_stock_up_move_solves_the_maintenance_rule() -> None:
+    # 100 short at 100, maintenance 30%: excess = E - 100 x 100 x m - 3,000 (1 + m).
+    report = liquidation([stk(2, -100, 100)], 6_000, AS_OF)
+    [xyz] = report.by_underlying
+    assert report.excess == pytest.approx(3_000)
+    assert xyz.up == pytest.approx(3_000 / 13_000, abs=TOL)
+    assert xyz.down is None  # a falling price only helps a short
+
+
+def test_long_stock_down_move_and_the_correlated_view() -> None:
+    rows = [stk(2, 100, 100), stk(3, 100, 50, symbol="ABC")]
+    report = liquidation(rows, 6_000, AS_OF)
+    by = {x.name: x for x in report.by_underlying}
+    # Excess 2,250; XYZ alone: 2,250 + 10,000 m - 2,500 m = 0.
+    assert by["XYZ"].down == pytest.approx(-2_250 / 7_500, abs=TOL)
+    assert by["ABC"].down == pytest.approx(-2_250 / 3_750, abs=TOL)
+    assert by["XYZ"].up is None and by["ABC"].up is None
+    # Both together: 2,250 + 15,000 m - 3,750 m = 0.
+    assert report.correlated is not None
+    assert report.correlated.down == pytest.approx(-2_250 / 11_250, abs=TOL)
+
+
+def test_a_naked_put_with_its_margin_recomputed_at_each_move() -> None:
+    rows = [opt(2, "P", 95, -2, 2.0, 100)]
+    equity = 5_000.0
+    report = liquidation(rows, equity, AS_OF)
+    [xyz] = report.by_underlying
+    assert xyz.up is None and xyz.down is not None and -0.6 < xyz.down < 0
+    # At the move found excess liquidity is gone; just short of it, it is not.
+    vol = positions_frame(rows, AS_OF, 0.04)["vol"].item()
+    mover = _Mover([replace(r, iv=vol) for r in rows], AS_OF, 0.04)
+
+    def excess(move: float) -> float:
+        return equity + mover.pnl(move) - compute_margin(mover.moved(move), AS_OF).maintenance
+
+    assert excess(xyz.down) <= 0 < excess(xyz.down + 2 * TOL)
+
+
+def test_below_zero_already_and_out_of_range() -> None:
+    report = liquidation([stk(2, -100, 100)], 1_000, AS_OF)
+    assert report.excess < 0
+    assert report.by_underlying[0].down == 0.0 and report.by_underlying[0].up == 0.0
+    far = liquidation([stk(2, -100, 100)], 1e9, AS_OF)
+    assert far.by_underlying[0].up is None
+
+
+def test_the_search_grid() -> None:
+    grid = LiquidationParams(max_down=0.5, max_up=3.0, first_step=0.1, growth=2.0,
+                             tolerance=1e-4).grid(0.5)
+    assert grid == pytest.approx([0.1, 0.2, 0.4, 0.5])
