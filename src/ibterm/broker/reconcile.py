@@ -58,12 +58,18 @@ async def reconcile(ib: IB, journal: Journal) -> tuple[list[Discrepancy], list[T
     """Compare; journal every difference; return them and the gateway's open trades."""
     open_trades: list[Trade] = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), TIMEOUT)
     fills = await asyncio.wait_for(ib.reqExecutionsAsync(), TIMEOUT)
-    completed: list[Trade] = await asyncio.wait_for(ib.reqCompletedOrdersAsync(False), TIMEOUT)
     states = journal.order_states()
     known_execs = journal.exec_ids()
     found: list[Discrepancy] = []
 
     working_refs = {t.order.orderRef for t in open_trades}
+    # The day's completed orders are only asked for when some order of the journal needs
+    # explaining: the list grows all day and ib_async keeps every one it is sent.
+    unexplained = any(status not in DONE and ref not in working_refs
+                      for ref, (status, _) in states.items())
+    completed: list[Trade] = (
+        await asyncio.wait_for(ib.reqCompletedOrdersAsync(False), TIMEOUT) if unexplained
+        else [])
     for t in open_trades:
         ref = t.order.orderRef
         if ref not in states:
