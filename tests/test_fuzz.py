@@ -121,3 +121,44 @@ def test_frame_decoder_on_garbage(chunks: list[bytes]) -> None:
         except FrameError:
             return  # the connection would be closed
         assert all(isinstance(m, list) for m in messages)
+
+
+# --- the order ticket's fields -------------------------------------------------------
+number_texts = st.one_of(
+    st.text(max_size=14),
+    st.floats().map(repr),
+    st.sampled_from(["", " ", "1,500", "1e400", "-0", "nan", "inf", "-5", "0", "1_000",
+                     "230.05", "0x10", "١٢٣", "99%", "-1%", "100%", "nan%", "1e13"]))
+
+
+@SETTINGS
+@given(side=st.sampled_from(["BUY", "SELL", "HOLD", ""]),
+       order_type=st.sampled_from(["LMT", "MKT", "STP", "STP LMT", "TRAIL", "XYZ"]),
+       tif=st.sampled_from(["DAY", "GTC", "IOC", "FOK?"]),
+       quantity=number_texts, limit=number_texts, stop=number_texts, trail=number_texts)
+def test_ticket_fields(side: str, order_type: str, tif: str, quantity: str, limit: str,
+                       stop: str, trail: str) -> None:
+    import math
+
+    from ibterm.broker.checks import MarketView, check_intent
+    from ibterm.config import Profile
+    from ibterm.domain.connection import TradingMode
+    from ibterm.domain.instrument import Instrument, SecType
+    from ibterm.domain.orders import OrderIntent, TradingState
+    from ibterm.domain.quote import MarketDataType, Quote
+    from ibterm.domain.ticket_form import TicketError, TicketForm, build_spec
+
+    aapl = Instrument(265598, "AAPL", SecType.STK, "SMART", "USD")
+    form = TicketForm(side, order_type, tif, quantity, limit, stop, trail)
+    try:
+        spec = build_spec(form, aapl)
+    except TicketError as exc:
+        assert exc.field in {"side", "type", "tif", "quantity", "limit", "stop", "trail"}
+        return
+    numbers = [spec.quantity, spec.limit, spec.stop, spec.trail_amount, spec.trail_percent]
+    assert all(math.isfinite(n) and n > 0 for n in numbers if n is not None)
+    # Whatever got through, the pre-trade checks judge it without failing.
+    quote = Quote(265598, MarketDataType.LIVE, 0.0, bid=230.0, ask=230.01, last=230.0)
+    view = MarketView({265598: quote}, {}, 1.0, 5.0, TradingState.ACTIVE, TradingMode.PAPER)
+    results = check_intent(OrderIntent((spec,)), Profile(), view)
+    assert results

@@ -142,6 +142,17 @@ class Profile(_Model):
                                                           "beyond its price")
     flood_intents: int = Field(200, gt=0, description="intents within flood_window: HALTED")
     flood_window: float = Field(10.0, gt=0)
+    margin_buffer: float = Field(0.10, ge=0, le=1, description="margin preview: warn when the "
+                                                                "cushion after the order is "
+                                                                "under this")
+    whatif_disagreement: float = Field(
+        0.25, gt=0, le=1, description="margin preview: flag IB's what-if when its margin "
+                                      "change differs from the local one by more than this "
+                                      "fraction of the larger")
+    whatif_timeout: float = Field(5.0, gt=0, le=60, description="seconds to wait for IB's "
+                                                                "what-if")
+    risk_rate: float = Field(0.04, ge=-0.05, le=0.5, description="risk-free rate for option "
+                                                                 "values in the margin preview")
 
     @pydantic.field_validator("watchlist")
     @classmethod

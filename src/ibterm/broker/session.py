@@ -16,13 +16,14 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from ib_async import IB, Contract, PnL, PnLSingle, Ticker
+from ib_async import IB, Contract, OrderState, PnL, PnLSingle, Ticker
 
 from ibterm.broker.contracts import contract_to_instrument, spec_to_contract
 from ibterm.config import Profile
 from ibterm.domain.account import AccountSummary, Position
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
 from ibterm.domain.instrument import Instrument, SecType
+from ibterm.domain.orders import OrderSpec
 from ibterm.domain.quote import MarketDataType, Quote, clean_price, tick_flag
 from ibterm.domain.symbols import SymbolError, parse_symbol
 from ibterm.reference import futures_table
@@ -73,6 +74,31 @@ class SessionUpdate:
     notices: list[Notice] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class IbWhatIf:
+    """IB's own what-if for one order: margin changes and levels after, or why not."""
+
+    init_change: float | None = None
+    maint_change: float | None = None
+    init_after: float | None = None
+    maint_after: float | None = None
+    equity_after: float | None = None
+    commission: float | None = None
+    error: str = ""  # set when there are no figures: not connected, refused, timed out
+
+    @property
+    def ok(self) -> bool:
+        return not self.error and self.init_change is not None
+
+
+def _state_number(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if abs(number) < 1e300 else None  # IB's "unset" is the largest double
+
+
 class BrokerSession:
     def __init__(self, profile: Profile, name: str, mode: TradingMode,
                  clock: Callable[[], float] = time.monotonic):
@@ -103,6 +129,7 @@ class BrokerSession:
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
         self._last_error: tuple[int, str] | None = None
+        self._what_if_errors: dict[int, str] = {}  # what-if request id -> IB's refusal
         self.ib.pendingTickersEvent += self._on_tickers
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.errorEvent += self._on_error
@@ -326,6 +353,96 @@ class BrokerSession:
     def quotes(self) -> dict[int, Quote]:
         return {c: q for c in self._tickers if (q := self.quote(c)) is not None}
 
+    def mark(self, con_id: int) -> float | None:
+        """The price to value an instrument at now: its quote's mid, else its last trade;
+        else the broker's mark of a position in it. A flagged quote never counts."""
+        q = self.quote(con_id)
+        price = quote_mark(q) if q is not None else None
+        if price is not None:
+            return price
+        if self.account:
+            for item in self.ib.portfolio(self.account):
+                if item.contract.conId == con_id:
+                    return clean_price(item.marketPrice)
+        return None
+
+    def underlying_of(self, inst: Instrument) -> Instrument | None:
+        """An option's underlying among the instruments known: the stock of an equity
+        option, the nearest future expiring on or after a futures option."""
+        if inst.sec_type is SecType.OPT:
+            return next((i for i in self.instruments.values() if i.symbol == inst.symbol
+                         and i.sec_type is SecType.STK and i.currency == inst.currency), None)
+        if inst.sec_type is SecType.FOP:
+            futures = sorted((i for i in self.instruments.values() if i.symbol == inst.symbol
+                              and i.sec_type is SecType.FUT and i.expiry[:8] >= inst.expiry[:8]),
+                             key=lambda i: i.expiry)
+            return futures[0] if futures else None
+        return None
+
+    def underlying_price(self, inst: Instrument) -> float | None:
+        under = self.underlying_of(inst)
+        return self.mark(under.con_id) if under is not None else None
+
+    async def ensure_underlying(self, inst: Instrument) -> None:
+        """Resolve an option's underlying and subscribe to its quote, once. A connection
+        lost meanwhile leaves it unresolved: the preview says it has no underlying price."""
+        if inst.sec_type not in (SecType.OPT, SecType.FOP) or not self.connected:
+            return
+        under = self.underlying_of(inst)
+        try:
+            if under is None and inst.sec_type is SecType.OPT:
+                under, _ = await self.resolve(inst.symbol)
+            elif under is None:
+                contract = Contract(secType="FUT", symbol=inst.symbol, currency=inst.currency,
+                                    exchange=inst.exchange)
+                for d in await self.ib.reqContractDetailsAsync(contract):
+                    if d.contract is not None:
+                        found = contract_to_instrument(d.contract, d)
+                        self.instruments[found.con_id] = found
+                under = self.underlying_of(inst)
+        except ConnectionError:
+            return
+        if under is not None:
+            self.ensure_quote(under)
+
+    async def what_if(self, spec: OrderSpec) -> IbWhatIf:
+        """IB's what-if for one order (IB answers one at a time and ignores bracket links),
+        waiting at most the profile's `whatif_timeout`: ib_async's own call never gives up
+        when the gateway sends figures it cannot read."""
+        if not self.connected:
+            return IbWhatIf(error="not connected")
+        # The pipeline builds IB orders and imports this module: import it here.
+        from ibterm.broker.pipeline import to_ib_order
+
+        order = to_ib_order(spec, "ibterm-what-if")
+        order.account = spec.account or self.account
+        contract = Contract(conId=spec.instrument.con_id, exchange=spec.instrument.exchange)
+        # The id whatIfOrderAsync takes next (ib_async 2.1.0 is pinned): a refusal arrives as
+        # an error for it, shown in the preview rather than as a notification.
+        req_id = self.ib.client._reqIdSeq
+        self._what_if_errors[req_id] = ""
+        timeout = self.profile.whatif_timeout
+        try:
+            state = await asyncio.wait_for(self.ib.whatIfOrderAsync(contract, order), timeout)
+        except TimeoutError:
+            return IbWhatIf(error=f"no answer within {timeout:g}s")
+        except ConnectionError:
+            return IbWhatIf(error="not connected")
+        finally:
+            refusal = self._what_if_errors.pop(req_id, "")
+        if not isinstance(state, OrderState):
+            return IbWhatIf(error=f"refused: {refusal}" if refusal else "no figures")
+        result = IbWhatIf(
+            init_change=_state_number(state.initMarginChange),
+            maint_change=_state_number(state.maintMarginChange),
+            init_after=_state_number(state.initMarginAfter),
+            maint_after=_state_number(state.maintMarginAfter),
+            equity_after=_state_number(state.equityWithLoanAfter),
+            commission=_state_number(state.commission))
+        if result.init_change is None:
+            return replace(result, error="no margin figures")
+        return result
+
     def position_map(self, account: str = "") -> dict[int, float]:
         acct = account or self.account
         return {p.contract.conId: p.position for p in self.ib.positions(acct)} if acct else {}
@@ -380,6 +497,9 @@ class BrokerSession:
         self._positions_dirty = True
 
     def _on_error(self, req_id: int, code: int, message: str, contract: object) -> None:
+        if req_id in self._what_if_errors:
+            self._what_if_errors[req_id] = f"IB {code}: {message}"
+            return
         self._last_error = (code, message)
         if code == _LOST:
             self._set_status(ConnectionState.LOST, "TWS has lost its connection to IB (1100)")
@@ -471,6 +591,14 @@ class BrokerSession:
 
 def _finite(value: float | None) -> float | None:
     return clean_price(value) if value is not None and abs(value) < 1e300 else None
+
+
+def quote_mark(q: Quote) -> float | None:
+    """A quote's mid, else its last trade; None for a flagged quote (bad, crossed, zero)."""
+    if q.flag:
+        return None
+    price = q.mid if q.mid is not None else q.last
+    return price if price is not None and price > 0 else None
 
 
 def quote_from_ticker(con_id: int, t: Ticker, at: float) -> Quote:

@@ -1,19 +1,22 @@
 """Simulated accounts: cash, positions, and IB-style account values marked to the market.
 
-Margin here is a plain Reg T model until the local risk calculator takes over (issue 4):
-long stock 50% initial / 25% maintenance, short stock 50% / 30%, long options paid in
-full (no requirement), short options the naked rule (20% of the underlying less the
-out-of-the-money amount, at least 10% of the underlying for calls or of the strike for
-puts, plus the premium), futures at the futures table's
-per-contract rates. Equity with loan value is net liquidation; buying power is four times
-available funds, as IB reports it for a Reg T margin account.
+Margin is the app's own local calculator (ibterm.risk.margin: Reg T strategies, legs
+paired, futures at the futures table's rates) over the positions marked at the live mid,
+so a client computing margin itself agrees with the simulated gateway unless a scenario
+adds its house surcharge (orders.py). Currency pairs, which the calculator has no rules
+for, keep a plain rule: 50% initial, 25% (long) or 30% (short) maintenance of their value.
+Equity with loan value is net liquidation; buying power is four times available funds, as
+IB reports it for a Reg T margin account.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ibterm.domain.instrument import Right, SecType
+from ibterm.domain.instrument import SecType
+from ibterm.risk.book import COVERED, NotCovered, instrument_row
+from ibterm.risk.margin import compute_margin
+from ibterm.risk.portfolio import Row
 from ibterm.sim.market import Market
 from ibterm.sim.scenario import AccountDef
 from ibterm.sim.world import SimInstrument, World
@@ -134,8 +137,7 @@ class SimAccount:
         securities = sum(r.market_value for r in rows if not _is_future(r.sim))
         futures_pnl = sum(r.unrealized for r in rows if _is_future(r.sim))
         net_liq = self.cash + securities + futures_pnl
-        init = sum(_requirement(r, world, market, initial=True) for r in rows)
-        maint = sum(_requirement(r, world, market, initial=False) for r in rows)
+        init, maint = self.margin(rows, world, market)
         available = net_liq - init
         excess = net_liq - maint
         return {
@@ -153,6 +155,34 @@ class SimAccount:
             "Cushion": excess / net_liq if net_liq else 0.0,
         }
 
+    def margin(self, rows: list[PortfolioRow], world: World,
+               market: Market) -> tuple[float, float]:
+        """(initial, maintenance) of the open positions, by the local calculator."""
+        risk_rows: list[Row] = []
+        init = maint = 0.0
+        for r in rows:
+            if not r.quantity:
+                continue
+            inst = r.sim.instrument
+            under = market.mark(r.sim.underlying) if r.sim.underlying and \
+                inst.sec_type in (SecType.OPT, SecType.FOP) else None
+            try:
+                if inst.sec_type not in COVERED:
+                    raise NotCovered(inst.sec_type.value)
+                risk_rows.append(instrument_row(inst, r.quantity, r.market_price, under,
+                                                len(risk_rows) + 2, self.id))
+            except NotCovered:
+                init += _cash_requirement(r, initial=True)
+                maint += _cash_requirement(r, initial=False)
+        if risk_rows:
+            rates = {s: (f.initial_margin, f.maintenance_margin)
+                     for s, f in world.futures_roots.items()}
+            result = compute_margin(risk_rows, world.date, futures_margin=rates,
+                                    rate=world.rate)
+            init += result.initial
+            maint += result.maintenance
+        return init, maint
+
     def daily_pnl(self, world: World, market: Market) -> float:
         return sum(r.daily for r in self.portfolio(world, market))
 
@@ -161,30 +191,9 @@ def _is_future(sim: SimInstrument) -> bool:
     return sim.instrument.sec_type in (SecType.FUT, SecType.FOP)
 
 
-def _requirement(row: PortfolioRow, world: World, market: Market, initial: bool) -> float:
-    inst = row.sim.instrument
-    qty = row.quantity
-    if inst.sec_type is SecType.FUT:
-        root = world.futures_roots.get(inst.symbol)
-        if root is None:
-            return 0.0
-        rate = root.initial_margin if initial else root.maintenance_margin
-        return abs(qty) * rate
-    if inst.sec_type in (SecType.STK, SecType.CASH):
-        value = abs(row.market_value)
-        if qty > 0:
-            return value * (0.50 if initial else 0.25)
-        return value * (0.50 if initial else 0.30)
-    if inst.sec_type is SecType.OPT:
-        if qty > 0:
-            return 0.0
-        spot = market.mark(row.sim.underlying)
-        if inst.right is Right.CALL:
-            otm = max(inst.strike - spot, 0.0)
-            floor = 0.10 * spot
-        else:
-            otm = max(spot - inst.strike, 0.0)
-            floor = 0.10 * inst.strike
-        per_share = row.market_price + max(0.20 * spot - otm, floor)
-        return per_share * inst.multiplier * abs(qty)
-    return 0.0
+def _cash_requirement(row: PortfolioRow, initial: bool) -> float:
+    """Currency pairs (and anything else the calculator cannot take): a share of value."""
+    value = abs(row.market_value)
+    if initial:
+        return value * 0.50
+    return value * (0.25 if row.quantity > 0 else 0.30)

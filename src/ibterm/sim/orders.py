@@ -169,7 +169,8 @@ class OrderEngine:
 
     def margin_check(self, req: OrderRequest, sim: SimInstrument, account: str,
                      reserved: float = 0.0) -> MarginState:
-        """Margin before and after the order as if filled at the current mark."""
+        """Margin before and after the order as if filled at the current mark: the account's
+        margin (the local calculator, accounts.py) times 1 + the house surcharge."""
         acct = self.accounts[account]
         before = acct.values(self.world, self.market)
         trial = _copy_account(acct)

@@ -20,19 +20,23 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Footer
 
+from ibterm import yamlfile
 from ibterm.broker.journal import Journal, journal_path
 from ibterm.broker.pipeline import OrderPipeline, Outcome, PipelineUpdate
 from ibterm.broker.reconcile import Discrepancy
-from ibterm.broker.session import BrokerSession, SessionUpdate
+from ibterm.broker.session import BrokerSession, IbWhatIf, SessionUpdate, quote_mark
 from ibterm.config import data_dir, user_dir
 from ibterm.config_write import save_watchlist
 from ibterm.domain.connection import ConnectionState
-from ibterm.domain.instrument import Instrument
+from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.orders import CheckResult, Confirmation, IntentKind, OrderIntent, Side
 from ibterm.domain.quote import MarketDataType
 from ibterm.domain.symbols import SymbolError
+from ibterm.domain.ticket_form import TicketError
 from ibterm.keymaps import Keymap
 from ibterm.macros import MacroError, build_intent
+from ibterm.risk.preview import PreviewCalculator, PreviewRequest, order_words
+from ibterm.risk.settings import RiskSettings, load_settings
 from ibterm.tui.commands import IbtermCommands
 from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, DEFAULT_THEME, LoadedThemes, load_themes
 from ibterm.tui.widgets.confirm import AskText, AskYesNo, ConfirmOrder
@@ -41,15 +45,18 @@ from ibterm.tui.widgets.fields import StepInput
 from ibterm.tui.widgets.help import HelpScreen, binding_rows, live_bindings
 from ibterm.tui.widgets.orders import OrdersTable
 from ibterm.tui.widgets.positions import AccountLine, PositionsTable
+from ibterm.tui.widgets.preview import MarginPreviewPane
 from ibterm.tui.widgets.reconcile import ReconcileScreen
 from ibterm.tui.widgets.status_bar import StatusBar
-from ibterm.tui.widgets.ticket import OrderTicket, TicketError
+from ibterm.tui.widgets.ticket import OrderTicket
 from ibterm.tui.widgets.watchlist import WatchlistTable
 
 log = logging.getLogger("ibterm.tui")
 
 # Quotes are applied to the tables in batches at this rate, whatever the tick rate.
 REFRESH_INTERVAL = 0.25
+# The margin preview waits for the typing to pause this long before it computes.
+PREVIEW_DEBOUNCE = 0.15
 PANES = ("watchlist", "positions", "orders")
 
 
@@ -87,6 +94,15 @@ class IbtermApp(App[None]):
         self.pipeline = OrderPipeline(session, self.journal, self.confirm_order)
         self.reconciliation: list[Discrepancy] = []
         self.executions = ExecutionLog()
+        # The user's risk tables (risk.yaml beside the config); a bad file is reported
+        # with its PATH:LINE:COL and the shipped tables are used meanwhile.
+        self._risk_problem = ""
+        try:
+            risk_settings = load_settings()
+        except yamlfile.FileProblems as exc:
+            risk_settings, self._risk_problem = RiskSettings(), str(exc)
+        self.preview_calc = PreviewCalculator(risk_settings)
+        self._underlyings_asked: set[int] = set()
         self.keymap = keymap
         # Watchlist edits are saved here (the profile's entry); None: the demo, not saved.
         self.config_file = config_file
@@ -107,17 +123,19 @@ class IbtermApp(App[None]):
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.session.name, self.session.mode, self.wall_clock, id="status")
-        with Horizontal(id="main"), Vertical(id="left"):
-            with Vertical(id="watchlist-pane", classes="pane") as pane:
-                pane.border_title = "Watchlist"
-                yield WatchlistTable(self.session.profile.stale_after, id="watchlist")
-            with Vertical(id="positions-pane", classes="pane") as pane:
-                pane.border_title = "Positions"
-                yield PositionsTable(id="positions")
-                yield AccountLine(id="account")
-            with Vertical(id="orders-pane", classes="pane") as pane:
-                pane.border_title = "Orders"
-                yield OrdersTable(id="orders")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                with Vertical(id="watchlist-pane", classes="pane") as pane:
+                    pane.border_title = "Watchlist"
+                    yield WatchlistTable(self.session.profile.stale_after, id="watchlist")
+                with Vertical(id="positions-pane", classes="pane") as pane:
+                    pane.border_title = "Positions"
+                    yield PositionsTable(id="positions")
+                    yield AccountLine(id="account")
+                with Vertical(id="orders-pane", classes="pane") as pane:
+                    pane.border_title = "Orders"
+                    yield OrdersTable(id="orders")
+            yield MarginPreviewPane(self.session.profile.whatif_disagreement, id="preview")
         yield OrderTicket(id="ticket")
         yield Footer()
 
@@ -130,6 +148,7 @@ class IbtermApp(App[None]):
         self.account_line = self.query_one(AccountLine)
         self.status_bar = self.query_one(StatusBar)
         self.ticket = self.query_one(OrderTicket)
+        self.preview_pane = self.query_one(MarginPreviewPane)
         self.query_one("#watchlist").focus()
         self._apply_keymap()
         self.status_bar.safety_keys = self.safety_keys()
@@ -143,6 +162,9 @@ class IbtermApp(App[None]):
             self.notify(self._theme_problem, severity="warning", timeout=12)
         for warning in self.startup_warnings:
             self.notify(warning, title="Config", severity="warning", timeout=15)
+        if self._risk_problem:
+            self.notify(f"{self._risk_problem}\nThe shipped risk tables are used.",
+                        title="Risk tables not loaded", severity="warning", timeout=15)
         # The terminal going away (an SSH session dropped, tmux killed) ends the app the
         # normal way: session closed, journal closed, no process left spinning.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
@@ -220,6 +242,9 @@ class IbtermApp(App[None]):
     def _tick_clock(self) -> None:
         self.watchlist.refresh_ages(self.session.clock())
         self._refresh_ticket_quote()
+        if self.ticket.has_class("open"):
+            # Prices move without the ticket changing: the figures follow them.
+            self.preview_local()
 
     @staticmethod
     def _data_label(types: set[MarketDataType]) -> str:
@@ -260,12 +285,84 @@ class IbtermApp(App[None]):
         ticket = self.ticket
         if ticket.mode == "bracket":
             ticket.show_bracket()
+        if ticket.has_class("open"):
+            self.preview_local()
+            self.preview_ib()
         try:
             intent = ticket.build()
         except TicketError as exc:
             ticket.show_checks([], str(exc) if ticket.instrument else "")
             return
         ticket.show_checks(self.pipeline.check(intent))
+
+    # --- the margin preview ----------------------------------------------------------
+    def on_order_ticket_opened(self, event: OrderTicket.Opened) -> None:
+        self.preview_pane.add_class("open")
+        self._underlyings_asked.clear()  # a lookup that failed (disconnected) is tried again
+        self.preview_local()
+        self.preview_ib()
+
+    def _preview_request(self, intent: OrderIntent) -> PreviewRequest:
+        """The positions, prices and account values now, copied for the worker thread."""
+        s = self.session
+        positions = tuple(s.positions())
+        mark = {c: m for c, q in s.quotes().items() if (m := quote_mark(q)) is not None}
+        options = [inst for inst in [p.instrument for p in positions]
+                   + [leg.instrument for leg in intent.legs]
+                   if inst.sec_type in (SecType.OPT, SecType.FOP)]
+        underlying: dict[int, float] = {}
+        for inst in options:
+            price = s.underlying_price(inst)
+            if price is not None:
+                underlying[inst.con_id] = price
+            elif inst.con_id not in self._underlyings_asked:
+                self._underlyings_asked.add(inst.con_id)
+                self.run_worker(s.ensure_underlying(inst), group="underlying")
+        profile = s.profile
+        return PreviewRequest(intent, positions, mark, underlying,
+                              s.account_summary().net_liquidation, s.account,
+                              self.wall_clock().date(), profile.risk_rate, profile.margin_buffer)
+
+    @work(exclusive=True, group="preview")
+    async def preview_local(self) -> None:
+        """The local figures, off the UI thread; a newer change cancels an older one."""
+        await asyncio.sleep(PREVIEW_DEBOUNCE)
+        pane = self.preview_pane
+        try:
+            intent = self.ticket.build()
+        except TicketError as exc:
+            pane.show_message(str(exc))
+            return
+        request = self._preview_request(intent)
+        try:
+            preview = await asyncio.to_thread(self.preview_calc.preview, request)
+        except Exception as exc:  # a bad figure must not take the app down: say it, go on
+            log.exception("margin preview failed")
+            pane.show_message(f"✖ the preview failed: {exc}")
+            return
+        pane.show_local(preview)
+
+    @work(exclusive=True, group="preview-ib")
+    async def preview_ib(self) -> None:
+        """IB's own what-if, beside the local figures: only when the ticket changes."""
+        await asyncio.sleep(PREVIEW_DEBOUNCE)
+        try:
+            intent = self.ticket.build()
+        except TicketError:
+            return
+        pane = self.preview_pane
+        order = order_words(intent)
+        if intent.kind is IntentKind.BRACKET:
+            legs, note = intent.legs[:1], "entry only: IB ignores bracket links"
+        elif intent.kind is IntentKind.OCA:
+            legs, note = intent.legs, f"the larger of {len(intent.legs)} orders"
+        else:
+            legs, note = intent.legs, ""
+        pane.ib_asking(order, note)
+        answers = [await self.session.what_if(spec) for spec in legs]
+        good = [a for a in answers if a.ok]
+        best: IbWhatIf = max(good, key=lambda a: a.init_change or 0.0) if good else answers[0]
+        pane.show_ib(order, best, note)
 
     def on_order_ticket_submit(self, event: OrderTicket.Submit) -> None:
         if event.modify_ref:
@@ -289,6 +386,9 @@ class IbtermApp(App[None]):
             self.notify(f"Not modified: {result.message}", severity="error", timeout=10)
 
     def on_order_ticket_closed(self, event: OrderTicket.Closed) -> None:
+        self.workers.cancel_group(self, "preview")
+        self.workers.cancel_group(self, "preview-ib")
+        self.preview_pane.remove_class("open")
         self.query_one("#watchlist").focus()
 
     @work(group="orders")

@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Button, Checkbox, DataTable, Input, Static
 
+from ibterm.domain.ticket_form import parse_number
 from ibterm.keymaps import RESERVED_KEYS, normalize_key
 
 
@@ -105,13 +106,8 @@ class StepInput(TextInput):
         self.step = step
 
     def number(self) -> float | None:
-        text = self.value.strip().replace(",", "")
-        if not text:
-            return None
-        value = float(text)  # ValueError: the ticket reports the field
-        if not math.isfinite(value):
-            raise ValueError("not a finite number")
-        return value
+        # TicketError is a ValueError: the ticket reports the field.
+        return parse_number(self.value, self.id or "number")
 
     def set_number(self, value: float) -> None:
         decimals = max(0, -math.floor(math.log10(self.step))) if self.step < 1 else 0

@@ -29,16 +29,11 @@ from ibterm.domain.orders import (
     TimeInForce,
 )
 from ibterm.domain.quote import MarketDataType, Quote
+from ibterm.domain.ticket_form import TicketError, TicketForm, build_spec
 from ibterm.tui import format as fmt
 from ibterm.tui.widgets.fields import Cycler, StepInput, TextInput, ToggleBox
 
 ORDER_TYPES = [t.value for t in OrderType]
-
-
-class TicketError(ValueError):
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
 
 
 class OrderTicket(Vertical):
@@ -85,6 +80,9 @@ class OrderTicket(Vertical):
 
     class Edited(Message):
         """Any field changed: the app re-runs the checks."""
+
+    class Opened(Message):
+        """The ticket is shown: the app shows the margin preview beside it."""
 
     class Closed(Message):
         pass
@@ -140,6 +138,7 @@ class OrderTicket(Vertical):
     # --- opening and filling ---------------------------------------------------------
     def open(self, side: Side | None = None, symbol: str | None = None) -> None:
         self.add_class("open")
+        self.post_message(self.Opened())
         if side is not None:
             self.query_one("#t-side", Cycler).set_value(side.value)
         if symbol:
@@ -154,6 +153,7 @@ class OrderTicket(Vertical):
         self.modifying = order.order_ref
         self.border_title = f"Modify order {order.order_id} ({order.order_ref})"
         self.add_class("open")
+        self.post_message(self.Opened())
         self.query_one("#t-mode", Cycler).set_value("single")
         self.query_one("#t-symbol", Input).value = order.instrument.display
         self.query_one("#t-side", Cycler).set_value(order.side.value)
@@ -347,38 +347,21 @@ class OrderTicket(Vertical):
         text = "; ".join(s.describe() for s in self.oca_legs) or "F3 adds the order above"
         self.query_one("#t-oca", Label).update(Text(f"{len(self.oca_legs)}: {text}"))
 
-    def _build_spec(self) -> OrderSpec:
-        if self.instrument is None:
-            raise TicketError("symbol", "enter a symbol and press enter")
-        side = Side(self.query_one("#t-side", Cycler).value)
-        order_type = OrderType(self.query_one("#t-type", Cycler).value)
-        tif = TimeInForce(self.query_one("#t-tif", Cycler).value)
-        qty = self._number("#t-qty", "quantity")
-        if qty is None or qty <= 0:
-            raise TicketError("quantity", "a positive number is required")
-        limit = self._number("#t-limit", "limit") if order_type.needs_limit else None
-        stop = self._number("#t-stop", "stop") if order_type.needs_stop else None
-        trail_amount = trail_percent = None
-        if order_type is OrderType.TRAIL:
-            text = self.query_one("#t-trail", Input).value.strip()
-            try:
-                if text.endswith("%"):
-                    trail_percent = float(text[:-1])
-                elif text:
-                    trail_amount = float(text)
-            except ValueError:
-                raise TicketError("trail", "an amount (1.25) or a percent (1%)") from None
-        spec = OrderSpec(self.instrument, side, qty, order_type, limit=limit, stop=stop,
-                         trail_amount=trail_amount, trail_percent=trail_percent, tif=tif,
-                         outside_rth=self.query_one("#t-rth", Checkbox).value,
-                         account=self.account_choice or self.account)
-        return spec
+    def form(self) -> TicketForm:
+        """The fields as typed."""
+        return TicketForm(
+            side=self.query_one("#t-side", Cycler).value,
+            order_type=self.query_one("#t-type", Cycler).value,
+            tif=self.query_one("#t-tif", Cycler).value,
+            quantity=self.query_one("#t-qty", Input).value,
+            limit=self.query_one("#t-limit", Input).value,
+            stop=self.query_one("#t-stop", Input).value,
+            trail=self.query_one("#t-trail", Input).value,
+            outside_rth=self.query_one("#t-rth", Checkbox).value,
+            account=self.account_choice or self.account)
 
-    def _number(self, selector: str, name: str) -> float | None:
-        try:
-            return self.query_one(selector, StepInput).number()
-        except ValueError:
-            raise TicketError(name, "not a number") from None
+    def _build_spec(self) -> OrderSpec:
+        return build_spec(self.form(), self.instrument)
 
     # --- events ----------------------------------------------------------------------
     def on_input_submitted(self, event: Input.Submitted) -> None:

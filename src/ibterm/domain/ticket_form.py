@@ -1,0 +1,99 @@
+"""The order ticket's fields as typed, and the order they describe.
+
+The widget collects the text of its fields into a `TicketForm`; everything that can be
+wrong with that text is found here, reported as a `TicketError` naming the field, so the
+same rules hold for every way an order is typed and can be fuzzed without a terminal.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import Enum
+from typing import TypeVar
+
+from ibterm.domain.instrument import Instrument
+from ibterm.domain.orders import OrderSpec, OrderType, Side, TimeInForce
+
+# Far beyond any real order, but it keeps every product (quantity x price x multiplier)
+# a finite float the checks can compare: an absurd size is a size-limit breach, not an
+# overflow.
+MAX_NUMBER = 1e12
+
+
+class TicketError(ValueError):
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+@dataclass(frozen=True, slots=True)
+class TicketForm:
+    side: str
+    order_type: str
+    tif: str
+    quantity: str
+    limit: str = ""
+    stop: str = ""
+    trail: str = ""
+    outside_rth: bool = False
+    account: str = ""
+
+
+def parse_number(text: str, field: str) -> float | None:
+    """A number as a trader types it (`1,500`, ` 230.5 `); None when empty."""
+    cleaned = text.strip().replace(",", "")
+    if not cleaned:
+        return None
+    try:
+        value = float(cleaned)
+    except ValueError:
+        raise TicketError(field, "not a number") from None
+    if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+        raise TicketError(field, "not a finite number")
+    return value
+
+
+def _positive(text: str, field: str, required: str) -> float:
+    value = parse_number(text, field)
+    if value is None:
+        raise TicketError(field, required)
+    if value <= 0:
+        raise TicketError(field, "must be greater than zero")
+    return value
+
+
+E = TypeVar("E", bound=Enum)
+
+
+def _choice(kind: type[E], text: str, field: str) -> E:
+    try:
+        return kind(text)
+    except ValueError:
+        raise TicketError(field, f"{text!r} is not a choice here") from None
+
+
+def build_spec(form: TicketForm, instrument: Instrument | None) -> OrderSpec:
+    """The order the fields describe; TicketError names the first field that is wrong."""
+    if instrument is None:
+        raise TicketError("symbol", "enter a symbol and press enter")
+    side = _choice(Side, form.side, "side")
+    order_type = _choice(OrderType, form.order_type, "type")
+    tif = _choice(TimeInForce, form.tif, "tif")
+    quantity = _positive(form.quantity, "quantity", "a positive number is required")
+    limit = (_positive(form.limit, "limit", "a limit price is required")
+             if order_type.needs_limit else None)
+    stop = (_positive(form.stop, "stop", "a stop price is required")
+            if order_type.needs_stop else None)
+    trail_amount = trail_percent = None
+    if order_type is OrderType.TRAIL:
+        text = form.trail.strip()
+        if text.endswith("%"):
+            trail_percent = _positive(text[:-1], "trail", "an amount (1.25) or a percent (1%)")
+            if trail_percent >= 100:
+                raise TicketError("trail", "a percent under 100%")
+        else:
+            trail_amount = _positive(text, "trail", "an amount (1.25) or a percent (1%)")
+    return OrderSpec(instrument, side, quantity, order_type, limit=limit, stop=stop,
+                     trail_amount=trail_amount, trail_percent=trail_percent, tif=tif,
+                     outside_rth=form.outside_rth, account=form.account)
