@@ -20,7 +20,10 @@ endpoint's /orders):
                 working vs done, or it vanished without the app saying so)
   duplicated    must be 0: an order ref the gateway holds more than once
   reconnects    and the longest time from losing the link to trading again
-  memory        this process's RSS at start (after connecting) and at the end
+  memory        this process's RSS at start (after connecting), half-way and at the end,
+                sampled every 10 s, each after a full collection and malloc_trim (so
+                what is measured is memory held, not the allocator's high-water mark);
+                the end's untrimmed RSS too
 
 Run: python bench/soak.py [--duration 600] [--rate 5] [--json]
 """
@@ -29,6 +32,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import ctypes
 import gc
 import itertools
 import json
@@ -82,6 +87,16 @@ def schedule(duration: float) -> list[dict[str, Any]]:
     ]
 
 
+def settled_rss_mib() -> float:
+    """RSS once freed memory is handed back: a full collection, then glibc's malloc_trim.
+    Without it RSS keeps the high-water mark of transient peaks (a reconnect's burst of
+    replies) and fragmentation, which is not memory the process holds on to."""
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    return rss_mib()
+
+
 def rss_mib() -> float:
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
@@ -90,7 +105,7 @@ def rss_mib() -> float:
 
 async def sample_rss(samples: list[float], every: float) -> None:
     while True:
-        samples.append(rss_mib())
+        samples.append(settled_rss_mib())
         await asyncio.sleep(every)
 
 
@@ -232,26 +247,24 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             if not await soak.session.start():
                 raise SystemExit("soak: could not connect to the simulator")
             await asyncio.sleep(1.0)  # first quotes
-            gc.collect()
             if args.trace_memory:
                 tracemalloc.start(12)
-            rss_start = rss_mib()
+            rss_start = settled_rss_mib()
             started = time.monotonic()
             # Memory is sampled through the run: the growth that matters is the second
             # half's, after the caches and the first reconnects have settled.
             samples: list[float] = []
             sampler = asyncio.get_running_loop().create_task(sample_rss(samples, 10.0))
             await soak.run(args.duration / 2)
-            gc.collect()
-            rss_half = rss_mib()
+            rss_half = settled_rss_mib()
             if args.trace_memory:
                 trace_start = tracemalloc.take_snapshot()
             await soak.run(args.duration / 2)
             sampler.cancel()
             await soak.settle()
             elapsed = time.monotonic() - started
-            gc.collect()
-            rss_end = rss_mib()
+            rss_end_raw = rss_mib()
+            rss_end = settled_rss_mib()
             if args.trace_memory:
                 diff = tracemalloc.take_snapshot().compare_to(trace_start, "lineno")
                 total = sum(stat.size_diff for stat in diff)
@@ -277,6 +290,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         "rss_start_mib": round(rss_start, 1),
         "rss_half_mib": round(rss_half, 1),
         "rss_end_mib": round(rss_end, 1),
+        "rss_end_raw_mib": round(rss_end_raw, 1),
         "rss_samples_mib": [round(x, 1) for x in samples],
     }
 
@@ -307,6 +321,7 @@ def main() -> None:
     late = report["rss_end_mib"] - report["rss_half_mib"]
     print(f"  memory growth    {growth:+.1f} MiB in all, {late:+.1f} MiB in the second half")
     print(f"  memory samples   {report['rss_samples_mib']} (every 10 s)")
+    print(f"  RSS at the end before trimming: {report['rss_end_raw_mib']} MiB")
 
 
 if __name__ == "__main__":

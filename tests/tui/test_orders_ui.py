@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 from textual.pilot import Pilot
 
 from ibterm.domain.orders import TradingState
@@ -215,3 +216,20 @@ async def test_ctrl_q_asks_while_orders_are_working(sim: SimServer) -> None:
         await until(pilot, lambda: isinstance(app.screen, AskYesNo))
         await pilot.press("n")
         assert app.is_running
+
+
+async def test_a_failing_worker_is_reported_and_the_app_goes_on(
+        sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = _app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        ticket = await _open_ticket(pilot, app, sim)
+
+        async def broken(text: str) -> object:
+            raise RuntimeError("resolver exploded")
+
+        monkeypatch.setattr(app.session, "resolve", broken)
+        ticket.post_message(OrderTicket.SymbolEntered("MSFT"))
+        await until(pilot, lambda: any("resolver exploded" in str(n.message)
+                                       for n in app._notifications))
+        assert app.is_running and ticket.instrument is not None
+        assert ticket.instrument.symbol == "AAPL"  # the last good state is kept

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from ib_async import IB, Contract, OrderState, PnL, PnLSingle, Ticker
+from ib_async import IB, Contract, OrderState, PnL, PnLSingle, StartupFetch, Ticker
 
 from ibterm.broker.contracts import contract_to_instrument, spec_to_contract
 from ibterm.config import Profile
@@ -30,6 +30,11 @@ from ibterm.reference import futures_table
 
 log = logging.getLogger("ibterm.broker")
 
+# What ib_async loads on every connect. Not the day's completed orders and executions:
+# both lists grow all day, ib_async would keep a copy of each, and the reconciliation
+# that follows every connect asks for what it needs.
+STARTUP_FETCH = (StartupFetch.POSITIONS | StartupFetch.ORDERS_OPEN
+                 | StartupFetch.ACCOUNT_UPDATES | StartupFetch.SUB_ACCOUNT_UPDATES)
 # Reconnect backoff: 1 s doubling to 30 s, each delay jittered by ±50%.
 RECONNECT_FIRST = 1.0
 RECONNECT_MAX = 30.0
@@ -162,7 +167,7 @@ class BrokerSession:
         try:
             await self.ib.connectAsync(p.host, p.port, clientId=p.client_id,
                                        timeout=p.connect_timeout, readonly=p.read_only,
-                                       account=p.account)
+                                       account=p.account, fetchFields=STARTUP_FETCH)
         except ConnectionRefusedError:
             self._fail(f"connection refused at {p.host}:{p.port}: is TWS / IB Gateway running "
                        "with the API enabled on this port?")

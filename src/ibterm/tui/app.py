@@ -19,6 +19,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.widgets import Footer
+from textual.worker import Worker, WorkerState
 
 from ibterm import yamlfile
 from ibterm.broker.journal import Journal, journal_path
@@ -171,7 +172,8 @@ class IbtermApp(App[None]):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
         self.set_interval(REFRESH_INTERVAL, self.refresh_from_session)
         self.set_interval(1.0, self._tick_clock)
-        self.run_worker(self.session.start(), name="connect", exclusive=True)
+        self.run_worker(self.session.start(), name="connect", exclusive=True,
+                        exit_on_error=False)
 
     # --- applying the session's and the pipeline's changes ---------------------------
     def refresh_from_session(self) -> None:
@@ -272,7 +274,7 @@ class IbtermApp(App[None]):
             symbol = self.positions.selected_symbol()
         self.ticket.open(Side(side), symbol)
 
-    @work(exclusive=True, group="resolve")
+    @work(exclusive=True, group="resolve", exit_on_error=False)
     async def on_order_ticket_symbol_entered(self, event: OrderTicket.SymbolEntered) -> None:
         ticket = self.ticket
         inst, error = await self.session.resolve(event.text)
@@ -317,13 +319,15 @@ class IbtermApp(App[None]):
                 underlying[inst.con_id] = price
             elif inst.con_id not in self._underlyings_asked:
                 self._underlyings_asked.add(inst.con_id)
-                self.run_worker(s.ensure_underlying(inst), group="underlying")
+                self.run_worker(s.ensure_underlying(inst), group="underlying", exit_on_error=False)
         profile = s.profile
         return PreviewRequest(intent, positions, mark, underlying,
                               s.account_summary().net_liquidation, s.account,
                               self.wall_clock().date(), profile.risk_rate, profile.margin_buffer)
 
-    @work(exclusive=True, group="preview")
+    # A preview that fails must never end the app: exit_on_error=False, and the ticket may
+    # be gone by the time the debounce ends (the app shutting down).
+    @work(exclusive=True, group="preview", exit_on_error=False)
     async def preview_local(self) -> None:
         """The local figures, off the UI thread; a newer change cancels an older one."""
         await asyncio.sleep(PREVIEW_DEBOUNCE)
@@ -332,6 +336,8 @@ class IbtermApp(App[None]):
             intent = self.ticket.build()
         except TicketError as exc:
             pane.show_message(str(exc))
+            return
+        except NoMatches:
             return
         request = self._preview_request(intent)
         try:
@@ -342,13 +348,13 @@ class IbtermApp(App[None]):
             return
         pane.show_local(preview)
 
-    @work(exclusive=True, group="preview-ib")
+    @work(exclusive=True, group="preview-ib", exit_on_error=False)
     async def preview_ib(self) -> None:
         """IB's own what-if, beside the local figures: only when the ticket changes."""
         await asyncio.sleep(PREVIEW_DEBOUNCE)
         try:
             intent = self.ticket.build()
-        except TicketError:
+        except (TicketError, NoMatches):
             return
         pane = self.preview_pane
         order = order_words(intent)
@@ -364,6 +370,15 @@ class IbtermApp(App[None]):
         best: IbWhatIf = max(good, key=lambda a: a.init_change or 0.0) if good else answers[0]
         pane.show_ib(order, best, note)
 
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        # Workers never end the app (exit_on_error=False): a failure is logged with its
+        # traceback and said on screen, and the app goes on with its last good state.
+        worker = event.worker
+        if event.state is WorkerState.ERROR and worker.error is not None:
+            log.error("%s failed", worker.name, exc_info=worker.error)
+            self.notify(f"{worker.name} failed: {worker.error!r} (details in the log)",
+                        title="Internal error", severity="error", timeout=15)
+
     def on_order_ticket_submit(self, event: OrderTicket.Submit) -> None:
         if event.modify_ref:
             self.modify(event.modify_ref, event.intent)
@@ -375,7 +390,7 @@ class IbtermApp(App[None]):
         ticket.open_modify(event.order)
         self.session.ensure_quote(event.order.instrument)
 
-    @work(group="orders")
+    @work(group="orders", exit_on_error=False)
     async def modify(self, order_ref: str, intent: OrderIntent) -> None:
         [spec] = intent.legs
         result = await self.pipeline.modify(order_ref, spec)
@@ -391,7 +406,7 @@ class IbtermApp(App[None]):
         self.preview_pane.remove_class("open")
         self.query_one("#watchlist").focus()
 
-    @work(group="orders")
+    @work(group="orders", exit_on_error=False)
     async def submit(self, intent: OrderIntent) -> None:
         result = await self.pipeline.submit(intent)
         if result.outcome is Outcome.QUEUED:
@@ -415,7 +430,7 @@ class IbtermApp(App[None]):
             self.notify("That order is not working", severity="warning")
 
     # --- watchlist edits --------------------------------------------------------------
-    @work(group="watchlist")
+    @work(group="watchlist", exit_on_error=False)
     async def on_watchlist_table_edit_requested(self, event: WatchlistTable.EditRequested) -> None:
         if event.kind == "add":
             text = await self.push_screen_wait(AskText(
@@ -434,7 +449,7 @@ class IbtermApp(App[None]):
     def open_ticket(self, side: Side, symbol: str) -> None:
         self.ticket.open(side, symbol)
 
-    @work(group="watchlist")
+    @work(group="watchlist", exit_on_error=False)
     async def add_to_watchlist(self, text: str) -> None:
         await self._add_watch(text)
 
@@ -462,7 +477,8 @@ class IbtermApp(App[None]):
                 self.call_from_thread(self.notify, f"Watchlist not saved to {path}: {exc}",
                                       severity="error", timeout=10)
 
-        self.run_worker(save, thread=True, group="save-watchlist", exclusive=True)
+        self.run_worker(save, thread=True, group="save-watchlist", exclusive=True,
+                        exit_on_error=False)
 
     # --- keymap and macros -----------------------------------------------------------
     def _apply_keymap(self) -> None:
@@ -511,7 +527,7 @@ class IbtermApp(App[None]):
             return
         self.submit(intent)
 
-    @work(exclusive=True, group="safety")
+    @work(exclusive=True, group="safety", exit_on_error=False)
     async def run_macro_flatten(self, symbol: str) -> None:
         intent = self.pipeline.flatten_intent()
         if intent is not None and symbol == "current":
@@ -542,7 +558,7 @@ class IbtermApp(App[None]):
                     break
         return " · ".join(shown)
 
-    @work(exclusive=True, group="safety")
+    @work(exclusive=True, group="safety", exit_on_error=False)
     async def action_kill_switch(self) -> None:
         yes = await self.push_screen_wait(AskYesNo(
             "KILL SWITCH: cancel every working order and halt trading?",
@@ -551,7 +567,7 @@ class IbtermApp(App[None]):
         if yes:
             self.pipeline.kill()
 
-    @work(exclusive=True, group="safety")
+    @work(exclusive=True, group="safety", exit_on_error=False)
     async def action_flatten(self) -> None:
         intent = self.pipeline.flatten_intent()
         if intent is None:
@@ -565,7 +581,7 @@ class IbtermApp(App[None]):
             if result.outcome is Outcome.REJECTED:
                 self.notify(f"Flatten not sent: {result.message}", severity="error")
 
-    @work(exclusive=True, group="safety")
+    @work(exclusive=True, group="safety", exit_on_error=False)
     async def action_resume_trading(self) -> None:
         if await self.push_screen_wait(AskYesNo(f"Resume trading (now {self.pipeline.state})?")):
             self.pipeline.resume()
@@ -598,7 +614,7 @@ class IbtermApp(App[None]):
                                  self.orders, self.ticket]
         self.push_screen(HelpScreen(binding_rows(self, sources)))
 
-    @work(exclusive=True, group="quit")
+    @work(exclusive=True, group="quit", exit_on_error=False)
     async def action_quit_app(self) -> None:
         working = [t for t in self.pipeline.trades.values() if not t.isDone()]
         if working and not await self.push_screen_wait(AskYesNo(
