@@ -241,11 +241,14 @@ _multi = st.lists(st.tuples(st.sampled_from("CP"), st.sampled_from([85, 90, 95, 
 
 
 @settings(max_examples=60, deadline=None)
-@given(_multi, st.sampled_from([0, 100, -100, 250]), st.randoms(use_true_random=False))
+@given(_multi, st.sampled_from([0, 100, -100, 250]), st.randoms(use_true_random=False),
+       st.tuples(st.sampled_from("CP"), st.sampled_from([85, 90, 95, 100, 105, 110, 120]),
+                 st.integers(1, 3), st.floats(0.05, 15), _expiries))
 def test_invariants_across_expiries(legs: list[tuple[str, int, int, float, dt.date]],
-                                    shares: int, rnd: random.Random) -> None:
+                                    shares: int, rnd: random.Random,
+                                    extra: tuple[str, int, int, float, dt.date]) -> None:
     """Calendars and diagonals in the mix: never negative, never above every leg alone,
-    the same whatever the order of the rows."""
+    the same whatever the order of the rows, and a long option added never raises it."""
     rows = [opt(i + 2, r, k, q, p, 100, expiry=e) for i, (r, k, q, p, e) in enumerate(legs)]
     if shares:
         rows.append(stk(len(rows) + 2, shares, 100))
@@ -261,6 +264,19 @@ def test_invariants_across_expiries(legs: list[tuple[str, int, int, float, dt.da
         for line, qty in s.legs:
             placed[line] = placed.get(line, 0.0) + qty
     assert placed == pytest.approx({r.line: r.quantity for r in rows})
+    r, k, q, p, e = extra
+    assert compute_margin([*rows, opt(99, r, k, q, p, 100, expiry=e)], AS_OF).initial <= \
+        result.initial + 1e-6
+
+
+def test_a_later_long_call_does_not_break_an_iron_condor() -> None:
+    # Greedy pairing alone took the diagonal (a better pair) and left the put spread
+    # alone: 4,500. The verticals-only walk keeps the iron condor: 4,000 either way.
+    rows = [opt(2, "C", 95, -1, 6.0, 100), opt(3, "C", 105, 1, 1.0, 100),
+            opt(4, "P", 105, -1, 6.0, 100), opt(5, "P", 90, 1, 0.5, 100), stk(6, 50, 100)]
+    later = opt(7, "C", 100, 1, 3.0, 100, expiry=dt.date(2027, 3, 19))
+    assert compute_margin(rows, AS_OF).initial == 4000
+    assert compute_margin([*rows, later], AS_OF).initial == 4000
 
 
 _spread = st.tuples(st.sampled_from("CP"), st.sampled_from([90, 95, 100, 105, 110]),

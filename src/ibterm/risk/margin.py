@@ -221,7 +221,8 @@ class _Leg:
 # into a condor or butterfly; then the order the candidates were made in (canonical).
 _COVERED, _VERTICAL, _CALENDAR, _STRADDLE = range(4)
 _RANK = {_COVERED: 0, _VERTICAL: 1 << 40, _STRADDLE: 2 << 40, _CALENDAR: 3 << 40}
-_ORDERS = ("by-saving", "straddles-first", "no-verticals", "no-straddles")
+_ORDERS = ("by-saving", "straddles-first", "no-verticals", "no-straddles",
+           "verticals-only")
 
 
 def _best_grouping(symbol: str, account: str, rows: list[Row],
@@ -264,6 +265,8 @@ def _ordered(pool: list[tuple], order: str) -> list[tuple]:  # type: ignore[type
         return [c for c in pool if c[2] not in (_VERTICAL, _CALENDAR)]
     if order == "no-straddles":
         return [c for c in pool if c[2] != _STRADDLE]
+    if order == "verticals-only":
+        return [c for c in pool if c[2] not in (_STRADDLE, _CALENDAR)]
     return pool
 
 
