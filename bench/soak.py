@@ -1,12 +1,13 @@
 """Soak: the app's order path for minutes on end under a fault schedule.
 
 `ibterm sim` runs in a child process with a fault schedule scaled to the run (a dropped
-link every minute, bad and crossed ticks, a connectivity blip, one gateway restart). A
+link every minute, bad and crossed ticks, refused orders, a connectivity blip, a stall,
+one gateway restart). A
 scripted trader drives the app's own broker layer (BrokerSession, OrderPipeline, journal:
 everything the TUI uses below its widgets) and places and cancels orders at 5/s, pricing
 each order from the app's quote for it. At the end it reconciles and compares, order by
-order, what the app believes (its journal) with what the simulator holds (its control
-endpoint's /orders):
+order, what the app believes (what its blotter last showed, and its journal) with what
+the simulator holds (its control endpoint's /orders):
 
   sent          order refs the pipeline handed to the gateway (journal: submitted)
   acknowledged  of those, the ones the gateway holds
@@ -15,9 +16,10 @@ endpoint's /orders):
                 stale quote (a bad tick is never a price reference), …
   not received  sent as the link dropped; the gateway has no record; the app reports it
                 after reconnecting and never sends it again
-  lost          must be 0: an order whose fate the app has wrong at the end (the gateway
-                holds it and the app does not know it, or their statuses disagree on
-                working vs done, or it vanished without the app saying so)
+  lost          must be 0: an order whose fate the app has wrong at the end: the gateway
+                holds it and the app does not know it; or they disagree on its fate
+                (working, filled, cancelled, never there) or on the quantity filled
+                (blotter or journal); or it vanished without the app saying so
   duplicated    must be 0: an order ref the gateway holds more than once
   reconnects    and the longest time from losing the link to trading again
   memory        this process's RSS at start (after connecting), half-way and at the end,
@@ -52,7 +54,6 @@ import yaml
 
 from ibterm.broker.journal import Journal, read_events
 from ibterm.broker.pipeline import OrderPipeline, Outcome
-from ibterm.broker.reconcile import DONE
 from ibterm.broker.session import BrokerSession
 from ibterm.config import Profile
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
@@ -75,7 +76,8 @@ WORKING = {"PendingSubmit", "PreSubmitted", "Submitted", "PendingCancel", "ApiPe
 
 def schedule(duration: float) -> list[dict[str, Any]]:
     """The soak's faults, scaled so a short run sees each kind: drops every minute (every
-    third of a short run), bad ticks every few seconds, a blip, one restart."""
+    third of a short run), bad ticks and refused orders every few seconds, a blip, a
+    stall, one restart."""
     drop_every = min(60.0, duration / 3)
     return [
         {"at": drop_every, "every": drop_every, "fault": "drop"},
@@ -84,6 +86,10 @@ def schedule(duration: float) -> list[dict[str, Any]]:
         {"at": round(duration * 0.25, 1), "fault": "connectivity", "code": 1100},
         {"at": round(duration * 0.25 + 2, 1), "fault": "connectivity", "code": 1101},
         {"at": round(duration * 0.55, 1), "fault": "restart"},
+        # A gateway that stops answering for a while, then answers everything at once.
+        {"at": round(duration * 0.4, 1), "fault": "stall", "seconds": 3},
+        {"at": 9, "every": 13, "fault": "reject_next_order", "code": 201,
+         "message": "Order rejected - reason:soak"},
     ]
 
 
@@ -128,6 +134,8 @@ class Soak:
         self.pipeline = OrderPipeline(self.session, self.journal, Trader())
         self.refused: Counter[str] = Counter()
         self.working: list[str] = []
+        # What the blotter shows of each order: its last update (status, filled).
+        self.view: dict[str, tuple[str, float]] = {}
         self.lost_at: float | None = None
         self.outages: list[float] = []
         self.session.status_listeners.append(self._on_status)
@@ -159,6 +167,7 @@ class Soak:
     def _drain(self) -> None:
         self.session.drain()
         for update in self.pipeline.drain().orders:
+            self.view[update.order_ref] = (update.status, update.filled)
             if update.status in WORKING - {"PendingCancel"}:
                 if update.order_ref not in self.working:
                     self.working.append(update.order_ref)
@@ -201,27 +210,49 @@ class Soak:
         self._drain()
 
 
-def compare(journal_path: Path, server_orders: list[dict[str, Any]]) -> dict[str, int]:
+def _fate(status: str) -> str:
+    """An order's status reduced to what must agree between the app and the gateway."""
+    if status in WORKING:
+        return "working"
+    if status in ("Cancelled", "ApiCancelled", "Inactive"):
+        return "cancelled"
+    return status  # Filled, NotSent, NotReceived, "" (unknown)
+
+
+def compare(journal_path: Path, server_orders: list[dict[str, Any]],
+            view: dict[str, tuple[str, float]] | None = None) -> dict[str, int]:
+    """Order by order, the app against the gateway. The app's view is what its blotter
+    last showed (`view`), else its journal: both must agree with the gateway on the
+    order's fate (working, filled, cancelled, never there) and on the quantity filled."""
     journal = Journal(journal_path, "soak")
     try:
         states = journal.order_states()
     finally:
         journal.close()
+    events = list(read_events(journal_path))
+    filled_by_journal: Counter[str] = Counter()
+    for e in events:
+        if e.kind == "fill":
+            filled_by_journal[e.order_ref] += float(e.data.get("shares", 0.0))
     ours = [o for o in server_orders if o["client_id"] == CLIENT_ID]
     held = Counter(o["order_ref"] for o in ours)
     server = {o["order_ref"]: o for o in ours}
-    sent = {e.order_ref for e in read_events(journal_path) if e.kind == "submitted"}
+    sent = {e.order_ref for e in events if e.kind == "submitted"}
     lost = 0
     for ref in sent | set(server):
-        app_status = states.get(ref, ("", ""))[0]
+        journal_status = states.get(ref, ("", ""))[0]
+        app_status, app_filled = (view or {}).get(ref, (journal_status, filled_by_journal[ref]))
         gateway = server.get(ref)
-        if gateway is None:
+        if ref not in states:
+            lost += 1  # the gateway works an order the app never heard of
+        elif gateway is None:
             # Never arrived: fine only if the app says so (refused by the gateway with an
-            # error, or found missing and reported by the reconciliation).
-            lost += app_status in WORKING or not app_status
+            # error, or found missing by the reconciliation) and never counts it filled.
+            lost += _fate(app_status) in ("working", "Filled", "") or app_filled > 0
         else:
-            lost += (ref not in states) or ((gateway["status"] in DONE)
-                                            != (app_status in DONE))
+            lost += (_fate(app_status) != _fate(gateway["status"])
+                     or abs(app_filled - gateway["filled"]) > 1e-9
+                     or abs(filled_by_journal[ref] - gateway["filled"]) > 1e-9)
     return {
         "sent": len(sent),
         "acknowledged": len(sent & set(server)),
@@ -277,7 +308,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             server_orders = await loop.run_in_executor(None, control.call, port, "/orders")
             await soak.session.close()
             soak.journal.close()
-            figures = compare(soak.journal_path, server_orders)
+            figures = compare(soak.journal_path, server_orders, soak.view)
         finally:
             sim.terminate()
             sim.wait(10)

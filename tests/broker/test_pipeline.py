@@ -378,6 +378,15 @@ async def test_reconciliation_reports_what_the_journal_does_not_know(
                    for d in found)
     recorded = [e for e in read_events(pipeline.journal.path) if e.kind == "reconcile"]
     assert len(recorded) == len(found)
+    # What it learned is journaled: the next reconciliation reports neither again.
+    again = {(d.kind, d.order_ref) for d in await pipeline.reconcile()}
+    assert (Difference.GONE, "ibterm-lost-0") not in again
+    assert (Difference.MISSED_FILL, "ibterm-elsewhere-0") not in again
+    states = pipeline.journal.order_states()
+    assert states["ibterm-lost-0"][0] == "NotReceived"
+    fills = [e for e in read_events(pipeline.journal.path) if e.kind == "fill"]
+    assert [(e.order_ref, e.data["shares"], e.data["source"]) for e in fills] == [
+        ("ibterm-elsewhere-0", 2.0, "reconciliation")]
 
 
 async def test_orders_from_a_previous_run_are_tracked_again(sim: SimServer,
@@ -531,3 +540,63 @@ async def test_finished_orders_are_forgotten_after_a_while(sim: SimServer,
         assert pipeline.cancel(refs[0])  # the working one is still tracked
     finally:
         await pipeline.session.close()
+
+
+async def test_an_order_sent_during_a_reconciliation_is_not_judged(world: Any,
+                                                                   sim: SimServer) -> None:
+    pipeline, trader = world
+    sim.delay(0.3)  # the gateway's answers are slow: the order goes out meanwhile
+    task = asyncio.ensure_future(pipeline.reconcile())
+    await asyncio.sleep(0.1)
+    intent = _limit(pipeline, sim)
+    await pipeline.submit(intent)
+    found = await task
+    sim.delay(0)
+    ref = intent.order_ref(0)
+    assert not [d for d in found if d.order_ref == ref]
+    await _until(lambda: pipeline.trades[ref].orderStatus.status == "Submitted")
+    assert pipeline.journal.order_states()[ref][0] == "Submitted"
+    assert pipeline.cancel(ref)
+
+
+async def test_an_order_filled_while_away_is_settled_with_its_fill(world: Any,
+                                                                   sim: SimServer) -> None:
+    pipeline, trader = world
+    intent = _limit(pipeline, sim, qty=5)
+    await pipeline.submit(intent)
+    ref = intent.order_ref(0)
+    await _until(lambda: ref in pipeline.trades
+                 and pipeline.trades[ref].orderStatus.status == "Submitted")
+    sim.drop(51)
+    await _until(lambda: not pipeline.session.connected, 3)
+    # While away the order fills (as if the market had come down to its limit).
+    import dataclasses
+
+    [order] = [o for o in sim.orders.orders.values() if o.req.order_ref == ref]
+    order.req = dataclasses.replace(order.req, limit=round(sim.market.book(265598).ask, 2))
+    sim.publish(sim.orders.on_step())
+    assert order.status == "Filled"
+    await _until(lambda: pipeline.session.connected, 10)
+    await _until(lambda: pipeline._reconcile_task is not None
+                 and pipeline._reconcile_task.done())
+    settled = [u for u in pipeline.drain().orders if u.order_ref == ref][-1]
+    assert (settled.status, settled.filled) == ("Filled", 5)
+    assert settled.avg_price == pytest.approx(order.avg_price)
+
+
+async def test_the_kill_switch_without_a_link_says_so_and_cancels_on_reconnect(
+        world: Any, sim: SimServer) -> None:
+    pipeline, trader = world
+    intent = _limit(pipeline, sim)
+    await pipeline.submit(intent)
+    await _until(lambda: any(not o.done for o in sim.orders.orders.values()))
+    sim.drop(51)
+    await _until(lambda: not pipeline.session.connected, 3)
+    pipeline.kill()
+    assert any("NOT cancelled" in n.message for n in pipeline.drain().notices)
+    assert any(not o.done for o in sim.orders.orders.values())
+    await _until(lambda: pipeline.session.connected, 10)
+    await _until(lambda: all(o.done for o in sim.orders.orders.values()))
+    assert pipeline.state is TradingState.HALTED
+    kinds = [e.kind for e in read_events(pipeline.journal.path)]
+    assert kinds.count("cancel-failed") == 1 and "cancel" in kinds

@@ -32,6 +32,7 @@ def test_the_comparison_sees_lost_and_duplicated_orders(tmp_path: Path) -> None:
                         ("ibterm-c-0", "Filled"), ("ibterm-d-0", "NotReceived")):
         journal.record("submitted", order_ref=ref)
         journal.record("status", order_ref=ref, status=status)
+    journal.record("fill", order_ref="ibterm-c-0", exec_id="e1", shares=1.0, price=10.0)
     journal.close()
 
     def order(ref: str, status: str, filled: float = 0) -> dict[str, object]:
@@ -48,3 +49,8 @@ def test_the_comparison_sees_lost_and_duplicated_orders(tmp_path: Path) -> None:
     figures = soak.compare(path, wrong)
     # a: status disagrees; b: vanished while the app thinks it works; x: unknown to the app
     assert figures["lost"] == 3 and figures["duplicated"] == 1
+    # The blotter's view counts too: a fill it shows that the gateway never made, and an
+    # order it calls not received that the gateway does work.
+    view = {"ibterm-c-0": ("Filled", 2.0), "ibterm-d-0": ("NotReceived", 0.0)}
+    held = [*clean, order("ibterm-d-0", "Submitted")]
+    assert soak.compare(path, held, view)["lost"] == 2

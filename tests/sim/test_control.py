@@ -69,6 +69,11 @@ async def test_a_fault_over_http_reaches_the_client(sim: SimServer, ib: IB) -> N
     (_post("/faults/connectivity", {"code": 1234}), 400, "code"),
     (_post("/faults/explode", {}), 404, "no fault 'explode'"),
     (_post("/faults/drop", {}, "text/plain"), 415, "application/json"),
+    (b"POST /faults/restart HTTP/1.1\r\nContent-Type: text/plain\r\n"
+     b"Content-Length: 0\r\n\r\n", 415, "application/json"),
+    (b"GET /status HTTP/1.1\r\nOrigin: http://evil.example\r\n\r\n", 403, "web pages"),
+    (_post("/faults/reject_next_order", {"message": "a\u0000b"}), 400, "message"),
+    (_post("/faults/reject_next_order", {"code": 10**30}), 400, "code"),
     (b"POST /faults/drop HTTP/1.1\r\nContent-Type: application/json\r\n"
      b"Content-Length: 3\r\n\r\n{x}", 400, "not JSON"),
     (b"GET /faults/drop HTTP/1.1\r\n\r\n", 405, "POST"),

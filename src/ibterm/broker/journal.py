@@ -91,7 +91,8 @@ class Journal:
             if kind == "submitted":
                 states[ref] = ("Submitted-unacknowledged", symbol)
             elif kind == "withdrawn":
-                states[ref] = ("NotSent", symbol)
+                if not json.loads(data).get("modify"):  # a withdrawn change: still working
+                    states[ref] = ("NotSent", symbol)
             else:
                 status = json.loads(data).get("status", "")
                 if status == "PendingSubmit":  # ib_async's own, before any answer

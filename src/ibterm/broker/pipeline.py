@@ -30,6 +30,7 @@ from ibterm.broker.reconcile import (
     PositionKey,
     position_changes,
     reconcile,
+    settled_message,
 )
 from ibterm.broker.session import BrokerSession, Notice
 from ibterm.broker.throttle import Throttle
@@ -125,6 +126,7 @@ class OrderPipeline:
         self._sent: dict[str, _Queued] = {}  # order_ref -> what was last sent for it
         self._paced: set[str] = set()  # order refs already sent again after error 100
         self._finished: deque[tuple[float, str]] = deque()  # (when, order_ref), oldest first
+        self._kill_pending = False  # the kill switch's global cancel, not sent yet
         self._pause_until = 0.0  # after a pacing violation the gateway gets a breather
         # Positions as last seen while connected (ib_async forgets them on a disconnect),
         # and the snapshot taken when the link went, to report what moved while away.
@@ -177,7 +179,9 @@ class OrderPipeline:
             self._withdraw(f"trading HALTED ({reason})")
 
     def resume(self) -> None:
-        """Back to ACTIVE, by an explicit action of the trader."""
+        """Back to ACTIVE, by an explicit action of the trader (who also calls off a kill
+        switch's global cancel still waiting for the link)."""
+        self._kill_pending = False
         self._set_state(TradingState.ACTIVE, "resumed by the trader")
 
     # --- checks ----------------------------------------------------------------------
@@ -406,6 +410,8 @@ class OrderPipeline:
             self._withdraw(f"connection {status.state.value}")
         elif status.state is ConnectionState.CONNECTED:
             self.journal.record("connection", state=status.state.value, detail=status.detail)
+            if self._kill_pending and self.state is TradingState.HALTED:
+                self._send_kill()
             self._reconcile_task = asyncio.get_running_loop().create_task(self.reconcile())
 
     async def reconcile(self) -> list[Discrepancy]:
@@ -426,6 +432,10 @@ class OrderPipeline:
             if ref.startswith("ibterm-") and ref not in self._specs:
                 self._adopt(trade)
             if ref in self._specs and self.trades.get(ref) is not trade:
+                old = self.trades.get(ref)
+                if old is not None:  # the Trade of a connection that is gone
+                    old.statusEvent -= self._on_status
+                    old.fillEvent -= self._on_fill
                 self.trades[ref] = trade
                 trade.statusEvent += self._on_status
                 trade.fillEvent += self._on_fill
@@ -445,25 +455,21 @@ class OrderPipeline:
         return self._positions
 
     def _settle(self, found: list[Discrepancy]) -> None:
-        """An order that ended while the app was away gets its final status in the journal
-        and the blotter, so it is reported once, not after every reconnect."""
+        """Show in the blotter what the reconciliation journaled: the final status of an
+        order that ended while the app was away, the fills it missed."""
         for d in found:
-            if d.kind is not Difference.GONE or d.order_ref not in self._specs:
-                continue
+            if d.order_ref not in self._specs:
+                continue  # journaled by the reconciliation; not in this run's blotter
             intent, spec = self._specs[d.order_ref]
-            status = d.now or NOT_RECEIVED
-            message = ("the gateway has no record of it: it was not sent again"
-                       if not d.now else f"{d.now} at the gateway while the app was away")
+            if d.kind is Difference.MISSED_FILL:
+                self._update.fills.append(FillUpdate(d.order_ref, d.exec_id, spec.instrument,
+                                                     spec.side, d.shares, d.price, None, ""))
+                continue
+            if d.kind is not Difference.GONE:
+                continue
             trade = self.trades.get(d.order_ref)
-            st = trade.orderStatus if trade is not None else None
-            filled = st.filled if st is not None else 0.0
-            self.journal.record("status", intent_id=intent.id, order_ref=d.order_ref,
-                                symbol=spec.instrument.display, status=status, filled=filled,
-                                remaining=0.0, avg_price=st.avgFillPrice if st else 0.0,
-                                message=f"reconciled: {message}")
-            self._publish(d.order_ref, status, filled, 0.0,
-                          st.avgFillPrice if st is not None else 0.0,
-                          trade.order.orderId if trade is not None else 0, message)
+            self._publish(d.order_ref, d.now or NOT_RECEIVED, d.shares, 0.0, d.price,
+                          trade.order.orderId if trade is not None else 0, settled_message(d))
             self._finished.append((self.clock(), d.order_ref))
             if trade is not None:  # a dead Trade from before the reconnect: no more news
                 trade.statusEvent -= self._on_status
@@ -592,11 +598,28 @@ class OrderPipeline:
         return sum(self.cancel(ref) for ref in refs)
 
     def kill(self) -> None:
-        """The kill switch: HALTED (withdrawing the queue), then cancel everything working."""
+        """The kill switch: HALTED (withdrawing the queue), then cancel everything working.
+        Without a link the global cancel waits for the reconnect, and the trader is told
+        that nothing was cancelled yet."""
         self._set_state(TradingState.HALTED, "kill switch")
-        self.journal.record("cancel", scope="global", reason="kill switch")
-        if self.session.connected:
+        self._kill_pending = True
+        self._send_kill()
+
+    def _send_kill(self) -> None:
+        if not self._kill_pending:
+            return
+        try:
+            if not self.session.connected:
+                raise ConnectionError("not connected")
             self.session.ib.reqGlobalCancel()
+        except ConnectionError:
+            self.journal.record("cancel-failed", scope="global", reason="not connected")
+            self._notice("error", "Kill switch: not connected to the gateway, working orders "
+                                  "were NOT cancelled; the global cancel goes out as soon as "
+                                  "the link is back")
+            return
+        self._kill_pending = False
+        self.journal.record("cancel", scope="global", reason="kill switch")
 
     def flatten_intent(self) -> OrderIntent | None:
         """Reducing marketable limits for every position (None when flat)."""

@@ -36,9 +36,20 @@ class Discrepancy:
     symbol: str
     detail: str
     now: str = ""  # GONE: its status at the gateway now ("" when the gateway has no record)
+    shares: float = 0.0  # GONE: filled at the gateway; MISSED_FILL: the execution's
+    price: float = 0.0  # GONE: average fill price; MISSED_FILL: the execution's price
+    exec_id: str = ""  # MISSED_FILL
+    side: str = ""  # MISSED_FILL: BOT / SLD
 
 
 PositionKey = tuple[str, int]  # (account, conId)
+
+
+def settled_message(d: Discrepancy) -> str:
+    """What the blotter and the journal say of an order that ended while away."""
+    if not d.now:
+        return "the gateway has no record of it: it was not sent again"
+    return f"{d.now} at the gateway while the app was away"
 
 
 def position_changes(before: dict[PositionKey, tuple[float, str]],
@@ -55,10 +66,17 @@ def position_changes(before: dict[PositionKey, tuple[float, str]],
 
 
 async def reconcile(ib: IB, journal: Journal) -> tuple[list[Discrepancy], list[Trade]]:
-    """Compare; journal every difference; return them and the gateway's open trades."""
+    """Compare; journal every difference; return them and the gateway's open trades.
+
+    What reconciliation learns goes into the journal, so it is reported once: an order
+    that ended while the app was away gets its final status (NotReceived when the gateway
+    has no record of it), a missed execution becomes a fill."""
+    # The journal first: an order sent while the answers below are awaited is not in
+    # this snapshot and is not judged (the gateway's open orders may not show it yet).
+    states = journal.order_states()
     open_trades: list[Trade] = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), TIMEOUT)
     fills = await asyncio.wait_for(ib.reqExecutionsAsync(), TIMEOUT)
-    states = journal.order_states()
+    # Read after the executions came: fills journaled meanwhile (live) are known.
     known_execs = journal.exec_ids()
     found: list[Discrepancy] = []
 
@@ -78,26 +96,43 @@ async def reconcile(ib: IB, journal: Journal) -> tuple[list[Discrepancy], list[T
                 Difference.UNKNOWN_ORDER, ref, t.contract.localSymbol or t.contract.symbol,
                 f"{t.order.action} {t.order.totalQuantity:g} {t.order.orderType} "
                 f"({t.orderStatus.status}) placed by {who}"))
-    final = {t.order.orderRef: t.orderStatus.status for t in completed if t.order.orderRef}
+    final = {t.order.orderRef: t for t in completed if t.order.orderRef}
+    executed: dict[str, tuple[float, float]] = {}  # ref -> (shares, shares x price)
+    for f in fills:
+        shares, value = executed.get(f.execution.orderRef, (0.0, 0.0))
+        executed[f.execution.orderRef] = (shares + f.execution.shares,
+                                          value + f.execution.shares * f.execution.price)
     for ref, (status, symbol) in states.items():
         if status in DONE or ref in working_refs:
             continue
-        now = final.get(ref)
+        done = final.get(ref)
+        now = done.orderStatus.status if done is not None else ""
         detail = (f"now {now} at the gateway" if now else
                   "not among the gateway's open or completed orders")
         if status == "Submitted-unacknowledged":
             detail += " (its acknowledgement was lost: it is not sent again)"
+        shares, value = executed.get(ref, (0.0, 0.0))
+        if done is not None and not shares:
+            shares = done.order.filledQuantity if done.order.filledQuantity < 1e300 else 0.0
         found.append(Discrepancy(Difference.GONE, ref, symbol, f"journal: {status}; {detail}",
-                                 now or ""))
+                                 now, shares, value / shares if value and shares else 0.0))
     for f in fills:
-        ref = f.execution.orderRef
-        if ref.startswith("ibterm-") and f.execution.execId not in known_execs:
+        ex = f.execution
+        if ex.orderRef.startswith("ibterm-") and ex.execId not in known_execs:
             found.append(Discrepancy(
-                Difference.MISSED_FILL, ref, f.contract.localSymbol or f.contract.symbol,
-                f"{f.execution.side} {f.execution.shares:g} at {f.execution.price:g} "
-                f"({f.execution.execId})"))
+                Difference.MISSED_FILL, ex.orderRef, f.contract.localSymbol or f.contract.symbol,
+                f"{ex.side} {ex.shares:g} at {ex.price:g} ({ex.execId})",
+                shares=ex.shares, price=ex.price, exec_id=ex.execId, side=ex.side))
     for d in found:
         journal.record("reconcile", order_ref=d.order_ref, symbol=d.symbol,
                        difference=d.kind.value, detail=d.detail)
+        if d.kind is Difference.GONE:
+            journal.record("status", order_ref=d.order_ref, symbol=d.symbol,
+                           status=d.now or NOT_RECEIVED, filled=d.shares, remaining=0.0,
+                           avg_price=d.price, message=f"reconciled: {settled_message(d)}")
+        elif d.kind is Difference.MISSED_FILL:
+            journal.record("fill", order_ref=d.order_ref, symbol=d.symbol, exec_id=d.exec_id,
+                           side=d.side, shares=d.shares, price=d.price,
+                           source="reconciliation")
     log.info("reconciliation: %d difference(s)", len(found))
     return found, open_trades

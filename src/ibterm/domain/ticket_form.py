@@ -8,6 +8,7 @@ same rules hold for every way an order is typed and can be fuzzed without a term
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from enum import Enum
 from typing import TypeVar
@@ -19,6 +20,11 @@ from ibterm.domain.orders import OrderSpec, OrderType, Side, TimeInForce
 # a finite float the checks can compare: an absurd size is a size-limit breach, not an
 # overflow.
 MAX_NUMBER = 1e12
+
+
+# Plain decimals (230.05, .5, 1e3) or thousands grouped by commas (1,500.25).
+_NUMBER = re.compile(r"[+-]?(\d{1,3}(,\d{3})+(\.\d*)?|\d+\.?\d*([eE][+-]?\d+)?"
+                     r"|\.\d+([eE][+-]?\d+)?|inf|nan)", re.IGNORECASE | re.ASCII)
 
 
 class TicketError(ValueError):
@@ -42,13 +48,13 @@ class TicketForm:
 
 def parse_number(text: str, field: str) -> float | None:
     """A number as a trader types it (`1,500`, ` 230.5 `); None when empty."""
-    cleaned = text.strip().replace(",", "")
+    cleaned = text.strip()
     if not cleaned:
         return None
-    try:
-        value = float(cleaned)
-    except ValueError:
-        raise TicketError(field, "not a number") from None
+    if not _NUMBER.fullmatch(cleaned):
+        # Commas only as thousands separators: "1,5" is not read as 15, nor "2,50" as 250.
+        raise TicketError(field, "not a number")
+    value = float(cleaned.replace(",", ""))
     if not math.isfinite(value) or abs(value) > MAX_NUMBER:
         raise TicketError(field, "not a finite number")
     return value

@@ -10,6 +10,7 @@ its thread and runs `PreviewCalculator.preview` in a worker thread.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -142,6 +143,9 @@ class PreviewCalculator:
 
     def __init__(self, settings: RiskSettings | None = None) -> None:
         self.settings = settings or RiskSettings()
+        # One preview at a time: a cancelled worker does not stop its thread, and the
+        # caches below are not meant to be shared between threads.
+        self._lock = threading.Lock()
         self.vols = VolCache()
         self._before: tuple[tuple[tuple[Row, ...], dt.date, float], Figures] | None = None
         self._book: tuple[object, Book, list[Row]] | None = None
@@ -168,6 +172,10 @@ class PreviewCalculator:
         return result
 
     def preview(self, req: PreviewRequest) -> MarginPreview:
+        with self._lock:
+            return self._preview(req)
+
+    def _preview(self, req: PreviewRequest) -> MarginPreview:
         intent = req.intent
         order, title = order_words(intent), order_title(intent)
         if req.net_liquidation is None:

@@ -30,9 +30,7 @@ class RiskSettings:
 
     @classmethod
     def from_tables(cls, t: tables.RiskTablesModel, intraday: bool = False) -> RiskSettings:
-        margins = dict(futures_margins())
-        for root, m in t.futures.items():
-            margins[root.upper()] = FuturesMargin.from_model(m)
+        margins = tables.futures_table(t)
         return cls(Rates.from_table(t.reg_t), StressParams.from_table(t.stress),
                    SpanParams.from_table(t.span), LiquidationParams.from_table(t.liquidation),
                    {root: m.rates(intraday) for root, m in margins.items()}, margins, intraday)

@@ -141,11 +141,16 @@ def load(path: Path | None) -> RiskTablesModel:
     return yamlfile.validate(RiskTablesModel, merged, str(path))
 
 
-def futures_rates(tables: RiskTablesModel | None = None, intraday: bool = False
-                  ) -> dict[str, tuple[float, float]]:
-    """(initial, maintenance) per futures root: the futures table's, with the risk
-    table's `futures` entries over them; overnight unless `intraday`."""
+def futures_table(tables: RiskTablesModel | None = None) -> dict[str, FuturesMargin]:
+    """The futures margins per root: the futures table's, with the risk table's
+    `futures` entries over them."""
     margins: dict[str, FuturesMargin] = dict(futures_margins())
     for root, m in (tables or shipped()).futures.items():
         margins[root.upper()] = FuturesMargin.from_model(m)
-    return {root: m.rates(intraday) for root, m in margins.items()}
+    return margins
+
+
+def futures_rates(tables: RiskTablesModel | None = None, intraday: bool = False
+                  ) -> dict[str, tuple[float, float]]:
+    """(initial, maintenance) per futures root; overnight unless `intraday`."""
+    return {root: m.rates(intraday) for root, m in futures_table(tables).items()}

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from ibterm.domain.instrument import SecType
 from ibterm.risk.book import COVERED, NotCovered, instrument_row
-from ibterm.risk.margin import compute_margin
+from ibterm.risk.margin import Rates, compute_margin
 from ibterm.risk.portfolio import Row
 from ibterm.sim.market import Market
 from ibterm.sim.scenario import AccountDef
@@ -192,8 +192,12 @@ def _is_future(sim: SimInstrument) -> bool:
 
 
 def _cash_requirement(row: PortfolioRow, initial: bool) -> float:
-    """Currency pairs (and anything else the calculator cannot take): a share of value."""
-    value = abs(row.market_value)
+    """Currency pairs (and anything else the calculator cannot take): a share of value,
+    at the shipped table's stock rates."""
+    r, value, long = _RATES, abs(row.market_value), row.quantity > 0
     if initial:
-        return value * 0.50
-    return value * (0.25 if row.quantity > 0 else 0.30)
+        return value * (r.long_stock_initial if long else r.short_stock_initial)
+    return value * (r.long_stock_maint if long else r.short_stock_maint)
+
+
+_RATES = Rates()

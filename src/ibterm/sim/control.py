@@ -74,7 +74,11 @@ def orders(server: SimServer) -> list[dict[str, Any]]:
 
 
 def _route(server: SimServer, method: str, path: str, body: bytes,
-           content_type: str) -> tuple[HTTPStatus, Any]:
+           headers: dict[str, str]) -> tuple[HTTPStatus, Any]:
+    # Browsers name the page's origin; scripts and curl do not. A web page must not reach
+    # a simulator on the trader's machine, not even its GET routes.
+    if "origin" in headers:
+        raise ControlError(HTTPStatus.FORBIDDEN, "requests from web pages are refused")
     if path in ("/status", "/orders", "/faults"):
         if method != "GET":
             raise ControlError(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} answers GET only")
@@ -90,9 +94,9 @@ def _route(server: SimServer, method: str, path: str, body: bytes,
                                f"no fault {name!r}; faults: {', '.join(FAULT_NAMES)}")
         if method != "POST":
             raise ControlError(HTTPStatus.METHOD_NOT_ALLOWED, "faults are injected with POST")
-        # JSON only: a browser cannot send that to a local port without a CORS preflight,
-        # which this endpoint never grants, so a web page cannot inject faults.
-        if body and not content_type.startswith("application/json"):
+        # JSON only, even an empty body: a browser cannot send that to another origin
+        # without a CORS preflight, which this endpoint never grants.
+        if not headers.get("content-type", "").startswith("application/json"):
             raise ControlError(HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
                                "send the parameters as Content-Type: application/json")
         try:
@@ -161,7 +165,7 @@ async def serve(server: SimServer, reader: asyncio.StreamReader,
         try:
             method, path, headers, body = await asyncio.wait_for(
                 _read_request(reader, first), 10.0)
-            code, payload = _route(server, method, path, body, headers.get("content-type", ""))
+            code, payload = _route(server, method, path, body, headers)
         except ControlError as exc:
             code, payload = exc.status, {"ok": False, "error": exc.message}
         data = json.dumps(payload, indent=None).encode() + b"\n"

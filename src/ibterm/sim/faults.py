@@ -80,8 +80,10 @@ class BadTick(_Fault):
 
 class RejectNextOrder(_Fault):
     fault: Literal["reject_next_order"]
-    code: int = Field(201, ge=0)
-    message: str = "Order rejected - reason:simulated rejection"
+    code: int = Field(201, ge=0, le=99_999)
+    # No NUL: it separates the fields of a TWS API message.
+    message: str = Field("Order rejected - reason:simulated rejection", max_length=2000,
+                         pattern=r"^[^\x00]*$")
 
     def apply(self, server: SimServer) -> object:
         server.reject_next_order(self.code, self.message)
