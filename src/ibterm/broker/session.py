@@ -24,8 +24,9 @@ from ibterm.domain.account import AccountSummary, Position
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
 from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.orders import OrderSpec
-from ibterm.domain.quote import MarketDataType, Quote, clean_price, tick_flag
+from ibterm.domain.quote import MarketDataType, Quote, clean_price, quote_mark, tick_flag
 from ibterm.domain.symbols import SymbolError, parse_symbol
+from ibterm.domain.what_if import IbWhatIf
 from ibterm.reference import futures_table
 
 log = logging.getLogger("ibterm.broker")
@@ -77,23 +78,6 @@ class SessionUpdate:
     positions: list[Position] | None = None
     account: AccountSummary | None = None
     notices: list[Notice] = field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class IbWhatIf:
-    """IB's own what-if for one order: margin changes and levels after, or why not."""
-
-    init_change: float | None = None
-    maint_change: float | None = None
-    init_after: float | None = None
-    maint_after: float | None = None
-    equity_after: float | None = None
-    commission: float | None = None
-    error: str = ""  # set when there are no figures: not connected, refused, timed out
-
-    @property
-    def ok(self) -> bool:
-        return not self.error and self.init_change is not None
 
 
 def _state_number(value: object) -> float | None:
@@ -596,14 +580,6 @@ class BrokerSession:
 
 def _finite(value: float | None) -> float | None:
     return clean_price(value) if value is not None and abs(value) < 1e300 else None
-
-
-def quote_mark(q: Quote) -> float | None:
-    """A quote's mid, else its last trade; None for a flagged quote (bad, crossed, zero)."""
-    if q.flag:
-        return None
-    price = q.mid if q.mid is not None else q.last
-    return price if price is not None and price > 0 else None
 
 
 def quote_from_ticker(con_id: int, t: Ticker, at: float) -> Quote:

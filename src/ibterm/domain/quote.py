@@ -104,3 +104,11 @@ def tick_flag(quote: Quote, reference: float | None, band: float) -> str:
             if abs(p / ref - 1.0) > band:
                 return "bad"
     return ""
+
+
+def quote_mark(q: Quote) -> float | None:
+    """A quote's mid, else its last trade; None for a flagged quote (bad, crossed, zero)."""
+    if q.flag:
+        return None
+    price = q.mid if q.mid is not None else q.last
+    return price if price is not None and price > 0 else None

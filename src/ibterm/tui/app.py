@@ -25,15 +25,16 @@ from ibterm import yamlfile
 from ibterm.broker.journal import Journal, journal_path
 from ibterm.broker.pipeline import OrderPipeline, Outcome, PipelineUpdate
 from ibterm.broker.reconcile import Discrepancy
-from ibterm.broker.session import BrokerSession, IbWhatIf, SessionUpdate, quote_mark
+from ibterm.broker.session import BrokerSession, SessionUpdate
 from ibterm.config import data_dir, user_dir
 from ibterm.config_write import save_watchlist
 from ibterm.domain.connection import ConnectionState
 from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.orders import CheckResult, Confirmation, IntentKind, OrderIntent, Side
-from ibterm.domain.quote import MarketDataType
+from ibterm.domain.quote import MarketDataType, quote_mark
 from ibterm.domain.symbols import SymbolError
 from ibterm.domain.ticket_form import TicketError
+from ibterm.domain.what_if import IbWhatIf
 from ibterm.keymaps import Keymap
 from ibterm.macros import MacroError, build_intent
 from ibterm.risk.preview import PreviewCalculator, PreviewRequest, order_words

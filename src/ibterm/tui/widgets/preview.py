@@ -16,7 +16,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 from textual_plotext import PlotextPlot
 
-from ibterm.broker.session import IbWhatIf
+from ibterm.domain.what_if import IbWhatIf
 from ibterm.risk.preview import Disagreement, MarginPreview, disagreements
 from ibterm.risk.whatif import Figures
 from ibterm.tui import format as fmt
