@@ -41,7 +41,7 @@ bench: $(TEST_STAMP)
 
 # Ten minutes under a fault schedule (a 30-second version runs in make test).
 soak: $(TEST_STAMP)
-	$(BIN)/python bench/soak.py --duration $${SOAK_SECONDS:-600}
+	$(BIN)/python bench/soak.py --duration $${SOAK_SECONDS:-600} $${SOAK_ARGS:-}
 
 lint: $(TEST_STAMP)
 	$(BIN)/python -m pip install --quiet ruff

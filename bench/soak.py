@@ -27,7 +27,9 @@ the simulator holds (its control endpoint's /orders):
                 what is measured is memory held, not the allocator's high-water mark);
                 the end's untrimmed RSS too
 
-Run: python bench/soak.py [--duration 600] [--rate 5] [--json]
+With --app the trader drives the whole Textual app, headless (see AppSoak).
+
+Run: python bench/soak.py [--duration 600] [--rate 5] [--app] [--json]
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ import ctypes
 import gc
 import itertools
 import json
+import os
 import logging
 import resource
 import subprocess
@@ -122,16 +125,25 @@ class Trader:
         return Confirmation(True, frozenset())
 
 
+def soak_session(port: int) -> BrokerSession:
+    profile = Profile(port=port, client_id=CLIENT_ID, watchlist=list(SYMBOLS),
+                      connect_timeout=5, confirm_orders=False, flood_intents=10_000)
+    return BrokerSession(profile, "soak", TradingMode.PAPER)
+
+
 class Soak:
+    """The scripted trader on the app's broker layer (no widgets)."""
+
     def __init__(self, port: int, workdir: Path, rate: float):
         self.port = port
         self.rate = rate
-        profile = Profile(port=port, client_id=CLIENT_ID, watchlist=list(SYMBOLS),
-                          connect_timeout=5, confirm_orders=False, flood_intents=10_000)
-        self.session = BrokerSession(profile, "soak", TradingMode.PAPER)
+        self.session = soak_session(port)
         self.journal_path = workdir / "journal.sqlite3"
         self.journal = Journal(self.journal_path, "soak")
         self.pipeline = OrderPipeline(self.session, self.journal, Trader())
+        self._init_counters()
+
+    def _init_counters(self) -> None:
         self.refused: Counter[str] = Counter()
         self.working: list[str] = []
         # What the blotter shows of each order: its last update (status, filled).
@@ -182,32 +194,107 @@ class Soak:
         for n in itertools.count():
             if loop.time() >= end:
                 break
-            self._drain()
+            await self._drain_async()
             if n % 2 and self.working:
-                if not self.pipeline.cancel(self.working.pop(0)):
+                if not self._cancel(self.working.pop(0)):
                     self.refused["cancel: not working"] += 1
             else:
                 intent = self._intent(n // 2)
                 if intent is None:
                     self.refused["no quote"] += 1
                 else:
-                    result = await self.pipeline.submit(intent)
-                    if result.outcome is not Outcome.QUEUED:
-                        reason = result.message.split(":")[0] or result.outcome.value
-                        self.refused[reason] += 1
+                    await self._place(intent)
             next_at += period
             await asyncio.sleep(max(0.0, next_at - loop.time()))
+
+    async def _drain_async(self) -> None:
+        self._drain()
+
+    def _cancel(self, ref: str) -> bool:
+        return self.pipeline.cancel(ref)
+
+    async def _place(self, intent: OrderIntent) -> None:
+        result = await self.pipeline.submit(intent)
+        if result.outcome is not Outcome.QUEUED:
+            reason = result.message.split(":")[0] or result.outcome.value
+            self.refused[reason] += 1
+
+    async def start(self) -> bool:
+        return await self.session.start()
+
+    async def close(self) -> None:
+        await self.session.close()
+        self.journal.close()
 
     async def settle(self, timeout: float = 30.0) -> None:
         """Until connected, the queue empty and the last reconciliation done."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and not (self.session.connected
                                                    and not self.pipeline.queue):
-            self._drain()
+            await self._drain_async()
             await asyncio.sleep(0.1)
         await asyncio.sleep(1.5)  # the last acknowledgements
+        await self._drain_async()
         await self.pipeline.reconcile()
-        self._drain()
+        await asyncio.sleep(0.6)  # the app's own drain shows it in the blotter
+        await self._drain_async()
+
+
+class AppSoak(Soak):
+    """The scripted trader at the whole app, headless: orders go in as the ticket sends
+    them (the app's submit worker, its confirmation modal, its notifications), cancels as
+    the blotter asks for them, and what counts is what the blotter shows. A confirmation
+    that needs an override is declined, as a careful trader would."""
+
+    def __init__(self, port: int, workdir: Path, rate: float):
+        from ibterm.tui.app import IbtermApp
+
+        self.port = port
+        self.rate = rate
+        self.session = soak_session(port)
+        self.journal_path = workdir / "journal.sqlite3"
+        self.journal = Journal(self.journal_path, "soak")
+        self.app = IbtermApp(self.session, self.journal)
+        self.pipeline = self.app.pipeline
+        self._init_counters()
+        self._running: contextlib.AbstractAsyncContextManager[Any] | None = None
+        self.pilot: Any = None
+
+    async def start(self) -> bool:
+        self._running = self.app.run_test(headless=True, size=(120, 40))
+        self.pilot = await self._running.__aenter__()
+        deadline = time.monotonic() + 15
+        while not self.session.connected and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        return self.session.connected
+
+    async def close(self) -> None:
+        if self._running is not None:
+            await self._running.__aexit__(None, None, None)
+        self.journal.close()
+
+    def _drain(self) -> None:
+        pass  # the app drains the session and the pipeline itself, four times a second
+
+    async def _drain_async(self) -> None:
+        from ibterm.tui.widgets.confirm import ConfirmOrder
+
+        if isinstance(self.app.screen, ConfirmOrder):
+            self.refused["declined in the confirmation"] += 1
+            await self.pilot.press("escape")
+        for ref, update in self.app.orders.orders.items():
+            self.view[ref] = (update.status, update.filled)
+        self.working = [ref for ref, (status, _) in self.view.items()
+                        if status in WORKING - {"PendingCancel"}]
+
+    def _cancel(self, ref: str) -> bool:
+        from ibterm.tui.widgets.orders import OrdersTable
+
+        self.app.post_message(OrdersTable.CancelRequested(ref, False))
+        return True
+
+    async def _place(self, intent: OrderIntent) -> None:
+        self.app.submit(intent)  # the app's worker, as when the ticket sends an order
 
 
 def _fate(status: str) -> str:
@@ -266,6 +353,9 @@ def compare(journal_path: Path, server_orders: list[dict[str, Any]],
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        # Nothing of the user's (config, risk tables, themes, journal) is read or written.
+        os.environ["IBTERM_CONFIG"] = str(workdir / "config.yaml")
+        os.environ["IBTERM_DATA_DIR"] = str(workdir / "data")
         scenario = workdir / "soak.yaml"
         scenario.write_text(yaml.safe_dump({"faults": schedule(args.duration)}))
         sim = subprocess.Popen([sys.executable, "-m", "ibterm", "sim", "--port", "0",
@@ -274,8 +364,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         try:
             assert sim.stdout is not None
             port = int(sim.stdout.readline().rsplit(":", 1)[1])
-            soak = Soak(port, workdir, args.rate)
-            if not await soak.session.start():
+            soak = (AppSoak if args.app else Soak)(port, workdir, args.rate)
+            if not await soak.start():
                 raise SystemExit("soak: could not connect to the simulator")
             await asyncio.sleep(1.0)  # first quotes
             if args.trace_memory:
@@ -306,8 +396,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                         print("   ", line, file=sys.stderr)
             loop = asyncio.get_running_loop()
             server_orders = await loop.run_in_executor(None, control.call, port, "/orders")
-            await soak.session.close()
-            soak.journal.close()
+            await soak.close()
             figures = compare(soak.journal_path, server_orders, soak.view)
         finally:
             sim.terminate()
@@ -335,6 +424,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5.0, help="actions a second (default 5)")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    parser.add_argument("--app", action="store_true",
+                        help="drive the whole Textual app (headless), not only its broker "
+                             "layer")
     parser.add_argument("--trace-memory", type=int, default=0, metavar="N",
                         help="print the N biggest allocation growths (tracemalloc)")
     args = parser.parse_args()
