@@ -41,8 +41,8 @@ import ctypes
 import gc
 import itertools
 import json
-import os
 import logging
+import os
 import resource
 import subprocess
 import sys

@@ -289,3 +289,19 @@ async def test_other_clients_and_the_order_books(client: IB, sim: SimServer) -> 
         assert [(f.execution.side, f.execution.shares) for f in fills] == [("SLD", 5.0)]
     finally:
         other.disconnect()
+
+
+async def test_executions_filtered_by_time(sim: SimServer, ib: IB) -> None:
+    import datetime as dt
+
+    from ib_async import ExecutionFilter
+
+    aapl = Contract(conId=265598, exchange="SMART")
+    trade = ib.placeOrder(aapl, MarketOrder("BUY", 1))
+    while not trade.isDone():
+        await asyncio.sleep(0.02)
+    now = dt.datetime.now(dt.UTC)
+    before = ExecutionFilter(time=f"{now - dt.timedelta(minutes=1):%Y%m%d-%H:%M:%S}")
+    after = ExecutionFilter(time=f"{now + dt.timedelta(minutes=1):%Y%m%d %H:%M:%S} UTC")
+    assert len(await ib.reqExecutionsAsync(before)) == 1
+    assert await ib.reqExecutionsAsync(after) == []

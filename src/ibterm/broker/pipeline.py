@@ -10,6 +10,7 @@ order carries a unique orderRef derived from its intent.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import time
 from collections import deque
@@ -86,6 +87,9 @@ class _Queued:
 # execution and commission reports can follow the final status. Then it is forgotten, so
 # a long session does not grow with every order it ever sent (the journal keeps them).
 RETAIN_FINISHED = 120.0
+# After a reconnect the executions are asked for from this long before the link went:
+# one in flight when it dropped is among them, whatever the clocks' skew.
+EXECUTIONS_MARGIN = dt.timedelta(minutes=5)
 PACING_VIOLATION = 100
 PACING_PAUSE = 1.1  # seconds: IB counts messages over one second
 
@@ -127,6 +131,7 @@ class OrderPipeline:
         self._paced: set[str] = set()  # order refs already sent again after error 100
         self._finished: deque[tuple[float, str]] = deque()  # (when, order_ref), oldest first
         self._kill_pending = False  # the kill switch's global cancel, not sent yet
+        self._link_lost_at: dt.datetime | None = None  # wall clock, for the executions asked
         self._pause_until = 0.0  # after a pacing violation the gateway gets a breather
         # Positions as last seen while connected (ib_async forgets them on a disconnect),
         # and the snapshot taken when the link went, to report what moved while away.
@@ -406,6 +411,8 @@ class OrderPipeline:
                             ConnectionState.DISCONNECTED):
             if self._away_positions is None:
                 self._away_positions = dict(self._positions)
+            if self._link_lost_at is None:
+                self._link_lost_at = dt.datetime.now(dt.UTC)
             self.journal.record("connection", state=status.state.value, detail=status.detail)
             self._withdraw(f"connection {status.state.value}")
         elif status.state is ConnectionState.CONNECTED:
@@ -417,7 +424,10 @@ class OrderPipeline:
     async def reconcile(self) -> list[Discrepancy]:
         """Journal vs gateway; re-attach to our orders that are still working."""
         try:
-            found, open_trades = await reconcile(self.session.ib, self.journal)
+            since = (self._link_lost_at - EXECUTIONS_MARGIN
+                     if self._link_lost_at is not None else None)
+            found, open_trades = await reconcile(self.session.ib, self.journal, since)
+            self._link_lost_at = None
         except (TimeoutError, ConnectionError) as exc:
             self._notice("error", f"Reconciliation failed: {exc!r}")
             return []

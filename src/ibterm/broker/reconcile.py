@@ -5,11 +5,12 @@ reported, never "fixed" by resending."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ib_async import IB, Trade
+from ib_async import IB, ExecutionFilter, Trade
 
 from ibterm.broker.journal import Journal
 
@@ -65,7 +66,8 @@ def position_changes(before: dict[PositionKey, tuple[float, str]],
     return found
 
 
-async def reconcile(ib: IB, journal: Journal) -> tuple[list[Discrepancy], list[Trade]]:
+async def reconcile(ib: IB, journal: Journal, since: dt.datetime | None = None
+                    ) -> tuple[list[Discrepancy], list[Trade]]:
     """Compare; journal every difference; return them and the gateway's open trades.
 
     What reconciliation learns goes into the journal, so it is reported once: an order
@@ -75,7 +77,10 @@ async def reconcile(ib: IB, journal: Journal) -> tuple[list[Discrepancy], list[T
     # this snapshot and is not judged (the gateway's open orders may not show it yet).
     states = journal.order_states()
     open_trades: list[Trade] = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), TIMEOUT)
-    fills = await asyncio.wait_for(ib.reqExecutionsAsync(), TIMEOUT)
+    # After a reconnect only the executions since shortly before the link went: the
+    # earlier ones were seen live. (The day's list grows, and ib_async keeps a copy.)
+    flt = ExecutionFilter(time=f"{since.astimezone(dt.UTC):%Y%m%d-%H:%M:%S}") if since else None
+    fills = await asyncio.wait_for(ib.reqExecutionsAsync(flt), TIMEOUT)
     # Read after the executions came: fills journaled meanwhile (live) are known.
     known_execs = journal.exec_ids()
     found: list[Discrepancy] = []

@@ -66,6 +66,16 @@ _UNSUPPORTED_NAMES = {
 }
 
 
+def exec_filter_time(text: str) -> dt.datetime | None:
+    """An execution filter's time: `yyyymmdd-hh:mm:ss` (UTC) or `yyyymmdd hh:mm:ss`
+    (the simulator's zone is UTC), optionally followed by ` UTC`; None when empty."""
+    text = text.strip().removesuffix(" UTC").removesuffix(" GMT")
+    if not text:
+        return None
+    return dt.datetime.strptime(text.replace("-", " ", 1), "%Y%m%d %H:%M:%S").replace(
+        tzinfo=dt.UTC)
+
+
 def check_loopback(host: str) -> str:
     """Return `host` if it is a loopback IP address; raise ValueError otherwise."""
     try:
@@ -870,10 +880,18 @@ class ClientConnection:
         client_filter = int(fields[3] or 0)
         account, symbol, sec_type, side = fields[4], fields[6].upper(), fields[7].upper(), \
             fields[9].upper()
+        try:
+            since = exec_filter_time(fields[5])
+        except ValueError:
+            self.send(m.error(req_id, 321, f"Error validating request: execution filter time "
+                                           f"{fields[5]!r} is not yyyymmdd-hh:mm:ss"))
+            return
         out = []
         for fill in self.server.orders.fills:
             o, inst = fill.order, fill.order.sim.instrument
             if client_filter and o.client_id != client_filter:
+                continue
+            if since is not None and exec_filter_time(fill.time) < since:
                 continue
             if (account and o.account != account) or (symbol and inst.symbol != symbol) or (
                     sec_type and inst.sec_type.value != sec_type) or (
