@@ -600,3 +600,31 @@ async def test_the_kill_switch_without_a_link_says_so_and_cancels_on_reconnect(
     assert pipeline.state is TradingState.HALTED
     kinds = [e.kind for e in read_events(pipeline.journal.path)]
     assert kinds.count("cancel-failed") == 1 and "cancel" in kinds
+
+
+def test_open_orders_in_the_journal_agree_with_the_full_replay(tmp_path: Path) -> None:
+    from ibterm.broker.reconcile import DONE
+
+    journal = Journal(tmp_path / "j.sqlite3", "p")
+    other = Journal(tmp_path / "j.sqlite3", "q")  # another profile's orders are not ours
+    journal.record("submitted", order_ref="a")
+    journal.record("submitted", order_ref="b")
+    journal.record("status", order_ref="b", status="PendingSubmit")
+    journal.record("submitted", order_ref="c")
+    journal.record("status", order_ref="c", status="Submitted")
+    journal.record("withdrawn", order_ref="c", modify=True)  # a change withdrawn: works
+    journal.record("submitted", order_ref="d")
+    journal.record("status", order_ref="d", status="Filled")
+    journal.record("queued", order_ref="e")
+    journal.record("withdrawn", order_ref="e", modify=False)
+    journal.record("submitted", order_ref="f")
+    journal.record("status", order_ref="f", status="NotReceived")
+    other.record("submitted", order_ref="g")
+    journal.record("fill", order_ref="d", exec_id="x1")
+    everything = journal.order_states()
+    expected = {r: s for r, s in everything.items() if s[0] not in DONE}
+    assert journal.open_orders(DONE) == expected == {
+        "a": ("Submitted-unacknowledged", ""), "b": ("Submitted-unacknowledged", ""),
+        "c": ("Submitted", "")}
+    assert journal.knows("d") and not journal.knows("g") and other.knows("g")
+    assert journal.known_execs(["x1", "x2"]) == {"x1"} and journal.known_execs([]) == set()

@@ -12,7 +12,7 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,6 +99,48 @@ class Journal:
                     status = "Submitted-unacknowledged"
                 states[ref] = (status, symbol)
         return states
+
+    def open_orders(self, final: Collection[str]) -> dict[str, tuple[str, str]]:
+        """The orders whose last state in the journal is not one of `final`: order_ref ->
+        (status, symbol), as order_states() says it. SQLite picks each order's last
+        event, so a reconciliation costs the same late in a busy day as at its start."""
+        marks = ", ".join("?" * len(final))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT e.order_ref, e.kind, e.symbol, json_extract(e.data, '$.status') "
+                "FROM events e JOIN (SELECT order_ref, MAX(seq) AS seq FROM events "
+                "  WHERE profile = ? AND order_ref != '' "
+                "  AND kind IN ('submitted', 'status', 'withdrawn') "
+                "  AND NOT (kind = 'withdrawn' AND coalesce(json_extract(data, '$.modify'), 0))"
+                "  GROUP BY order_ref) last ON e.seq = last.seq "
+                f"WHERE e.kind != 'withdrawn' AND NOT (e.kind = 'status' AND "
+                f"coalesce(json_extract(e.data, '$.status'), '') IN ({marks}))",
+                (self.profile, *final)).fetchall()
+        out: dict[str, tuple[str, str]] = {}
+        for ref, kind, symbol, status in rows:
+            if kind == "submitted" or status == "PendingSubmit":
+                status = "Submitted-unacknowledged"
+            out[ref] = (status or "", symbol)
+        return out
+
+    def knows(self, order_ref: str) -> bool:
+        """Whether this profile ever journaled the order."""
+        with self._lock:
+            return self._db.execute(
+                "SELECT 1 FROM events WHERE order_ref = ? AND profile = ? LIMIT 1",
+                (order_ref, self.profile)).fetchone() is not None
+
+    def known_execs(self, exec_ids: Collection[str]) -> set[str]:
+        """Those of `exec_ids` journaled as fills."""
+        if not exec_ids:
+            return set()
+        marks = ", ".join("?" * len(exec_ids))
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT json_extract(data, '$.exec_id') FROM events WHERE profile = ? AND "
+                f"kind = 'fill' AND json_extract(data, '$.exec_id') IN ({marks})",
+                (self.profile, *exec_ids)).fetchall()
+        return {r for (r,) in rows}
 
     def exec_ids(self) -> set[str]:
         with self._lock:

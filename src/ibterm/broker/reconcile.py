@@ -75,14 +75,15 @@ async def reconcile(ib: IB, journal: Journal, since: dt.datetime | None = None
     has no record of it), a missed execution becomes a fill."""
     # The journal first: an order sent while the answers below are awaited is not in
     # this snapshot and is not judged (the gateway's open orders may not show it yet).
-    states = journal.order_states()
+    states = journal.open_orders(DONE)
     open_trades: list[Trade] = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), TIMEOUT)
     # After a reconnect only the executions since shortly before the link went: the
     # earlier ones were seen live. (The day's list grows, and ib_async keeps a copy.)
     flt = ExecutionFilter(time=f"{since.astimezone(dt.UTC):%Y%m%d-%H:%M:%S}") if since else None
     fills = await asyncio.wait_for(ib.reqExecutionsAsync(flt), TIMEOUT)
     # Read after the executions came: fills journaled meanwhile (live) are known.
-    known_execs = journal.exec_ids()
+    known_execs = journal.known_execs(
+        [f.execution.execId for f in fills if f.execution.orderRef.startswith("ibterm-")])
     found: list[Discrepancy] = []
 
     working_refs = {t.order.orderRef for t in open_trades}
@@ -95,7 +96,7 @@ async def reconcile(ib: IB, journal: Journal, since: dt.datetime | None = None
         else [])
     for t in open_trades:
         ref = t.order.orderRef
-        if ref not in states:
+        if ref not in states and not journal.knows(ref):
             who = f"clientId {t.order.clientId}" if t.order.clientId else "TWS or another client"
             found.append(Discrepancy(
                 Difference.UNKNOWN_ORDER, ref, t.contract.localSymbol or t.contract.symbol,
