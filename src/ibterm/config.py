@@ -137,6 +137,9 @@ class Profile(_Model):
     allowed_accounts: list[str] = Field(
         default_factory=list, description="accounts it may trade; empty: any managed one")
     order_rate: float = Field(40, gt=0, le=50, description="order messages per second")
+    blotter_finished: int = Field(500, ge=10, le=100_000,
+                                  description="finished orders the blotter keeps (the newest); "
+                                              "working ones always stay, the journal keeps all")
     stop_gap: float = Field(0.02, ge=0, le=1, description="bracket builder: the loss shown "
                                                           "if a stop fills this fraction "
                                                           "beyond its price")

@@ -233,3 +233,24 @@ async def test_a_failing_worker_is_reported_and_the_app_goes_on(
                                        for n in app._notifications))
         assert app.is_running and ticket.instrument is not None
         assert ticket.instrument.symbol == "AAPL"  # the last good state is kept
+
+
+async def test_the_blotter_keeps_the_newest_finished_orders(sim: SimServer) -> None:
+    from ibterm.domain.instrument import Instrument, SecType
+    from ibterm.domain.orders import OrderType, OrderUpdate, Side
+
+    app = _app(sim, blotter_finished=10)
+    aapl = Instrument(265598, "AAPL", SecType.STK, "SMART", "USD")
+
+    def update(i: int, status: str) -> OrderUpdate:
+        return OrderUpdate(f"ibterm-{i}-0", str(i), aapl, Side.BUY, 1, OrderType.LMT, 200.0,
+                           None, status, 0.0, 1.0, 0.0)
+
+    async with app.run_test(size=(120, 40)):
+        table = app.query_one(OrdersTable)
+        table.apply([update(0, "Submitted")])  # the oldest, still working
+        table.apply([update(i, "Cancelled") for i in range(1, 16)])
+        table.apply([update(16, "NotReceived")])
+        assert table.row_count == 11 and "ibterm-0-0" in table.orders
+        finished = [k for k in table.row_keys if table.orders[k].done]
+        assert finished == [f"ibterm-{i}-0" for i in range(16, 6, -1)]  # newest first

@@ -13,10 +13,11 @@ from enum import StrEnum
 from ib_async import IB, ExecutionFilter, Trade
 
 from ibterm.broker.journal import Journal
+from ibterm.domain.orders import FINAL_STATUSES
 
 log = logging.getLogger("ibterm.reconcile")
 
-DONE = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive", "NotSent", "NotReceived"})
+DONE = FINAL_STATUSES
 # The status given to an order sent as the link dropped, which the gateway has no record
 # of: final, and never sent again (it may not be resent blindly: see docs/orders.md).
 NOT_RECEIVED = "NotReceived"

@@ -144,6 +144,12 @@ class Confirmation:
     overrides: frozenset[str] = frozenset()  # check ids the trader chose to override
 
 
+# Statuses after which an order never changes: IB's, and the app's own NotSent (withdrawn
+# from the queue) and NotReceived (the gateway never got it; found by reconciliation).
+FINAL_STATUSES = frozenset({"Filled", "Cancelled", "ApiCancelled", "Inactive", "NotSent",
+                            "NotReceived"})
+
+
 @dataclass(frozen=True, slots=True)
 class OrderUpdate:
     """A working or finished order, for the blotter (keyed by order_ref)."""
@@ -165,7 +171,7 @@ class OrderUpdate:
 
     @property
     def done(self) -> bool:
-        return self.status in ("Filled", "Cancelled", "ApiCancelled", "Inactive", "NotSent")
+        return self.status in FINAL_STATUSES
 
 
 @dataclass(frozen=True, slots=True)

@@ -136,7 +136,7 @@ class IbtermApp(App[None]):
                     yield AccountLine(id="account")
                 with Vertical(id="orders-pane", classes="pane") as pane:
                     pane.border_title = "Orders"
-                    yield OrdersTable(id="orders")
+                    yield OrdersTable(self.session.profile.blotter_finished, id="orders")
             yield MarginPreviewPane(self.session.profile.whatif_disagreement, id="preview")
         yield OrderTicket(id="ticket")
         yield Footer()

@@ -49,9 +49,10 @@ class OrdersTable(Grid):
             super().__init__()
             self.order = order
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, keep_finished: int = 500, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.orders: dict[str, OrderUpdate] = {}
+        self.keep_finished = keep_finished  # the profile's blotter_finished
 
     def apply(self, updates: list[OrderUpdate]) -> None:
         for u in updates:
@@ -65,6 +66,15 @@ class OrdersTable(Grid):
                 self.refresh()
             self.orders[u.order_ref] = u
             self._render(u)
+        self._trim()
+
+    def _trim(self) -> None:
+        """The oldest finished orders leave once there are more than keep_finished; the
+        journal keeps them. Working orders always stay."""
+        finished = [k for k in self._keys if self.orders[k].done]  # newest first
+        for key in finished[self.keep_finished:]:
+            self.remove_row(key)
+            del self.orders[key]
 
     def _render(self, u: OrderUpdate) -> None:
         dec = fmt.tick_decimals(u.instrument.min_tick)
