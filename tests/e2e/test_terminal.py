@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -32,13 +32,18 @@ class Terminal:
             time.sleep(0.15)
 
     def wait_for(self, *texts: str, timeout: float = 30.0) -> str:
+        return self.wait_until(lambda screen: all(t in screen for t in texts),
+                               f"{texts!r}", timeout)
+
+    def wait_until(self, seen: Callable[[str], bool], what: str,
+                   timeout: float = 30.0) -> str:
         deadline = time.monotonic() + timeout
         while True:
             screen = self.screen()
-            if all(t in screen for t in texts):
+            if seen(screen):
                 return screen
             if time.monotonic() > deadline:
-                raise AssertionError(f"never saw {texts!r} on the screen:\n{screen}")
+                raise AssertionError(f"never saw {what} on the screen:\n{screen}")
             time.sleep(0.2)
 
 
@@ -81,8 +86,10 @@ def test_demo_by_keys(terminal: Terminal) -> None:
     terminal.keys("F12")
     terminal.wait_for("KILL SWITCH")
     terminal.keys("y")
-    screen = terminal.wait_for("HALTED")
-    assert "Submitted" not in screen.replace("PreSubmitted", "")  # nothing left working
+    terminal.wait_for("HALTED")
+    # The global cancel's answers follow the state: nothing is left working.
+    terminal.wait_until(lambda screen: "Submitted" not in screen.replace("PreSubmitted", "")
+                        and "PreSubmitted" not in screen, "no working order", timeout=10)
 
 
 def test_the_terminal_going_away_ends_the_app(terminal: Terminal, tmp_path: Path) -> None:
