@@ -387,7 +387,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             rss_end_raw = rss_mib()
             rss_end = settled_rss_mib()
             if args.trace_memory:
-                diff = tracemalloc.take_snapshot().compare_to(trace_start, "lineno")
+                diff = tracemalloc.take_snapshot().compare_to(trace_start, os.environ.get("SOAK_TRACE_BY", "lineno"))
                 total = sum(stat.size_diff for stat in diff)
                 print(f"traced Python memory growth: {total / 2**20:+.1f} MiB", file=sys.stderr)
                 for stat in diff[:args.trace_memory]:

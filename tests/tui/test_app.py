@@ -129,3 +129,24 @@ async def test_a_lost_gateway_shows_in_the_status_bar(sim: SimServer) -> None:
         await until(pilot, lambda: "reconnecting" in _status(app) or "lost" in _status(app),
                      timeout=2)
 
+
+
+async def test_the_footer_forgets_its_old_keys(sim: SimServer) -> None:
+    # Every change of the active bindings recomposes the footer; Textual 8.2 kept every
+    # earlier set of keys alive through their data binding (ibterm's Footer drops them).
+    import gc
+
+    from textual.widgets._footer import FooterKey
+
+    app = _app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        for _ in range(12):
+            await pilot.press("tab")
+            await pilot.pause(0.05)
+        await pilot.press("question_mark")
+        await pilot.pause(0.1)
+        await pilot.press("escape")
+        await pilot.pause(0.1)
+        gc.collect()
+        stale = [o for o in gc.get_objects() if isinstance(o, FooterKey) and not o.is_attached]
+        assert not stale

@@ -18,7 +18,6 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from ibterm import yamlfile
@@ -44,6 +43,7 @@ from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, DEFAULT_THEME, LoadedThemes,
 from ibterm.tui.widgets.confirm import AskText, AskYesNo, ConfirmOrder
 from ibterm.tui.widgets.executions import ExecutionLog, ExecutionsScreen
 from ibterm.tui.widgets.fields import StepInput
+from ibterm.tui.widgets.footer import Footer
 from ibterm.tui.widgets.help import HelpScreen, binding_rows, live_bindings
 from ibterm.tui.widgets.orders import OrdersTable
 from ibterm.tui.widgets.positions import AccountLine, PositionsTable
