@@ -56,10 +56,24 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
     command = f"env {env} {sys.executable} -m ibterm demo"
     subprocess.run([TMUX, "new-session", "-d", "-s", session, "-x", "120", "-y", "40",  # type: ignore[list-item]
                     command], check=True, timeout=10, env={**os.environ, "TMUX": ""})
+    pane = subprocess.run([TMUX, "display", "-p", "-t", session, "#{pane_pid}"],  # type: ignore[list-item]
+                          capture_output=True, text=True, timeout=10).stdout.strip()
     try:
         yield Terminal(session)
     finally:
         subprocess.run([TMUX, "kill-session", "-t", session], timeout=10)  # type: ignore[list-item]
+        # Whatever the test did, the app must not outlive its terminal (it once did: a
+        # deadlock in Textual's shutdown left it sleeping, now cut short by a watchdog).
+        deadline = time.monotonic() + 15
+        while pane.isdigit():
+            try:
+                os.kill(int(pane), 0)
+            except ProcessLookupError:
+                break
+            if time.monotonic() > deadline:
+                os.kill(int(pane), 9)
+                raise AssertionError("ibterm outlived its terminal")
+            time.sleep(0.2)
 
 
 def test_demo_by_keys(terminal: Terminal) -> None:

@@ -7,7 +7,9 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -60,6 +62,8 @@ REFRESH_INTERVAL = 0.25
 # The margin preview waits for the typing to pause this long before it computes.
 PREVIEW_DEBOUNCE = 0.15
 PANES = ("watchlist", "positions", "orders")
+# After SIGHUP, how long the normal shutdown may take before the process just ends.
+HANGUP_GRACE = 5.0
 
 
 class IbtermApp(App[None]):
@@ -170,7 +174,7 @@ class IbtermApp(App[None]):
         # The terminal going away (an SSH session dropped, tmux killed) ends the app the
         # normal way: session closed, journal closed, no process left spinning.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.exit)
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hang_up)
         self.set_interval(REFRESH_INTERVAL, self.refresh_from_session)
         self.set_interval(1.0, self._tick_clock)
         self.run_worker(self.session.start(), name="connect", exclusive=True,
@@ -614,6 +618,17 @@ class IbtermApp(App[None]):
         sources: list[object] = [self, self.watchlist,
                                  self.orders, self.ticket]
         self.push_screen(HelpScreen(binding_rows(self, sources)))
+
+    def _hang_up(self) -> None:
+        """The terminal went away: end the normal way. Textual's output thread can
+        deadlock restoring a terminal that no longer exists (seen in CI: the main thread
+        stuck in WriterThread.stop), so a watchdog ends the process if the shutdown has
+        not within HANGUP_GRACE seconds; by then the session and the journal are closed
+        (the journal commits every event as it is written in any case)."""
+        watchdog = threading.Timer(HANGUP_GRACE, os._exit, args=(0,))
+        watchdog.daemon = True
+        watchdog.start()
+        self.exit()
 
     @work(exclusive=True, group="quit", exit_on_error=False)
     async def action_quit_app(self) -> None:
