@@ -140,10 +140,7 @@ class Soak:
         self.session = soak_session(port)
         self.journal_path = workdir / "journal.sqlite3"
         self.journal = Journal(self.journal_path, "soak")
-        self.pipeline = OrderPipeline(self.session, self.journal, Trader())
-        self._init_counters()
-
-    def _init_counters(self) -> None:
+        self.pipeline = self._pipeline()
         self.refused: Counter[str] = Counter()
         self.working: list[str] = []
         # What the blotter shows of each order: its last update (status, filled).
@@ -151,6 +148,9 @@ class Soak:
         self.lost_at: float | None = None
         self.outages: list[float] = []
         self.session.status_listeners.append(self._on_status)
+
+    def _pipeline(self) -> OrderPipeline:
+        return OrderPipeline(self.session, self.journal, Trader())
 
     def _on_status(self, status: ConnectionStatus) -> None:
         if status.state is ConnectionState.CONNECTED:
@@ -246,19 +246,13 @@ class AppSoak(Soak):
     the blotter asks for them, and what counts is what the blotter shows. A confirmation
     that needs an override is declined, as a careful trader would."""
 
-    def __init__(self, port: int, workdir: Path, rate: float):
+    def _pipeline(self) -> OrderPipeline:
         from ibterm.tui.app import IbtermApp
 
-        self.port = port
-        self.rate = rate
-        self.session = soak_session(port)
-        self.journal_path = workdir / "journal.sqlite3"
-        self.journal = Journal(self.journal_path, "soak")
         self.app = IbtermApp(self.session, self.journal)
-        self.pipeline = self.app.pipeline
-        self._init_counters()
         self._running: contextlib.AbstractAsyncContextManager[Any] | None = None
         self.pilot: Any = None
+        return self.app.pipeline
 
     async def start(self) -> bool:
         self._running = self.app.run_test(headless=True, size=(120, 40))
@@ -387,7 +381,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             rss_end_raw = rss_mib()
             rss_end = settled_rss_mib()
             if args.trace_memory:
-                diff = tracemalloc.take_snapshot().compare_to(trace_start, os.environ.get("SOAK_TRACE_BY", "lineno"))
+                diff = tracemalloc.take_snapshot().compare_to(trace_start, args.trace_by)
                 total = sum(stat.size_diff for stat in diff)
                 print(f"traced Python memory growth: {total / 2**20:+.1f} MiB", file=sys.stderr)
                 for stat in diff[:args.trace_memory]:
@@ -429,6 +423,8 @@ def main() -> None:
                              "layer")
     parser.add_argument("--trace-memory", type=int, default=0, metavar="N",
                         help="print the N biggest allocation growths (tracemalloc)")
+    parser.add_argument("--trace-by", choices=("lineno", "filename", "traceback"),
+                        default="lineno", help="how --trace-memory groups allocations")
     args = parser.parse_args()
     report = asyncio.run(main_async(args))
     if args.json:

@@ -142,13 +142,6 @@ class Journal:
                 (self.profile, *exec_ids)).fetchall()
         return {r for (r,) in rows}
 
-    def exec_ids(self) -> set[str]:
-        with self._lock:
-            rows = self._db.execute(
-                "SELECT data FROM events WHERE profile = ? AND kind = 'fill'",
-                (self.profile,)).fetchall()
-        return {json.loads(d).get("exec_id", "") for (d,) in rows}
-
     def close(self) -> None:
         with self._lock:
             self._db.close()
