@@ -7,6 +7,7 @@ See docs/config.md.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from enum import StrEnum
@@ -109,6 +110,60 @@ class Limits(_Model):
         )
 
 
+class PriceFrom(StrEnum):
+    """Where a new ticket's limit starts, from a live, fresh quote only."""
+
+    TOUCH = "touch"  # the side it trades against: ask to buy, bid to sell
+    JOIN = "join"    # the side it rests on: bid to buy, ask to sell
+    MID = "mid"
+    LAST = "last"
+    NONE = "none"    # left empty: the trader types every price
+
+
+def _ticket_quantities() -> dict[SecType, float]:
+    # 100 shares is a habit; 100 contracts is a fat finger.
+    return {SecType.STK: 100, SecType.OPT: 1, SecType.FUT: 1, SecType.FOP: 1,
+            SecType.CASH: 20_000, SecType.IND: 1}
+
+
+class TicketDefaults(_Model):
+    """What a new order ticket starts from. Nothing carries over from another instrument."""
+
+    quantity: dict[SecType, float] = Field(
+        default_factory=_ticket_quantities, description="per sec type; unset types keep "
+                                                        "their defaults")
+    price_from: PriceFrom = Field(PriceFrom.TOUCH, description="touch, join, mid, last or "
+                                                               "none")
+    remember: bool = Field(False, description="reopening a ticket on the same instrument "
+                                              "keeps what was typed there (never across "
+                                              "instruments)")
+
+    @pydantic.field_validator("quantity")
+    @classmethod
+    def _keep_defaults(cls, value: dict[SecType, float]) -> dict[SecType, float]:
+        for sec_type, qty in value.items():
+            if not math.isfinite(qty) or qty <= 0:
+                raise ValueError(f"{sec_type}: the quantity must be a positive number")
+        return {**_ticket_quantities(), **value}
+
+
+class FlattenSettings(_Model):
+    """Flatten (F10): reducing limit orders priced from the touch when they are sent."""
+
+    through_ticks: int = Field(10, ge=0, le=1000, description="ticks through the touch, so "
+                                                              "the order is marketable")
+    reprice_after: float = Field(5.0, gt=0, le=300, description="seconds before an unfilled "
+                                                                "leg is priced again")
+    max_reprices: int = Field(3, ge=0, le=100, description="then the leg is reported as "
+                                                           "left working")
+
+
+def _bad_tick_bands() -> dict[SecType, float]:
+    # An option moves many times its underlying's percentage: a stock's 10% would flag a
+    # quiet morning's quotes.
+    return {SecType.OPT: 0.60, SecType.FOP: 0.60, SecType.FUT: 0.05, SecType.CASH: 0.03}
+
+
 class Profile(_Model):
     host: str = Field("127.0.0.1", description="TWS / IB Gateway host")
     port: Annotated[int, Field(ge=1, le=65535)] = Field(
@@ -123,6 +178,12 @@ class Profile(_Model):
     stale_after: float = Field(10.0, gt=0, le=3600, description="seconds without an update")
     bad_tick_band: float = Field(0.10, gt=0, le=1, description="a quote further than this "
                                  "fraction from the recent good price is flagged as bad")
+    bad_tick_bands: dict[SecType, float] = Field(
+        default_factory=_bad_tick_bands, description="per sec type, replacing bad_tick_band")
+    bad_tick_reanchor: int = Field(3, ge=2, le=100, description="consecutive consistent "
+                                   "quotes outside the band that are taken as a real move")
+    ticket: TicketDefaults = Field(default_factory=TicketDefaults)
+    flatten: FlattenSettings = Field(default_factory=FlattenSettings)
     connect_timeout: float = Field(10.0, gt=0, le=120)
     theme: str = Field("ibterm-dark", description="a shipped theme or one in themes/ beside "
                                                    "the config (`ibterm themes list`)")
@@ -156,6 +217,17 @@ class Profile(_Model):
                                                                 "what-if")
     risk_rate: float = Field(0.04, ge=-0.05, le=0.5, description="risk-free rate for option "
                                                                  "values in the margin preview")
+
+    @pydantic.field_validator("bad_tick_bands")
+    @classmethod
+    def _bands(cls, value: dict[SecType, float]) -> dict[SecType, float]:
+        for sec_type, band in value.items():
+            if not 0 < band <= 5:
+                raise ValueError(f"{sec_type}: a band is a fraction above 0 and at most 5")
+        return {**_bad_tick_bands(), **value}
+
+    def tick_band(self, sec_type: SecType) -> float:
+        return self.bad_tick_bands.get(sec_type, self.bad_tick_band)
 
     @pydantic.field_validator("watchlist")
     @classmethod

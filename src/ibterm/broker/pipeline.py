@@ -234,7 +234,7 @@ class OrderPipeline:
         if spec.instrument.con_id != old.instrument.con_id or spec.side is not old.side:
             return SubmitResult(Outcome.REJECTED, [], "a modify keeps the instrument and side: "
                                                       "cancel and place a new order")
-        intent = OrderIntent((spec,), source="modify", id=original.id)
+        intent = OrderIntent((spec,), source="modify", id=original.id, replaces=old)
         approved = await self._approve(intent)
         if isinstance(approved, SubmitResult):
             return approved

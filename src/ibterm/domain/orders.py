@@ -105,6 +105,12 @@ class OrderIntent:
     source: str = "ticket"  # ticket, bracket, macro:<key>, flatten, script
     oca_type: int = 1
     id: str = field(default_factory=new_intent_id)
+    # A modification: the working order as it was, so a confirmation can show old -> new.
+    replaces: OrderSpec | None = None
+
+    @property
+    def is_modify(self) -> bool:
+        return self.replaces is not None
 
     def order_ref(self, leg: int) -> str:
         """The unique orderRef each leg carries to the gateway (idempotency key)."""
