@@ -20,6 +20,13 @@ from ibterm.domain.orders import OrderSpec, OrderType, Side, TimeInForce
 # a finite float the checks can compare: an absurd size is a size-limit breach, not an
 # overflow.
 MAX_NUMBER = 1e12
+# Past these no order is real on any product IB trades (BRK.A is under 1e6 a share, a
+# billion units is past any FX ticket): a slipped key, refused here rather than offered
+# to the trader as an overridable size breach.
+MAX_QUANTITY = 1e9
+MAX_PRICE = 1e8
+# IB takes a trailing percent to two decimals; anything finer is a typo (1e-300%).
+MIN_TRAIL_PERCENT = 0.01
 
 
 # Plain decimals (230.05, .5, 1e3) or thousands grouped by commas (1,500.25).
@@ -55,17 +62,27 @@ def parse_number(text: str, field: str) -> float | None:
         # Commas only as thousands separators: "1,5" is not read as 15, nor "2,50" as 250.
         raise TicketError(field, "not a number")
     value = float(cleaned.replace(",", ""))
-    if not math.isfinite(value) or abs(value) > MAX_NUMBER:
+    if not math.isfinite(value):
         raise TicketError(field, "not a finite number")
-    return value
+    if abs(value) > MAX_NUMBER:
+        raise TicketError(field, f"too large (at most {MAX_NUMBER:,.0f})")
+    # "-0" is zero: never a signed zero that prints as "-0" or slips past a sign test.
+    return value + 0.0
 
 
-def _positive(text: str, field: str, required: str) -> float:
+def _positive(text: str, field: str, required: str, at_least: float = 0.0,
+              at_most: float = MAX_NUMBER, floor_text: str = "") -> float:
+    """A number > 0, not below `at_least` (one tick, one size increment) nor above
+    `at_most`; a value that underflows to zero (1e-400) is refused as zero."""
     value = parse_number(text, field)
     if value is None:
         raise TicketError(field, required)
     if value <= 0:
         raise TicketError(field, "must be greater than zero")
+    if value < at_least:
+        raise TicketError(field, f"below {floor_text or f'{at_least:g}'}")
+    if value > at_most:
+        raise TicketError(field, f"too large (at most {at_most:,.0f})")
     return value
 
 
@@ -86,20 +103,28 @@ def build_spec(form: TicketForm, instrument: Instrument | None) -> OrderSpec:
     side = _choice(Side, form.side, "side")
     order_type = _choice(OrderType, form.order_type, "type")
     tif = _choice(TimeInForce, form.tif, "tif")
-    quantity = _positive(form.quantity, "quantity", "a positive number is required")
-    limit = (_positive(form.limit, "limit", "a limit price is required")
-             if order_type.needs_limit else None)
-    stop = (_positive(form.stop, "stop", "a stop price is required")
-            if order_type.needs_stop else None)
+    # Nothing smaller than the instrument can trade: a size under one increment, a price
+    # or trail under one tick (1e-300) is a typo, not an order.
+    quantity = _positive(form.quantity, "quantity", "a positive number is required",
+                         instrument.size_increment, MAX_QUANTITY,
+                         f"one size increment ({instrument.size_increment:g})")
+    tick = instrument.min_tick
+    one_tick = f"one tick ({tick:g})"
+    limit = (_positive(form.limit, "limit", "a limit price is required", tick, MAX_PRICE,
+                       one_tick) if order_type.needs_limit else None)
+    stop = (_positive(form.stop, "stop", "a stop price is required", tick, MAX_PRICE,
+                      one_tick) if order_type.needs_stop else None)
     trail_amount = trail_percent = None
     if order_type is OrderType.TRAIL:
         text = form.trail.strip()
+        required = "an amount (1.25) or a percent (1%)"
         if text.endswith("%"):
-            trail_percent = _positive(text[:-1], "trail", "an amount (1.25) or a percent (1%)")
+            trail_percent = _positive(text[:-1], "trail", required, MIN_TRAIL_PERCENT,
+                                      floor_text=f"{MIN_TRAIL_PERCENT:g}%")
             if trail_percent >= 100:
                 raise TicketError("trail", "a percent under 100%")
         else:
-            trail_amount = _positive(text, "trail", "an amount (1.25) or a percent (1%)")
+            trail_amount = _positive(text, "trail", required, tick, MAX_PRICE, one_tick)
     return OrderSpec(instrument, side, quantity, order_type, limit=limit, stop=stop,
                      trail_amount=trail_amount, trail_percent=trail_percent, tif=tif,
                      outside_rth=form.outside_rth, account=form.account)
