@@ -33,11 +33,11 @@ def _app(sim: SimServer, keymap: Keymap | None = None, **profile: object) -> Ibt
 
 
 async def test_remapping_an_id_changes_what_a_key_does(sim: SimServer) -> None:
-    app = _app(sim, _keymap("name: t\nbindings:\n  focus-positions: z\n"))
+    app = _app(sim, _keymap("name: t\nbindings:\n  focus-positions: y\n"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("p")
         assert app.focused is not None and app.focused.id == "watchlist"
-        await pilot.press("z")
+        await pilot.press("y")
         assert app.focused.id == "positions"
 
 
@@ -100,12 +100,12 @@ async def test_a_broken_user_theme_falls_back_with_one_notification(sim: SimServ
 async def test_help_follows_the_live_keymap(sim: SimServer) -> None:
     from ibterm.tui.widgets.help import HelpScreen
 
-    app = _app(sim, _keymap("name: t\nbindings:\n  focus-positions: z\n"))
+    app = _app(sim, _keymap("name: t\nbindings:\n  focus-positions: y\n"))
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = {row[1]: row[0] for row in app.screen.rows}
-        assert keys["focus-positions"] == "z"
+        assert keys["focus-positions"] == "y"
 
 
 async def test_watchlist_edits_are_saved_keeping_comments(sim: SimServer, tmp_path: Path) -> None:

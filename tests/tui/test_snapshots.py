@@ -75,3 +75,10 @@ def test_key_help(snap_compare: Callable[..., bool], sim_thread: SimulatorThread
         await pilot.pause(0.2)
 
     assert snap_compare(_app(sim_thread.port), terminal_size=(120, 40), run_before=open_help)
+
+
+def test_main_screen_at_80x24(snap_compare: Callable[..., bool],
+                              sim_thread: SimulatorThread) -> None:
+    """An SSH terminal: frames reduced to title rules, lesser columns left out, every
+    essential one and the whole status bar kept."""
+    assert snap_compare(_app(sim_thread.port), terminal_size=(80, 24), run_before=_settled)

@@ -48,6 +48,7 @@ from ibterm.tui.widgets.fields import StepInput
 from ibterm.tui.widgets.footer import Footer
 from ibterm.tui.widgets.help import HelpScreen, binding_rows, live_bindings
 from ibterm.tui.widgets.orders import OrdersTable
+from ibterm.tui.widgets.pane import Pane
 from ibterm.tui.widgets.positions import AccountLine, PositionsTable
 from ibterm.tui.widgets.preview import MarginPreviewPane
 from ibterm.tui.widgets.reconcile import ReconcileScreen
@@ -70,6 +71,16 @@ class IbtermApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "ibterm"
     COMMANDS = App.COMMANDS | {IbtermCommands}
+    # The layout follows the terminal (app.tcss): under 110 columns the margin preview
+    # takes the main area while the ticket is open (ctrl+r swaps) instead of squeezing
+    # the panes; under 32 rows the panes drop their frames; under 20 only the focused
+    # pane is open.
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    VERTICAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [
+        (0, "-tiny"), (20, "-short"), (32, "-tall")]
+    # The status bar (mode, connection, trading state, kill key) stays on screen when a
+    # pane is zoomed, and so do the ticket and the footer.
+    ALLOW_IN_MAXIMIZED_VIEW = "StatusBar, Footer, OrderTicket"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit_app", "Quit", id="quit"),
         Binding("question_mark", "show_help", "Keys", id="show-help"),
@@ -84,6 +95,8 @@ class IbtermApp(App[None]):
         Binding("f12", "kill_switch", "KILL", priority=True, id="kill-switch"),
         Binding("f10", "flatten", "Flatten", priority=True, id="flatten"),
         Binding("f9", "resume_trading", "Resume", show=False, id="resume-trading"),
+        Binding("z", "zoom", "Zoom", show=False, id="zoom-pane"),
+        Binding("ctrl+r", "toggle_preview", "Preview", show=False, id="toggle-preview"),
         Binding("r", "show_reconciliation", "Reconcile", show=False, id="show-reconciliation"),
         Binding("e", "show_executions", "Executions", show=False, id="show-executions"),
     ]
@@ -109,6 +122,8 @@ class IbtermApp(App[None]):
             risk_settings, self._risk_problem = RiskSettings(), str(exc)
         self.preview_calc = PreviewCalculator(risk_settings)
         self._underlyings_asked: set[int] = set()
+        self._removed: list[tuple[int, str]] = []  # watchlist rows removed: (index, entry)
+        self._told_watch_errors: set[tuple[str, str]] = set()
         self.keymap = keymap
         # Watchlist edits are saved here (the profile's entry); None: the demo, not saved.
         self.config_file = config_file
@@ -131,14 +146,14 @@ class IbtermApp(App[None]):
         yield StatusBar(self.session.name, self.session.mode, self.wall_clock, id="status")
         with Horizontal(id="main"):
             with Vertical(id="left"):
-                with Vertical(id="watchlist-pane", classes="pane") as pane:
+                with Pane(id="watchlist-pane", classes="pane") as pane:
                     pane.border_title = "Watchlist"
                     yield WatchlistTable(self.session.profile.stale_after, id="watchlist")
-                with Vertical(id="positions-pane", classes="pane") as pane:
+                with Pane(id="positions-pane", classes="pane") as pane:
                     pane.border_title = "Positions"
                     yield PositionsTable(id="positions")
                     yield AccountLine(id="account")
-                with Vertical(id="orders-pane", classes="pane") as pane:
+                with Pane(id="orders-pane", classes="pane") as pane:
                     pane.border_title = "Orders"
                     yield OrdersTable(self.session.profile.blotter_finished, id="orders")
             yield MarginPreviewPane(self.session.profile.whatif_disagreement, id="preview")
@@ -218,8 +233,17 @@ class IbtermApp(App[None]):
         now = self.session.clock()
         if update.watchlist is not None:
             watchlist.set_items(update.watchlist)
+            known = [q for item in update.watchlist
+                     if item.instrument is not None and item.text not in watchlist.quotes
+                     and (q := self.session.quote(item.instrument.con_id)) is not None]
+            if known:
+                # A row put back (undo) shows the quote the session already has, not
+                # blanks until the next tick.
+                watchlist.apply_quotes(known, now)
             for item in update.watchlist:
-                if item.error:
+                # Each entry's error is told once (adding one re-sends the whole list).
+                if item.error and (item.text, item.error) not in self._told_watch_errors:
+                    self._told_watch_errors.add((item.text, item.error))
                     self.notify(f"{item.text}: {item.error}", title="Watchlist",
                                 severity="warning")
         if update.quotes:
@@ -305,6 +329,7 @@ class IbtermApp(App[None]):
     # --- the margin preview ----------------------------------------------------------
     def on_order_ticket_opened(self, event: OrderTicket.Opened) -> None:
         self.preview_pane.add_class("open")
+        self.screen.add_class("-ticket-open")
         self._underlyings_asked.clear()  # a lookup that failed (disconnected) is tried again
         self.preview_local()
         self.preview_ib()
@@ -409,6 +434,7 @@ class IbtermApp(App[None]):
         self.workers.cancel_group(self, "preview")
         self.workers.cancel_group(self, "preview-ib")
         self.preview_pane.remove_class("open")
+        self.screen.remove_class("-ticket-open")
         self.query_one("#watchlist").focus()
 
     @work(group="orders", exit_on_error=False)
@@ -443,13 +469,43 @@ class IbtermApp(App[None]):
             if text:
                 await self._add_watch(text)
             return
+        if event.kind == "undo":
+            await self._undo_remove()
+            return
         if not event.text:
             return
         if event.kind == "remove":
+            index = next(i for i, item in enumerate(self.session.watchlist)
+                         if item.text == event.text)
+            self._removed.append((index, event.text))
             self.session.remove_watch(event.text)
+            undo = self._watch_undo_key()
+            self.notify(f"Removed {event.text} from the watchlist"
+                        + (f" ({undo} puts it back)" if undo else ""))
         else:
             self.session.move_watch(event.text, -1 if event.kind == "up" else 1)
         self._save_watchlist()
+
+    async def _undo_remove(self) -> None:
+        """The last removed row back where it was (removals are undone newest first)."""
+        if not self._removed:
+            self.notify("Nothing to undo in the watchlist")
+            return
+        index, text = self._removed.pop()
+        try:
+            await self.session.add_watch(text)
+        except (ValueError, SymbolError) as exc:
+            self.notify(f"Not restored: {exc}", severity="warning")
+            return
+        self.session.move_watch(text, index - (len(self.session.watchlist) - 1))
+        self._save_watchlist()
+        self.notify(f"{text} is back in the watchlist")
+
+    def _watch_undo_key(self) -> str:
+        for key, bindings in live_bindings(self, self.watchlist).key_to_bindings.items():
+            if any(b.id == "watchlist-undo" for b in bindings):
+                return self.get_key_display(bindings[0].with_key(key))
+        return ""
 
     def open_ticket(self, side: Side, symbol: str) -> None:
         self.ticket.open(side, symbol)
@@ -466,6 +522,7 @@ class IbtermApp(App[None]):
             self.notify(f"Not added: {exc}", severity="warning")
             return
         if item.error:
+            self._told_watch_errors.add((item.text, item.error))
             self.notify(f"{item.text}: {item.error}", severity="warning")
         self._save_watchlist()
 
@@ -553,15 +610,18 @@ class IbtermApp(App[None]):
             self.notify(f"Flatten not sent: {result.message}", severity="error")
 
     # --- kill switch, flatten, resume ------------------------------------------------
-    def safety_keys(self) -> str:
-        """The kill switch's and flatten's keys as bound now (keymaps can move them)."""
-        shown = []
-        for binding_id, label in (("kill-switch", "kill"), ("flatten", "flatten")):
-            for key, bindings in live_bindings(self, self).key_to_bindings.items():
+    def safety_keys(self) -> dict[str, str]:
+        """The kill switch's, flatten's and resume's keys as bound now (keymaps can move
+        them), for the status bar."""
+        shown: dict[str, str] = {}
+        key_to_bindings = live_bindings(self, self).key_to_bindings
+        for binding_id, label in (("kill-switch", "kill"), ("flatten", "flatten"),
+                                  ("resume-trading", "resume")):
+            for key, bindings in key_to_bindings.items():
                 if any(b.id == binding_id for b in bindings):
-                    shown.append(f"{self.get_key_display(bindings[0].with_key(key))} {label}")
+                    shown[label] = self.get_key_display(bindings[0].with_key(key))
                     break
-        return " · ".join(shown)
+        return shown
 
     @work(exclusive=True, group="safety", exit_on_error=False)
     async def action_kill_switch(self) -> None:
@@ -613,6 +673,26 @@ class IbtermApp(App[None]):
 
     def action_focus_named(self, name: str) -> None:
         self.query_one(f"#{name}").focus()
+
+    def action_zoom(self) -> None:
+        """The focused pane full screen, or back (Escape also minimizes)."""
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+            return
+        focused = self.focused
+        pane = next((a for a in (focused.ancestors if focused else ()) if isinstance(a, Pane)),
+                    None)
+        if pane is None:
+            pane = self.query_one("#watchlist-pane", Pane)
+            self.watchlist.focus()
+        screen.maximize(pane, container=False)
+
+    def action_toggle_preview(self) -> None:
+        """Margin preview or the panes, while the ticket is open (on a narrow terminal
+        the preview takes the main area; on a wide one it sits beside the panes). A control
+        key, so that it works while a ticket field has the focus."""
+        self.screen.toggle_class("-hide-preview")
 
     def action_show_help(self) -> None:
         sources: list[object] = [self, self.watchlist,

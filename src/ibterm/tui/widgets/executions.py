@@ -39,7 +39,8 @@ class ExecutionsScreen(ModalScreen[None]):
     ]
     DEFAULT_CSS = """
     ExecutionsScreen { align: center middle; }
-    ExecutionsScreen > Vertical { width: 110; height: 70%; border: thick $primary;
+    ExecutionsScreen > Vertical { width: 110; max-width: 100%; height: 70%; min-height: 10;
+                                  max-height: 100%; border: thick $primary;
                                   background: $surface; }
     """
 

@@ -10,8 +10,13 @@ watchers of keys that have left the DOM before it composes new ones.
 
 from __future__ import annotations
 
+from textual import events
 from textual.app import ComposeResult
 from textual.widgets import Footer as TextualFooter
+
+# Under this width the keys sit closer together, so that the kill switch and flatten
+# still show at 80 columns.
+COMPACT_BELOW = 100
 
 
 class Footer(TextualFooter):
@@ -21,3 +26,8 @@ class Footer(TextualFooter):
             watching[:] = [(node, callback) for node, callback in watching
                            if getattr(node, "is_attached", True)]
         yield from super().compose()
+
+    def on_resize(self, event: events.Resize) -> None:
+        compact = event.size.width < COMPACT_BELOW
+        if compact != self.compact:
+            self.compact = compact

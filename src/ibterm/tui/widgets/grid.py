@@ -31,6 +31,77 @@ class Column:
     label: str
     width: int
     justify: Literal["left", "right"] = "right"
+    # Narrow terminals: columns with a higher priority leave first; 0 never leaves (the
+    # symbol, prices, the data state, P&L). Ties leave from the right.
+    priority: int = 0
+    # A column may narrow to this before a valued column (priority <= 1) leaves.
+    min_width: int | None = None
+    # Takes the width left over (from `width`, its least, upwards): the blotter's note.
+    grow: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Placed:
+    """A column as laid out for the grid's current width."""
+
+    column: Column
+    width: int
+    pad: int  # spaces on each side
+
+
+# Columns that are worth narrowing others (or the padding) for before they leave.
+_SHRINK_FOR = 1
+_TIGHT_FOR = 1
+
+
+def fit_columns(columns: tuple[Column, ...], available: int) -> tuple[Placed, ...]:
+    """The columns that fit in `available` cells, in their order, with their widths.
+
+    Lesser columns leave first; before a valued one leaves, flexible columns narrow to
+    their minimum, and before an essential one leaves, the padding tightens to one space.
+    With only essential columns left and still too wide, the grid scrolls sideways."""
+    drop_order = sorted((c for c in columns if c.priority > 0),
+                        key=lambda c: (-c.priority, -columns.index(c)))
+    for dropped in range(len(drop_order) + 1):
+        gone = {id(c) for c in drop_order[:dropped]}
+        shown = [c for c in columns if id(c) not in gone]
+        nxt = drop_order[dropped].priority if dropped < len(drop_order) else 0
+        # (narrow the flexible columns, padding): a whole symbol before roomy padding.
+        tries = [(False, 1)]
+        if nxt <= _TIGHT_FOR:
+            tries.append((False, 0))
+        if nxt <= _SHRINK_FOR:
+            tries.append((True, 1))
+        if nxt <= _TIGHT_FOR:
+            tries.append((True, 0))
+        for shrink, pad in tries:
+            placed = _place(shown, available, shrink, pad)
+            if placed is not None:
+                return placed
+    shown = [c for c in columns if c.priority == 0]
+    return tuple(Placed(c, c.min_width or c.width, 0) for c in shown)
+
+
+def _place(shown: list[Column], available: int, shrink: bool,
+           pad: int) -> tuple[Placed, ...] | None:
+    # pad 1: a space either side (the roomy look); pad 0: one space before each column.
+    gap = 2 if pad else 1
+    widths = [c.width for c in shown]
+    total = sum(widths) + gap * len(shown)
+    if total > available and shrink:
+        for i, c in enumerate(shown):
+            if c.min_width is not None and total > available:
+                cut = min(widths[i] - c.min_width, total - available)
+                widths[i] -= cut
+                total -= cut
+    if total > available:
+        return None
+    spare = available - total
+    for i, c in enumerate(shown):
+        if c.grow and spare:
+            widths[i] += spare
+            break
+    return tuple(Placed(c, w, pad) for c, w in zip(shown, widths, strict=True))
 
 
 @lru_cache(maxsize=1024)
@@ -39,8 +110,12 @@ def _style(spec: str) -> Style:
 
 
 def _fit(text: str, width: int, justify: str) -> str:
-    if cell_len(text) >= width:
-        return set_cell_size(text, width)
+    length = cell_len(text)
+    if length > width:
+        # A cut is marked: "SPY 20261218 6…" must not read as another instrument.
+        return set_cell_size(text, width - 1) + "…" if width > 1 else "…"
+    if length == width:
+        return text
     pad = " " * (width - cell_len(text))
     return text + pad if justify == "left" else pad + text
 
@@ -76,7 +151,38 @@ class Grid(ScrollView, can_focus=True):
         # not touch a row reuses it, so unchanged rows cost a dict lookup.
         self._lines: dict[str, tuple[tuple[str, int, int], Strip]] = {}
         self._cursor = 0
-        self._total_width = sum(c.width + 2 for c in self.COLUMNS)
+        self._layout: tuple[Placed, ...] = tuple(Placed(c, c.width, 1) for c in self.COLUMNS)
+        self._total_width = self._width_of(self._layout)
+
+    @staticmethod
+    def _width_of(layout: tuple[Placed, ...]) -> int:
+        return sum(p.width + (2 if p.pad else 1) for p in layout)
+
+    @property
+    def visible_columns(self) -> list[str]:
+        """The keys of the columns shown at the grid's current width."""
+        return [p.column.key for p in self._layout]
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._fit()
+
+    def _fit(self) -> None:
+        width = self.size.width
+        if len(self._keys) + 1 > self.size.height:
+            # Rows that overflow bring the vertical scrollbar: fit beside it, or the last
+            # column would need sideways scrolling.
+            width -= self.styles.scrollbar_size_vertical
+        if width <= 0:
+            return  # a collapsed pane: fitted when it opens
+        layout = fit_columns(self.COLUMNS, width)
+        if layout == self._layout:
+            return
+        self._layout = layout
+        self._total_width = self._width_of(layout)
+        self._strips.clear()
+        self._lines.clear()
+        self.virtual_size = Size(self._total_width, len(self._keys) + 1)
+        self.refresh()
 
     # --- data ------------------------------------------------------------------------
     @property
@@ -196,6 +302,8 @@ class Grid(ScrollView, can_focus=True):
     # --- rendering -------------------------------------------------------------------
     def _resize(self) -> None:
         self.virtual_size = Size(self._total_width, len(self._keys) + 1)
+        if self.is_mounted:
+            self._fit()
 
     def _refresh_row(self, index: int) -> None:
         line = index - int(self.scroll_y) + 1
@@ -209,8 +317,11 @@ class Grid(ScrollView, can_focus=True):
 
     def _header(self) -> Strip:
         style = self.get_component_rich_style("grid--header")
-        segments = [Segment(f" {_fit(c.label, c.width, c.justify)} ", style)
-                    for c in self.COLUMNS]
+        segments = []
+        for p in self._layout:
+            tail = " " if p.pad else ""
+            segments.append(Segment(f" {_fit(p.column.label, p.width, p.column.justify)}"
+                                    f"{tail}", style))
         return Strip(segments, self._total_width)
 
     def _row_strip(self, key: str, variant: str) -> Strip:
@@ -223,14 +334,16 @@ class Grid(ScrollView, can_focus=True):
             base = self.get_component_rich_style(f"grid--{variant}")
         cells = self._cells[key]
         segments = []
-        for col in self.COLUMNS:
+        for placed in self._layout:
+            col = placed.column
             cell = cells.get(col.key)
             text = cell.plain if cell is not None else ""
             style = cell.style if cell is not None else ""
             cell_style = base + (style if isinstance(style, Style) else _style(style))
             segments.append(Segment(" ", base))
-            segments.append(Segment(_fit(text, col.width, col.justify), cell_style))
-            segments.append(Segment(" ", base))
+            segments.append(Segment(_fit(text, placed.width, col.justify), cell_style))
+            if placed.pad:
+                segments.append(Segment(" ", base))
         strip = Strip(segments, self._total_width)
         self._strips[(key, variant)] = strip
         return strip

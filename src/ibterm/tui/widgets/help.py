@@ -32,6 +32,8 @@ def binding_rows(app: object, sources: list[object]) -> list[tuple[str, str, str
                     continue
                 display = app.get_key_display(b.with_key(key))  # type: ignore[attr-defined]
                 keys, _, desc = rows.get(b.id, ("", b.id, b.description or b.action))
+                if display in keys.split(", "):
+                    continue  # the tables share their row keys: one line, not one a table
                 keys = f"{keys}, {display}" if keys else display
                 rows[b.id] = (keys, b.id, desc)
     return sorted(rows.values(), key=lambda r: r[1])
@@ -40,7 +42,8 @@ def binding_rows(app: object, sources: list[object]) -> list[tuple[str, str, str
 class HelpScreen(ModalScreen[None]):
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
-    HelpScreen > Vertical { width: 80; height: 80%; border: thick $primary; background: $surface; }
+    HelpScreen > Vertical { width: 80; max-width: 100%; height: 80%; min-height: 10;
+                            max-height: 100%; border: thick $primary; background: $surface; }
     HelpScreen Static { padding: 0 1; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [

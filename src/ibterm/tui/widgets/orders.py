@@ -13,15 +13,15 @@ from ibterm.tui import format as fmt
 from ibterm.tui.widgets.grid import Column, Grid
 
 COLUMNS = (
-    Column("symbol", "Symbol", 18, "left"),
+    Column("symbol", "Symbol", 18, "left", min_width=11),
     Column("side", "Side", 4, "left"),
     Column("qty", "Qty", 7),
-    Column("type", "Type", 7, "left"),
+    Column("type", "Type", 7, "left", priority=1),
     Column("price", "Price", 10),
-    Column("status", "Status", 13, "left"),
-    Column("filled", "Filled", 7),
-    Column("avg", "Avg", 10),
-    Column("note", "Note", 30, "left"),
+    Column("status", "Status", 13, "left", min_width=9),
+    Column("filled", "Filled", 7, priority=2),
+    Column("avg", "Avg", 10, priority=2),
+    Column("note", "Note", 12, "left", priority=3, grow=True),
 )
 _STATUS_STYLE = {
     "Filled": "trade-up", "Cancelled": "quote-stale", "ApiCancelled": "quote-stale",

@@ -11,13 +11,13 @@ from ibterm.tui.theme import rich_colour
 from ibterm.tui.widgets.grid import Column, Grid
 
 COLUMNS = (
-    Column("symbol", "Symbol", 18, "left"),
-    Column("qty", "Qty", 8),
-    Column("avg", "Avg cost", 11),
-    Column("price", "Mkt price", 11),
-    Column("value", "Mkt value", 12),
-    Column("unrl", "Unrl P&L", 11),
-    Column("daily", "Daily P&L", 11),
+    Column("symbol", "Symbol", 18, "left", min_width=11),
+    Column("qty", "Qty", 8, min_width=6),
+    Column("avg", "Avg cost", 11, priority=2),
+    Column("price", "Mkt price", 11, min_width=9),
+    Column("value", "Mkt value", 12, priority=3),
+    Column("unrl", "Unrl P&L", 11, min_width=9),
+    Column("daily", "Daily P&L", 11, min_width=9),
 )
 
 
@@ -66,28 +66,49 @@ class PositionsTable(Grid):
 
 
 class AccountLine(Static):
+    """The account's figures, packed onto as many lines as the width needs: a figure is
+    never cut, and the daily P&L comes before the lesser ones."""
+
     DEFAULT_CSS = """
-    AccountLine { height: 1; padding: 0 1; background: $surface; }
+    AccountLine { height: auto; padding: 0 1; background: $surface; }
     """
 
-    def show(self, s: AccountSummary) -> None:
-        text = Text()
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._summary: AccountSummary | None = None
 
-        def item(label: str, value: str, style: str = "") -> None:
-            text.append(f"{label} ", style="dim")
-            text.append(value, style=f"bold {style}".strip())
-            text.append("   ")
+    def on_resize(self) -> None:
+        if self._summary is not None:
+            self.show(self._summary)
 
-        item("Net liq", fmt.money(s.net_liquidation))
-        item("Excess liq", fmt.money(s.excess_liquidity))
-        item("Buying power", fmt.money(s.buying_power))
-        cushion = s.cushion
-        item("Cushion", f"{cushion * 100:.1f}%" if cushion is not None else fmt.DASH)
+    def items(self, s: AccountSummary) -> list[Text]:
         daily = s.daily_pnl
         colour = ""
         if daily:
             var = "trade-up" if daily > 0 else "trade-down"
             colour = rich_colour(self.app.theme_variables.get(var, "default"))
-        item("Daily P&L", fmt.signed_money(daily), colour)
-        item("Init margin", fmt.money(s.init_margin))
-        self.update(text)
+        cushion = s.cushion
+        figures = [
+            ("Net liq", fmt.money(s.net_liquidation), ""),
+            ("Daily P&L", fmt.signed_money(daily), colour),
+            ("Excess liq", fmt.money(s.excess_liquidity), ""),
+            ("Cushion", f"{cushion * 100:.1f}%" if cushion is not None else fmt.DASH, ""),
+            ("Init margin", fmt.money(s.init_margin), ""),
+            ("Buying power", fmt.money(s.buying_power), ""),
+        ]
+        return [Text.assemble((f"{label} ", "dim"), (value, f"bold {style}".strip()))
+                for label, value, style in figures]
+
+    def show(self, s: AccountSummary) -> None:
+        self._summary = s
+        width = max(20, self.content_region.width or 200)
+        lines: list[Text] = [Text()]
+        for item in self.items(s):
+            line = lines[-1]
+            gap = 3 if line.cell_len else 0
+            if line.cell_len and line.cell_len + gap + item.cell_len > width:
+                lines.append(Text())
+                line, gap = lines[-1], 0
+            line.append(" " * gap)
+            line.append_text(item)
+        self.update(Text("\n").join(lines))

@@ -23,7 +23,8 @@ class ReconcileScreen(ModalScreen[None]):
     ]
     DEFAULT_CSS = """
     ReconcileScreen { align: center middle; }
-    ReconcileScreen > Vertical { width: 100; height: 70%; border: thick $warning;
+    ReconcileScreen > Vertical { width: 100; max-width: 100%; height: 70%; min-height: 10;
+                                 max-height: 100%; border: thick $warning;
                                  background: $surface; padding: 0 1; }
     """
 

@@ -28,6 +28,12 @@ _STATE_MARK = {
 }
 
 
+# What leaves first when the terminal is narrow (higher first). The mode badge, the
+# connection, the trading state and the kill key never leave: they are what keeps a
+# trader from sending into the wrong account or missing a halt.
+_KEEP = 0
+
+
 class StatusBar(Static):
     DEFAULT_CSS = """
     StatusBar { height: 1; dock: top; background: $panel; }
@@ -45,10 +51,15 @@ class StatusBar(Static):
         self.data_label = "—"
         self.trading = TradingState.ACTIVE
         self.queued = 0
-        self.safety_keys = ""  # "F12 kill · F10 flatten", from the keymap in force
+        # The keys as bound in the keymap in force: {"kill": "f12", "flatten": "f10",
+        # "resume": "f9"}; a missing one is not shown.
+        self.safety_keys: dict[str, str] = {}
 
     def on_mount(self) -> None:
         self.set_interval(1.0, self.render_bar)
+        self.render_bar()
+
+    def on_resize(self) -> None:
         self.render_bar()
 
     def update_state(self, status: ConnectionStatus | None = None, account: str | None = None,
@@ -69,32 +80,49 @@ class StatusBar(Static):
     def _color(self, name: str) -> str:
         return rich_colour(self.app.theme_variables.get(name, "default"))
 
-    def render_bar(self) -> None:
+    def segments(self) -> list[tuple[int, Text]]:
+        """The bar's parts in display order, each with the priority it leaves at."""
+        parts: list[tuple[int, Text]] = []
+
+        def part(priority: int, *pieces: tuple[str, str]) -> None:
+            parts.append((priority, Text.assemble(*pieces)))
+
         badge_var = {TradingMode.DEMO: "badge-demo", TradingMode.PAPER: "badge-paper",
                      TradingMode.LIVE: "badge-live"}[self.mode]
-        text = Text()
-        badge = f"bold #ffffff on {self._color(badge_var)}"
-        text.append(f" {self.mode.value.upper()} ", style=badge)
-        text.append(f" {self.profile} ", style="bold")
-        text.append("│ ", style="dim")
-        text.append(self.account or "no account", style="")
-        text.append(" │ ", style="dim")
+        part(_KEEP, (f" {self.mode.value.upper()} ",
+                     f"bold #ffffff on {self._color(badge_var)}"))
+        part(5, (f" {self.profile}", "bold"))
+        part(3, (" │ ", "dim"), (self.account or "no account", ""))
         state = self.status.state
-        text.append(f"{_STATE_MARK[state]} {state.value}",
-                    style=f"bold {self._color(_STATE_STYLE[state])}")
+        part(_KEEP, (" │ ", "dim"), (f"{_STATE_MARK[state]} {state.value}",
+                                     f"bold {self._color(_STATE_STYLE[state])}"))
         if state is not ConnectionState.CONNECTED and self.status.detail:
-            text.append(f" ({self.status.detail})", style="dim")
-        text.append(" │ ", style="dim")
-        text.append(f"data: {self.data_label}")
-        text.append(" │ ", style="dim")
+            part(6, (f" ({self.status.detail})", "dim"))
+        part(4, (" │ ", "dim"), (f"data: {self.data_label}", ""))
         trading_style = {TradingState.ACTIVE: self._color("trade-up"),
                          TradingState.REDUCING: self._color("badge-paper"),
                          TradingState.HALTED: f"#ffffff on {self._color('trade-down')}"}
-        text.append(f" {self.trading.value} ", style=f"bold {trading_style[self.trading]}")
+        part(_KEEP, (" │", "dim"), (f" {self.trading.value} ",
+                                    f"bold {trading_style[self.trading]}"))
+        resume = self.safety_keys.get("resume")
+        if self.trading is not TradingState.ACTIVE and resume:
+            # A halt that does not say how to end it gets the app killed instead.
+            part(_KEEP, (f" {resume} resume", "bold"))
         if self.queued:
-            text.append(f" queue {self.queued}", style="bold")
-        if self.safety_keys:
-            text.append(f" {self.safety_keys}", style="dim")
-        text.append(" │ ", style="dim")
-        text.append(self.wall_clock().strftime("%H:%M:%S"))
-        self.update(text)
+            part(1, (f" queue {self.queued}", "bold"))
+        if "kill" in self.safety_keys:
+            part(_KEEP, (f" {self.safety_keys['kill']} kill", "dim"))
+        if "flatten" in self.safety_keys:
+            part(2, (f" · {self.safety_keys['flatten']} flatten", "dim"))
+        part(3, (" │ ", "dim"), (self.wall_clock().strftime("%H:%M:%S"), ""))
+        return parts
+
+    def render_bar(self) -> None:
+        parts = self.segments()
+        width = self.size.width or 10_000
+        # Leave lesser parts out, the least first, until the rest fits.
+        for level in sorted({p for p, _ in parts}, reverse=True):
+            if sum(t.cell_len for _, t in parts) <= width or level == _KEEP:
+                break
+            parts = [(p, t) for p, t in parts if p < level]
+        self.update(Text("").join(t for _, t in parts))

@@ -14,14 +14,14 @@ from ibterm.tui import format as fmt
 from ibterm.tui.widgets.grid import Column, Grid
 
 COLUMNS = (
-    Column("symbol", "Symbol", 18, "left"),
+    Column("symbol", "Symbol", 18, "left", min_width=11),
     Column("bid", "Bid", 10),
     Column("ask", "Ask", 10),
     Column("last", "Last", 10),
-    Column("chg", "Chg", 9),
-    Column("chg_pct", "Chg%", 7),
-    Column("volume", "Volume", 7),
-    Column("age", "Age", 5),
+    Column("chg", "Chg", 9, priority=3),
+    Column("chg_pct", "Chg%", 7, priority=1),
+    Column("volume", "Volume", 7, priority=4),
+    Column("age", "Age", 5, priority=2),
     Column("data", "Data", 7, "left"),
 )
 _DATA_LABEL = {
@@ -37,8 +37,9 @@ class WatchlistTable(Grid):
 
     COLUMNS = COLUMNS
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("a", "edit('add')", "Add symbol", id="watchlist-add"),
-        Binding("delete,x", "edit('remove')", "Remove symbol", show=False, id="watchlist-remove"),
+        Binding("a", "edit('add')", "Add", id="watchlist-add"),
+        Binding("x,delete", "edit('remove')", "Remove", id="watchlist-remove"),
+        Binding("u", "edit('undo')", "Undo remove", show=False, id="watchlist-undo"),
         Binding("shift+up", "edit('up')", "Move up", show=False, id="watchlist-move-up"),
         Binding("shift+down", "edit('down')", "Move down", show=False, id="watchlist-move-down"),
     ]
@@ -46,7 +47,7 @@ class WatchlistTable(Grid):
     class EditRequested(Message):
         def __init__(self, kind: str, text: str) -> None:
             super().__init__()
-            self.kind = kind  # add, remove, up, down
+            self.kind = kind  # add, remove, undo, up, down
             self.text = text  # the entry under the cursor
 
     def action_edit(self, kind: str) -> None:
