@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -34,12 +35,12 @@ async def _http(port: int, request: bytes) -> tuple[int, dict[str, object]]:
 
 def _post(path: str, body: object, content_type: str = "application/json") -> bytes:
     data = json.dumps(body).encode()
-    return (f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\n"
+    return (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: {content_type}\r\n"
             f"Content-Length: {len(data)}\r\n\r\n").encode() + data
 
 
 async def test_status_and_orders(sim: SimServer, ib: IB) -> None:
-    code, body = await _http(sim.port, b"GET /status HTTP/1.1\r\nHost: x\r\n\r\n")
+    code, body = await _http(sim.port, b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
     assert code == 200 and body["clients"] == [11] and body["orders"] == 0
     code, body = await _http(sim.port, b"GET /orders HTTP/1.1\r\n\r\n")
     assert code == 200 and body == []
@@ -84,6 +85,58 @@ async def test_bad_requests_are_refused_clearly(sim: SimServer, ib: IB, request_
     code, body = await _http(sim.port, request_bytes)
     assert code == status and says in str(body["error"]) and body["ok"] is False
     assert ib.isConnected() and sim.hold_until == 0.0
+
+
+FOREIGN_HOSTS = [
+    "attacker.example", "attacker.example:7497", "127.0.0.1.attacker.example",
+    "localhost.attacker.example", "10.0.0.1", "[::2]:7497", "0.0.0.0", "", "[::1",
+    "127.0.0.1:", "127.0.0.1:port", "[::1]x",
+]
+LOOPBACK_HOSTS = [
+    "127.0.0.1", "127.0.0.1:7497", "127.8.9.10:1", "localhost", "LOCALHOST:7497",
+    "[::1]", "[::1]:7497", "::1", "[0:0:0:0:0:0:0:1]:80",
+]
+
+
+async def test_dns_rebinding_only_loopback_hosts_are_answered(sim: SimServer,
+                                                              ib: IB) -> None:
+    # What a page on attacker.example sends once its name resolves to 127.0.0.1: no
+    # Origin (a same-origin GET), its own name as Host.
+    for host in FOREIGN_HOSTS:
+        for path in ("/status", "/orders", "/faults"):
+            code, body = await _http(
+                sim.port, f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            assert (host, code, body["ok"]) == (host, 403, False)
+            assert "loopback" in str(body["error"])
+    for host in LOOPBACK_HOSTS:
+        code, body = await _http(
+            sim.port, f"GET /status HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        assert (host, code) == (host, 200)
+    # curl sends `Host: 127.0.0.1:PORT` or `localhost:PORT`; http.client (call()) too.
+    if shutil.which("curl"):
+        for name in ("127.0.0.1", "localhost"):
+            proc = await asyncio.create_subprocess_exec(
+                "curl", "-s", "-4", f"http://{name}:{sim.port}/status",
+                stdout=asyncio.subprocess.PIPE)
+            out, _ = await asyncio.wait_for(proc.communicate(), 10)
+            assert json.loads(out)["port"] == sim.port
+    loop = asyncio.get_running_loop()
+    status = await loop.run_in_executor(None, control.call, sim.port, "/status")
+    assert status["port"] == sim.port
+
+
+async def test_dns_rebinding_posts_are_refused_and_change_nothing(sim: SimServer,
+                                                                  ib: IB) -> None:
+    request = _post("/faults/stall", {"seconds": 5}).replace(
+        b"Host: 127.0.0.1", b"Host: attacker.example")
+    code, _ = await _http(sim.port, request)
+    assert code == 403 and sim.hold_until == 0.0 and ib.isConnected()
+
+
+async def test_two_host_headers_are_refused(sim: SimServer) -> None:
+    code, body = await _http(sim.port, b"GET /orders HTTP/1.1\r\nHost: attacker.example\r\n"
+                                       b"Host: 127.0.0.1\r\n\r\n")
+    assert code == 400 and "host" in str(body["error"])
 
 
 async def test_the_schedule_fires_in_order() -> None:

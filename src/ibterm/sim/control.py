@@ -14,6 +14,7 @@ Routes, bodies and answers: docs/simulator.md#control-endpoint.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import logging
 from http import HTTPStatus
@@ -31,6 +32,7 @@ log = logging.getLogger("ibterm.sim.control")
 HTTP_METHODS = (b"GET ", b"POST", b"HEAD", b"PUT ", b"DELE", b"PATC", b"OPTI")
 MAX_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
+_SINGLE_HEADERS = frozenset({"host", "origin", "authorization", "content-length"})
 
 
 class ControlError(Exception):
@@ -73,12 +75,51 @@ def orders(server: SimServer) -> list[dict[str, Any]]:
     return out
 
 
+def loopback_host(value: str) -> bool:
+    """Whether a Host header names this machine by a loopback name: `localhost`, a
+    127.0.0.0/8 address or `[::1]`, each with or without a port (`::1` bare too)."""
+    host, port = value.strip(), ""
+    if host.startswith("["):
+        # An IPv6 literal is bracketed when a port may follow: "[::1]:7497".
+        end = host.find("]")
+        if end < 0:
+            return False
+        host, rest = host[1:end], host[end + 1:]
+        if rest and not rest.startswith(":"):
+            return False
+        port = rest[1:] if rest else ""
+        if rest and not port:
+            return False
+    elif host.count(":") == 1:
+        host, port = host.split(":")
+        if not port:
+            return False
+    if port and not (port.isascii() and port.isdigit() and len(port) <= 5):
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def _route(server: SimServer, method: str, path: str, body: bytes,
            headers: dict[str, str]) -> tuple[HTTPStatus, Any]:
     # Browsers name the page's origin; scripts and curl do not. A web page must not reach
     # a simulator on the trader's machine, not even its GET routes.
     if "origin" in headers:
         raise ControlError(HTTPStatus.FORBIDDEN, "requests from web pages are refused")
+    # DNS rebinding: a page on attacker.example re-resolves its own name to 127.0.0.1, and
+    # its same-origin GETs (no Origin header) then reach this port. The browser still
+    # sends `Host: attacker.example`, so only loopback names are answered. A request
+    # without Host cannot come from a browser (every browser sends one), so HTTP/1.0-style
+    # scripts and raw sockets keep working.
+    host = headers.get("host")
+    if host is not None and not loopback_host(host):
+        raise ControlError(HTTPStatus.FORBIDDEN,
+                           f"Host {host[:100]!r} is not a loopback name: only localhost, "
+                           "127.x.y.z and [::1] are answered (DNS rebinding)")
     if path in ("/status", "/orders", "/faults"):
         if method != "GET":
             raise ControlError(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} answers GET only")
@@ -138,11 +179,16 @@ async def _read_request(reader: asyncio.StreamReader,
     if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
         raise ControlError(HTTPStatus.BAD_REQUEST, "not an HTTP/1.x request line")
     method, target, _ = parts
-    headers = {}
+    headers: dict[str, str] = {}
     for line in lines[1:]:
         name, sep, value = line.partition(":")
         if sep:
-            headers[name.strip().lower()] = value.strip()
+            name = name.strip().lower()
+            # Two Hosts (or tokens, lengths) would let a check read one and a proxy the
+            # other: a request that names them twice is refused, not guessed at.
+            if name in _SINGLE_HEADERS and name in headers:
+                raise ControlError(HTTPStatus.BAD_REQUEST, f"more than one {name} header")
+            headers[name] = value.strip()
     try:
         length = int(headers.get("content-length", "0"))
     except ValueError:
