@@ -6,6 +6,7 @@ and submits through the order pipeline.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from rich.text import Text
@@ -15,7 +16,8 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import Checkbox, Input, Label, Static
 
-from ibterm.domain.instrument import Instrument, SecType
+from ibterm.config import PriceFrom, TicketDefaults
+from ibterm.domain.instrument import Instrument
 from ibterm.domain.offsets import BracketPrices, bracket_prices, parse_offset
 from ibterm.domain.orders import (
     CheckResult,
@@ -34,6 +36,15 @@ from ibterm.tui import format as fmt
 from ibterm.tui.widgets.fields import Cycler, StepInput, TextInput, ToggleBox
 
 ORDER_TYPES = [t.value for t in OrderType]
+
+FieldValue = str | bool
+# What belongs to one instrument, with what a new ticket holds before its defaults: none
+# of it carries over to another instrument (#10: a limit of 415 from MSFT on an AAPL
+# ticket). Side comes from the key, mode and account are the ticket's.
+PER_INSTRUMENT: dict[str, FieldValue] = {
+    "t-qty": "", "t-type": OrderType.LMT.value, "t-limit": "", "t-stop": "", "t-trail": "",
+    "t-tif": TimeInForce.DAY.value, "t-rth": False, "t-tp": "1.5%", "t-sl": "0.75%",
+}
 
 
 class OrderTicket(Vertical):
@@ -64,7 +75,8 @@ class OrderTicket(Vertical):
     OrderTicket #t-quote, OrderTicket #t-checks { height: 1; }
     OrderTicket #t-tp, OrderTicket #t-sl { width: 10; }
     OrderTicket .bracket-row, OrderTicket .oca-row { display: none; }
-    OrderTicket.bracket .bracket-row, OrderTicket.oca .oca-row { display: block; }
+    OrderTicket.bracket .bracket-row, OrderTicket.oca .oca-row,
+    OrderTicket.oca-pending .oca-row { display: block; }
     """
 
     class Submit(Message):
@@ -87,15 +99,26 @@ class OrderTicket(Vertical):
     class Closed(Message):
         pass
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, defaults: TicketDefaults | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.border_title = "Order ticket"
+        # The profile's `ticket` settings; without them, the documented defaults.
+        self.defaults = defaults if defaults is not None else TicketDefaults()
         self.instrument: Instrument | None = None
         self.quote: Quote | None = None
         self.account = ""
         self.stop_gap = 0.02
+        # An OCA group is built across instruments (AAPL or MSFT, whichever fills), so
+        # its legs outlive a ticket; the mode does not (see open), and the pending legs
+        # stay on screen while there are any.
         self.oca_legs: list[OrderSpec] = []
         self.modifying = ""  # order_ref of the working order being modified
+        # What the ticket itself last put in each field: a field that differs was typed.
+        self._placed: dict[str, FieldValue] = dict(PER_INSTRUMENT)
+        self._form_con_id: int | None = None  # the instrument the fields were set up for
+        self._price_pending = False  # the limit waits for a usable quote
+        self._memory: dict[int, dict[str, FieldValue]] = {}  # con_id -> typed (remember)
+        self._default_account = ""
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -135,14 +158,113 @@ class OrderTicket(Vertical):
         yield Static("", id="t-quote")
         yield Static("", id="t-checks")
 
+    # --- the fields as values ---------------------------------------------------------
+    def _get(self, field: str) -> FieldValue:
+        widget = self.query_one(f"#{field}")
+        if isinstance(widget, (Input, Cycler, Checkbox)):
+            return widget.value
+        raise TypeError(f"#{field} is not a field")
+
+    def _set(self, field: str, value: FieldValue) -> None:
+        widget = self.query_one(f"#{field}")
+        if isinstance(widget, Input):
+            widget.value = str(value)
+            widget.cursor_position = len(widget.value)
+        elif isinstance(widget, Cycler):
+            widget.set_value(str(value))
+        elif isinstance(widget, Checkbox):
+            widget.value = bool(value)
+
+    def _place(self, field: str, value: FieldValue | float) -> None:
+        """Put a value the trader did not type (a default, the quote, a working order)."""
+        widget = self.query_one(f"#{field}")
+        if isinstance(widget, StepInput) and isinstance(value, float | int) \
+                and not isinstance(value, bool):
+            widget.set_number(float(value))
+        else:
+            self._set(field, value)  # type: ignore[arg-type]
+        self._placed[field] = self._get(field)
+
+    def _typed(self, field: str) -> bool:
+        return self._get(field) != self._placed.get(field, PER_INSTRUMENT.get(field, ""))
+
+    def _remember(self) -> None:
+        """Keep what was typed for this instrument (profile `ticket.remember`): only typed
+        values, so a price that came from the quote is taken fresh next time."""
+        if (self.defaults.remember and self._form_con_id is not None and not self.modifying
+                and self.is_mounted):
+            self._memory[self._form_con_id] = {f: self._get(f) for f in PER_INSTRUMENT
+                                               if self._typed(f)}
+
+    def _reset_fields(self) -> None:
+        for field, value in PER_INSTRUMENT.items():
+            self._place(field, value)
+        self._form_con_id = None
+        self._price_pending = False
+
+    def _start_from(self, inst: Instrument) -> None:
+        """The instrument's own defaults, in every field the trader has not typed into
+        since the ticket opened (typing while the symbol resolves is kept)."""
+        saved = self._memory.get(inst.con_id, {}) if self.defaults.remember else {}
+        for field, value in saved.items():
+            if not self._typed(field):
+                self._set(field, value)  # not placed: still the trader's, remembered again
+        if not self._typed("t-qty"):
+            qty = self.defaults.quantity.get(inst.sec_type, inst.size_increment)
+            self._place("t-qty", float(qty))
+        self._price_pending = (self.defaults.price_from is not PriceFrom.NONE
+                               and not self._typed("t-limit"))
+        self._form_con_id = inst.con_id
+
+    def _start_price(self, quote: Quote) -> float | None:
+        """The limit a new ticket starts from, by `ticket.price_from`, on the tick."""
+        buy = Side(self.query_one("#t-side", Cycler).value) is Side.BUY
+        tick = self.instrument.min_tick if self.instrument else 0.01
+        how = self.defaults.price_from
+        if how is PriceFrom.TOUCH:
+            price = quote.ask if buy else quote.bid
+        elif how is PriceFrom.JOIN:
+            price = quote.bid if buy else quote.ask
+        elif how is PriceFrom.LAST:
+            price = quote.last
+        elif how is PriceFrom.MID and quote.mid is not None:
+            # Between two ticks the mid is rounded away from the touch: never pay more.
+            steps = quote.mid / tick
+            return (math.floor(steps + 1e-9) if buy else math.ceil(steps - 1e-9)) * tick
+        else:
+            return None
+        if price is None or price <= 0:
+            return None
+        return round(price / tick) * tick
+
     # --- opening and filling ---------------------------------------------------------
     def open(self, side: Side | None = None, symbol: str | None = None) -> None:
+        """A new ticket. With a symbol, every per-instrument field starts from that
+        instrument's defaults (set when it resolves); without one on an open ticket (a
+        key pressed inside it), only the side changes."""
+        if symbol is None and self.has_class("open") and not self.modifying:
+            if side is not None:
+                self.query_one("#t-side", Cycler).set_value(side.value)
+            return
+        self._remember()
+        self.modifying = ""
+        self.border_title = "Order ticket"
+        self._reset_fields()
+        # The mode is never carried: F4 on a new ticket sends one order unless the trader
+        # chooses otherwise here (F3 or the Mode field); a pending OCA group stays shown.
+        self._place("t-mode", "single")
+        self._reset_account()
+        self.instrument = None  # never the last ticket's, while the new symbol resolves
+        self.quote = None
+        self.query_one("#t-instrument", Label).update("")
+        self.query_one("#t-quote", Static).update("")
+        self.show_checks([])
         self.add_class("open")
         self.post_message(self.Opened())
         if side is not None:
             self.query_one("#t-side", Cycler).set_value(side.value)
+        self.query_one("#t-symbol", Input).value = symbol or ""
         if symbol:
-            self.query_one("#t-symbol", Input).value = symbol
             self.post_message(self.SymbolEntered(symbol))
             self.query_one("#t-qty", Input).focus()
         else:
@@ -150,23 +272,29 @@ class OrderTicket(Vertical):
 
     def open_modify(self, order: OrderUpdate) -> None:
         """Load a working order into the fields; F4 (transmit) then re-places it."""
+        self._remember()
+        self._reset_fields()
+        self._reset_account()
         self.modifying = order.order_ref
         self.border_title = f"Modify order {order.order_id} ({order.order_ref})"
         self.add_class("open")
         self.post_message(self.Opened())
-        self.query_one("#t-mode", Cycler).set_value("single")
+        self._place("t-mode", "single")
         self.query_one("#t-symbol", Input).value = order.instrument.display
         self.query_one("#t-side", Cycler).set_value(order.side.value)
-        self.query_one("#t-type", Cycler).set_value(order.order_type.value)
+        self._place("t-type", order.order_type.value)
+        self.quote = None
+        self._form_con_id = order.instrument.con_id  # the order's values, not defaults
         self.set_instrument(order.instrument)
-        self.query_one("#t-qty", StepInput).set_number(order.quantity)
+        self._place("t-qty", float(order.quantity))
         if order.limit is not None:
-            self.query_one("#t-limit", StepInput).set_number(order.limit)
+            self._place("t-limit", float(order.limit))
         if order.stop is not None:
-            self.query_one("#t-stop", StepInput).set_number(order.stop)
+            self._place("t-stop", float(order.stop))
         self.query_one("#t-limit" if order.limit is not None else "#t-qty", Input).focus()
 
     def action_close(self) -> None:
+        self._remember()
         self.modifying = ""
         self.border_title = "Order ticket"
         self.remove_class("open")
@@ -182,23 +310,31 @@ class OrderTicket(Vertical):
                           style="dim"))
         for field in ("#t-limit", "#t-stop"):
             self.query_one(field, StepInput).step = inst.min_tick
-        qty = self.query_one("#t-qty", StepInput)
-        qty.step = inst.size_increment
-        if qty.value == "100" and inst.sec_type is not SecType.STK:
-            qty.set_number(inst.size_increment)  # 100 shares is a habit; 100 contracts is not
+        self.query_one("#t-qty", StepInput).step = inst.size_increment
+        if inst.con_id != self._form_con_id:
+            if self._form_con_id is not None:
+                # Another symbol typed into an open ticket: nothing typed for the last
+                # instrument applies to this one.
+                self._remember()
+                self._reset_fields()
+                self.quote = None
+            self._start_from(inst)
         self.post_message(self.Edited())
 
     def show_quote(self, quote: Quote | None, stale: bool) -> None:
         self.quote = quote
-        live = quote is not None and not stale and quote.data_type is MarketDataType.LIVE
-        limit = self.query_one("#t-limit", StepInput)
-        if live and not limit.value and self.instrument is not None:
-            # Start from the relevant side of a live quote; never from a delayed or stale one.
+        usable = (quote is not None and not stale and quote.data_type is MarketDataType.LIVE
+                  and not quote.flag)
+        if self._price_pending and self._typed("t-limit"):
+            self._price_pending = False  # the trader's price wins, even before the quote's
+        if usable and self._price_pending and self.instrument is not None:
+            # Only a live, fresh, unflagged quote prices a new ticket; otherwise the limit
+            # stays empty until one arrives or the trader types one.
             assert quote is not None
-            side = Side(self.query_one("#t-side", Cycler).value)
-            touch = quote.ask if side is Side.BUY else quote.bid
-            if touch:
-                limit.set_number(touch)
+            price = self._start_price(quote)
+            if price is not None:
+                self._place("t-limit", price)
+                self._price_pending = False
         text = Text()
         if quote is None:
             text.append("no quote yet", style="dim")
@@ -210,7 +346,9 @@ class OrderTicket(Vertical):
             text.append(f"{fmt.price(quote.ask, dec)} x {fmt.compact(quote.ask_size)}")
             text.append("   last ", style="dim")
             text.append(fmt.price(quote.last, dec))
-            if stale:
+            if quote.flag:
+                text.append(f"   {quote.flag.upper()}", style="bold red")
+            elif stale:
                 text.append("   STALE", style="bold yellow")
             elif quote.data_type is not MarketDataType.LIVE:
                 text.append(f"   {quote.data_type.label.upper()}", style="bold magenta")
@@ -245,11 +383,22 @@ class OrderTicket(Vertical):
 
     # --- building --------------------------------------------------------------------
     def set_accounts(self, accounts: list[str], default: str) -> None:
-        """The accounts this login manages (and the profile allows); default first."""
+        """The accounts this login manages (and the profile allows); default first. A
+        choice made on the open ticket stays while it is still allowed: a status update
+        must not switch the account under the trader."""
         cycler = self.query_one("#t-account", Cycler)
+        current = cycler.value
         cycler.values = accounts or ["—"]
-        cycler.value = default if default in cycler.values else cycler.values[0]
+        self._default_account = default if default in cycler.values else cycler.values[0]
+        cycler.value = current if current in accounts else self._default_account
         cycler.refresh_value()
+
+    def _reset_account(self) -> None:
+        # A new ticket goes to the session's account, never silently to the last one's.
+        cycler = self.query_one("#t-account", Cycler)
+        if self._default_account in cycler.values:
+            cycler.value = self._default_account
+            cycler.refresh_value()
 
     @property
     def account_choice(self) -> str:
@@ -344,8 +493,16 @@ class OrderTicket(Vertical):
         self.post_message(self.Edited())
 
     def _show_oca(self) -> None:
-        text = "; ".join(s.describe() for s in self.oca_legs) or "F3 adds the order above"
-        self.query_one("#t-oca", Label).update(Text(f"{len(self.oca_legs)}: {text}"))
+        legs = "; ".join(s.describe() for s in self.oca_legs)
+        if self.mode != "oca" and self.oca_legs:
+            # Shown while the group waits, so a new ticket never hides it: F4 here sends
+            # this one order; F3 adds it to the group instead.
+            text = Text(f"OCA group pending ({len(self.oca_legs)}): {legs} — F3 adds this "
+                        f"order, shift+F3 clears", style="yellow")
+        else:
+            text = Text(f"{len(self.oca_legs)}: {legs or 'F3 adds the order above'}")
+        self.set_class(bool(self.oca_legs), "oca-pending")
+        self.query_one("#t-oca", Label).update(text)
 
     def form(self) -> TicketForm:
         """The fields as typed."""
