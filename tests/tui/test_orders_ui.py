@@ -177,13 +177,54 @@ async def test_modify_from_the_blotter(sim: SimServer) -> None:
         await pilot.press("escape")
         app.query_one(OrdersTable).focus()
         await pilot.press("m")
+        # Qty first, as on a new ticket; Tab, Tab reaches Limit in both.
         await until(pilot, lambda: bool(ticket.modifying)
-                    and app.focused is ticket.query_one("#t-limit"))
+                    and app.focused is ticket.query_one("#t-qty"))
+        await pilot.press("tab", "tab")
+        assert app.focused is ticket.query_one("#t-limit")
         await pilot.press("down")  # one tick lower
         await pilot.press("f4")
         [order] = sim.orders.orders.values()
         await until(pilot, lambda: order.req.limit == round(first - 0.01, 2))
         assert len(sim.orders.orders) == 1
+
+
+async def test_a_modification_is_confirmed_as_one_old_to_new(sim: SimServer) -> None:
+    app = _app(sim)
+    async with app.run_test(size=(80, 24)) as pilot:
+        ticket = await _open_ticket(pilot, app, sim)
+        first = round(sim.market.book(265598).bid - 2.0, 2)
+        await _type(pilot, "#t-limit", f"{first:.2f}")
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
+        assert "MODIFY" not in _screen_text(app)
+        await pilot.press("y")
+        await until(pilot, lambda: any(o.status == "Submitted"
+                                       for o in sim.orders.orders.values()))
+        await pilot.press("escape")
+        app.query_one(OrdersTable).focus()
+        await pilot.press("m")
+        await until(pilot, lambda: bool(ticket.modifying))
+        await _type(pilot, "#t-qty", "150")
+        await _type(pilot, "#t-limit", f"{first - 0.05:.2f}")
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
+        text = _screen_text(app)
+        assert "MODIFY" in text
+        assert "100 → 150" in text and f"{first:.2f} → {first - 0.05:.2f}" in text
+        changes = str(app.screen.query_one("#modify-changes").render())
+        assert "quantity" in changes and "limit" in changes
+        assert "TIF" not in changes and "stop" not in changes  # unchanged: not listed
+        await pilot.press("y")
+        [order] = sim.orders.orders.values()
+        await until(pilot, lambda: order.req.quantity == 150)
+
+
+def _screen_text(app: IbtermApp) -> str:
+    """What the screen's texts say, without colour."""
+    from textual.widgets import Static
+
+    return "\n".join(str(w.render()) for w in app.screen.query(Static))
 
 
 async def test_executions_show_fills_with_commissions(sim: SimServer) -> None:

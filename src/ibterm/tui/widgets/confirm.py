@@ -12,8 +12,40 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
 from ibterm.domain.connection import TradingMode
-from ibterm.domain.orders import CheckResult, CheckSeverity, Confirmation, OrderIntent
+from ibterm.domain.orders import (
+    CheckResult,
+    CheckSeverity,
+    Confirmation,
+    OrderIntent,
+    OrderSpec,
+)
+from ibterm.tui import format as fmt
 from ibterm.tui.widgets.fields import ActionButton, TextInput, ToggleBox
+
+ARROW = "→"
+
+
+def _trail(spec: OrderSpec) -> str:
+    if spec.trail_percent is not None:
+        return f"{spec.trail_percent:g}%"
+    if spec.trail_amount is not None:
+        return f"{spec.trail_amount:g}"
+    return fmt.DASH
+
+
+def modify_changes(old: OrderSpec, new: OrderSpec) -> list[tuple[str, str, str]]:
+    """(field, old, new) for each field a modification changes, in the ticket's order."""
+    dec = fmt.tick_decimals(new.instrument.min_tick)
+    pairs = [
+        ("quantity", fmt.quantity(old.quantity), fmt.quantity(new.quantity)),
+        ("type", old.order_type.value, new.order_type.value),
+        ("limit", fmt.price(old.limit, dec), fmt.price(new.limit, dec)),
+        ("stop", fmt.price(old.stop, dec), fmt.price(new.stop, dec)),
+        ("trail", _trail(old), _trail(new)),
+        ("TIF", old.tif.value, new.tif.value),
+        ("outside RTH", "yes" if old.outside_rth else "no", "yes" if new.outside_rth else "no"),
+    ]
+    return [(name, a, b) for name, a, b in pairs if a != b]
 
 
 class ConfirmOrder(ModalScreen[Confirmation]):
@@ -25,8 +57,9 @@ class ConfirmOrder(ModalScreen[Confirmation]):
     ]
     DEFAULT_CSS = """
     ConfirmOrder { align: center middle; }
-    ConfirmOrder > Vertical { width: 90; height: auto; border: thick $primary;
-                              background: $surface; padding: 1 2; }
+    ConfirmOrder > Vertical { width: 90; max-width: 100%; height: auto; max-height: 100%;
+                              border: thick $primary; background: $surface; padding: 1 2;
+                              overflow-y: auto; }
     ConfirmOrder.live > Vertical { border: thick $error; }
     ConfirmOrder #live-banner { background: $error; color: $text; text-style: bold;
                                 width: 100%; content-align: center middle; }
@@ -47,13 +80,33 @@ class ConfirmOrder(ModalScreen[Confirmation]):
     def compose(self) -> ComposeResult:
         if self.mode is TradingMode.LIVE:
             self.add_class("live")
+        if self.intent.is_modify:
+            self.add_class("modify")
         with Vertical():
             if self.mode is TradingMode.LIVE:
                 yield Static(f"LIVE ORDER — account {self.account} — real money",
                              id="live-banner")
             yield Static(Text(f"{self.mode.value.upper()} · {self.account}", style="dim"))
+            old = self.intent.replaces
+            if old is not None:
+                # A modification says so, and shows what it changes: the trader confirms
+                # a difference, not a whole new order to compare from memory.
+                yield Static(Text("MODIFY working order", style="bold reverse"),
+                             id="modify-title")
+                yield Static(Text(f"was: {old.describe()}", style="dim"))
             for leg in self.intent.legs:
                 yield Static(Text(leg.describe(), style="bold"))
+            if old is not None:
+                changes = modify_changes(old, self.intent.legs[0])
+                lines = Text()
+                for name, before, after in changes:
+                    lines.append(f"  {name:<12}", style="dim")
+                    lines.append(f"{before} {ARROW} ")
+                    lines.append(f"{after}\n", style="bold")
+                if not changes:
+                    lines.append("  no field changes\n", style="yellow")
+                lines.rstrip()
+                yield Static(lines, id="modify-changes")
             if len(self.intent.legs) > 1:
                 yield Static(Text(self.intent.describe(), style="italic"))
             if all(c.severity is CheckSeverity.OK for c in self.checks):

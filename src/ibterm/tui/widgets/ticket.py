@@ -291,7 +291,8 @@ class OrderTicket(Vertical):
             self._place("t-limit", float(order.limit))
         if order.stop is not None:
             self._place("t-stop", float(order.stop))
-        self.query_one("#t-limit" if order.limit is not None else "#t-qty", Input).focus()
+        # Qty first, as on a new ticket: one field order for the trader's fingers.
+        self.query_one("#t-qty", Input).focus()
 
     def action_close(self) -> None:
         self._remember()
