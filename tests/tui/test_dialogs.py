@@ -6,9 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from textual.app import App
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Button, Static
 
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.instrument import Instrument, SecType
@@ -19,7 +20,7 @@ from ibterm.domain.orders import (
     Side,
     TimeInForce,
 )
-from ibterm.tui.widgets.confirm import ConfirmOrder
+from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder, QuitChoice, QuitDialog
 
 AAPL = Instrument(265598, "AAPL", SecType.STK, "SMART", "USD")
 
@@ -63,3 +64,37 @@ async def test_a_modification_that_changes_nothing_says_so() -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         assert "no field changes" in str(app.screen.query_one("#modify-changes").render())
+
+
+@pytest.mark.parametrize(("keys", "answer"), [
+    (["enter"], QuitChoice.STAY),  # the default: enter never quits by accident
+    (["escape"], QuitChoice.STAY),
+    (["down", "enter"], QuitChoice.LEAVE_WORKING),
+    (["down", "down", "enter"], QuitChoice.CANCEL_ALL),
+])
+async def test_quitting_with_orders_working_defaults_to_staying(
+        keys: list[str], answer: QuitChoice) -> None:
+    app = Host(QuitDialog(3))
+    async with app.run_test(size=(60, 15)) as pilot:
+        await pilot.pause()
+        dialog = app.screen
+        assert isinstance(dialog, QuitDialog) and app.focused is dialog.query_one("#stay")
+        labels = [str(b.label) for b in dialog.query(Button)]
+        assert labels == ["▸ Stay", "  Quit, leave 3 orders working",
+                          "  Cancel all working orders and quit"]
+        for button in dialog.query(Button):  # every choice readable at 60x15
+            r = button.region
+            assert r.x >= 0 and r.y >= 0 and r.right <= 60 and r.bottom <= 15
+        await pilot.press(*keys)
+        await pilot.pause()
+        assert app.answers == [answer]
+
+
+@pytest.mark.parametrize(("default", "answer"), [(False, False), (True, True)])
+async def test_yes_no_enter_answers_the_default(default: bool, answer: bool) -> None:
+    app = Host(AskYesNo("FLATTEN?", default=default) if default else AskYesNo("FLATTEN?"))
+    async with app.run_test(size=(60, 15)) as pilot:
+        await pilot.pause()
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.answers == [answer]

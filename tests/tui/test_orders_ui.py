@@ -7,10 +7,11 @@ import math
 import pytest
 from textual.pilot import Pilot
 
+from ibterm.broker.pipeline import OrderPipeline
 from ibterm.domain.orders import TradingState
 from ibterm.sim.server import SimServer
 from ibterm.tui.app import IbtermApp
-from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
+from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder, QuitDialog
 from ibterm.tui.widgets.orders import OrdersTable
 from ibterm.tui.widgets.ticket import OrderTicket
 from ibterm.tui.widgets.watchlist import WatchlistTable
@@ -115,7 +116,7 @@ async def test_kill_switch_cancels_and_halts(sim: SimServer) -> None:
                                         for o in sim.orders.orders.values()))
         await pilot.press("f12")
         await until(pilot, lambda: isinstance(app.screen, AskYesNo))
-        await pilot.press("enter")  # the default is yes
+        await pilot.press("enter")  # the default is yes: the protective act (app.py wiring)
         await until(pilot, lambda: all(o.done for o in sim.orders.orders.values()))
         assert app.pipeline.state is TradingState.HALTED
         await until(pilot, lambda: "HALTED" in str(app.query_one("#status").render()))
@@ -245,18 +246,50 @@ async def test_executions_show_fills_with_commissions(sim: SimServer) -> None:
         assert fill.shares == 300 and fill.commission == 1.5  # 0.005 x 300
 
 
+async def _one_working(pilot: Pilot[None], app: IbtermApp, sim: SimServer) -> None:
+    await _open_ticket(pilot, app, sim)
+    await _type(pilot, "#t-limit", f"{sim.market.book(265598).bid - 1.0:.2f}")
+    await pilot.press("f4")
+    await until(pilot, lambda: any(o.status == "Submitted"
+                                   for o in sim.orders.orders.values()))
+    await pilot.press("escape")
+
+
+# The three quit tests need app.py's action_quit_app to use QuitDialog (see #10).
 async def test_ctrl_q_asks_while_orders_are_working(sim: SimServer) -> None:
     app = _app(sim, confirm_orders=False)
     async with app.run_test(size=(120, 40)) as pilot:
-        await _open_ticket(pilot, app, sim)
-        await _type(pilot, "#t-limit", f"{sim.market.book(265598).bid - 1.0:.2f}")
-        await pilot.press("f4")
-        await until(pilot, lambda: any(o.status == "Submitted"
-                                       for o in sim.orders.orders.values()))
-        await pilot.press("escape", "ctrl+q")
-        await until(pilot, lambda: isinstance(app.screen, AskYesNo))
-        await pilot.press("n")
+        await _one_working(pilot, app, sim)
+        await pilot.press("ctrl+q")
+        await until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("enter")  # the default is to stay
+        await until(pilot, lambda: not isinstance(app.screen, QuitDialog))
         assert app.is_running
+
+
+async def test_quit_leaving_the_orders_working(sim: SimServer) -> None:
+    app = _app(sim, confirm_orders=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _one_working(pilot, app, sim)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: not app.is_running)
+    [order] = sim.orders.orders.values()
+    assert not order.done
+
+
+@pytest.mark.skipif(not hasattr(OrderPipeline, "cancel_all"),
+                    reason="the pipeline's global cancel without halting is not in yet")
+async def test_quit_cancelling_every_working_order(sim: SimServer) -> None:
+    app = _app(sim, confirm_orders=False)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _one_working(pilot, app, sim)
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("down", "down", "enter")
+        await until(pilot, lambda: not app.is_running)
+    assert all(o.done for o in sim.orders.orders.values())
 
 
 async def test_a_failing_worker_is_reported_and_the_app_goes_on(

@@ -1,7 +1,9 @@
-"""Confirmation dialogs: the order confirmation (with overrides) and a plain yes/no."""
+"""Confirmation dialogs: the order confirmation (with overrides), quitting with orders
+working, and a plain yes/no whose default is the safe answer."""
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import ClassVar
 
 from rich.text import Text
@@ -159,7 +161,9 @@ class ConfirmOrder(ModalScreen[Confirmation]):
 
 
 class AskYesNo(ModalScreen[bool]):
-    """A question whose default (enter) is yes: for the kill switch and flatten."""
+    """A yes/no question. Enter answers whatever has focus, so focus starts on No unless
+    the caller says yes is the safe answer (`default=True`: the kill switch, where
+    cancelling is the protective act). `y` and `n`/escape answer from anywhere."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("y", "answer(True)", "Yes", id="ask-yes"),
@@ -167,16 +171,17 @@ class AskYesNo(ModalScreen[bool]):
     ]
     DEFAULT_CSS = """
     AskYesNo { align: center middle; }
-    AskYesNo > Vertical { width: 70; height: auto; border: thick $error; background: $surface;
-                          padding: 1 2; }
+    AskYesNo > Vertical { width: 70; max-width: 100%; height: auto; max-height: 100%;
+                          border: thick $error; background: $surface; padding: 1 2; }
     AskYesNo Horizontal { height: auto; margin-top: 1; }
     AskYesNo Button { margin-right: 2; }
     """
 
-    def __init__(self, question: str, detail: str = "") -> None:
+    def __init__(self, question: str, detail: str = "", default: bool = False) -> None:
         super().__init__()
         self.question = question
         self.detail = detail
+        self.default = default
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -188,13 +193,74 @@ class AskYesNo(ModalScreen[bool]):
                 yield ActionButton("No (n)", id="no")
 
     def on_mount(self) -> None:
-        self.query_one("#yes").focus()
+        self.query_one("#yes" if self.default else "#no").focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)
+
+
+class QuitChoice(StrEnum):
+    STAY = "stay"
+    LEAVE_WORKING = "leave-working"  # quit; the orders keep working at the gateway
+    CANCEL_ALL = "cancel-all"  # a global cancel (trading not halted), then quit
+
+
+class QuitDialog(ModalScreen[QuitChoice]):
+    """Quitting while orders work: three choices, one per line, Stay focused. Enter on
+    the default and escape both stay; leaving or cancelling takes a deliberate move."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "stay", "Stay", id="quit-stay"),
+        Binding("up", "app.focus_previous", "Previous choice", show=False, id="quit-previous"),
+        Binding("down", "app.focus_next", "Next choice", show=False, id="quit-next"),
+    ]
+    DEFAULT_CSS = """
+    QuitDialog { align: center middle; }
+    QuitDialog > Vertical { width: 70; max-width: 100%; height: auto; max-height: 100%;
+                            border: thick $warning; background: $surface; padding: 1 2; }
+    QuitDialog #stay { margin-top: 1; }
+    QuitDialog Button { width: 100%; content-align: left middle; }
+    """
+    # One line per choice (compact) so all three fit a 60x15 terminal; the focused one is
+    # marked with a glyph, readable without colour.
+    CHOICES: ClassVar[dict[str, QuitChoice]] = {
+        "stay": QuitChoice.STAY, "leave": QuitChoice.LEAVE_WORKING,
+        "cancel-all": QuitChoice.CANCEL_ALL}
+
+    def __init__(self, working: int) -> None:
+        super().__init__()
+        self.working = working
+
+    def compose(self) -> ComposeResult:
+        n = self.working
+        orders = "order" if n == 1 else "orders"
+        with Vertical():
+            yield Static(Text(f"{n} {orders} working at the gateway.", style="bold"))
+            yield Static("Orders keep working after ibterm exits, until filled or "
+                         "cancelled.")
+            self._texts = {"stay": "Stay", "leave": f"Quit, leave {n} {orders} working",
+                           "cancel-all": "Cancel all working orders and quit"}
+            for key, text in self._texts.items():
+                yield ActionButton(f"  {text}", id=key, compact=True,
+                                   variant="error" if key == "cancel-all" else "default")
+
+    def on_mount(self) -> None:
+        self.query_one("#stay").focus()
+
+    def on_descendant_focus(self) -> None:
+        for button in self.query(Button):
+            mark = "▸ " if button.has_focus else "  "
+            button.label = mark + self._texts[button.id or "stay"]
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(self.CHOICES[event.button.id or "stay"])
+
+    def action_stay(self) -> None:
+        self.dismiss(QuitChoice.STAY)
 
 
 class AskText(ModalScreen[str | None]):
