@@ -166,3 +166,28 @@ async def test_a_bad_tick_never_prices_a_new_ticket(sim: SimServer) -> None:
         await pilot.pause(0.3)
         assert _value(app, "#t-limit") == ""
         assert "BAD" in str(ticket.query_one("#t-quote").render())
+
+
+def _plain(app: IbtermApp) -> str:
+    """The screen as characters only: what a monochrome terminal or a plain capture shows.
+    (The compositor's strips: Textual's own text of the frame, without styles.)"""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
+
+
+async def test_the_focused_field_and_the_box_read_without_colour(sim: SimServer) -> None:
+    app = _app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot, app)
+        ticket = await _ticket_on(pilot, app, 0)
+        assert app.focused is ticket.query_one("#t-qty")
+        text = _plain(app)
+        assert "▸Qty" in text and text.count("▸") == 1
+        assert "[ ] Outside RTH" in text
+        await pilot.press("tab")  # Type
+        text = _plain(app)
+        assert "▸Type" in text and "▸Qty" not in text and text.count("▸") == 1
+        ticket.query_one("#t-rth").focus()
+        await pilot.press("space")
+        await pilot.pause()
+        text = _plain(app)
+        assert "▸[x] Outside RTH" in text and text.count("▸") == 1

@@ -8,8 +8,9 @@ from typing import ClassVar
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
+from textual.content import Content
 from textual.message import Message
-from textual.widgets import Button, Checkbox, DataTable, Input, Static
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
 from ibterm.domain.ticket_form import parse_number
 from ibterm.keymaps import RESERVED_KEYS, normalize_key
@@ -37,7 +38,37 @@ class TextInput(Input, inherit_bindings=False):
 
 
 class ToggleBox(Checkbox, inherit_bindings=False):
+    """A check box that reads the same without colour: `[x]` ticked, `[ ]` not (Textual's
+    `▐X▌` shows the X either way and tells them apart by colour only)."""
+
     BINDINGS: ClassVar[list[BindingType]] = with_ids("checkbox", Checkbox.BINDINGS)
+
+    @property
+    def _button(self) -> Content:
+        style = self.get_visual_style("toggle--button")
+        return Content.assemble("[", ("x" if self.value else " ", style), "]")
+
+
+FOCUS_MARK = "▸"
+
+
+class FieldLabel(Label):
+    """A field's name with a slot before it for the focus mark: the focused field is found
+    by a glyph, in monochrome and in a plain capture too, and the row never shifts."""
+
+    DEFAULT_CSS = """
+    FieldLabel { padding: 0 1 0 0; color: $text-muted; }
+    FieldLabel.-focused { color: $text; text-style: bold; }
+    """
+
+    def __init__(self, text: str, for_id: str) -> None:
+        super().__init__(f" {text}", id=f"l-{for_id}")
+        self.text = text
+        self.for_id = for_id
+
+    def mark(self, focused: bool) -> None:
+        self.set_class(focused, "-focused")
+        self.update(f"{FOCUS_MARK if focused else ' '}{self.text}")
 
 
 class ListTable(DataTable[object], inherit_bindings=False):

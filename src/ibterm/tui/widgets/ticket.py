@@ -10,6 +10,7 @@ import math
 from typing import ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -33,7 +34,7 @@ from ibterm.domain.orders import (
 from ibterm.domain.quote import MarketDataType, Quote
 from ibterm.domain.ticket_form import TicketError, TicketForm, build_spec
 from ibterm.tui import format as fmt
-from ibterm.tui.widgets.fields import Cycler, StepInput, TextInput, ToggleBox
+from ibterm.tui.widgets.fields import Cycler, FieldLabel, StepInput, TextInput, ToggleBox
 
 ORDER_TYPES = [t.value for t in OrderType]
 
@@ -64,14 +65,17 @@ class OrderTicket(Vertical):
     OrderTicket.open { display: block; }
     OrderTicket Horizontal { height: 1; }
     OrderTicket Label { padding: 0 1 0 1; color: $text-muted; }
+    OrderTicket FieldLabel { padding: 0 1 0 0; }
+    OrderTicket FieldLabel.-focused { color: $text; text-style: bold; }
+    OrderTicket #l-t-rth { padding: 0; }
     OrderTicket Input { border: none; height: 1; padding: 0 1; background: $boost; }
     OrderTicket Input:focus { border: none; background: $primary 30%; }
     OrderTicket #t-symbol { width: 22; }
     OrderTicket #t-qty { width: 10; }
     OrderTicket #t-limit, OrderTicket #t-stop { width: 12; }
     OrderTicket #t-trail { width: 9; }
-    OrderTicket Checkbox, OrderTicket Checkbox:focus { border: none; height: 1; padding: 0 1;
-                                                       background: $boost; }
+    OrderTicket Checkbox, OrderTicket Checkbox:focus { border: none; height: 1;
+                                                       padding: 0 1 0 0; background: $boost; }
     OrderTicket #t-quote, OrderTicket #t-checks { height: 1; }
     OrderTicket #t-tp, OrderTicket #t-sl { width: 10; }
     OrderTicket .bracket-row, OrderTicket .oca-row { display: none; }
@@ -122,37 +126,38 @@ class OrderTicket(Vertical):
 
     def compose(self) -> ComposeResult:
         with Horizontal():
-            yield Label("Symbol")
+            yield FieldLabel("Symbol", "t-symbol")
             yield TextInput(placeholder="AAPL, ES, SPY 20261218 600 C", id="t-symbol")
-            yield Label("Side")
+            yield FieldLabel("Side", "t-side")
             yield Cycler([Side.BUY.value, Side.SELL.value], id="t-side")
-            yield Label("Qty")
+            yield FieldLabel("Qty", "t-qty")
             yield StepInput(1.0, id="t-qty", value="100")
-            yield Label("Type")
+            yield FieldLabel("Type", "t-type")
             yield Cycler(ORDER_TYPES, OrderType.LMT.value, id="t-type")
-            yield Label("Limit")
+            yield FieldLabel("Limit", "t-limit")
             yield StepInput(0.01, id="t-limit")
-            yield Label("Stop")
+            yield FieldLabel("Stop", "t-stop")
             yield StepInput(0.01, id="t-stop")
         with Horizontal():
-            yield Label("Trail")
+            yield FieldLabel("Trail", "t-trail")
             yield TextInput(placeholder="1.25 or 1%", id="t-trail")
-            yield Label("TIF")
+            yield FieldLabel("TIF", "t-tif")
             yield Cycler([t.value for t in TimeInForce], id="t-tif")
+            yield FieldLabel("", "t-rth")  # the box names itself; the slot holds the mark
             yield ToggleBox("Outside RTH", id="t-rth")
-            yield Label("Account")
+            yield FieldLabel("Account", "t-account")
             yield Cycler(["—"], id="t-account")
-            yield Label("Mode")
+            yield FieldLabel("Mode", "t-mode")
             yield Cycler(["single", "bracket", "oca"], id="t-mode")
             yield Label("", id="t-instrument")
         with Horizontal(classes="bracket-row"):
-            yield Label("Take profit")
+            yield FieldLabel("Take profit", "t-tp")
             yield TextInput(placeholder="1.5%", id="t-tp", value="1.5%")
-            yield Label("Stop loss")
+            yield FieldLabel("Stop loss", "t-sl")
             yield TextInput(placeholder="0.75%", id="t-sl", value="0.75%")
             yield Label("", id="t-bracket")
         with Horizontal(classes="oca-row"):
-            yield Label("OCA type")
+            yield FieldLabel("OCA type", "t-oca-type")
             yield Cycler(["1", "2", "3"], id="t-oca-type")
             yield Label("", id="t-oca")
         yield Static("", id="t-quote")
@@ -522,6 +527,19 @@ class OrderTicket(Vertical):
         return build_spec(self.form(), self.instrument)
 
     # --- events ----------------------------------------------------------------------
+    # The focused field's label carries ▸: colour alone (the ANSI theme, monochrome, a
+    # plain capture over SSH) cannot show where the next keystroke goes.
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        self._mark(event.widget.id, True)
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._mark(event.widget.id, False)
+
+    def _mark(self, field_id: str | None, focused: bool) -> None:
+        for label in self.query(FieldLabel):
+            if label.for_id == field_id:
+                label.mark(focused)
+
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if event.input.id == "t-symbol":
