@@ -12,11 +12,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from ib_async import Contract, Fill, Order, Position, Trade
 
@@ -55,8 +57,13 @@ from ibterm.domain.ticks import round_in_favour
 log = logging.getLogger("ibterm.orders")
 
 ConfirmFn = Callable[[OrderIntent, list[CheckResult]], Awaitable[Confirmation]]
-# Flatten prices its marketable limits this many ticks through the touch.
-FLATTEN_TICKS = 10
+# What a journal write raises when the disk is full, the file is gone or read-only, or the
+# connection is closed: sqlite3 wraps most, the OS the rest.
+JOURNAL_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
+
+
+class _Unjournaled(Exception):
+    """A row that must precede sending could not be written: nothing is sent."""
 
 
 class Outcome(StrEnum):
@@ -133,6 +140,7 @@ class OrderPipeline:
         self._kill_pending = False  # the kill switch's global cancel, not sent yet
         self._link_lost_at: dt.datetime | None = None  # wall clock, for the executions asked
         self._pause_until = 0.0  # after a pacing violation the gateway gets a breather
+        self._journal_error: str | None = None  # set while the journal cannot be written
         # Positions as last seen while connected (ib_async forgets them on a disconnect),
         # and the snapshot taken when the link went, to report what moved while away.
         self._positions: dict[PositionKey, tuple[float, str]] = {}
@@ -171,23 +179,92 @@ class OrderPipeline:
     def _notice(self, level: str, message: str) -> None:
         self._update.notices.append(Notice(level, message))
 
-    def _set_state(self, state: TradingState, reason: str) -> None:
+    # --- the journal: protective actions never wait for it, new orders need it ----------
+    def _record(self, kind: str, *, sent: str = "", **data: Any) -> bool:
+        """Journal what has happened or was already sent. Never raises: a full disk must
+        not stop a cancel, a kill switch or a HALT from being reported. A row that cannot
+        be written goes to the log instead (ERROR, with its content), the trader is told
+        once, and trading HALTs because no new order could be journaled either. `sent`
+        names a protective action that reached the gateway: the trader is always told
+        that it was sent, and that the journal does not have it."""
+        try:
+            self.journal.record(kind, **data)
+        except JOURNAL_ERRORS as exc:
+            log.error("journal row NOT written (%s): %s %s", exc, kind, data)
+            if sent:
+                self._notice("error", f"{sent} was sent to the gateway, but the journal at "
+                                      f"{self.journal.path} cannot record it: {exc}")
+            self._journal_down(exc)
+            return False
+        if self._journal_error is not None:
+            log.warning("the journal at %s can be written again", self.journal.path)
+            self._journal_error = None
+        return True
+
+    def _record_before(self, intent: OrderIntent, kind: str, **data: Any) -> None:
+        """Journal a step that must precede sending a new order: fail closed, raising
+        _Unjournaled, so nothing is sent that the journal does not know of. Flatten is
+        protective: it goes out whether or not its rows can be written."""
+        if intent.kind is IntentKind.FLATTEN:
+            self._record(kind, **data)
+            return
+        try:
+            self.journal.record(kind, **data)
+        except JOURNAL_ERRORS as exc:
+            log.error("journal row NOT written (%s): %s %s; nothing sent", exc, kind, data)
+            self._journal_down(exc)
+            raise _Unjournaled(f"not sent: the journal at {self.journal.path} cannot be "
+                               f"written ({exc}); trading is HALTED") from exc
+        self._journal_error = None
+
+    def _journal_down(self, exc: BaseException) -> None:
+        """The journal cannot be written: said once per outage, and trading HALTs (the
+        queue withdrawn) until the trader resumes with a journal that works again."""
+        message = f"journal cannot be written: {exc}"
+        if self._journal_error is None:
+            self._journal_error = message
+            log.critical("the journal at %s cannot be written: %s", self.journal.path, exc)
+            self._notice("error", f"The journal at {self.journal.path} cannot be written "
+                                  f"({exc}): no new orders are sent; cancels, the kill switch "
+                                  "and flatten still work and are logged instead")
+        self._set_state(TradingState.HALTED, message, keep_flatten=True)
+
+    def _set_state(self, state: TradingState, reason: str, recorded: bool = False,
+                   keep_flatten: bool = False) -> None:
         if state is self.state:
             return
-        log.warning("trading state %s -> %s: %s", self.state, state, reason)
-        self.journal.record("state", state=state.value, previous=self.state.value, reason=reason)
+        previous = self.state
+        log.warning("trading state %s -> %s: %s", previous, state, reason)
         self.state = state
         self._update.state = state
         self._notice("warning" if state is not TradingState.ACTIVE else "info",
                      f"Trading {state.value}: {reason}")
         if state is TradingState.HALTED:
-            self._withdraw(f"trading HALTED ({reason})")
+            self._withdraw(f"trading HALTED ({reason})", keep_flatten)
+        # Recorded after it took effect: a HALT never waits for the journal.
+        if not recorded:
+            self._record("state", state=state.value, previous=previous.value, reason=reason)
 
     def resume(self) -> None:
         """Back to ACTIVE, by an explicit action of the trader (who also calls off a kill
-        switch's global cancel still waiting for the link)."""
+        switch's global cancel still waiting for the link). Refused while the journal
+        cannot be written: new orders could not be journaled."""
+        if self.state is TradingState.ACTIVE:
+            self._kill_pending = False
+            return
+        reason = "resumed by the trader"
+        try:
+            self.journal.record("state", state=TradingState.ACTIVE.value,
+                                previous=self.state.value, reason=reason)
+        except JOURNAL_ERRORS as exc:
+            log.error("resume refused: the journal at %s cannot be written: %s",
+                      self.journal.path, exc)
+            self._notice("error", f"Not resumed: the journal at {self.journal.path} still "
+                                  f"cannot be written ({exc}); trading stays HALTED")
+            return
+        self._journal_error = None
         self._kill_pending = False
-        self._set_state(TradingState.ACTIVE, "resumed by the trader")
+        self._set_state(TradingState.ACTIVE, reason, recorded=True)
 
     # --- checks ----------------------------------------------------------------------
     def market_view(self) -> MarketView:
@@ -218,10 +295,14 @@ class OrderPipeline:
 
     # --- submit ----------------------------------------------------------------------
     async def submit(self, intent: OrderIntent) -> SubmitResult:
-        approved = await self._approve(intent)
-        if isinstance(approved, SubmitResult):
-            return approved
-        self._enqueue(approved)
+        self._last_checks = []
+        try:
+            approved = await self._approve(intent)
+            if isinstance(approved, SubmitResult):
+                return approved
+            self._enqueue(approved)
+        except _Unjournaled as exc:
+            return SubmitResult(Outcome.REJECTED, self._last_checks, str(exc))
         return SubmitResult(Outcome.QUEUED, self._last_checks)
 
     async def modify(self, order_ref: str, spec: OrderSpec) -> SubmitResult:
@@ -235,9 +316,16 @@ class OrderPipeline:
             return SubmitResult(Outcome.REJECTED, [], "a modify keeps the instrument and side: "
                                                       "cancel and place a new order")
         intent = OrderIntent((spec,), source="modify", id=original.id, replaces=old)
-        approved = await self._approve(intent)
-        if isinstance(approved, SubmitResult):
-            return approved
+        self._last_checks = []
+        try:
+            approved = await self._approve(intent)
+            if isinstance(approved, SubmitResult):
+                return approved
+            self._record_before(intent, "modify", intent_id=original.id, order_ref=order_ref,
+                                symbol=approved.legs[0].instrument.display,
+                                order=approved.legs[0].describe())
+        except _Unjournaled as exc:
+            return SubmitResult(Outcome.REJECTED, self._last_checks, str(exc))
         [new] = approved.legs
         order = trade.order
         fresh = to_ib_order(new, order_ref)
@@ -246,8 +334,6 @@ class OrderPipeline:
             setattr(order, name, getattr(fresh, name))
         order.account = new.account or order.account
         self._specs[order_ref] = (original, new)
-        self.journal.record("modify", intent_id=original.id, order_ref=order_ref,
-                            symbol=new.instrument.display, order=new.describe())
         leg = order_ref.rsplit("-", 1)[-1]
         self.queue.append(_Queued(original, int(leg) if leg.isdigit() else 0, trade.contract,
                                   order, new, modify=True))
@@ -260,15 +346,17 @@ class OrderPipeline:
         """Journal, check, confirm: the intent to send (ticks rounded if overridden), or
         the result that says why nothing is sent."""
         symbol = intent.legs[0].instrument.display if intent.legs else ""
-        self.journal.record("intent", intent_id=intent.id, symbol=symbol, type=intent.kind.value,
-                            source=intent.source, description=intent.describe())
+        self._record_before(intent, "intent", intent_id=intent.id, symbol=symbol,
+                            type=intent.kind.value, source=intent.source,
+                            description=intent.describe())
         self._flood_guard()
         self._daily_loss_guard()
         checks = self.check(intent)
         self._last_checks = checks
         for c in checks:
-            self.journal.record("check", intent_id=intent.id, symbol=symbol, check=c.check,
-                                severity=c.severity.value, message=c.message, leg=c.leg)
+            self._record_before(intent, "check", intent_id=intent.id, symbol=symbol,
+                                check=c.check, severity=c.severity.value, message=c.message,
+                                leg=c.leg)
         blocks = [c for c in checks if c.severity is CheckSeverity.BLOCK]
         if blocks:
             return self._reject(intent, checks, "; ".join(c.message for c in blocks))
@@ -278,7 +366,7 @@ class OrderPipeline:
         overrides: frozenset[str] = frozenset()
         if must_confirm:
             confirmation = await self.confirm(intent, checks)
-            self.journal.record("confirm", intent_id=intent.id, symbol=symbol,
+            self._record_before(intent, "confirm", intent_id=intent.id, symbol=symbol,
                                 approved=confirmation.approved,
                                 overrides=sorted(confirmation.overrides))
             if not confirmation.approved:
@@ -289,7 +377,8 @@ class OrderPipeline:
                                     + ", ".join(sorted(missing)))
             overrides = confirmation.overrides & breaches
             for name in sorted(overrides):
-                self.journal.record("override", intent_id=intent.id, symbol=symbol, check=name)
+                self._record_before(intent, "override", intent_id=intent.id, symbol=symbol,
+                                    check=name)
         # The world may have moved while the dialog was open: state and connection rule.
         if self.state is TradingState.HALTED and intent.kind is not IntentKind.FLATTEN:
             return self._reject(intent, checks, "trading HALTED while confirming")
@@ -301,9 +390,9 @@ class OrderPipeline:
         return intent
 
     def _reject(self, intent: OrderIntent, checks: list[CheckResult], why: str) -> SubmitResult:
-        self.journal.record("rejected", intent_id=intent.id,
-                            symbol=intent.legs[0].instrument.display if intent.legs else "",
-                            reason=why)
+        self._record("rejected", intent_id=intent.id,
+                     symbol=intent.legs[0].instrument.display if intent.legs else "",
+                     reason=why)
         return SubmitResult(Outcome.REJECTED, checks, why)
 
     def _enqueue(self, intent: OrderIntent) -> None:
@@ -311,6 +400,7 @@ class OrderPipeline:
         parent_id = 0
         oca_group = f"ibterm-{intent.id}" if intent.kind is IntentKind.OCA else ""
         last = len(intent.legs) - 1
+        items: list[_Queued] = []
         for i, spec in enumerate(intent.legs):
             order = to_ib_order(spec, intent.order_ref(i))
             order.orderId = ib.client.getReqId()
@@ -326,14 +416,19 @@ class OrderPipeline:
                 order.ocaGroup, order.ocaType = oca_group, intent.oca_type
             contract = Contract(conId=spec.instrument.con_id, exchange=spec.instrument.exchange)
             self._seq += 1
-            item = _Queued(intent, i, contract, order, spec, seq=self._seq)
+            items.append(_Queued(intent, i, contract, order, spec, seq=self._seq))
+        # Every leg journaled before any is queued: a journal failing half-way through a
+        # bracket queues none of it.
+        for item in items:
+            self._record_before(intent, "queued", intent_id=intent.id,
+                                order_ref=item.order.orderRef,
+                                symbol=item.spec.instrument.display,
+                                order=item.spec.describe(), order_id=item.order.orderId)
+        for item in items:
             self.queue.append(item)
-            self._specs[order.orderRef] = (intent, spec)
-            self.journal.record("queued", intent_id=intent.id, order_ref=order.orderRef,
-                                symbol=spec.instrument.display, order=spec.describe(),
-                                order_id=order.orderId)
-            self._publish(item.order.orderRef, "Queued", 0.0, spec.quantity, 0.0,
-                          order.orderId)
+            self._specs[item.order.orderRef] = (intent, item.spec)
+            self._publish(item.order.orderRef, "Queued", 0.0, item.spec.quantity, 0.0,
+                          item.order.orderId)
         self._update.queued = len(self.queue)
         self._ensure_sender()
         self._wakeup.set()
@@ -366,10 +461,16 @@ class OrderPipeline:
     def _send(self, item: _Queued) -> None:
         ref = item.order.orderRef
         # Journaled before it leaves the process: a crash after this line loses nothing.
-        self.journal.record("submitted", intent_id=item.intent.id, order_ref=ref,
-                            symbol=item.spec.instrument.display, order_id=item.order.orderId,
-                            order=item.spec.describe(), transmit=item.order.transmit,
-                            parent_id=item.order.parentId)
+        try:
+            self._record_before(item.intent, "submitted", intent_id=item.intent.id,
+                                order_ref=ref, symbol=item.spec.instrument.display,
+                                order_id=item.order.orderId, order=item.spec.describe(),
+                                transmit=item.order.transmit, parent_id=item.order.parentId)
+        except _Unjournaled as exc:
+            # Back at the head, so it is withdrawn and reported with the rest of the queue.
+            self.queue.appendleft(item)
+            self._withdraw(str(exc).removeprefix("not sent: "), keep_flatten=True)
+            return
         self.throttle.record()
         self._sent[ref] = item
         trade = self.session.ib.placeOrder(item.contract, item.order)
@@ -379,16 +480,28 @@ class OrderPipeline:
             trade.fillEvent += self._on_fill
         self._on_status(trade)
 
-    def _withdraw(self, reason: str) -> None:
-        if not self.queue:
+    def _withdraw(self, reason: str, keep_flatten: bool = False) -> None:
+        """Take every queued message back, unsent, and say so. `keep_flatten` leaves
+        flatten's legs queued: a journal that cannot be written withdraws new orders, never
+        the protective ones."""
+        # Taken out of the queue first: a journal row failing below HALTs, and the HALT's
+        # own withdrawal must find nothing left to withdraw twice.
+        items = list(self.queue)
+        self.queue.clear()
+        gone = []
+        for item in items:
+            if keep_flatten and item.intent.kind is IntentKind.FLATTEN:
+                self.queue.append(item)
+            else:
+                gone.append(item)
+        self._update.queued = len(self.queue)
+        if not gone:
             return
-        count = len(self.queue)
-        while self.queue:
-            item = self.queue.popleft()
+        for item in gone:
             ref = item.order.orderRef
-            self.journal.record("withdrawn", intent_id=item.intent.id, order_ref=ref,
-                                symbol=item.spec.instrument.display, reason=reason,
-                                modify=item.modify)
+            self._record("withdrawn", intent_id=item.intent.id, order_ref=ref,
+                         symbol=item.spec.instrument.display, reason=reason,
+                         modify=item.modify)
             trade = self.trades.get(ref)
             if item.modify and trade is not None:
                 # The order itself still works at the gateway; only the change was not sent.
@@ -399,8 +512,8 @@ class OrderPipeline:
                 self._publish(ref, "NotSent", 0.0, item.spec.quantity, 0.0,
                               item.order.orderId, f"not sent: {reason}")
                 self._finished.append((self.clock(), ref))
-        self._update.queued = 0
-        self._notice("error", f"{count} queued order message(s) withdrawn, not sent: {reason}")
+        self._notice("error", f"{len(gone)} queued order message(s) withdrawn, not sent: "
+                              f"{reason}")
 
     def _on_position(self, pos: Position) -> None:
         key = (pos.account, pos.contract.conId)
@@ -413,12 +526,12 @@ class OrderPipeline:
                 self._away_positions = dict(self._positions)
             if self._link_lost_at is None:
                 self._link_lost_at = dt.datetime.now(dt.UTC)
-            self.journal.record("connection", state=status.state.value, detail=status.detail)
             self._withdraw(f"connection {status.state.value}")
+            self._record("connection", state=status.state.value, detail=status.detail)
         elif status.state is ConnectionState.CONNECTED:
-            self.journal.record("connection", state=status.state.value, detail=status.detail)
             if self._kill_pending and self.state is TradingState.HALTED:
                 self._send_kill()
+            self._record("connection", state=status.state.value, detail=status.detail)
             self._reconcile_task = asyncio.get_running_loop().create_task(self.reconcile())
 
     async def reconcile(self) -> list[Discrepancy]:
@@ -431,11 +544,16 @@ class OrderPipeline:
         except (TimeoutError, ConnectionError) as exc:
             self._notice("error", f"Reconciliation failed: {exc!r}")
             return []
+        except JOURNAL_ERRORS as exc:
+            self._notice("error", f"Reconciliation failed: the journal at {self.journal.path} "
+                                  f"cannot be read or written ({exc})")
+            self._journal_down(exc)
+            return []
         if self._away_positions is not None:
             for d in position_changes(self._away_positions, self._current_positions()):
                 found.append(d)
-                self.journal.record("reconcile", symbol=d.symbol, difference=d.kind.value,
-                                    detail=d.detail)
+                self._record("reconcile", symbol=d.symbol, difference=d.kind.value,
+                             detail=d.detail)
             self._away_positions = None
         for trade in self.session.ib.openTrades():
             ref = trade.order.orderRef
@@ -519,9 +637,9 @@ class OrderPipeline:
         st = trade.orderStatus
         message = trade.log[-1].message if trade.log and trade.log[-1].message else ""
         intent, spec = self._specs[ref]
-        self.journal.record("status", intent_id=intent.id, order_ref=ref,
-                            symbol=spec.instrument.display, status=st.status, filled=st.filled,
-                            remaining=st.remaining, avg_price=st.avgFillPrice, message=message)
+        self._record("status", intent_id=intent.id, order_ref=ref,
+                     symbol=spec.instrument.display, status=st.status, filled=st.filled,
+                     remaining=st.remaining, avg_price=st.avgFillPrice, message=message)
         remaining = st.remaining if st.remaining or st.filled else trade.order.totalQuantity
         self._publish(ref, st.status, st.filled, remaining, st.avgFillPrice,
                       trade.order.orderId, message)
@@ -549,10 +667,10 @@ class OrderPipeline:
                      len(self.queue))
         self.queue.insert(index, again)
         self._update.queued = len(self.queue)
-        self.journal.record("requeued", intent_id=item.intent.id, order_ref=ref,
-                            symbol=item.spec.instrument.display,
-                            old_order_id=trade.order.orderId, order_id=again.order.orderId,
-                            reason="pacing violation (100): never accepted")
+        self._record("requeued", intent_id=item.intent.id, order_ref=ref,
+                     symbol=item.spec.instrument.display,
+                     old_order_id=trade.order.orderId, order_id=again.order.orderId,
+                     reason="pacing violation (100): never accepted")
         self._ensure_sender()
         self._wakeup.set()
         return True
@@ -563,9 +681,9 @@ class OrderPipeline:
             return
         intent, spec = self._specs[ref]
         ex = fill.execution
-        self.journal.record("fill", intent_id=intent.id, order_ref=ref,
-                            symbol=spec.instrument.display, exec_id=ex.execId, side=ex.side,
-                            shares=ex.shares, price=ex.price, time=str(ex.time))
+        self._record("fill", intent_id=intent.id, order_ref=ref,
+                     symbol=spec.instrument.display, exec_id=ex.execId, side=ex.side,
+                     shares=ex.shares, price=ex.price, time=str(ex.time))
         self._update.fills.append(FillUpdate(ref, ex.execId, spec.instrument, spec.side,
                                              ex.shares, ex.price, None, str(ex.time)))
 
@@ -574,9 +692,9 @@ class OrderPipeline:
         if ref in self._specs:
             intent, spec = self._specs[ref]
             commission = getattr(report, "commission", None)
-            self.journal.record("commission", intent_id=intent.id, order_ref=ref,
-                                symbol=spec.instrument.display, exec_id=fill.execution.execId,
-                                commission=commission)
+            self._record("commission", intent_id=intent.id, order_ref=ref,
+                         symbol=spec.instrument.display, exec_id=fill.execution.execId,
+                         commission=commission)
             if commission is not None:
                 self._update.commissions[fill.execution.execId] = commission
 
@@ -590,16 +708,18 @@ class OrderPipeline:
             self._notice("error", f"{spec.describe()}: not connected to the gateway, the "
                                   "cancel was not sent (the order may still be working)")
             return False
-        self.journal.record("cancel", intent_id=intent.id, order_ref=order_ref,
-                            symbol=spec.instrument.display)
+        # Sent first, journaled after: a journal that cannot be written never keeps a
+        # cancel from the gateway.
         try:
             self.session.ib.cancelOrder(trade.order)
         except ConnectionError:  # the link went between the check and the send
-            self.journal.record("cancel-failed", intent_id=intent.id, order_ref=order_ref,
-                                symbol=spec.instrument.display, reason="not connected")
+            self._record("cancel-failed", intent_id=intent.id, order_ref=order_ref,
+                         symbol=spec.instrument.display, reason="not connected")
             self._notice("error", f"{spec.describe()}: the link dropped, the cancel was "
                                   "not sent (the order may still be working)")
             return False
+        self._record("cancel", sent=f"The cancel of {spec.describe()}", intent_id=intent.id,
+                     order_ref=order_ref, symbol=spec.instrument.display)
         return True
 
     def cancel_instrument(self, con_id: int) -> int:
@@ -623,13 +743,14 @@ class OrderPipeline:
                 raise ConnectionError("not connected")
             self.session.ib.reqGlobalCancel()
         except ConnectionError:
-            self.journal.record("cancel-failed", scope="global", reason="not connected")
             self._notice("error", "Kill switch: not connected to the gateway, working orders "
                                   "were NOT cancelled; the global cancel goes out as soon as "
                                   "the link is back")
+            self._record("cancel-failed", scope="global", reason="not connected")
             return
         self._kill_pending = False
-        self.journal.record("cancel", scope="global", reason="kill switch")
+        self._record("cancel", sent="The kill switch's global cancel", scope="global",
+                     reason="kill switch")
 
     def flatten_intent(self) -> OrderIntent | None:
         """Reducing marketable limits for every position (None when flat)."""
@@ -647,7 +768,7 @@ class OrderPipeline:
             touch = touch or pos.market_price
             if touch is None:
                 continue
-            through = FLATTEN_TICKS * inst.min_tick * (-1 if side is Side.SELL else 1)
+            through = self.profile.flatten.through_ticks * inst.min_tick * (-1 if side is Side.SELL else 1)
             limit = round_in_favour(max(touch + through, inst.min_tick), inst.min_tick,
                                     side.opposite)
             legs.append(OrderSpec(inst, side, abs(pos.quantity), OrderType.LMT, limit=limit,
