@@ -704,6 +704,12 @@ class OrderPipeline:
         if trade is None or trade.isDone():
             return False
         intent, spec = self._specs[order_ref]
+        if self.profile.read_only:
+            # Read-only sends nothing that changes the account, a cancel included.
+            self._notice("error", f"{spec.describe()}: not cancelled: this profile is "
+                                  "read-only and sends nothing to the account (cancel it in "
+                                  "TWS, or use a trading profile)")
+            return False
         if not self.session.connected:
             self._notice("error", f"{spec.describe()}: not connected to the gateway, the "
                                   "cancel was not sent (the order may still be working)")
@@ -730,7 +736,14 @@ class OrderPipeline:
     def kill(self) -> None:
         """The kill switch: HALTED (withdrawing the queue), then cancel everything working.
         Without a link the global cancel waits for the reconnect, and the trader is told
-        that nothing was cancelled yet."""
+        that nothing was cancelled yet. A read-only profile only halts this app: IB's
+        global cancel would cancel the account's orders, which read-only never touches."""
+        if self.profile.read_only:
+            self._set_state(TradingState.HALTED, "kill switch (read-only: nothing cancelled)")
+            self._notice("warning", "Kill switch: this app is HALTED, but no cancel was sent "
+                                    "because the profile is read-only: orders working at the "
+                                    "gateway keep working (cancel them in TWS)")
+            return
         self._set_state(TradingState.HALTED, "kill switch")
         self._kill_pending = True
         self._send_kill()
