@@ -195,15 +195,30 @@ def _run_journal(args: argparse.Namespace) -> int:
                                        "kind": pl.String, "intent_id": pl.String,
                                        "order_ref": pl.String, "symbol": pl.String,
                                        "data": pl.String})
+    from ibterm.private import replace_private
+
     try:
-        if args.format == "csv":
-            frame.write_csv(args.out)
-        else:
-            frame.write_parquet(args.out)
+        # The export holds the account's orders like the journal: 0600, and written
+        # beside the target then renamed, so a failed export leaves an old file whole.
+        with replace_private(args.out) as tmp:
+            if args.format == "csv":
+                frame.write_csv(tmp)
+            else:
+                frame.write_parquet(tmp)
     except OSError as exc:
         return _error(f"cannot write {args.out}: {exc.strerror or exc}")
     print(f"{len(rows)} events written to {args.out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _private_data_dir() -> None:
+    """Make the data directory private, saying on stderr (before the TUI takes the
+    terminal; the log is inside the directory) when it is shared and we leave it so."""
+    from ibterm.config import data_dir
+    from ibterm.private import private_dir
+
+    for warning in private_dir(data_dir()):
+        print(f"ibterm: warning: {warning}", file=sys.stderr)
 
 
 def _error(message: str) -> int:
@@ -258,6 +273,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     except yamlfile.FileProblems as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    _private_data_dir()
     log_to_file(data_dir(), args.log_level or "INFO")
     sim = SimulatorThread(scenario, seed=args.seed, today=dt.date.today())
     port = sim.start()
@@ -301,6 +317,7 @@ def _run_app(args: argparse.Namespace) -> int:
     except yamlfile.FileProblems as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
+    _private_data_dir()
     log_to_file(data_dir(), args.log_level or config.log_level)
     return _run_tui(profile, name, profile.mode, config.journal_sync, keymap, path, warnings)
 

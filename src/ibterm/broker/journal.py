@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ibterm.private import create_private, private_dir, tighten
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
     seq        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -58,7 +60,10 @@ def journal_path(data_dir: Path) -> Path:
 
 class Journal:
     def __init__(self, path: Path, profile: str, synchronous: str = "NORMAL"):
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        create_private(path)  # before SQLite: its -wal/-shm copy the database's mode
+        for side in (path.with_name(path.name + s) for s in ("-wal", "-shm")):
+            tighten(side)
         self.path = path
         self.profile = profile
         self._lock = threading.Lock()
