@@ -139,17 +139,28 @@ def _themes_check(path: Path) -> int:
 
 
 # --- config ------------------------------------------------------------------------------
-def profile_warnings(path: Path, config: Config) -> list[str]:
+def paper_on_live_port(name: str, p: Profile) -> str:
+    """A paper profile pointed at a live port ("" if not): its orders would reach real
+    money without the LIVE confirmation. `config check` reports it as an error; at start
+    the account-mode check refuses every order if the login is live indeed."""
+    if p.mode is TradingMode.PAPER and p.port in LIVE_PORTS:
+        return (f"profile {name!r} is paper but port {p.port} is usually "
+                f"{LIVE_PORTS[p.port]}: orders may reach a live account (use a paper port, "
+                "7497 or 4002, or mode: live)")
+    return ""
+
+
+def profile_warnings(path: Path, config: Config, port_errors: bool = True) -> list[str]:
     """Things that are valid but probably wrong: the port's usual meaning disagreeing with
-    the mode, and a config other users can read."""
+    the mode, and a config other users can read. `port_errors=False` leaves out a paper
+    profile on a live port, which `config check` reports as an error instead."""
     warnings = []
     for name, p in config.profiles.items():
         if p.mode is TradingMode.LIVE and p.port in PAPER_PORTS:
             warnings.append(f"profile {name!r} is live but port {p.port} is usually "
                             f"{PAPER_PORTS[p.port]}")
-        if p.mode is TradingMode.PAPER and p.port in LIVE_PORTS:
-            warnings.append(f"profile {name!r} is paper but port {p.port} is usually "
-                            f"{LIVE_PORTS[p.port]}: orders may reach a live account")
+        if port_errors and (problem := paper_on_live_port(name, p)):
+            warnings.append(problem)
     try:
         mode = path.stat().st_mode
     except OSError:
@@ -177,6 +188,9 @@ def _config_check(file: Path | None) -> int:
     keymaps_dir = path.parent / "keymaps"
     sources = keymap_sources(keymaps_dir)
     for name, profile in config.profiles.items():
+        if problem := paper_on_live_port(name, profile):
+            line, col = located.where(("profiles", name, "port"))
+            problems.append(yamlfile.Problem(str(path), line, col, problem))
         if profile.theme not in themes:
             line, col = located.where(("profiles", name, "theme"))
             problems.append(yamlfile.Problem(str(path), line, col,
@@ -190,7 +204,7 @@ def _config_check(file: Path | None) -> int:
                 active_keymap(profile, keymaps_dir)
             except yamlfile.FileProblems as exc:
                 problems.extend(exc.problems)
-    for warning in profile_warnings(path, config):
+    for warning in profile_warnings(path, config, port_errors=False):
         print(f"warning: {warning}", file=sys.stderr)
     if problems:
         _print_problems(sorted(problems, key=lambda p: (p.path, p.line, p.column)))

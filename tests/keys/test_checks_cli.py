@@ -28,13 +28,26 @@ def test_config_check_finds_missing_themes_and_keymaps(tmp_path: Path) -> None:
 
 def test_config_check_warns_about_ports_and_permissions(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
-    path.write_text("profiles:\n  real: {port: 7497, mode: live}\n  test: {port: 4001}\n")
+    path.write_text("profiles:\n  real: {port: 7497, mode: live}\n")
     path.chmod(0o644)
     result = _run("config", "check", str(path))
     assert result.returncode == 0
     assert "profile 'real' is live but port 7497 is usually TWS paper" in result.stderr
-    assert "profile 'test' is paper but port 4001 is usually IB Gateway live" in result.stderr
     assert "readable by other users" in result.stderr
+
+
+def test_config_check_refuses_a_paper_profile_on_a_live_port(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("profiles:\n  test:\n    port: 4001\n  tws: {port: 7496}\n"
+                    "  fine: {port: 4002}\n")
+    path.chmod(0o600)
+    result = _run("config", "check", str(path))
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        f"{path}:3:11: profile 'test' is paper but port 4001 is usually IB Gateway live: "
+        "orders may reach a live account (use a paper port, 7497 or 4002, or mode: live)",
+        f"{path}:4:15: profile 'tws' is paper but port 7496 is usually TWS live: "
+        "orders may reach a live account (use a paper port, 7497 or 4002, or mode: live)"]
 
 
 def test_config_check_reports_bad_files_and_schema_is_json(tmp_path: Path) -> None:

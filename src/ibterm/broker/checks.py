@@ -37,6 +37,38 @@ class MarketView:
     stale_after: float
     state: TradingState
     mode: TradingMode
+    # The accounts the gateway's login manages (empty: not known, not connected), and the
+    # profile's name, for the account-mode check.
+    accounts: tuple[str, ...] = ()
+    profile_name: str = ""
+
+
+# IB's paper accounts: DU… (an individual's paper account), DF… (a paper advisor's master).
+PAPER_PREFIXES = ("DU", "DF")
+
+
+def is_paper_account(account: str) -> bool:
+    return account.strip().upper().startswith(PAPER_PREFIXES)
+
+
+def account_mode_problem(mode: TradingMode, accounts: tuple[str, ...] | list[str],
+                         profile_name: str = "") -> str:
+    """Why the gateway's login does not fit the profile's mode ("" when it does): a paper
+    (or demo) profile may only reach paper accounts, a live one only live accounts. The
+    mode decides how carefully orders are confirmed; a mismatch would send unconfirmed
+    orders to real money, or label paper trades LIVE."""
+    name = f"profile {profile_name!r}" if profile_name else "this profile"
+    for account in accounts:
+        paper = is_paper_account(account)
+        if mode is TradingMode.LIVE and paper:
+            return (f"{name} is live but the gateway's account {account} is a paper "
+                    "account: no orders are sent; connect to a live login or use a paper "
+                    "profile")
+        if mode is not TradingMode.LIVE and not paper:
+            return (f"{name} is {mode.value} but the gateway's account {account} is a live "
+                    "account: no orders are sent; connect to a paper login or use a live "
+                    "profile")
+    return ""
 
 
 def reference(spec: OrderSpec, quote: Quote | None) -> float | None:
@@ -57,6 +89,9 @@ def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
     # --- validation (no override) ---
     if profile.read_only:
         add("read-only", BLOCK, "this profile is read-only: it never sends orders")
+    mismatch = account_mode_problem(view.mode, view.accounts, view.profile_name)
+    if mismatch:
+        add("account-mode", BLOCK, mismatch)
     if inst.sec_type not in profile.allowed_sec_types:
         add("scope", BLOCK, f"{inst.sec_type.value} is not allowed by this profile")
     if profile.allowed_accounts and spec.account and spec.account not in profile.allowed_accounts:

@@ -22,7 +22,7 @@ from typing import Any
 
 from ib_async import Contract, Fill, Order, Position, Trade
 
-from ibterm.broker.checks import MarketView, check_intent
+from ibterm.broker.checks import MarketView, account_mode_problem, check_intent
 from ibterm.broker.contracts import contract_to_instrument
 from ibterm.broker.journal import Journal
 from ibterm.broker.reconcile import (
@@ -149,6 +149,8 @@ class OrderPipeline:
         session.status_listeners.append(self._on_connection)
         session.ib.commissionReportEvent += self._on_commission
         session.ib.positionEvent += self._on_position
+        if session.connected:
+            self._warn_account_mode()
 
     # --- the UI's view ---------------------------------------------------------------
     def drain(self) -> PipelineUpdate:
@@ -270,7 +272,17 @@ class OrderPipeline:
     def market_view(self) -> MarketView:
         s = self.session
         return MarketView(quotes=s.quotes(), positions=s.position_map(), now=s.clock(),
-                          stale_after=s.profile.stale_after, state=self.state, mode=s.mode)
+                          stale_after=s.profile.stale_after, state=self.state, mode=s.mode,
+                          accounts=self._accounts(), profile_name=s.name)
+
+    def _accounts(self) -> tuple[str, ...]:
+        """Every account an order could reach: the login's managed accounts, and the
+        session's own (which a profile can name)."""
+        s = self.session
+        found = list(s.managed_accounts())
+        if s.account and s.account not in found:
+            found.append(s.account)
+        return tuple(found)
 
     def check(self, intent: OrderIntent) -> list[CheckResult]:
         return check_intent(intent, self.profile, self.market_view())
@@ -532,6 +544,7 @@ class OrderPipeline:
             if self._kill_pending and self.state is TradingState.HALTED:
                 self._send_kill()
             self._record("connection", state=status.state.value, detail=status.detail)
+            self._warn_account_mode()
             self._reconcile_task = asyncio.get_running_loop().create_task(self.reconcile())
 
     async def reconcile(self) -> list[Discrepancy]:
@@ -574,6 +587,14 @@ class OrderPipeline:
             self._notice("warning", f"Reconciliation found {len(found)} difference(s) with "
                                     "the gateway: see the Reconciliation pane")
         return found
+
+    def _warn_account_mode(self) -> None:
+        """Said at once on connecting, not at the first order: the `account-mode` check
+        blocks every order while the login does not fit the profile's mode."""
+        mismatch = account_mode_problem(self.session.mode, self._accounts(), self.session.name)
+        if mismatch:
+            log.error("account mode: %s", mismatch)
+            self._notice("error", mismatch[:1].upper() + mismatch[1:])
 
     def _current_positions(self) -> dict[PositionKey, tuple[float, str]]:
         self._positions = {
