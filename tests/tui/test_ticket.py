@@ -3,7 +3,9 @@ reading it without colour, and every field on screen at 80 and 60 columns."""
 
 from __future__ import annotations
 
+import pytest
 from textual.pilot import Pilot
+from textual.widget import Widget
 
 from ibterm.domain.orders import IntentKind
 from ibterm.sim.server import SimServer
@@ -191,3 +193,49 @@ async def test_the_focused_field_and_the_box_read_without_colour(sim: SimServer)
         await pilot.pause()
         text = _plain(app)
         assert "▸[x] Outside RTH" in text and text.count("▸") == 1
+
+
+def _fields(ticket: OrderTicket) -> list[Widget]:
+    return [w for w in ticket.query("Input, Cycler, Checkbox") if w.display
+            and all(a.display for a in w.ancestors if isinstance(a, Widget))]
+
+
+def _all_on_screen(app: IbtermApp, ticket: OrderTicket) -> None:
+    width, height = app.size
+    box = ticket.region
+    for field in _fields(ticket):
+        r = field.region
+        assert r.width > 0 and r.height == 1, f"#{field.id} is not shown: {r}"
+        assert 0 <= r.x and r.right <= width and 0 <= r.y and r.bottom <= height, \
+            f"#{field.id} is off the {width}x{height} screen: {r}"
+        assert box.contains_region(r), f"#{field.id} is outside the ticket: {r} {box}"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 15)])
+async def test_every_field_is_on_screen_on_a_small_terminal(
+        sim: SimServer, size: tuple[int, int]) -> None:
+    app = _app(sim)
+    async with app.run_test(size=size) as pilot:
+        await _ready(pilot, app)
+        ticket = await _ticket_on(pilot, app, 0)
+        assert len(_fields(ticket)) == 11
+        _all_on_screen(app, ticket)
+        # Tab, Tab from Qty is Limit, and what is typed there is seen there.
+        assert app.focused is ticket.query_one("#t-qty")
+        await pilot.press("tab", "tab", *"229.5")
+        limit = ticket.query_one("#t-limit")
+        assert app.focused is limit and _value(app, "#t-limit") == "229.5"
+        assert "229.5" in _plain(app)
+        # Every field Tab reaches is on screen, the bracket's too.
+        ticket.query_one("#t-mode", Cycler).set_value("bracket")
+        await pilot.pause()
+        assert len(_fields(ticket)) == 13
+        _all_on_screen(app, ticket)
+        seen = set()
+        for _ in range(13):
+            await pilot.press("tab")
+            focused = app.focused
+            assert focused is not None and ticket in focused.ancestors
+            seen.add(focused.id)
+            _all_on_screen(app, ticket)
+        assert {"t-tp", "t-sl", "t-stop", "t-mode", "t-account"} <= seen

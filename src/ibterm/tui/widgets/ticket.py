@@ -13,9 +13,10 @@ from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Container, Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import Checkbox, Input, Label, Static
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Static
 
 from ibterm.config import PriceFrom, TicketDefaults
 from ibterm.domain.instrument import Instrument
@@ -48,6 +49,50 @@ PER_INSTRUMENT: dict[str, FieldValue] = {
 }
 
 
+# Typed fields' widths (with their padding); a cycler is as wide as its longest value.
+INPUT_WIDTH = {"t-symbol": 18, "t-qty": 10, "t-limit": 12, "t-stop": 12, "t-trail": 10,
+               "t-tp": 8, "t-sl": 8}
+
+
+def _field_width(field: Widget) -> int:
+    if isinstance(field, Cycler):
+        return max(len(v) for v in field.values) + 4  # the value, its two marks, padding
+    if isinstance(field, Checkbox):
+        return len(str(field.label)) + 6  # [x], the label padded by one, padding right
+    return INPUT_WIDTH.get(field.id or "", 10)
+
+
+class FieldPair(Horizontal):
+    """One field and its label: the unit the ticket's rows wrap by, never split."""
+
+    def __init__(self, label: FieldLabel, field: Widget, only: str = "") -> None:
+        super().__init__(classes="pair")
+        self.label = label
+        self.field = field
+        self.only = only  # shown in this mode only ("bracket", "oca"); "" always
+
+    def compose(self) -> ComposeResult:
+        yield self.label
+        yield self.field
+
+    def on_mount(self) -> None:
+        self.fit()
+
+    def fit(self) -> None:
+        width = _field_width(self.field)
+        self.field.styles.width = width
+        self.field.styles.min_width = width
+
+    def natural_width(self) -> int:
+        label = len(self.label.text) + 2 if self.label.text else 1  # mark slot, padding
+        return label + _field_width(self.field)
+
+
+def _pair(text: str, field: Widget, only: str = "") -> FieldPair:
+    assert field.id is not None
+    return FieldPair(FieldLabel(text, field.id), field, only)
+
+
 class OrderTicket(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f5", "fill('bid')", "Bid", id="ticket-fill-bid"),
@@ -63,24 +108,21 @@ class OrderTicket(Vertical):
     DEFAULT_CSS = """
     OrderTicket { height: auto; border: round $primary; padding: 0 1; display: none; }
     OrderTicket.open { display: block; }
-    OrderTicket Horizontal { height: 1; }
-    OrderTicket Label { padding: 0 1 0 1; color: $text-muted; }
+    /* The form is a grid of one-cell columns: _reflow gives each pair (label and field)
+       a span of its own width and wraps the rows to the width there is, so every field
+       stays on screen from 120 columns down to 60 and below. */
+    OrderTicket #t-form { layout: grid; grid-size: 1; grid-columns: 1; grid-rows: 1;
+                          grid-gutter: 0 0; height: auto; }
+    OrderTicket .pair { height: 1; width: 1fr; }
     OrderTicket FieldLabel { padding: 0 1 0 0; }
     OrderTicket FieldLabel.-focused { color: $text; text-style: bold; }
     OrderTicket #l-t-rth { padding: 0; }
     OrderTicket Input { border: none; height: 1; padding: 0 1; background: $boost; }
     OrderTicket Input:focus { border: none; background: $primary 30%; }
-    OrderTicket #t-symbol { width: 22; }
-    OrderTicket #t-qty { width: 10; }
-    OrderTicket #t-limit, OrderTicket #t-stop { width: 12; }
-    OrderTicket #t-trail { width: 9; }
     OrderTicket Checkbox, OrderTicket Checkbox:focus { border: none; height: 1;
                                                        padding: 0 1 0 0; background: $boost; }
-    OrderTicket #t-quote, OrderTicket #t-checks { height: 1; }
-    OrderTicket #t-tp, OrderTicket #t-sl { width: 10; }
-    OrderTicket .bracket-row, OrderTicket .oca-row { display: none; }
-    OrderTicket.bracket .bracket-row, OrderTicket.oca .oca-row,
-    OrderTicket.oca-pending .oca-row { display: block; }
+    OrderTicket #t-quote, OrderTicket #t-checks, OrderTicket #t-bracket,
+    OrderTicket #t-oca { height: auto; }
     """
 
     class Submit(Message):
@@ -123,45 +165,72 @@ class OrderTicket(Vertical):
         self._price_pending = False  # the limit waits for a usable quote
         self._memory: dict[int, dict[str, FieldValue]] = {}  # con_id -> typed (remember)
         self._default_account = ""
+        self._instrument_text = Text()
 
     def compose(self) -> ComposeResult:
-        with Horizontal():
-            yield FieldLabel("Symbol", "t-symbol")
-            yield TextInput(placeholder="AAPL, ES, SPY 20261218 600 C", id="t-symbol")
-            yield FieldLabel("Side", "t-side")
-            yield Cycler([Side.BUY.value, Side.SELL.value], id="t-side")
-            yield FieldLabel("Qty", "t-qty")
-            yield StepInput(1.0, id="t-qty", value="100")
-            yield FieldLabel("Type", "t-type")
-            yield Cycler(ORDER_TYPES, OrderType.LMT.value, id="t-type")
-            yield FieldLabel("Limit", "t-limit")
-            yield StepInput(0.01, id="t-limit")
-            yield FieldLabel("Stop", "t-stop")
-            yield StepInput(0.01, id="t-stop")
-        with Horizontal():
-            yield FieldLabel("Trail", "t-trail")
-            yield TextInput(placeholder="1.25 or 1%", id="t-trail")
-            yield FieldLabel("TIF", "t-tif")
-            yield Cycler([t.value for t in TimeInForce], id="t-tif")
-            yield FieldLabel("", "t-rth")  # the box names itself; the slot holds the mark
-            yield ToggleBox("Outside RTH", id="t-rth")
-            yield FieldLabel("Account", "t-account")
-            yield Cycler(["—"], id="t-account")
-            yield FieldLabel("Mode", "t-mode")
-            yield Cycler(["single", "bracket", "oca"], id="t-mode")
-            yield Label("", id="t-instrument")
-        with Horizontal(classes="bracket-row"):
-            yield FieldLabel("Take profit", "t-tp")
-            yield TextInput(placeholder="1.5%", id="t-tp", value="1.5%")
-            yield FieldLabel("Stop loss", "t-sl")
-            yield TextInput(placeholder="0.75%", id="t-sl", value="0.75%")
-            yield Label("", id="t-bracket")
-        with Horizontal(classes="oca-row"):
-            yield FieldLabel("OCA type", "t-oca-type")
-            yield Cycler(["1", "2", "3"], id="t-oca-type")
-            yield Label("", id="t-oca")
-        yield Static("", id="t-quote")
+        with Container(id="t-form"):
+            # In the order Tab walks them, Qty right after the symbol (new and modify).
+            yield _pair("Symbol", TextInput(placeholder="AAPL, ES, SPY 20261218 600 C",
+                                            id="t-symbol"))
+            yield _pair("Side", Cycler([Side.BUY.value, Side.SELL.value], id="t-side"))
+            yield _pair("Qty", StepInput(1.0, id="t-qty", value="100"))
+            yield _pair("Type", Cycler(ORDER_TYPES, OrderType.LMT.value, id="t-type"))
+            yield _pair("Limit", StepInput(0.01, id="t-limit"))
+            yield _pair("Stop", StepInput(0.01, id="t-stop"))
+            yield _pair("Trail", TextInput(placeholder="1.25, 1%", id="t-trail"))
+            yield _pair("TIF", Cycler([t.value for t in TimeInForce], id="t-tif"))
+            # The box names itself; its label is only the slot for the focus mark.
+            yield _pair("", ToggleBox("Outside RTH", id="t-rth"))
+            yield _pair("Account", Cycler(["—"], id="t-account"))
+            yield _pair("Mode", Cycler(["single", "bracket", "oca"], id="t-mode"))
+            yield _pair("Take profit", TextInput(placeholder="1.5%", id="t-tp", value="1.5%"),
+                        only="bracket")
+            yield _pair("Stop loss", TextInput(placeholder="0.75%", id="t-sl",
+                                               value="0.75%"), only="bracket")
+            yield _pair("OCA type", Cycler(["1", "2", "3"], id="t-oca-type"), only="oca")
+        yield Static("", id="t-bracket")
+        yield Static("", id="t-oca")
+        yield Static("", id="t-quote")  # the instrument (or why there is none), its quote
         yield Static("", id="t-checks")
+
+    def on_mount(self) -> None:
+        self._show_mode()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self._reflow()
+
+    def _reflow(self) -> None:
+        """Pack the shown pairs into rows of the ticket's width; the last pair of a row
+        spans what is left of it, so the next starts a row (the grid never wraps a span)."""
+        width = self.size.width
+        form = self.query_one("#t-form", Container)
+        if width <= 0:
+            return
+        pairs = [p for p in form.query_children(FieldPair) if p.display]
+        used, last, last_span = 0, None, 0
+        for pair in pairs:
+            span = min(pair.natural_width(), width)
+            if last is not None and used + span > width:
+                last.styles.column_span = last_span + width - used
+                used = 0
+            pair.styles.column_span = span
+            last, last_span = pair, span
+            used += span
+        if last is not None:
+            last.styles.column_span = last_span + width - used
+        form.styles.grid_size_columns = width
+
+    def _show_mode(self) -> None:
+        """What the mode shows: the bracket's fields and figures, the OCA type and group
+        (also while a group is pending on a single ticket)."""
+        mode = self.mode
+        oca_shown = mode == "oca" or bool(self.oca_legs)
+        for pair in self.query_one("#t-form", Container).query_children(FieldPair):
+            if pair.only:
+                pair.display = mode == pair.only
+        self.query_one("#t-bracket", Static).display = mode == "bracket"
+        self.query_one("#t-oca", Static).display = oca_shown
+        self._reflow()
 
     # --- the fields as values ---------------------------------------------------------
     def _get(self, field: str) -> FieldValue:
@@ -261,7 +330,7 @@ class OrderTicket(Vertical):
         self._reset_account()
         self.instrument = None  # never the last ticket's, while the new symbol resolves
         self.quote = None
-        self.query_one("#t-instrument", Label).update("")
+        self._instrument_text = Text()
         self.query_one("#t-quote", Static).update("")
         self.show_checks([])
         self.add_class("open")
@@ -308,12 +377,13 @@ class OrderTicket(Vertical):
 
     def set_instrument(self, inst: Instrument | None, error: str = "") -> None:
         self.instrument = inst
-        label = self.query_one("#t-instrument", Label)
         if inst is None:
-            label.update(Text(error or "", style="bold red"))
+            self._instrument_text = Text(error or "", style="bold red")
+            self.query_one("#t-quote", Static).update(self._instrument_text)
             return
-        label.update(Text(f"{inst.display}  tick {inst.min_tick:g}  ×{inst.multiplier:g}",
-                          style="dim"))
+        self._instrument_text = Text(f"{inst.display} tick {inst.min_tick:g} "
+                                     f"×{inst.multiplier:g}", style="dim")
+        self.query_one("#t-quote", Static).update(self._instrument_text)
         for field in ("#t-limit", "#t-stop"):
             self.query_one(field, StepInput).step = inst.min_tick
         self.query_one("#t-qty", StepInput).step = inst.size_increment
@@ -341,7 +411,9 @@ class OrderTicket(Vertical):
             if price is not None:
                 self._place("t-limit", price)
                 self._price_pending = False
-        text = Text()
+        text = self._instrument_text.copy()
+        if text:
+            text.append(" │ ", style="dim")
         if quote is None:
             text.append("no quote yet", style="dim")
         else:
@@ -398,6 +470,11 @@ class OrderTicket(Vertical):
         self._default_account = default if default in cycler.values else cycler.values[0]
         cycler.value = current if current in accounts else self._default_account
         cycler.refresh_value()
+        # Account ids differ in length: the field is as wide as the longest.
+        pair = cycler.parent
+        if isinstance(pair, FieldPair):
+            pair.fit()
+        self._reflow()
 
     def _reset_account(self) -> None:
         # A new ticket goes to the session's account, never silently to the last one's.
@@ -468,7 +545,7 @@ class OrderTicket(Vertical):
         return OrderIntent((entry, take, stop), kind=IntentKind.BRACKET, source="bracket")
 
     def show_bracket(self) -> None:
-        label = self.query_one("#t-bracket", Label)
+        label = self.query_one("#t-bracket", Static)
         try:
             p = self.bracket_summary()
         except TicketError as exc:
@@ -507,8 +584,8 @@ class OrderTicket(Vertical):
                         f"order, shift+F3 clears", style="yellow")
         else:
             text = Text(f"{len(self.oca_legs)}: {legs or 'F3 adds the order above'}")
-        self.set_class(bool(self.oca_legs), "oca-pending")
-        self.query_one("#t-oca", Label).update(text)
+        self.query_one("#t-oca", Static).update(text)
+        self._show_mode()
 
     def form(self) -> TicketForm:
         """The fields as typed."""
