@@ -47,7 +47,8 @@ class MarketDataChoice(StrEnum):
 
 
 class _Model(pydantic.BaseModel):
-    model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
+    # No inf or nan anywhere: `max_order_value: .inf` would switch its check off unseen.
+    model_config = pydantic.ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class OrderLimits(_Model):
