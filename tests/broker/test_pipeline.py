@@ -628,3 +628,64 @@ def test_open_orders_in_the_journal_agree_with_the_full_replay(tmp_path: Path) -
         "c": ("Submitted", "")}
     assert journal.knows("d") and not journal.knows("g") and other.knows("g")
     assert journal.known_execs(["x1", "x2"]) == {"x1"} and journal.known_execs([]) == set()
+
+
+async def test_cancel_all_cancels_everything_and_keeps_trading(world: Any,
+                                                               sim: SimServer) -> None:
+    from ib_async import IB, Contract, LimitOrder
+
+    pipeline, trader = world
+    other = IB()  # TWS, say: IB's global cancel reaches its orders too
+    await other.connectAsync("127.0.0.1", sim.port, clientId=97, timeout=5)
+    try:
+        bid = sim.market.book(265598).bid
+        theirs = other.placeOrder(Contract(conId=265598, exchange="SMART"),
+                                  LimitOrder("BUY", 3, round(bid - 5, 2), orderRef="from-tws"))
+        mine = [_limit(pipeline, sim, offset=-2.0 - i * 0.1) for i in range(2)]
+        for intent in mine:
+            await pipeline.submit(intent)
+        await _until(lambda: theirs.orderStatus.status == "Submitted"
+                     and sum(not o.done for o in sim.orders.orders.values()) == 3)
+        pipeline.drain()
+        assert pipeline.cancel_all()
+        await _until(lambda: all(o.status == "Cancelled" for o in sim.orders.orders.values()))
+        update = pipeline.drain()
+        assert pipeline.state is TradingState.ACTIVE and update.state is None
+        assert any("Global cancel sent" in n.message and "stays ACTIVE" in n.message
+                   for n in update.notices)
+        cancels = [e for e in read_events(pipeline.journal.path) if e.kind == "cancel"]
+        assert [e.data for e in cancels] == [{"scope": "global", "reason": "cancel all"}]
+        after = _limit(pipeline, sim)
+        assert (await pipeline.submit(after)).outcome is Outcome.QUEUED  # still trading
+        await _until(lambda: _working(sim, after.order_ref(0)))
+    finally:
+        other.disconnect()
+
+
+def _working(sim: SimServer, ref: str) -> bool:
+    return any(o.req.order_ref == ref and not o.done for o in sim.orders.orders.values())
+
+
+async def test_cancel_all_is_refused_without_a_link_and_on_read_only(
+        sim: SimServer, tmp_path: Path) -> None:
+    pipeline, trader, _ = await _setup(sim, tmp_path)
+    intent = _limit(pipeline, sim)
+    await pipeline.submit(intent)
+    ref = intent.order_ref(0)
+    await _until(lambda: _working(sim, ref))
+    sim.drop(51)
+    await _until(lambda: not pipeline.session.connected, 3)
+    pipeline.drain()
+    assert not pipeline.cancel_all()
+    assert any("not connected" in n.message and "nothing was cancelled" in n.message
+               for n in pipeline.drain().notices)
+    await pipeline.session.close()
+    read_only, _, _ = await _setup(sim, tmp_path, read_only=True)
+    try:
+        read_only.drain()
+        assert not read_only.cancel_all()
+        assert any("read-only" in n.message for n in read_only.drain().notices)
+        await asyncio.sleep(0.3)
+        assert _working(sim, ref)  # nothing was sent, by either
+    finally:
+        await read_only.session.close()

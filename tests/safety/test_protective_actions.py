@@ -171,3 +171,17 @@ async def test_flatten_goes_out_when_the_journal_cannot_be_written(world: Any,
     await _until(lambda: all(p.quantity == 0
                              for p in sim.accounts["DU1234567"].positions.values()), timeout=8)
     assert pipeline.state is TradingState.HALTED  # and nothing new is sent meanwhile
+
+
+async def test_cancel_all_reaches_the_gateway_when_the_journal_cannot_be_written(
+        world: Any, sim: SimServer) -> None:
+    pipeline, trader = world
+    refs = await _working(pipeline, sim, count=2)
+    pipeline.drain()
+    fill_up(pipeline.journal)
+    assert pipeline.cancel_all()
+    await _until(lambda: all(_at_gateway(sim, r) == "Cancelled" for r in refs))
+    notices = _notices(pipeline)
+    assert any("global cancel (cancel all) was sent" in n for n in notices), notices
+    # The journal's outage HALTs new orders; the cancel itself changed no state.
+    assert pipeline.state is TradingState.HALTED

@@ -754,6 +754,35 @@ class OrderPipeline:
                 if spec.instrument.con_id == con_id]
         return sum(self.cancel(ref) for ref in refs)
 
+    def cancel_all(self) -> bool:
+        """IB's global cancel without the kill switch's HALT: every open order of this
+        login is cancelled (whichever client placed it) and the queue is withdrawn, so
+        nothing queued goes out after it; the trading state stays as it was. Refused on a
+        read-only profile and without a link, each with a notice. Journaled after it is
+        sent, never gated by the journal."""
+        if self.profile.read_only:
+            self._notice("error", "Cancel all: not sent: this profile is read-only and sends "
+                                  "nothing to the account (cancel in TWS, or use a trading "
+                                  "profile)")
+            return False
+        if not self.session.connected:
+            self._notice("error", "Cancel all: not connected to the gateway, nothing was "
+                                  "cancelled (orders may still be working)")
+            return False
+        self._withdraw("cancel all")
+        try:
+            self.session.ib.reqGlobalCancel()
+        except ConnectionError:  # the link went between the check and the send
+            self._notice("error", "Cancel all: the link dropped, the global cancel was not "
+                                  "sent (orders may still be working)")
+            self._record("cancel-failed", scope="global", reason="not connected")
+            return False
+        self._record("cancel", sent="The global cancel (cancel all)", scope="global",
+                     reason="cancel all")
+        self._notice("info", f"Global cancel sent: every open order of this login is being "
+                             f"cancelled; trading stays {self.state.value}")
+        return True
+
     def kill(self) -> None:
         """The kill switch: HALTED (withdrawing the queue), then cancel everything working.
         Without a link the global cancel waits for the reconnect, and the trader is told
