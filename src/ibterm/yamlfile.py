@@ -3,6 +3,14 @@
 PyYAML's node marks give every key and value a position; pydantic's error locations are
 mapped back onto them, so a user sees the line of the bad value, the expected type and,
 for a mistyped key, the closest valid one.
+
+Every YAML file ibterm reads is the user's or a downloaded one (config, keymaps, themes,
+scenarios), so parsing is bounded: a file of at most MAX_CHARS, collections nested at
+most MAX_DEPTH deep, and aliases that add at most MAX_ALIAS_NODES values when expanded
+("billion laughs": nine levels of ten aliases each is 10^9 values from 1 KB of text).
+The limits are checked while PyYAML composes the node graph, where an alias is still one
+shared node, so a hostile file is refused after a few thousand nodes, in milliseconds,
+never expanded. A refusal is a LimitExceeded (a FileProblems) at the offending mark.
 """
 
 from __future__ import annotations
@@ -20,6 +28,12 @@ import yaml
 
 Loc = tuple[str | int, ...]
 M = TypeVar("M", bound=pydantic.BaseModel)
+
+MAX_CHARS = 1_000_000  # the largest shipped file is 5 KB; a scenario with every
+                       # instrument and fault a user could want is well under 100 KB
+MAX_DEPTH = 100  # our schemas nest at most ~6 deep; Python's stack allows ~400 here
+MAX_ALIAS_NODES = 10_000  # values aliases may add: generous for anchors reused in a
+                          # config, a millionth of the bomb
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +53,60 @@ class FileProblems(Exception):
     def __init__(self, problems: list[Problem]):
         super().__init__("\n".join(map(str, problems)))
         self.problems = problems
+
+
+class LimitExceeded(FileProblems):
+    """The file is refused unread (too large, too deep, aliases expanding too far): bad
+    input, exit 2, rather than a check's finding."""
+
+
+class _Refused(Exception):
+    def __init__(self, mark: yaml.Mark | None, message: str):
+        super().__init__(message)
+        self.mark = mark
+        self.message = message
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """SafeLoader whose composer counts nesting depth and what aliases expand to."""
+
+    def __init__(self, stream: str):
+        super().__init__(stream)
+        self._depth = 0
+        self._alias_nodes = 0
+        self._sizes: dict[int, int] = {}  # id(node) -> values in it once expanded
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            target = self.anchors.get(event.anchor)
+            if target is not None:  # an undefined alias: PyYAML's own error follows
+                size = self._sizes.get(id(target))
+                if size is None:  # its anchor's collection is still open
+                    raise _Refused(event.start_mark,
+                                   f"alias *{event.anchor} refers to a collection that "
+                                   "contains it (recursive YAML is not supported)")
+                self._alias_nodes += size
+                if self._alias_nodes > MAX_ALIAS_NODES:
+                    raise _Refused(event.start_mark,
+                                   f"aliases expand to more than {MAX_ALIAS_NODES:,} values "
+                                   "(refused: an alias bomb?)")
+            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _Refused(self.peek_event().start_mark,
+                               f"nested more than {MAX_DEPTH} levels deep")
+            node: yaml.Node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        size = 1
+        if isinstance(node, yaml.SequenceNode):
+            size += sum(self._sizes[id(child)] for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            size += sum(self._sizes[id(k)] + self._sizes[id(v)] for k, v in node.value)
+        self._sizes[id(node)] = size
+        return node
 
 
 @dataclass(slots=True)
@@ -62,17 +130,31 @@ def _mark(node: yaml.Node) -> tuple[int, int]:
     return (node.start_mark.line + 1, node.start_mark.column + 1)
 
 
+def _position(text: str, index: int) -> tuple[int, int]:
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+
+
 def parse(text: str, path: str) -> Located:
+    """Parse one YAML document with positions; raise FileProblems (LimitExceeded for a
+    file refused by the limits above)."""
+    if len(text) > MAX_CHARS:
+        raise LimitExceeded([Problem(path, 1, 1, f"the file is larger than {MAX_CHARS:,} "
+                                                 "characters (refused)")])
     try:
-        loader = yaml.SafeLoader(text)
+        loader = _BoundedLoader(text)
     except yaml.reader.ReaderError as exc:  # control characters, checked on construction
-        before = text[: exc.position]
-        line, col = before.count("\n") + 1, exc.position - (before.rfind("\n") + 1) + 1
+        line, col = _position(text, exc.position)
         raise FileProblems([Problem(path, line, col, f"invalid character {exc.character!r} "
                                                      "(YAML allows no control characters)")]
                            ) from None
     try:
         root = loader.get_single_node()
+    except _Refused as exc:
+        line, col = (exc.mark.line + 1, exc.mark.column + 1) if exc.mark else (1, 1)
+        raise LimitExceeded([Problem(path, line, col, exc.message)]) from None
+    except RecursionError:  # the depth limit should come first; never a traceback
+        raise LimitExceeded([Problem(path, 1, 1, "nested too deeply")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -115,6 +197,11 @@ def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, out: Located, pat
 
 def read(path: Path) -> Located:
     try:
+        # Refused before reading: a multi-gigabyte "config" must not be pulled into memory.
+        if path.stat().st_size > 4 * MAX_CHARS:  # UTF-8: at most 4 bytes a character
+            raise LimitExceeded([Problem(str(path), 1, 1, f"the file is larger than "
+                                                          f"{MAX_CHARS:,} characters "
+                                                          "(refused)")])
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise FileProblems([Problem(str(path), 1, 1, f"not UTF-8 text: {exc.reason}")]) from None
