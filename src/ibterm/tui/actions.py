@@ -17,7 +17,7 @@ from ibterm.keymaps import ActionInfo
 @cache
 def action_registry() -> dict[str, ActionInfo]:
     from ibterm.tui.app import IbtermApp
-    from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder
+    from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder, QuitDialog
     from ibterm.tui.widgets.executions import ExecutionsScreen
     from ibterm.tui.widgets.fields import (
         ActionButton,
@@ -48,6 +48,7 @@ def action_registry() -> dict[str, ActionInfo]:
         ("list", [ListTable]),
         ("confirm", [ConfirmOrder]),
         ("dialog", [AskYesNo]),
+        ("quit", [QuitDialog]),
         ("help", [HelpScreen]),
         ("reconciliation", [ReconcileScreen]),
         ("executions", [ExecutionsScreen]),

@@ -10,11 +10,13 @@ import logging
 import os
 import signal
 import threading
+import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
@@ -37,12 +39,19 @@ from ibterm.domain.symbols import SymbolError
 from ibterm.domain.ticket_form import TicketError
 from ibterm.domain.what_if import IbWhatIf
 from ibterm.keymaps import Keymap
+from ibterm.logs import write_crash_report
 from ibterm.macros import MacroError, build_intent
 from ibterm.risk.preview import PreviewCalculator, PreviewRequest, order_words
 from ibterm.risk.settings import RiskSettings, load_settings
 from ibterm.tui.commands import IbtermCommands
 from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, DEFAULT_THEME, LoadedThemes, load_themes
-from ibterm.tui.widgets.confirm import AskText, AskYesNo, ConfirmOrder
+from ibterm.tui.widgets.confirm import (
+    AskText,
+    AskYesNo,
+    ConfirmOrder,
+    QuitChoice,
+    QuitDialog,
+)
 from ibterm.tui.widgets.executions import ExecutionLog, ExecutionsScreen
 from ibterm.tui.widgets.fields import StepInput
 from ibterm.tui.widgets.footer import Footer
@@ -94,9 +103,12 @@ class IbtermApp(App[None]):
         Binding("s", "ticket('SELL')", "Sell", id="order-sell"),
         Binding("f12", "kill_switch", "KILL", priority=True, id="kill-switch"),
         Binding("f10", "flatten", "Flatten", priority=True, id="flatten"),
+        Binding("shift+f12", "cancel_all", "Cancel all orders", show=False, priority=True,
+                id="cancel-all-orders"),
         Binding("f9", "resume_trading", "Resume", show=False, id="resume-trading"),
-        Binding("z", "zoom", "Zoom", show=False, id="zoom-pane"),
-        Binding("ctrl+r", "toggle_preview", "Preview", show=False, id="toggle-preview"),
+        Binding("z", "zoom", "Zoom pane", show=False, id="zoom-pane"),
+        Binding("ctrl+r", "toggle_preview", "Preview or panes", show=False,
+                id="toggle-preview"),
         Binding("r", "show_reconciliation", "Reconcile", show=False, id="show-reconciliation"),
         Binding("e", "show_executions", "Executions", show=False, id="show-executions"),
     ]
@@ -157,7 +169,7 @@ class IbtermApp(App[None]):
                     pane.border_title = "Orders"
                     yield OrdersTable(self.session.profile.blotter_finished, id="orders")
             yield MarginPreviewPane(self.session.profile.whatif_disagreement, id="preview")
-        yield OrderTicket(id="ticket")
+        yield OrderTicket(self.session.profile.ticket, id="ticket")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -625,12 +637,32 @@ class IbtermApp(App[None]):
 
     @work(exclusive=True, group="safety", exit_on_error=False)
     async def action_kill_switch(self) -> None:
-        yes = await self.push_screen_wait(AskYesNo(
-            "KILL SWITCH: cancel every working order and halt trading?",
-            "Sends IB's global cancel (every open order of this login, whichever client "
-            "placed it) and switches to HALTED: only cancels and flatten until you resume."))
-        if yes:
+        if self.session.profile.read_only:
+            question, detail = ("KILL SWITCH (read-only profile): halt trading in ibterm?",
+                                "Nothing is sent to the gateway: a read-only profile never "
+                                "changes the account, so working orders stay working.")
+        else:
+            question, detail = (
+                "KILL SWITCH: cancel every working order and halt trading?",
+                "Sends IB's global cancel (every open order of this login, whichever "
+                "client placed it) and switches to HALTED: only cancels and flatten until "
+                "you resume.")
+        # The one question where Enter means yes: it is the way out of trouble.
+        if await self.push_screen_wait(AskYesNo(question, detail, default=True)):
             self.pipeline.kill()
+
+    @work(exclusive=True, group="safety", exit_on_error=False)
+    async def action_cancel_all(self) -> None:
+        """IB's global cancel without halting: every working order goes, trading goes on."""
+        if self.session.profile.read_only:
+            self.notify("Read-only profile: nothing is cancelled from here", severity="warning")
+            return
+        if await self.push_screen_wait(AskYesNo(
+                "CANCEL ALL: cancel every working order? Trading stays "
+                f"{self.pipeline.state.value}.",
+                "Sends IB's global cancel: every open order of this login, whichever "
+                "client placed it (stops placed from TWS too).")):
+            self.pipeline.cancel_all()
 
     @work(exclusive=True, group="safety", exit_on_error=False)
     async def action_flatten(self) -> None:
@@ -713,16 +745,52 @@ class IbtermApp(App[None]):
     @work(exclusive=True, group="quit", exit_on_error=False)
     async def action_quit_app(self) -> None:
         working = [t for t in self.pipeline.trades.values() if not t.isDone()]
-        if working and not await self.push_screen_wait(AskYesNo(
-                f"{len(working)} order(s) are working at the gateway. Quit anyway?",
-                "They keep working after ibterm exits; the kill switch (F12) cancels them.")):
-            return
+        if working:
+            # Stay is the default: Enter on a quit question must not walk away from
+            # working orders by accident.
+            choice = await self.push_screen_wait(QuitDialog(len(working)))
+            if choice is QuitChoice.STAY:
+                return
+            if choice is QuitChoice.CANCEL_ALL:
+                if not self.pipeline.cancel_all():
+                    return  # not sent (no link, read-only): the notice says why; stay
+                await self._until_cancelled(working)
         await self.session.close()
         self.exit()
+
+    async def _until_cancelled(self, working: list[object], timeout: float = 3.0) -> None:
+        """Give the global cancel a moment to be acknowledged before the link closes, so
+        the blotter and the journal record the cancels (they are final at the gateway
+        once sent, whatever this waits for)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(not t.isDone() for t in working):  # type: ignore[attr-defined]
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.05)
 
     async def action_quit(self) -> None:
         """Textual's own quit (ctrl+q, the palette) asks about working orders too."""
         self.action_quit_app()
+
+    def _handle_exception(self, error: Exception) -> None:
+        """An error nothing else caught ends the app, as Textual does, but without its
+        traceback: that prints locals, and locals hold account ids and positions. The
+        whole story goes to a crash report that only this user can read."""
+        self._return_code = 1
+        if self._exception is None:  # Pilot re-raises it in tests
+            self._exception = error
+            self._exception_event.set()
+        text = "".join(traceback.format_exception(error))
+        log.critical("the app stopped on an unexpected error:\n%s", text)
+        try:
+            where = f"A crash report is in {write_crash_report(data_dir(), text)}"
+        except OSError as exc:
+            where = f"No crash report could be written ({exc}); the log has the details"
+        self.bell()
+        self.panic(Text.assemble(
+            ("ibterm stopped on an unexpected error: ", "bold"), (type(error).__name__, "bold"),
+            f"\n{where} (readable only by you).\nOrders already sent keep working at the "
+            "gateway; start ibterm again and it reconciles them with the journal."))
 
     async def on_unmount(self) -> None:
         # However the app ends (q, ctrl+q, the terminal going away), end the session too.
