@@ -87,3 +87,63 @@ def test_a_bad_scenario_is_reported_with_its_location(tmp_path: Path) -> None:
 def test_version() -> None:
     result = subprocess.run([*IBTERM, "--version"], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0 and result.stdout.startswith("ibterm ")
+
+
+def _control(port: int, request: bytes) -> int:
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    return int(answer.split()[1])
+
+
+def _stall(token: str | None) -> bytes:
+    auth = f"Authorization: Bearer {token}\r\n" if token else ""
+    return (f"POST /faults/stall HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}"
+            "Content-Type: application/json\r\nContent-Length: 16\r\n\r\n"
+            '{"seconds": 0.1}').encode()
+
+
+def test_a_control_token_from_the_environment() -> None:
+    token = "from-the-env-42"
+    proc = subprocess.Popen([*IBTERM, "sim", "--port", "0"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "IBTERM_SIM_CONTROL_TOKEN": token})
+    try:
+        assert proc.stdout is not None
+        port = int(proc.stdout.readline().rsplit(":", 1)[1])
+        assert _control(port, _stall(None)) == 401
+        assert _control(port, _stall("wrong")) == 401
+        assert _control(port, _stall(token)) == 200
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=10)
+        # stdout keeps its one line; a token the user chose is not echoed anywhere.
+        assert proc.returncode == 0 and out == "" and token not in err
+    finally:
+        proc.kill()
+
+
+def test_a_generated_control_token_goes_to_stderr_only() -> None:
+    # What `ibterm sim --control-token` runs (the flag is parsed in cli.py).
+    code = ("import asyncio\n"
+            "from ibterm.sim.runner import serve_foreground\n"
+            "from ibterm.sim.server import SimServer\n"
+            "asyncio.run(serve_foreground(SimServer(port=0), generate_token=True))\n")
+    env = {k: v for k, v in os.environ.items() if k != "IBTERM_SIM_CONTROL_TOKEN"}
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None and proc.stderr is not None
+        line = proc.stdout.readline()
+        port = int(line.rsplit(":", 1)[1])
+        # Written before the stdout line, so it is there once that line has been read.
+        token = proc.stderr.readline().strip().removeprefix("control token: ")
+        assert len(token) >= 32 and token not in line
+        assert _control(port, _stall(None)) == 401
+        assert _control(port, _stall(token)) == 200
+        proc.send_signal(signal.SIGTERM)
+        out, _err = proc.communicate(timeout=10)
+        assert proc.returncode == 0 and out == ""
+    finally:
+        proc.kill()

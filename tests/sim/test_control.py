@@ -139,6 +139,54 @@ async def test_two_host_headers_are_refused(sim: SimServer) -> None:
     assert code == 400 and "host" in str(body["error"])
 
 
+TOKEN = "s3cret-Token_1"
+
+
+async def test_a_control_token_guards_every_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(control.TOKEN_ENV, raising=False)
+    server = SimServer(manual_scenario(), seed=0, control_token=TOKEN)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    try:
+        for auth in ("", "Authorization: Bearer wrong\r\n", f"Authorization: Basic {TOKEN}\r\n",
+                     f"Authorization: Bearer {TOKEN}x\r\n", "Authorization: Bearer\r\n"):
+            for path in ("/status", "/orders", "/faults"):
+                code, body = await _http(server.port, (
+                    f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}\r\n").encode())
+                assert (auth, code) == (auth, 401) and "token" in str(body["error"])
+            code, _ = await _http(server.port, _post("/faults/stall", {"seconds": 5}).replace(
+                b"\r\n\r\n", f"\r\n{auth}\r\n".encode(), 1))
+            assert (auth, code) == (auth, 401) and server.hold_until == 0.0
+        # The answer says which scheme it wants.
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        raw = await asyncio.wait_for(reader.read(), 3)
+        writer.close()
+        assert b'\r\nWWW-Authenticate: Bearer realm="ibterm-sim"\r\n' in raw
+        code, body = await _http(server.port, _post("/faults/stall", {"seconds": 0.5}).replace(
+            b"\r\n\r\n", f"\r\nAuthorization: bearer {TOKEN}\r\n\r\n".encode(), 1))
+        assert code == 200 and body["ok"] is True and server.hold_until > 0
+        # call(): the token as an argument, or from the environment, else a 401.
+        status = await loop.run_in_executor(
+            None, lambda: control.call(server.port, "/status", token=TOKEN))
+        assert status["port"] == server.port
+        with pytest.raises(control.ControlError) as err:
+            await loop.run_in_executor(None, control.call, server.port, "/orders")
+        assert err.value.status == 401
+        monkeypatch.setenv(control.TOKEN_ENV, TOKEN)
+        answer = await loop.run_in_executor(
+            None, control.call, server.port, "/faults/delay", {"seconds": 0})
+        assert answer["ok"] is True
+    finally:
+        await server.stop()
+
+
+@pytest.mark.parametrize("token", ["", "has space", "new\nline", "caf\u00e9"])
+def test_a_token_that_cannot_travel_in_a_header_is_refused(token: str) -> None:
+    with pytest.raises(ValueError, match="control token"):
+        SimServer(manual_scenario(), control_token=token)
+
+
 async def test_the_schedule_fires_in_order() -> None:
     scenario = manual_scenario(faults=[
         {"at": 0.1, "fault": "connectivity", "code": 1100},

@@ -14,9 +14,11 @@ Routes, bodies and answers: docs/simulator.md#control-endpoint.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import ipaddress
 import json
 import logging
+import os
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +34,9 @@ log = logging.getLogger("ibterm.sim.control")
 HTTP_METHODS = (b"GET ", b"POST", b"HEAD", b"PUT ", b"DELE", b"PATC", b"OPTI")
 MAX_HEAD = 16 * 1024
 MAX_BODY = 64 * 1024
+# The token for control requests, for `ibterm sim` and for `call()`: an environment
+# variable, not an argument, since other users of the machine can read a command line.
+TOKEN_ENV = "IBTERM_SIM_CONTROL_TOKEN"
 _SINGLE_HEADERS = frozenset({"host", "origin", "authorization", "content-length"})
 
 
@@ -73,6 +78,22 @@ def orders(server: SimServer) -> list[dict[str, Any]]:
             "remaining": o.remaining,
         })
     return out
+
+
+def check_token(token: str) -> str:
+    """Return `token` if it can travel in an `Authorization` header; ValueError if not."""
+    if not token or not token.isascii() or not token.isprintable() or " " in token:
+        raise ValueError("a control token must be non-empty printable ASCII without spaces")
+    return token
+
+
+def _authorized(server: SimServer, headers: dict[str, str]) -> bool:
+    if server.control_token is None:
+        return True
+    scheme, _, given = headers.get("authorization", "").partition(" ")
+    # compare_digest: the time taken must not tell how much of a guess was right.
+    return scheme.lower() == "bearer" and hmac.compare_digest(
+        given.strip().encode(), server.control_token.encode())
 
 
 def loopback_host(value: str) -> bool:
@@ -120,6 +141,12 @@ def _route(server: SimServer, method: str, path: str, body: bytes,
         raise ControlError(HTTPStatus.FORBIDDEN,
                            f"Host {host[:100]!r} is not a loopback name: only localhost, "
                            "127.x.y.z and [::1] are answered (DNS rebinding)")
+    # With a token every route needs it, GETs too: /orders is the trader's order book,
+    # and the token is what keeps the machine's other users and processes out of it.
+    if not _authorized(server, headers):
+        raise ControlError(HTTPStatus.UNAUTHORIZED,
+                           "this simulator requires its control token: "
+                           "send Authorization: Bearer TOKEN")
     if path in ("/status", "/orders", "/faults"):
         if method != "GET":
             raise ControlError(HTTPStatus.METHOD_NOT_ALLOWED, f"{path} answers GET only")
@@ -215,9 +242,12 @@ async def serve(server: SimServer, reader: asyncio.StreamReader,
         except ControlError as exc:
             code, payload = exc.status, {"ok": False, "error": exc.message}
         data = json.dumps(payload, indent=None).encode() + b"\n"
+        challenge = ('WWW-Authenticate: Bearer realm="ibterm-sim"\r\n'
+                     if code is HTTPStatus.UNAUTHORIZED else "")
         writer.write(
             f"HTTP/1.1 {code.value} {code.phrase}\r\nContent-Type: application/json\r\n"
-            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n".encode() + data)
+            f"{challenge}Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+            .encode() + data)
         await writer.drain()
     except (TimeoutError, ConnectionError):
         pass
@@ -226,18 +256,21 @@ async def serve(server: SimServer, reader: asyncio.StreamReader,
 
 
 def call(port: int, path: str, params: dict[str, Any] | None = None,
-         host: str = "127.0.0.1", timeout: float = 5.0) -> Any:
+         host: str = "127.0.0.1", timeout: float = 5.0, token: str | None = None) -> Any:
     """A blocking client for scripts and tests: GET `path`, or POST `params` as JSON when
-    given. Returns the decoded answer; raises ControlError for an error status."""
+    given. `token` (default: $IBTERM_SIM_CONTROL_TOKEN, if set) is sent as a bearer
+    token. Returns the decoded answer; raises ControlError for an error status."""
     import http.client  # only scripts need it, not the simulator
 
+    token = token if token is not None else os.environ.get(TOKEN_ENV) or None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         if params is None:
-            conn.request("GET", path)
+            conn.request("GET", path, headers=headers)
         else:
             conn.request("POST", path, body=json.dumps(params),
-                         headers={"Content-Type": "application/json"})
+                         headers={**headers, "Content-Type": "application/json"})
         response = conn.getresponse()
         payload = json.loads(response.read() or b"null")
     finally:

@@ -7,17 +7,44 @@ import asyncio
 import contextlib
 import datetime as dt
 import errno
+import os
+import secrets
 import signal
 import sys
 import threading
 
+from ibterm.sim import control
 from ibterm.sim.scenario import Scenario
 from ibterm.sim.server import SimServer
 
 
-async def serve_foreground(server: SimServer) -> None:
-    """Serve until SIGINT/SIGTERM, then disconnect every client and return."""
+def apply_control_token(server: SimServer, generate: bool = False) -> str | None:
+    """Give `server` its control token unless it has one: $IBTERM_SIM_CONTROL_TOKEN when
+    set, else a fresh random one when `generate`. Returns a generated token (the caller
+    must show it), None otherwise."""
+    if server.control_token is not None:
+        return None
+    given = os.environ.get(control.TOKEN_ENV)
+    if given:
+        server.control_token = control.check_token(given)
+        return None
+    if generate:
+        server.control_token = secrets.token_urlsafe(24)
+        return server.control_token
+    return None
+
+
+async def serve_foreground(server: SimServer, generate_token: bool = False) -> None:
+    """Serve until SIGINT/SIGTERM, then disconnect every client and return.
+
+    The control token comes from `apply_control_token`. A generated one is written to
+    stderr, never stdout (its one line is a stable contract), and before that line, so
+    that a script which has read `listening on …` can already find it."""
+    generated = apply_control_token(server, generate_token)
     await server.start()
+    if generated is not None:
+        sys.stderr.write(f"control token: {generated}\n")
+        sys.stderr.flush()
     # The one line scripts wait for: the real address, flushed.
     sys.stdout.write(f"listening on {server.host}:{server.port}\n")
     sys.stdout.flush()
@@ -39,8 +66,10 @@ class SimulatorThread:
     """A simulator on its own loop in a daemon thread; `start()` returns its port."""
 
     def __init__(self, scenario: Scenario | None = None, seed: int | None = None,
-                 host: str = "127.0.0.1", port: int = 0, today: dt.date | None = None):
-        self.server = SimServer(scenario, seed=seed, host=host, port=port, today=today)
+                 host: str = "127.0.0.1", port: int = 0, today: dt.date | None = None,
+                 control_token: str | None = None):
+        self.server = SimServer(scenario, seed=seed, host=host, port=port, today=today,
+                                control_token=control_token)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()

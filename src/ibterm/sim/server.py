@@ -97,9 +97,13 @@ class Subscription:
 
 class SimServer:
     def __init__(self, scenario: Scenario | None = None, seed: int | None = None,
-                 host: str = "127.0.0.1", port: int = 0, today: dt.date | None = None):
+                 host: str = "127.0.0.1", port: int = 0, today: dt.date | None = None,
+                 control_token: str | None = None):
         self.scenario = scenario or Scenario()
         self.host = check_loopback(host)
+        # When set, every control request must carry it (docs/simulator.md#control-token).
+        self.control_token = (control.check_token(control_token)
+                              if control_token is not None else None)
         self.requested_port = port
         self.seed = seed if seed is not None else (self.scenario.seed or 0)
         self.world = build_world(self.scenario, today)
