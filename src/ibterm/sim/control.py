@@ -232,12 +232,18 @@ async def _read_request(reader: asyncio.StreamReader,
 
 
 async def serve(server: SimServer, reader: asyncio.StreamReader,
-                writer: asyncio.StreamWriter, first: bytes) -> None:
-    """Answer one request, then close (every answer says `Connection: close`)."""
+                writer: asyncio.StreamWriter, first: bytes,
+                deadline: float | None = None) -> None:
+    """Answer one request, then close (every answer says `Connection: close`). The
+    request must have arrived whole by `deadline` (loop time; default: the server's
+    handshake timeout from now), or the connection is closed unanswered."""
+    loop = asyncio.get_running_loop()
+    if deadline is None:
+        deadline = loop.time() + server.handshake_timeout
     try:
         try:
             method, path, headers, body = await asyncio.wait_for(
-                _read_request(reader, first), 10.0)
+                _read_request(reader, first), max(0.0, deadline - loop.time()))
             code, payload = _route(server, method, path, body, headers)
         except ControlError as exc:
             code, payload = exc.status, {"ok": False, "error": exc.message}

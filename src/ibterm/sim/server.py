@@ -48,6 +48,10 @@ log = logging.getLogger("ibterm.sim")
 
 # A client that stops reading must not make the simulator buffer without bound.
 MAX_WRITE_BUFFER = 32 * 1024 * 1024
+# ib_async sends its version range and startApi within milliseconds of connecting; a
+# connection still mid-handshake after this long is a port scan or an attack, and would
+# otherwise hold a socket and a buffer forever. Above ib_async's own 4 s connect timeout.
+HANDSHAKE_TIMEOUT = 5.0
 LIVE, FROZEN, DELAYED, DELAYED_FROZEN = 1, 2, 3, 4
 
 # Where the request id sits in messages the simulator does not serve, so the error
@@ -98,12 +102,16 @@ class Subscription:
 class SimServer:
     def __init__(self, scenario: Scenario | None = None, seed: int | None = None,
                  host: str = "127.0.0.1", port: int = 0, today: dt.date | None = None,
-                 control_token: str | None = None):
+                 control_token: str | None = None,
+                 handshake_timeout: float = HANDSHAKE_TIMEOUT):
         self.scenario = scenario or Scenario()
         self.host = check_loopback(host)
         # When set, every control request must carry it (docs/simulator.md#control-token).
         self.control_token = (control.check_token(control_token)
                               if control_token is not None else None)
+        # How long a new connection has to finish the API handshake (or its one control
+        # request) before it is closed. Past the handshake nobody is timed out.
+        self.handshake_timeout = handshake_timeout
         self.requested_port = port
         self.seed = seed if seed is not None else (self.scenario.seed or 0)
         self.world = build_world(self.scenario, today)
@@ -164,18 +172,20 @@ class SimServer:
             # Accepted from the backlog after stop() began: refuse it.
             writer.close()
             return
+        deadline = asyncio.get_running_loop().time() + self.handshake_timeout
         try:
-            first = await asyncio.wait_for(reader.readexactly(len(API_PREFIX)), 30.0)
+            first = await asyncio.wait_for(reader.readexactly(len(API_PREFIX)),
+                                           self.handshake_timeout)
         except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
             writer.close()
             return
         if first in control.HTTP_METHODS:
-            await control.serve(self, reader, writer, first)
+            await control.serve(self, reader, writer, first, deadline)
             return
         conn = ClientConnection(self, reader, writer)
         self.connections.append(conn)
         try:
-            await conn.run(first)
+            await conn.run(first, deadline)
         finally:
             if conn in self.connections:
                 self.connections.remove(conn)
@@ -328,6 +338,7 @@ class ClientConnection:
         self._held: deque[tuple[float, bytes]] = deque()
         self._pump: asyncio.Task[None] | None = None
         self._pace: list[float] = []  # arrival times of the last second's messages
+        self._handshake_timer: asyncio.TimerHandle | None = None
         self._handlers: dict[int, Callable[[list[str]], None]] = {
             m.REQ_MKT_DATA: self._req_mkt_data,
             m.CANCEL_MKT_DATA: self._cancel_mkt_data,
@@ -394,6 +405,10 @@ class ClientConnection:
             while self._held and self._held[0][0] <= now:
                 ready.append(self._held.popleft()[1])
             self._write(b"".join(ready))
+            if not self.ready:
+                # The handshake's answer was held (stall, delay): the client's time to
+                # answer it starts now, not at connect.
+                self._arm_handshake_timer(loop.time() + self.server.handshake_timeout)
 
     def _write(self, data: bytes) -> None:
         if self._closed:
@@ -408,9 +423,34 @@ class ClientConnection:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
+            self._cancel_handshake_timer()
             self.writer.close()
 
-    async def run(self, prefix: bytes) -> None:
+    def _arm_handshake_timer(self, when: float) -> None:
+        self._cancel_handshake_timer()
+        self._handshake_timer = asyncio.get_running_loop().call_at(
+            when, self._handshake_expired)
+
+    def _cancel_handshake_timer(self) -> None:
+        if self._handshake_timer is not None:
+            self._handshake_timer.cancel()
+            self._handshake_timer = None
+
+    def _handshake_expired(self) -> None:
+        self._handshake_timer = None
+        if self.ready or self._closed:
+            return
+        if self._held:
+            # Our own answer is still held by a stall or delay: the client cannot go on
+            # before it has it. _drain_held re-arms the timer once it is written.
+            return
+        log.warning("closing connection from %s: no API handshake within %g s", self.peer,
+                    self.server.handshake_timeout)
+        self.close()  # the pending read then sees EOF and run() ends
+
+    async def run(self, prefix: bytes, deadline: float | None = None) -> None:
+        if deadline is not None:
+            self._arm_handshake_timer(deadline)
         try:
             await self._handshake(prefix)
             while not self._closed:
@@ -525,6 +565,7 @@ class ClientConnection:
             return
         self.client_id = client_id
         self.ready = True
+        self._cancel_handshake_timer()  # from here on, idling is legitimate
         self.send(m.next_valid_id(self.server.next_order_id))
         self.send(m.managed_accounts(self._account_ids()))
         for code, text in ((2104, "Market data farm connection is OK:usfarm"),
