@@ -70,14 +70,15 @@ def _profile(port: int, **changes: Any) -> Profile:
 
 
 async def _setup(sim: SimServer, tmp_path: Path, mode: TradingMode = TradingMode.PAPER,
-                 real_time: bool = False, **profile: Any) -> tuple[OrderPipeline, Trader, FakeTime]:
+                 real_time: bool = False, fake: Any = None,
+                 **profile: Any) -> tuple[OrderPipeline, Trader, FakeTime]:
     session = BrokerSession(_profile(sim.port, **profile), "test", mode)
     assert await session.start()
     sim.step(25)  # delayed quotes start moving too
     await _until(lambda: len(session.quotes()) == 3
                  and all(q.bid for q in session.quotes().values()))
     session.ib.client.MaxRequests = 0  # the pipeline's own throttle is what is under test
-    trader, fake = Trader(), FakeTime()
+    trader, fake = Trader(), fake or FakeTime()
     journal = Journal(tmp_path / "journal.sqlite3", "test")
     if real_time:
         pipeline = OrderPipeline(session, journal, trader)
@@ -689,3 +690,122 @@ async def test_cancel_all_is_refused_without_a_link_and_on_read_only(
         assert _working(sim, ref)  # nothing was sent, by either
     finally:
         await read_only.session.close()
+
+
+class SteppedTime:
+    """A clock that moves only when the test says: each sleep waits for advance()."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        wake: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self.now + seconds, wake))
+        await wake
+
+    async def advance(self, seconds: float) -> None:
+        self.now += seconds
+        due = [(t, f) for t, f in self._sleepers if t <= self.now]
+        self._sleepers = [(t, f) for t, f in self._sleepers if t > self.now]
+        for _, wake in due:
+            wake.set_result(None)
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+
+
+@pytest.fixture
+async def big_es() -> AsyncIterator[SimServer]:
+    """Long 500 ES: more than the bid ever shows, so a flatten leg keeps working."""
+    from ibterm.sim.scenario import AccountDef, PositionDef
+    from tests.conftest import manual_scenario
+
+    account = AccountDef(id="DU1234567",
+                         positions=[PositionDef(symbol="ES", quantity=500, avg_cost=6000)])
+    server = SimServer(manual_scenario(accounts=[account]), seed=0)
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def _moved(pipeline: OrderPipeline, sim: SimServer, con_id: int, steps: int = 3) -> float:
+    """Step the market until the ES bid moves; the app's quote follows. The new bid."""
+    before = sim.market.book(con_id).bid
+    while sim.market.book(con_id).bid == before:
+        sim.step(steps)
+    bid = sim.market.book(con_id).bid
+    await _until(lambda: (q := pipeline.session.quote(con_id)) is not None and q.bid == bid)
+    return bid
+
+
+async def test_flatten_is_priced_when_sent_and_repriced_while_it_works(
+        big_es: SimServer, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    sim, clock = big_es, SteppedTime()
+    pipeline, trader, _ = await _setup(
+        sim, tmp_path, fake=clock, flatten={"through_ticks": 2, "reprice_after": 5,
+                                            "max_reprices": 2})
+    try:
+        es = _inst(pipeline, "ES")
+        intent = pipeline.flatten_intent()
+        assert intent is not None
+        [leg] = [leg for leg in intent.legs if leg.instrument.con_id == es.con_id]
+        shown = leg.limit
+        # The trader reads the dialog; the market moves meanwhile.
+        bid = await _moved(pipeline, sim, es.con_id)
+        assert (await pipeline.submit(replace(intent, legs=(leg,)))).outcome is Outcome.QUEUED
+        ref = intent.order_ref(0)
+        await _until(lambda: any(o.req.order_ref == ref for o in sim.orders.orders.values()))
+        [order] = [o for o in sim.orders.orders.values() if o.req.order_ref == ref]
+        assert order.req.limit == bid - 2 * 0.25 != shown  # from the touch as it was sent
+        order_id = order.req.order_id
+        await _until(lambda: order.filled > 0)
+        assert not order.done  # 500 is more than the bid shows
+        for round_ in (1, 2):
+            bid = await _moved(pipeline, sim, es.con_id)
+            assert not order.done
+            await clock.advance(5)
+            await _until(lambda: order.req.limit == bid - 2 * 0.25)
+            assert order.req.order_id == order_id and len(sim.orders.orders) == 1
+            reprices = [e for e in read_events(pipeline.journal.path) if e.kind == "reprice"]
+            assert len(reprices) == round_ and reprices[-1].data["priced_from"] == "bid"
+        pipeline.drain()
+        await clock.advance(5)  # no third re-pricing: reported instead
+        await _until(lambda: any(e.kind == "flatten-working"
+                                 for e in read_events(pipeline.journal.path)))
+        assert order.req.limit == bid - 2 * 0.25
+        remaining = pipeline.trades[ref].orderStatus.remaining
+        expected = (f"{es.display} flatten SELL {remaining:g} still working after 2 "
+                    f"re-pricings at {bid - 0.5:,.2f}")
+        notices = [n.message for n in pipeline.drain().notices]
+        assert any(n.startswith(expected) for n in notices), (expected, notices)
+        [row] = [e for e in read_events(pipeline.journal.path) if e.kind == "flatten-working"]
+        assert row.data["message"] == expected
+    finally:
+        await pipeline.session.close()
+
+
+async def test_flatten_without_a_live_quote_is_priced_from_the_mark_and_says_so(
+        world: Any, sim: SimServer) -> None:
+    from ibterm.domain.ticks import round_in_favour
+
+    pipeline, trader = world
+    intent = pipeline.flatten_intent()
+    assert intent is not None
+    [msft] = [leg for leg in intent.legs if leg.instrument.symbol == "MSFT"]
+    [pos] = [p for p in pipeline.session.positions() if p.instrument.symbol == "MSFT"]
+    assert pos.market_price is not None
+    assert msft.limit == round_in_favour(pos.market_price - 10 * 0.01, 0.01, Side.BUY)
+    trader.overrides = {"quote"}
+    from dataclasses import replace
+
+    await pipeline.submit(replace(intent, legs=(msft,)))
+    await _until(lambda: any("flatten priced from the position's market price (no live "
+                             "quote)" in n.message for n in pipeline.drain().notices))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import decimal
 import logging
 import sqlite3
 import time
@@ -141,6 +142,7 @@ class OrderPipeline:
         self._link_lost_at: dt.datetime | None = None  # wall clock, for the executions asked
         self._pause_until = 0.0  # after a pacing violation the gateway gets a breather
         self._journal_error: str | None = None  # set while the journal cannot be written
+        self._flatten_watch: dict[str, asyncio.Task[None]] = {}  # order_ref -> its re-pricer
         # Positions as last seen while connected (ib_async forgets them on a disconnect),
         # and the snapshot taken when the link went, to report what moved while away.
         self._positions: dict[PositionKey, tuple[float, str]] = {}
@@ -472,12 +474,15 @@ class OrderPipeline:
 
     def _send(self, item: _Queued) -> None:
         ref = item.order.orderRef
+        flatten = item.intent.kind is IntentKind.FLATTEN
+        priced = {"priced_from": self._price_flatten(item)} if flatten else {}
         # Journaled before it leaves the process: a crash after this line loses nothing.
         try:
             self._record_before(item.intent, "submitted", intent_id=item.intent.id,
                                 order_ref=ref, symbol=item.spec.instrument.display,
                                 order_id=item.order.orderId, order=item.spec.describe(),
-                                transmit=item.order.transmit, parent_id=item.order.parentId)
+                                transmit=item.order.transmit, parent_id=item.order.parentId,
+                                **priced)
         except _Unjournaled as exc:
             # Back at the head, so it is withdrawn and reported with the rest of the queue.
             self.queue.appendleft(item)
@@ -491,6 +496,9 @@ class OrderPipeline:
             trade.statusEvent += self._on_status
             trade.fillEvent += self._on_fill
         self._on_status(trade)
+        if flatten and not item.modify and ref not in self._flatten_watch:
+            self._flatten_watch[ref] = asyncio.get_running_loop().create_task(
+                self._watch_flatten(ref))
 
     def _withdraw(self, reason: str, keep_flatten: bool = False) -> None:
         """Take every queued message back, unsent, and say so. `keep_flatten` leaves
@@ -816,29 +824,124 @@ class OrderPipeline:
                      reason="kill switch")
 
     def flatten_intent(self) -> OrderIntent | None:
-        """Reducing marketable limits for every position (None when flat)."""
+        """Reducing marketable limits for every position (None when flat). Their limits
+        are what the dialog shows; each leg is priced again from the touch when it is
+        sent, and re-priced while it works (see _watch_flatten)."""
         legs = []
-        quotes = self.session.quotes()
         for pos in self.session.positions():
             if not pos.quantity:
                 continue
-            inst = pos.instrument
             side = Side.SELL if pos.quantity > 0 else Side.BUY
-            quote = quotes.get(inst.con_id)
-            touch = None
-            if quote is not None and quote.data_type is MarketDataType.LIVE:
-                touch = quote.bid if side is Side.SELL else quote.ask
-            touch = touch or pos.market_price
-            if touch is None:
-                continue
-            through = self.profile.flatten.through_ticks * inst.min_tick * (-1 if side is Side.SELL else 1)
-            limit = round_in_favour(max(touch + through, inst.min_tick), inst.min_tick,
-                                    side.opposite)
-            legs.append(OrderSpec(inst, side, abs(pos.quantity), OrderType.LMT, limit=limit,
-                                  account=pos.account))
+            spec = OrderSpec(pos.instrument, side, abs(pos.quantity), OrderType.LMT,
+                             account=pos.account)
+            limit, _ = self._flatten_limit(spec)
+            if limit is None:
+                continue  # no live quote, no market price: nothing to price it from
+            legs.append(replace(spec, limit=limit))
         if not legs:
             return None
         return OrderIntent(tuple(legs), kind=IntentKind.FLATTEN, source="flatten")
+
+    def _flatten_limit(self, spec: OrderSpec) -> tuple[float | None, str]:
+        """A flatten leg's limit now, and what it was priced from: `through_ticks` through
+        the live touch (below the bid to sell, above the ask to buy), rounded to the tick
+        in the marketable direction; the position's market price only without a usable
+        live quote; the leg's own limit if there is neither."""
+        inst = spec.instrument
+        s = self.session
+        quote = s.quote(inst.con_id)
+        touch: float | None = None
+        source = ""
+        if (quote is not None and quote.data_type is MarketDataType.LIVE and not quote.flag
+                and not quote.is_stale(s.clock(), s.profile.stale_after)):
+            touch = quote.bid if spec.side is Side.SELL else quote.ask
+            source = "bid" if spec.side is Side.SELL else "ask"
+        if not touch:
+            touch = next((p.market_price for p in s.positions()
+                          if p.instrument.con_id == inst.con_id and p.market_price
+                          and (not spec.account or p.account == spec.account)), None)
+            source = "the position's market price (no live quote)"
+        if not touch:
+            return spec.limit, "the price shown when flatten was asked (no quote, no mark)"
+        through = self.profile.flatten.through_ticks * inst.min_tick * spec.side.sign
+        limit = round_in_favour(max(touch + through, inst.min_tick), inst.min_tick,
+                                spec.side.opposite)
+        return limit, source
+
+    def _price_flatten(self, item: _Queued) -> str:
+        """Price a flatten leg as it leaves, from the touch of this moment: a price fixed
+        when F10 was pressed goes stale while the trader reads the dialog."""
+        limit, source = self._flatten_limit(item.spec)
+        if limit is None:
+            return source
+        item.order.lmtPrice = limit
+        item.spec = replace(item.spec, limit=limit)
+        ref = item.order.orderRef
+        if ref in self._specs:
+            self._specs[ref] = (self._specs[ref][0], item.spec)
+        if source not in ("bid", "ask"):
+            self._notice("warning", f"{item.spec.describe()}: flatten priced from {source}")
+        return source
+
+    async def _watch_flatten(self, ref: str) -> None:
+        """Every `reprice_after` seconds an unfilled flatten leg is priced again from the
+        then-current touch (a modify, same orderId), at most `max_reprices` times; one
+        still working after that is reported, never left silently."""
+        try:
+            await self._reprice_flatten(ref)
+        finally:
+            self._flatten_watch.pop(ref, None)
+
+    async def _reprice_flatten(self, ref: str) -> None:
+        settings = self.profile.flatten
+        rounds = 0
+        while True:
+            await self.sleep(settings.reprice_after)
+            trade = self.trades.get(ref)
+            if trade is None or trade.isDone() or ref not in self._specs:
+                return
+            intent, spec = self._specs[ref]
+            if rounds >= settings.max_reprices:
+                self._report_flatten_working(ref, trade, spec, rounds)
+                return
+            rounds += 1
+            if any(q.order.orderRef == ref for q in self.queue):
+                continue  # the last change has not left yet
+            if not self.session.connected:
+                continue  # the withdrawn-queue rules apply; tried again next round
+            limit, source = self._flatten_limit(spec)
+            if limit is None or limit == trade.order.lmtPrice:
+                continue
+            self._record("reprice", intent_id=intent.id, order_ref=ref,
+                         symbol=spec.instrument.display, old_limit=trade.order.lmtPrice,
+                         limit=limit, priced_from=source, round=rounds)
+            leg = ref.rsplit("-", 1)[-1]
+            self.queue.append(_Queued(intent, int(leg) if leg.isdigit() else 0,
+                                      trade.contract, trade.order, replace(spec, limit=limit),
+                                      modify=True))
+            self._update.queued = len(self.queue)
+            self._ensure_sender()
+            self._wakeup.set()
+
+    def _report_flatten_working(self, ref: str, trade: Trade, spec: OrderSpec,
+                                rounds: int) -> None:
+        remaining = trade.orderStatus.remaining or spec.quantity
+        price = _price_text(trade.order.lmtPrice, spec.instrument.min_tick)
+        message = (f"{spec.instrument.display} flatten {spec.side.value} {remaining:g} still "
+                   f"working after {rounds} re-pricing{'s' if rounds != 1 else ''} at {price}")
+        log.warning("%s", message)
+        self._notice("warning", f"{message}: the position is not flat yet")
+        intent, _ = self._specs[ref]
+        self._record("flatten-working", intent_id=intent.id, order_ref=ref,
+                     symbol=spec.instrument.display, remaining=remaining,
+                     limit=trade.order.lmtPrice, reprices=rounds, message=message)
+
+
+def _price_text(price: float, tick: float) -> str:
+    """A price with the tick's decimals and thousands separators: 6,027.00 for ES."""
+    exponent = decimal.Decimal(str(tick)).normalize().as_tuple().exponent
+    decimals = max(0, -exponent) if isinstance(exponent, int) else 2
+    return f"{price:,.{decimals}f}"
 
 
 def to_ib_order(spec: OrderSpec, order_ref: str) -> Order:
