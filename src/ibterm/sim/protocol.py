@@ -6,8 +6,15 @@ import math
 import struct
 from collections.abc import Iterable
 
-# TWS refuses frames above 16 MiB; nothing legitimate comes close.
+# The TWS API's own limit (ibapi's MAX_MSG_LEN, 16 MiB - 1): what a client may have to
+# accept from a server, whose historical data and scanner answers can be large.
 MAX_FRAME = 0xFFFFFF
+# What the simulator accepts from a client. Client messages are small: a simple order is
+# about 190 bytes and the heaviest ib_async 2.1 message one can build (placeOrder for a
+# 20-leg combo with 20 algo parameters and 10 conditions) about 1.6 KB. 256 KiB is over
+# 150 times that, yet bounds what a peer can make the simulator buffer: 16 MiB frames from
+# 40 connections took the simulator from 78 to 729 MB of RSS (issue #11).
+MAX_CLIENT_FRAME = 256 * 1024
 # Every message is encoded in the v178 layout (ib_async 2.1's maximum), so a client must
 # accept 178: announcing less would promise layouts this server does not write.
 MAX_SERVER_VERSION = 178
@@ -53,24 +60,44 @@ class FrameDecoder:
 
     @property
     def pending(self) -> int:
+        """Bytes of an unfinished frame held: at most 4 + max_frame - 1."""
         return len(self._buffer)
 
+    def clear(self) -> None:
+        """Drop what is buffered (the connection is gone) and the memory that held it."""
+        self._buffer = bytearray()
+
     def feed(self, data: bytes) -> list[list[str]]:
-        self._buffer += data
+        """The whole messages `data` completes. FrameError on a bad length, raised as soon
+        as the 4-byte header is in: an oversized frame is refused, never buffered."""
         messages: list[list[str]] = []
         buf = self._buffer
+        if buf:
+            buf += data
+            view = buf
+        else:
+            # Nothing pending (the usual case): decode from `data` itself, copy only a
+            # trailing partial frame.
+            view = data
         offset = 0
-        while len(buf) - offset >= 4:
-            (length,) = struct.unpack_from(">I", buf, offset)
+        while len(view) - offset >= 4:
+            (length,) = struct.unpack_from(">I", view, offset)
             if length == 0 or length > self._max:
-                raise FrameError(f"bad frame length {length}")
+                self.clear()
+                raise FrameError(f"bad frame length {length} (at most {self._max})")
             end = offset + 4 + length
-            if len(buf) < end:
+            if len(view) < end:
                 break
-            payload = bytes(buf[offset + 4 : end])
+            payload = bytes(view[offset + 4 : end])
             offset = end
             messages.append(split_fields(payload))
-        del buf[:offset]
+        if offset == len(view):
+            # A fresh buffer, not an emptied one: a bytearray keeps the capacity it grew.
+            self._buffer = bytearray()
+        elif view is buf:
+            del buf[:offset]
+        else:
+            self._buffer = bytearray(view[offset:])
         return messages
 
 

@@ -35,6 +35,7 @@ from ibterm.sim.order_wire import (
 from ibterm.sim.orders import Fill, OrderEngine, OrderEvents, Rejection, SimOrder
 from ibterm.sim.protocol import (
     API_PREFIX,
+    MAX_CLIENT_FRAME,
     FrameDecoder,
     FrameError,
     encode,
@@ -321,7 +322,9 @@ class ClientConnection:
         self.server = server
         self.reader = reader
         self.writer = writer
-        self.decoder = FrameDecoder()
+        # A frame over MAX_CLIENT_FRAME closes the connection at its header, so this
+        # buffer never holds more than one partial frame below that size.
+        self.decoder = FrameDecoder(MAX_CLIENT_FRAME)
         self.peer = writer.get_extra_info("peername")
         self.version = 0
         self.client_id: int | None = None
@@ -339,6 +342,7 @@ class ClientConnection:
         self._pump: asyncio.Task[None] | None = None
         self._pace: list[float] = []  # arrival times of the last second's messages
         self._handshake_timer: asyncio.TimerHandle | None = None
+        self._partial_timer: asyncio.TimerHandle | None = None
         self._handlers: dict[int, Callable[[list[str]], None]] = {
             m.REQ_MKT_DATA: self._req_mkt_data,
             m.CANCEL_MKT_DATA: self._cancel_mkt_data,
@@ -424,6 +428,9 @@ class ClientConnection:
         if not self._closed:
             self._closed = True
             self._cancel_handshake_timer()
+            self._cancel_partial_timer()
+            # Free a partial frame now, not whenever the last reference to `self` goes.
+            self.decoder.clear()
             self.writer.close()
 
     def _arm_handshake_timer(self, when: float) -> None:
@@ -448,17 +455,42 @@ class ClientConnection:
                     self.server.handshake_timeout)
         self.close()  # the pending read then sees EOF and run() ends
 
+    def _cancel_partial_timer(self) -> None:
+        if self._partial_timer is not None:
+            self._partial_timer.cancel()
+            self._partial_timer = None
+
+    def _watch_partial_frame(self) -> None:
+        """A client writes each message at once, so a frame left unfinished for the
+        handshake timeout is abandoned or hostile: many such connections would each hold
+        up to MAX_CLIENT_FRAME. Idle clients have nothing pending and are never timed."""
+        if not self.decoder.pending:
+            self._cancel_partial_timer()
+        elif self._partial_timer is None:
+            self._partial_timer = asyncio.get_running_loop().call_later(
+                self.server.handshake_timeout, self._partial_expired)
+
+    def _partial_expired(self) -> None:
+        self._partial_timer = None
+        if self.decoder.pending and not self._closed:
+            log.warning("closing connection from %s: a frame unfinished for %g s "
+                        "(%d bytes held)", self.peer, self.server.handshake_timeout,
+                        self.decoder.pending)
+            self.close()
+
     async def run(self, prefix: bytes, deadline: float | None = None) -> None:
         if deadline is not None:
             self._arm_handshake_timer(deadline)
         try:
             await self._handshake(prefix)
+            self._watch_partial_frame()
             while not self._closed:
                 data = await self.reader.read(65536)
                 if not data:
                     break
                 for fields in self.decoder.feed(data):
                     self._dispatch(fields)
+                self._watch_partial_frame()
         except FrameError as exc:
             log.warning("closing connection from %s: %s", self.peer, exc)
         except (ConnectionError, asyncio.IncompleteReadError):
