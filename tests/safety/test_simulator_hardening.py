@@ -142,7 +142,7 @@ async def test_oversized_frames_are_refused_at_their_header_while_a_client_is_se
     ticker = ib.reqMktData(aapl)
     oversized = struct.pack(">I", HUGE) + bytes(64 * 1024)
     attackers = []
-    for i in range(4):  # before the handshake: the version frame itself is oversized
+    for _ in range(4):  # before the handshake: the version frame itself is oversized
         reader, writer = await _open(sim.port, b"API\0")
         attackers.append(_refused(reader, writer, oversized))
     for i in range(4):  # after it
