@@ -7,9 +7,13 @@ import asyncio
 import datetime as dt
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from ibterm import __version__
 from ibterm.logs import LEVELS
+
+if TYPE_CHECKING:
+    from ibterm.risk.portfolio import Row
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
@@ -162,11 +166,12 @@ def _yyyymmdd(text: str) -> dt.date:
 def _run_risk(args: argparse.Namespace) -> int:
     import json
     import math
+    import warnings
 
     from rich.console import Console
 
     from ibterm.reference import futures_table
-    from ibterm.risk.portfolio import PortfolioErrors, read_portfolio
+    from ibterm.risk.portfolio import MAX_NOTIONAL, PortfolioErrors, read_portfolio
     from ibterm.risk.report import analyse, print_report
     from ibterm.risk.settings import load_settings
     from ibterm.yamlfile import FileProblems
@@ -175,6 +180,8 @@ def _run_risk(args: argparse.Namespace) -> int:
         return _error(f"--rate {args.rate} is not a plausible rate (a decimal: 0.04)")
     if args.equity is not None and not (math.isfinite(args.equity) and args.equity >= 0):
         return _error(f"--equity {args.equity} must be a dollar amount, zero or more")
+    if args.equity is not None and args.equity > MAX_NOTIONAL:
+        return _error(f"--equity {args.equity:g} is more than {MAX_NOTIONAL:g} dollars")
     as_of = args.as_of or dt.date.today()
     try:
         settings = load_settings(intraday=args.intraday)
@@ -184,19 +191,81 @@ def _run_risk(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     try:
         portfolio = read_portfolio(args.positions, as_of, futures_table())
-        analysis = analyse(portfolio.rows, as_of, args.rate, settings,
-                           accounts=portfolio.has_accounts, equity=args.equity,
-                           with_liquidation=not args.json)
+        with warnings.catch_warnings():
+            # numpy's overflow warnings are not the contract's PATH:LINE lines; an
+            # overflow is caught below as a non-finite figure and reported as such.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            analysis = analyse(portfolio.rows, as_of, args.rate, settings,
+                               accounts=portfolio.has_accounts, equity=args.equity,
+                               with_liquidation=not args.json)
     except PortfolioErrors as exc:
         for line in exc.lines:
             print(line if line.startswith(str(args.positions)) else f"{args.positions}:{line}",
                   file=sys.stderr)
         return EXIT_USAGE
+    bad = [*_non_finite(analysis.report, ()),
+           *_non_finite({"correlated_worst_loss": analysis.correlated_worst_loss,
+                         "liquidation": analysis.liquidation}, ())]
+    if bad:
+        # The reader's bounds should make this impossible; if a calculation still ends
+        # in inf/NaN, say so rather than print a figure that means nothing (or JSON's
+        # non-standard Infinity), and point at the rows it came from: those behind a
+        # strategy or an underlying, every row only when nothing narrower is bad.
+        blamed: dict[int, str] = {}
+        for where, value in bad:
+            lines = _rows_behind(where, analysis.report, portfolio.rows)
+            if lines is not None:
+                for line in lines:
+                    blamed.setdefault(line, f"{'.'.join(map(str, where))} ({value})")
+        if not blamed:
+            where, value = bad[0]
+            blamed = {r.line: f"{'.'.join(map(str, where))} ({value})"
+                      for r in portfolio.rows}
+        for line, figure in sorted(blamed.items()):
+            print(f"{args.positions}:{line}: the report's {figure} is not a finite "
+                  "number: values too large to compute with; no report", file=sys.stderr)
+        return EXIT_USAGE
     if args.json:
-        print(json.dumps(analysis.report))
+        print(json.dumps(analysis.report, allow_nan=False))
     else:
         print_report(analysis, Console(), settings)
     return EXIT_OK
+
+
+Where = tuple[str | int, ...]
+
+
+def _non_finite(value: object, where: Where) -> list[tuple[Where, float]]:
+    """Every float in a report (dicts, lists, dataclasses) that is inf or NaN."""
+    import dataclasses
+    import math
+
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [(where, value)]
+    if isinstance(value, dict):
+        items: list[tuple[str | int, object]] = list(value.items())
+    elif isinstance(value, (list, tuple)):
+        items = list(enumerate(value))
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = [(f.name, getattr(value, f.name)) for f in dataclasses.fields(value)]
+    else:
+        return []
+    return [found for key, item in items for found in _non_finite(item, (*where, key))]
+
+
+def _rows_behind(where: Where, report: dict[str, Any], rows: list[Row]) -> list[int] | None:
+    """The CSV lines a report figure comes from: a strategy's legs, an underlying's or an
+    account's rows; None for a total (it comes from every row)."""
+    if where[:1] == ("strategies",) and len(where) > 1 and isinstance(where[1], int):
+        return [leg["line"] for leg in report["strategies"][where[1]]["legs"]] or None
+    key: object = None
+    if where[:2] == ("stress", "grid") and len(where) > 2 and isinstance(where[2], int):
+        key = report["stress"]["grid"][where[2]]["underlying"]
+    elif len(where) > 1 and where[-2] in ("by_underlying", "accounts"):
+        key = where[-1]
+    elif where[:1] == ("accounts",) and len(where) > 1:
+        key = where[1]
+    return [r.line for r in rows if key is not None and key in (r.symbol, r.account)] or None
 
 
 def _run_journal(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -182,3 +183,66 @@ def test_one_scan_per_underlying_even_with_mixed_classes(capsys: pytest.CaptureF
     report = _json(capsys, str(path))
     assert len(report["stress"]["grid"]) == 33
     assert report["stress"]["by_underlying"]["XYZ"] == pytest.approx(750, abs=5)
+
+
+HEADER = "symbol,sec_type,right,strike,expiry,multiplier,quantity,price,underlying_price,iv\n"
+
+
+@pytest.mark.parametrize(("row", "message"), [
+    ("AAPL,STK,,,,,100,1e308,,", "price '1e308' is out of range (at most 1e+09)"),
+    ("AAPL,STK,,,,,1e300,230,,", "quantity '1e300' is out of range (at most 1e+09)"),
+    ("AAPL,STK,,,,1e300,100,230,,", "multiplier '1e300' is out of range (at most 1e+08)"),
+    ("AAPL,OPT,C,1e308,20270115,,-1,4.1,230,", "strike '1e308' is out of range"),
+    ("AAPL,OPT,C,240,20270115,,-1,4.1,1e-320,", "underlying_price '1e-320' is too small"),
+    ("AAPL,STK,,,,,100,1e-320,,", "price '1e-320' is too small"),
+    ("AAPL,STK,,,,1e8,1e9,1e9,,", "more than 1e+15"),
+    ("AAPL,OPT,C,240,20270115,,-1,4.1,230,1e-300", "iv '1e-300' is too small"),
+])
+def test_extreme_values_are_refused_by_row(capsys: pytest.CaptureFixture[str],
+                                           tmp_path: Path, row: str, message: str) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(HEADER + "MSFT,STK,,,,,10,420,,\n" + row + "\n")
+    code, out, err = _risk(capsys, str(path), "--json")
+    assert code == 2 and out == ""
+    [line] = err.splitlines()
+    assert line.startswith(f"{path}:3: ") and message in line
+
+
+def test_a_non_finite_figure_is_never_printed(capsys: pytest.CaptureFixture[str],
+                                              tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The last guard: were a value past the reader's bounds, the report that ends in
+    inf/NaN is refused (it printed Infinity/NaN, and a worst_loss of 75 beside a NaN
+    grid, with exit 0)."""
+    from ibterm.risk import portfolio
+
+    for name in ("MAX_PRICE", "MAX_NOTIONAL"):
+        monkeypatch.setattr(portfolio, name, math.inf)
+    path = tmp_path / "p.csv"
+    path.write_text(HEADER + "MSFT,STK,,,,,10,420,,\nAAPL,STK,,,,,100,1e308,,\n")
+    for extra in (("--json",), ()):
+        code, out, err = _risk(capsys, str(path), *extra)
+        assert code == 2 and out == "", out
+        lines = err.splitlines()
+        assert lines and all(line.startswith(f"{path}:") and "not a finite number" in line
+                             for line in lines), err
+        assert f"{path}:3: " in err and "Traceback" not in err
+
+
+def test_a_byte_order_mark_is_accepted(capsys: pytest.CaptureFixture[str],
+                                       tmp_path: Path) -> None:
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + b"symbol,sec_type,quantity,price\r\nAAPL,STK,100,230\r\n")
+    report = _json(capsys, str(path))
+    assert report["initial_margin"] == pytest.approx(11_500)
+
+
+def test_long_cells_are_quoted_short(capsys: pytest.CaptureFixture[str],
+                                     tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(HEADER + "A" * 10_000 + ",STK,,,,,10,420,,\n"
+                    "MSFT,STK,,,,,10," + "9" * 10_000 + "x,,\n")
+    code, out, err = _risk(capsys, str(path), "--json")
+    assert code == 2 and out == ""
+    assert len(err) < 400, err
+    assert "longer than 24 characters" in err and "is not a number" in err

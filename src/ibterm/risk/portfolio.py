@@ -21,6 +21,19 @@ DEFAULT_INDEX_CLASS = {"SPX": "broad_index", "XSP": "broad_index", "NDX": "broad
                        "DJX": "broad_index", "OEX": "broad_index", "RUT": "small_cap_index"}
 
 
+# Bounds no real position comes near, so that every figure the calculator derives (margin,
+# 25x stress, liquidation searches: products of a few of these, squared at most) stays a
+# finite float with cents to spare. A price of 1e308 is finite but its 1.15 stress move is
+# not; 1e-320 is positive but divides into infinity. Documented in docs/security.md.
+MAX_PRICE = 1e9  # price, strike, underlying: Berkshire A is ~7e5, index points ~1e5
+MIN_PRICE = 1e-6  # a nonzero price below a millionth is a typo (or an exponent attack)
+MAX_QUANTITY = 1e9  # shares or contracts in one row
+MAX_MULTIPLIER = 1e8  # JPY futures carry 12,500,000
+MAX_NOTIONAL = 1e15  # dollars in one row: |quantity| x multiplier x the largest price
+MAX_DIV_YIELD = 1.0  # 100% a year
+MAX_SYMBOL = 24  # IB's longest local symbols are ~21 characters
+
+
 class PortfolioErrors(Exception):
     def __init__(self, lines: list[str]):
         super().__init__("\n".join(lines))
@@ -49,16 +62,36 @@ class Row:
         return self.sec_type in ("OPT", "FOP")
 
 
-def _number(text: str, name: str, positive: bool = False) -> float:
+def _short(text: str) -> str:
+    """A cell in a message: a short prefix, never a 10,000-character echo."""
+    return text if len(text) <= 24 else text[:24] + "…"
+
+
+def _shown(text: str) -> str:
+    return repr(_short(text))
+
+
+def _number(text: str, name: str, positive: bool = False, *, maximum: float,
+            minimum: float = 0.0) -> float:
+    """A finite number with |value| <= maximum and, when nonzero, |value| >= minimum."""
     try:
         value = float(text)
     except ValueError:
-        raise ValueError(f"{name} {text!r} is not a number") from None
+        raise ValueError(f"{name} {_shown(text)} is not a number") from None
     if not math.isfinite(value):
         raise ValueError(f"{name} must be finite")
     if positive and value <= 0:
         raise ValueError(f"{name} must be greater than zero")
+    if abs(value) > maximum:
+        raise ValueError(f"{name} {_shown(text)} is out of range (at most {maximum:g})")
+    if value != 0 and abs(value) < minimum:
+        raise ValueError(f"{name} {_shown(text)} is too small (at least {minimum:g} "
+                         "when not zero)")
     return value
+
+
+def _price(text: str, name: str, positive: bool = False) -> float:
+    return _number(text, name, positive, maximum=MAX_PRICE, minimum=MIN_PRICE)
 
 
 def _row(line: int, raw: dict[str, str], as_of: dt.date,
@@ -67,30 +100,33 @@ def _row(line: int, raw: dict[str, str], as_of: dt.date,
     symbol = get["symbol"].upper()
     if not symbol:
         raise ValueError("symbol is empty")
+    if len(symbol) > MAX_SYMBOL:
+        raise ValueError(f"symbol {_shown(symbol)} is longer than {MAX_SYMBOL} characters")
     sec_type = get["sec_type"].upper()
     if sec_type not in SEC_TYPES:
-        raise ValueError(f"sec_type {get['sec_type']!r} is not one of {', '.join(SEC_TYPES)}")
-    quantity = _number(get["quantity"], "quantity")
+        raise ValueError(f"sec_type {_shown(get['sec_type'])} is not one of {', '.join(SEC_TYPES)}")
+    quantity = _number(get["quantity"], "quantity", maximum=MAX_QUANTITY)
     if quantity == 0:
         raise ValueError("quantity is zero")
-    price = _number(get["price"], "price")
+    price = _price(get["price"], "price")
     if price < 0:
         raise ValueError("price is negative")
     right, strike, expiry = "", 0.0, None
     if sec_type in ("OPT", "FOP"):
         right = get["right"].upper()[:1]
         if right not in ("C", "P"):
-            raise ValueError(f"right {get['right']!r} must be C or P for an option")
-        strike = _number(get["strike"], "strike", positive=True)
+            raise ValueError(f"right {_shown(get['right'])} must be C or P for an option")
+        strike = _price(get["strike"], "strike", positive=True)
     if sec_type != "STK":
         try:
             expiry = dt.datetime.strptime(get["expiry"], "%Y%m%d").date()
         except ValueError:
-            raise ValueError(f"expiry {get['expiry']!r} is not a date YYYYMMDD") from None
+            raise ValueError(f"expiry {_shown(get['expiry'])} is not a date YYYYMMDD") from None
         if expiry < as_of:
             raise ValueError(f"expiry {get['expiry']} is before the as-of date {as_of:%Y%m%d}")
     if get["multiplier"]:
-        multiplier = _number(get["multiplier"], "multiplier", positive=True)
+        multiplier = _number(get["multiplier"], "multiplier", positive=True,
+                             maximum=MAX_MULTIPLIER, minimum=MIN_PRICE)
     elif sec_type == "STK":
         multiplier = 1.0
     elif sec_type == "OPT":
@@ -98,24 +134,30 @@ def _row(line: int, raw: dict[str, str], as_of: dt.date,
     else:
         root = futures.get(symbol)
         if root is None:
-            raise ValueError(f"{symbol} is not in the futures table: give its multiplier")
+            raise ValueError(f"{_short(symbol)} is not in the futures table: give its multiplier")
         multiplier = root.multiplier
     if sec_type in ("OPT", "FOP"):
         if not get["underlying_price"]:
             raise ValueError("underlying_price is required for an option")
-        underlying = _number(get["underlying_price"], "underlying_price", positive=True)
+        underlying = _price(get["underlying_price"], "underlying_price", positive=True)
     else:
         if price <= 0:
             raise ValueError("price must be greater than zero")
         underlying = price
-    iv = _number(get["iv"], "iv", positive=True) if get["iv"] else None
+    iv = (_number(get["iv"], "iv", positive=True, maximum=math.inf, minimum=1e-4)
+          if get["iv"] else None)
     if iv is not None and iv > 5:
         raise ValueError("iv is a decimal (0.25 for 25%)")
-    div_yield = _number(get["div_yield"], "div_yield") if get["div_yield"] else 0.0
+    div_yield = (_number(get["div_yield"], "div_yield", maximum=MAX_DIV_YIELD)
+                 if get["div_yield"] else 0.0)
     index_class = get["index_class"].lower() or DEFAULT_INDEX_CLASS.get(symbol, "equity")
     if index_class not in INDEX_CLASSES:
-        raise ValueError(f"index_class {get['index_class']!r} is not one of "
+        raise ValueError(f"index_class {_shown(get['index_class'])} is not one of "
                          f"{', '.join(INDEX_CLASSES)}")
+    notional = abs(quantity) * multiplier * max(price, underlying, strike)
+    if notional > MAX_NOTIONAL:
+        raise ValueError(f"the position is worth {notional:.3g} dollars, more than "
+                         f"{MAX_NOTIONAL:g}: check quantity, multiplier and prices")
     return Row(line, symbol, sec_type, right, strike, expiry, multiplier, quantity, price,
                underlying, iv, get["account"], div_yield, index_class)
 
@@ -138,7 +180,9 @@ def load_portfolio(path: Path, as_of: dt.date,
 
 def read_portfolio(path: Path, as_of: dt.date, futures: dict[str, FuturesRoot]) -> Portfolio:
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        # utf-8-sig: Excel and Windows editors start a CSV with a byte-order mark, which
+        # would otherwise become part of the first column's name.
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.reader(handle)
             header = next(reader, None)
             if header is None:
@@ -147,7 +191,7 @@ def read_portfolio(path: Path, as_of: dt.date, futures: dict[str, FuturesRoot]) 
             missing = [c for c in REQUIRED if c not in columns]
             if missing:
                 raise PortfolioErrors([f"{path}:1: missing column(s): {', '.join(missing)}"])
-            errors = [f"{path}:1: unknown column {c!r}" for c in columns if c not in KNOWN]
+            errors = [f"{path}:1: unknown column {_shown(c)}" for c in columns if c not in KNOWN]
             rows: list[Row] = []
             for cells in reader:
                 line = reader.line_num
