@@ -657,7 +657,7 @@ class OrderPipeline:
             order_ref=ref, intent_id=intent.id, instrument=spec.instrument, side=spec.side,
             quantity=filled + remaining, order_type=spec.order_type, limit=spec.limit,
             stop=spec.stop, status=status, filled=filled, remaining=remaining, avg_price=avg,
-            order_id=order_id, message=message))
+            order_id=order_id, message=message, kind=intent.kind, leg=_leg_of(ref)))
 
     def _on_status(self, trade: Trade) -> None:
         ref = trade.order.orderRef
@@ -960,6 +960,12 @@ def to_ib_order(spec: OrderSpec, order_ref: str) -> Order:
     elif spec.stop is not None:
         order.auxPrice = spec.stop
     return order
+
+
+def _leg_of(order_ref: str) -> int:
+    """The leg number an orderRef carries (`ibterm-<intent>-<leg>`); 0 for others'."""
+    leg = order_ref.rsplit("-", 1)[-1]
+    return int(leg) if leg.isdigit() else 0
 
 
 def _rounded(intent: OrderIntent) -> OrderIntent:

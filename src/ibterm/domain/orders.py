@@ -174,6 +174,10 @@ class OrderUpdate:
     avg_price: float
     order_id: int = 0
     message: str = ""
+    # What the order belongs to, so the blotter can keep a bracket's legs and an OCA
+    # group's members together: the intent's kind and this order's leg in it.
+    kind: IntentKind = IntentKind.SINGLE
+    leg: int = 0
 
     @property
     def done(self) -> bool:

@@ -1,4 +1,10 @@
-"""The orders blotter: working and finished orders, keyed by orderRef, updated in place."""
+"""The orders blotter: working and finished orders, keyed by orderRef, updated in place.
+
+A bracket's legs and an OCA group's members stay together, newest group first, drawn as
+a tree in the symbol column so that which stop belongs to which entry reads without
+colour: `┌ AAPL` entry, `├ TP` take profit, `└ SL` stop loss; `┌◇ MSFT` … `└◇ IBM` for
+the members of one OCA group.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from ibterm.domain.orders import OrderUpdate, Side
+from ibterm.domain.orders import IntentKind, OrderUpdate, Side
 from ibterm.tui import format as fmt
 from ibterm.tui.widgets.grid import Column, Grid
 
@@ -27,6 +33,22 @@ _STATUS_STYLE = {
     "Filled": "trade-up", "Cancelled": "quote-stale", "ApiCancelled": "quote-stale",
     "Inactive": "trade-down", "NotSent": "trade-down", "Queued": "quote-delayed",
 }
+
+
+_BRACKET_ROLE = {0: "", 1: "TP", 2: "SL"}  # leg -> what it is, as the pipeline numbers them
+
+
+def tree_label(u: OrderUpdate, position: int, size: int) -> str:
+    """The symbol cell: the instrument, marked with its place in its group."""
+    if u.kind is IntentKind.BRACKET and size > 1:
+        if u.leg == 0:
+            return f"┌ {u.instrument.display}"
+        branch = "└" if position == size - 1 else "├"
+        return f"{branch} {_BRACKET_ROLE.get(u.leg, '')}".rstrip()
+    if u.kind is IntentKind.OCA and size > 1:
+        branch = "┌" if position == 0 else "└" if position == size - 1 else "├"
+        return f"{branch}◇ {u.instrument.display}"
+    return u.instrument.display
 
 
 class OrdersTable(Grid):
@@ -53,20 +75,40 @@ class OrdersTable(Grid):
         super().__init__(**kwargs)
         self.orders: dict[str, OrderUpdate] = {}
         self.keep_finished = keep_finished  # the profile's blotter_finished
+        # intent id -> its order refs, oldest intent first (dicts keep insertion order)
+        self._groups: dict[str, list[str]] = {}
 
     def apply(self, updates: list[OrderUpdate]) -> None:
+        added = False
         for u in updates:
-            # Newest first: insert new rows at the top by rebuilding the key order.
             if u.order_ref not in self.orders:
                 self.add_row(u.order_ref)
-                self._keys.insert(0, self._keys.pop())
-                self._index = {k: i for i, k in enumerate(self._keys)}
-                self._strips.clear()
-                self._lines.clear()
-                self.refresh()
+                self._groups.setdefault(u.intent_id, [])
+                self._groups[u.intent_id].append(u.order_ref)
+                added = True
             self.orders[u.order_ref] = u
-            self._render(u)
+        if added:
+            self._arrange()
+        for u in updates:
+            if u.order_ref in self.orders:
+                self._render(u)
         self._trim()
+
+    def _arrange(self) -> None:
+        """Newest group first; within a group, its legs in order (entry, take profit,
+        stop loss; OCA members as sent)."""
+        order: list[str] = []
+        for refs in reversed(self._groups.values()):
+            legs = sorted(refs, key=lambda r: self.orders[r].leg)
+            order += legs
+        self.reorder(order)
+        for refs in self._groups.values():
+            for r in refs:
+                self._render(self.orders[r])
+
+    def _group_of(self, u: OrderUpdate) -> list[str]:
+        return sorted(self._groups.get(u.intent_id, [u.order_ref]),
+                      key=lambda r: self.orders[r].leg if r in self.orders else 0)
 
     def _trim(self) -> None:
         """The oldest finished orders leave once there are more than keep_finished; the
@@ -74,7 +116,12 @@ class OrdersTable(Grid):
         finished = [k for k in self._keys if self.orders[k].done]  # newest first
         for key in finished[self.keep_finished:]:
             self.remove_row(key)
-            del self.orders[key]
+            intent = self.orders.pop(key).intent_id
+            refs = self._groups.get(intent, [])
+            if key in refs:
+                refs.remove(key)
+            if not refs:
+                self._groups.pop(intent, None)
 
     def _render(self, u: OrderUpdate) -> None:
         dec = fmt.tick_decimals(u.instrument.min_tick)
@@ -83,7 +130,9 @@ class OrdersTable(Grid):
         status_style = self.color(_STATUS_STYLE[u.status]) if u.status in _STATUS_STYLE else ""
         dim = "dim" if u.done else ""
         key = u.order_ref
-        self.set_cell(key, "symbol", Text(u.instrument.display, style=f"bold {dim}".strip()))
+        group = self._group_of(u)
+        label = tree_label(u, group.index(key) if key in group else 0, len(group))
+        self.set_cell(key, "symbol", Text(label, style=f"bold {dim}".strip()))
         self.set_cell(key, "side", Text(u.side.value, style=side_style))
         self.set_cell(key, "qty", Text(fmt.quantity(u.quantity), style=dim))
         self.set_cell(key, "type", Text(u.order_type.value, style=dim))
