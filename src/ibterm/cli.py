@@ -57,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     jexport = jsub.add_parser("export", help="export the journal")
     jexport.add_argument("--format", choices=("csv", "parquet"), required=True)
     jexport.add_argument("--out", type=Path, required=True, help="output file")
+    jsub.add_parser("set-aside", help="rename a damaged journal (and its -wal/-shm) to "
+                    "journal.sqlite3.corrupt-DATE-TIME, so a new one starts; deletes nothing")
 
     risk = sub.add_parser("risk", help="margin and stress report for a portfolio CSV")
     risk.add_argument("positions", type=Path, metavar="POSITIONS.csv")
@@ -268,24 +270,108 @@ def _rows_behind(where: Where, report: dict[str, Any], rows: list[Row]) -> list[
     return [r.line for r in rows if key is not None and key in (r.symbol, r.account)] or None
 
 
+SET_ASIDE_HINT = """\
+ibterm: nothing was changed. To keep the damaged journal and start a new one, run
+    ibterm journal set-aside
+which renames {name} (and its -wal/-shm files) to {name}.corrupt-YYYYmmdd-HHMMSS in
+{folder}; nothing is deleted, and SQLite's recovery tools can still read it there.
+"""
+
+
+def _journal_corrupt(exc: Exception) -> int:
+    """A damaged journal: what and where, and how to start afresh without losing it."""
+    from ibterm.broker.journal import JournalCorrupt
+
+    assert isinstance(exc, JournalCorrupt)
+    print(f"ibterm: {_safe(exc.path)}: the order journal is damaged ({exc.reason})",
+          file=sys.stderr)
+    sys.stderr.write(SET_ASIDE_HINT.format(name=exc.path.name, folder=_safe(exc.path.parent)))
+    return EXIT_USAGE
+
+
+def _open_journal(profile_name: str, synchronous: str = "NORMAL"):  # type: ignore[no-untyped-def]
+    """The app's journal, or an exit code when it is damaged: at a terminal we offer to
+    set it aside and start a new one; otherwise (a script, a service) we change nothing
+    and say how."""
+    from ibterm.broker.journal import Journal, JournalCorrupt, journal_path, set_aside
+    from ibterm.config import data_dir
+
+    path = journal_path(data_dir())
+    try:
+        return Journal(path, profile_name, synchronous)
+    except JournalCorrupt as exc:
+        if not sys.stdin.isatty():
+            return _journal_corrupt(exc)
+        print(f"ibterm: {_safe(exc.path)}: the order journal is damaged ({exc.reason})",
+              file=sys.stderr)
+        try:
+            answer = input(f"Rename it to {path.name}.corrupt-<date>-<time> (nothing is "
+                           "deleted) and start a new journal? [y/N] ").strip().lower()
+        except EOFError:
+            answer = ""
+        if answer not in ("y", "yes"):
+            sys.stderr.write(SET_ASIDE_HINT.format(name=path.name, folder=_safe(path.parent)))
+            return EXIT_USAGE
+        moved = set_aside(path)
+        print(f"ibterm: the damaged journal is now {_safe(moved)}; starting a new one",
+              file=sys.stderr)
+        return Journal(path, profile_name, synchronous)
+
+
 def _run_journal(args: argparse.Namespace) -> int:
-    from ibterm.broker.journal import journal_path, read_events
+    from ibterm.broker.journal import JournalCorrupt, journal_path
     from ibterm.config import data_dir
 
     path = journal_path(data_dir())
     if not path.exists():
-        return _error(f"no journal at {path} (nothing has been traded with this data "
-                      "directory)")
-    if args.journal_command == "list":
-        for e in read_events(path, since=args.since, symbol=args.symbol,
-                             profile=args.journal_profile):
-            details = " ".join(f"{k}={v}" for k, v in e.data.items())
-            print(f"{e.ts} {e.profile} {e.kind:<10} {e.symbol or '-':<12} "
-                  f"{e.order_ref or e.intent_id or '-'} {details}".rstrip())
+        return _error(f"no journal at {_safe(path)} (nothing has been traded with this "
+                      "data directory)")
+    try:
+        if args.journal_command == "set-aside":
+            return _journal_set_aside(path)
+        return _journal_list(args, path) if args.journal_command == "list" else \
+            _journal_export(args, path)
+    except JournalCorrupt as exc:
+        return _journal_corrupt(exc)
+
+
+def _journal_set_aside(path: Path) -> int:
+    from ibterm.broker.journal import JournalCorrupt, check_readable, set_aside
+
+    try:
+        check_readable(path)
+    except JournalCorrupt:
+        moved = set_aside(path)
+        print(f"ibterm: the damaged journal is now {_safe(moved)}; the next start makes "
+              "a new one", file=sys.stderr)
         return EXIT_OK
+    # Only a damaged journal is moved: a healthy one set aside by mistake would look
+    # like a lost day of orders to reconciliation.
+    return _error(f"the journal at {_safe(path)} is readable: nothing to set aside")
+
+
+def _journal_list(args: argparse.Namespace, path: Path) -> int:
+    from ibterm.broker.journal import read_events
+
+    # Collected first: a journal damaged part way through must not leave half a listing
+    # on stdout with exit 2.
+    lines = []
+    for e in read_events(path, since=args.since, symbol=args.symbol,
+                         profile=args.journal_profile):
+        details = " ".join(f"{k}={v}" for k, v in e.data.items())
+        lines.append(f"{e.ts} {e.profile} {e.kind:<10} {e.symbol or '-':<12} "
+                     f"{e.order_ref or e.intent_id or '-'} {details}".rstrip())
+    for line in lines:
+        print(line)
+    return EXIT_OK
+
+
+def _journal_export(args: argparse.Namespace, path: Path) -> int:
     import json
 
     import polars as pl
+
+    from ibterm.broker.journal import read_events
 
     rows = [{"seq": e.seq, "ts": e.ts, "profile": e.profile, "kind": e.kind,
              "intent_id": e.intent_id, "order_ref": e.order_ref, "symbol": e.symbol,
@@ -308,6 +394,14 @@ def _run_journal(args: argparse.Namespace) -> int:
         return _error(f"cannot write {args.out}: {exc.strerror or exc}")
     print(f"{len(rows)} events written to {args.out}", file=sys.stderr)
     return EXIT_OK
+
+
+def _safe(text: object, limit: int | None = None) -> str:
+    """Every user-supplied string (profile names, symbols, paths) printed by the CLI goes
+    through here: control and bidi characters escaped, long text cut (printable)."""
+    from ibterm.printable import printable
+
+    return printable(text, limit)
 
 
 def _private_data_dir() -> None:
@@ -374,12 +468,15 @@ def _run_demo(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _private_data_dir()
     log_to_file(data_dir(), args.log_level or "INFO")
+    journal = _open_journal("demo")
+    if isinstance(journal, int):
+        return journal
     sim = SimulatorThread(scenario, seed=args.seed, today=dt.date.today())
     port = sim.start()
     # The demo watches what its simulated world lists (futures: the front month).
     watchlist = [d.symbol.upper() for d in scenario.instruments]
     try:
-        return _run_tui(demo_profile(port, watchlist), "demo", TradingMode.DEMO)
+        return _run_tui(demo_profile(port, watchlist), "demo", TradingMode.DEMO, journal)
     finally:
         sim.stop()
 
@@ -418,19 +515,19 @@ def _run_app(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     _private_data_dir()
     log_to_file(data_dir(), args.log_level or config.log_level)
-    return _run_tui(profile, name, profile.mode, config.journal_sync, keymap, path, warnings)
+    journal = _open_journal(name, config.journal_sync)
+    if isinstance(journal, int):
+        return journal
+    return _run_tui(profile, name, profile.mode, journal, keymap, path, warnings)
 
 
-def _run_tui(profile, name: str, mode, journal_sync: str = "NORMAL",  # type: ignore[no-untyped-def]
+def _run_tui(profile, name: str, mode, journal,  # type: ignore[no-untyped-def]
              keymap=None, config_file: Path | None = None,
              warnings: list[str] | None = None) -> int:
-    from ibterm.broker.journal import Journal, journal_path
     from ibterm.broker.session import BrokerSession
-    from ibterm.config import data_dir
     from ibterm.tui.app import IbtermApp
 
     session = BrokerSession(profile, name, mode)
-    journal = Journal(journal_path(data_dir()), name, journal_sync)
     IbtermApp(session, journal=journal, keymap=keymap, config_file=config_file,
               warnings=warnings).run()
     return EXIT_OK

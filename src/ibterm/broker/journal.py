@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Collection, Iterator
@@ -54,23 +55,117 @@ class JournalEvent:
     data: dict[str, Any]
 
 
+SIDECARS = ("-wal", "-shm")  # SQLite's files beside the database, part of its content
+# SQLite's primary result codes that mean the bytes are not a sound database, as opposed
+# to one we cannot use just now (locked, busy, no permission: OperationalError).
+_CORRUPT_CODES = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+
+
 def journal_path(data_dir: Path) -> Path:
     return data_dir / "journal.sqlite3"
 
 
+class JournalCorrupt(Exception):
+    """The journal file is not a readable SQLite database; nothing has been changed."""
+
+    def __init__(self, path: Path, reason: str):
+        super().__init__(f"{path}: not a readable journal ({reason})")
+        self.path = path
+        self.reason = reason
+
+
+def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _CORRUPT_CODES
+    return not isinstance(exc, sqlite3.OperationalError)
+
+
+_HEADER = b"SQLite format 3\x00"
+
+
+def _check_header(path: Path) -> None:
+    """Raise JournalCorrupt when an existing, non-empty `path` does not start as an SQLite
+    database. Checked in Python, before SQLite sees the file: SQLite opening a "file is
+    not a database" read-write deletes its -wal and -shm on close, and the WAL may hold
+    the last orders of the day."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_HEADER))
+    except FileNotFoundError:
+        return
+    if head and head != _HEADER:
+        raise JournalCorrupt(path, "file is not a database")
+
+
+def _sidecars(path: Path) -> list[Path]:
+    return [path.with_name(path.name + s) for s in SIDECARS]
+
+
+def set_aside(path: Path, now: dt.datetime | None = None) -> Path:
+    """Rename a bad journal and its -wal/-shm to journal.sqlite3.corrupt-YYYYmmdd-HHMMSS
+    (+ -wal/-shm, so SQLite tools open the pair together for a recovery); return the new
+    database path. Renames only: nothing is deleted or overwritten."""
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    for n in range(1000):
+        target = path.with_name(f"{path.name}.corrupt-{stamp}" + (f"-{n}" if n else ""))
+        if not any(p.exists() for p in [target, *_sidecars(target)]):
+            break
+    else:
+        raise FileExistsError(f"{path}: too many set-aside journals for {stamp}")
+    # The sidecars first: a crash between renames leaves the main file where SQLite
+    # would look, never a WAL applied to the wrong database.
+    for side, new in zip(_sidecars(path), _sidecars(target), strict=True):
+        if side.exists():
+            os.rename(side, new)
+    os.rename(path, target)
+    return target
+
+
+def check_readable(path: Path) -> None:
+    """Raise JournalCorrupt if the existing file at `path` is not a journal SQLite can
+    read (without writing to it)."""
+    _check_header(path)
+    try:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.DatabaseError as exc:
+        if _is_corruption(exc):
+            raise JournalCorrupt(path, str(exc)) from None
+        raise
+    try:
+        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        if _is_corruption(exc):
+            raise JournalCorrupt(path, str(exc)) from None
+        raise
+    finally:
+        db.close()
+
+
 class Journal:
     def __init__(self, path: Path, profile: str, synchronous: str = "NORMAL"):
+        """Open (or create) the journal; raise JournalCorrupt, changing nothing, when the
+        file is not a database (the caller decides whether to set it aside)."""
         private_dir(path.parent)
+        _check_header(path)
         create_private(path)  # before SQLite: its -wal/-shm copy the database's mode
-        for side in (path.with_name(path.name + s) for s in ("-wal", "-shm")):
+        for side in _sidecars(path):
             tighten(side)
         self.path = path
         self.profile = profile
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
-        self._db.executescript(SCHEMA)
+        try:
+            # The first statements that read the file: a bad header fails here.
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute(
+                f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+            self._db.executescript(SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            if _is_corruption(exc):
+                raise JournalCorrupt(path, str(exc)) from None
+            raise
 
     def record(self, kind: str, *, intent_id: str = "", order_ref: str = "", symbol: str = "",
                **data: Any) -> None:
@@ -154,7 +249,9 @@ class Journal:
 
 def read_events(path: Path, since: dt.date | None = None, symbol: str | None = None,
                 profile: str | None = None) -> Iterator[JournalEvent]:
-    """Read a journal (read-only); filters combine with AND."""
+    """Read a journal (read-only); filters combine with AND. Raise JournalCorrupt when
+    the file is not a readable database (also part way through: a damaged page)."""
+    _check_header(path)
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
         clauses, params = [], []
@@ -171,5 +268,9 @@ def read_events(path: Path, since: dt.date | None = None, symbol: str | None = N
         for row in db.execute(f"SELECT {', '.join(COLUMNS)} FROM events {where} ORDER BY seq",
                               params):
             yield JournalEvent(*row[:7], data=json.loads(row[7]))
+    except sqlite3.DatabaseError as exc:
+        if _is_corruption(exc):
+            raise JournalCorrupt(path, str(exc)) from None
+        raise
     finally:
         db.close()
