@@ -38,6 +38,12 @@ def test_valid_symbols(text: str, spec: InstrumentSpec) -> None:
     ("SPY 20261218 450 X", 18, "C or P"),
     ("EUR.USD 5", 9, "currency pair"),
     ("$$$", 1, "not a symbol"),
+    ("SPY 20261218 1e-300 C", 14, "out of range"),
+    ("SPY 20261218 0.00001 C", 14, "out of range"),
+    ("SPY 20261218 1e308 C", 14, "out of range"),
+    ("SPY 20261218 nan C", 14, "positive"),
+    ("SPY 20261218 inf C", 14, "positive"),
+    ("A" * 10_000, 1, "too long (10,000 characters, at most 64)"),
 ])
 def test_errors_say_what_and_where(text: str, column: int, fragment: str) -> None:
     with pytest.raises(SymbolError) as info:
@@ -59,3 +65,24 @@ def test_display_round_trips_through_the_grammar() -> None:
     spec = InstrumentSpec("SPY", SecType.OPT, "20261218", 452.5, Right.PUT)
     assert parse_symbol(str(spec), ROOTS) == spec
 
+
+
+@pytest.mark.parametrize("text", [
+    "SPY 20261218 " + "9" * 40 + "x C",  # within the length cap, a long bad token
+    "SPY 2026121" + "8" * 40 + " 450 C",
+    "ES " + "2" * 50,
+    "$" * 60,
+])
+def test_messages_quote_a_short_prefix(text: str) -> None:
+    with pytest.raises(SymbolError) as info:
+        parse_symbol(text, ROOTS)
+    assert len(info.value.message) < 80, info.value.message
+    assert "…" in info.value.message
+
+
+def test_strikes_between_a_tick_and_ten_million() -> None:
+    assert parse_symbol("JPY 20261218 0.0067 C", ROOTS).strike == 0.0067  # real: 6J options
+    assert parse_symbol("SPX 20261218 10000000 C", ROOTS).strike == 10_000_000
+    for text in ("1e-300", "0.00009", "10000001"):
+        with pytest.raises(SymbolError, match="out of range"):
+            parse_symbol(f"SPX 20261218 {text} C", ROOTS)

@@ -144,7 +144,7 @@ def _refuse_hostile_yaml(args: argparse.Namespace) -> int | None:
         yamlfile.read(path)
     except yamlfile.LimitExceeded as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            _say(problem)
         return EXIT_USAGE
     except yamlfile.FileProblems:
         pass  # a check's finding: checks_cli reports it
@@ -189,7 +189,7 @@ def _run_risk(args: argparse.Namespace) -> int:
         settings = load_settings(intraday=args.intraday)
     except FileProblems as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            _say(problem)
         return EXIT_USAGE
     try:
         portfolio = read_portfolio(args.positions, as_of, futures_table())
@@ -202,8 +202,7 @@ def _run_risk(args: argparse.Namespace) -> int:
                                with_liquidation=not args.json)
     except PortfolioErrors as exc:
         for line in exc.lines:
-            print(line if line.startswith(str(args.positions)) else f"{args.positions}:{line}",
-                  file=sys.stderr)
+            _say(line if line.startswith(str(args.positions)) else f"{args.positions}:{line}")
         return EXIT_USAGE
     bad = [*_non_finite(analysis.report, ()),
            *_non_finite({"correlated_worst_loss": analysis.correlated_worst_loss,
@@ -224,8 +223,8 @@ def _run_risk(args: argparse.Namespace) -> int:
             blamed = {r.line: f"{'.'.join(map(str, where))} ({value})"
                       for r in portfolio.rows}
         for line, figure in sorted(blamed.items()):
-            print(f"{args.positions}:{line}: the report's {figure} is not a finite "
-                  "number: values too large to compute with; no report", file=sys.stderr)
+            _say(f"{args.positions}:{line}: the report's {figure} is not a finite "
+                 "number: values too large to compute with; no report")
         return EXIT_USAGE
     if args.json:
         print(json.dumps(analysis.report, allow_nan=False))
@@ -283,9 +282,9 @@ def _journal_corrupt(exc: Exception) -> int:
     from ibterm.broker.journal import JournalCorrupt
 
     assert isinstance(exc, JournalCorrupt)
-    print(f"ibterm: {_safe(exc.path)}: the order journal is damaged ({exc.reason})",
-          file=sys.stderr)
-    sys.stderr.write(SET_ASIDE_HINT.format(name=exc.path.name, folder=_safe(exc.path.parent)))
+    _say(f"ibterm: {exc.path}: the order journal is damaged ({exc.reason})")
+    sys.stderr.write(SET_ASIDE_HINT.format(name=_safe(exc.path.name),
+                                           folder=_safe(exc.path.parent)))
     return EXIT_USAGE
 
 
@@ -302,19 +301,18 @@ def _open_journal(profile_name: str, synchronous: str = "NORMAL"):  # type: igno
     except JournalCorrupt as exc:
         if not sys.stdin.isatty():
             return _journal_corrupt(exc)
-        print(f"ibterm: {_safe(exc.path)}: the order journal is damaged ({exc.reason})",
-              file=sys.stderr)
+        _say(f"ibterm: {exc.path}: the order journal is damaged ({exc.reason})")
         try:
             answer = input(f"Rename it to {path.name}.corrupt-<date>-<time> (nothing is "
                            "deleted) and start a new journal? [y/N] ").strip().lower()
         except EOFError:
             answer = ""
         if answer not in ("y", "yes"):
-            sys.stderr.write(SET_ASIDE_HINT.format(name=path.name, folder=_safe(path.parent)))
+            sys.stderr.write(SET_ASIDE_HINT.format(name=_safe(path.name),
+                                                   folder=_safe(path.parent)))
             return EXIT_USAGE
         moved = set_aside(path)
-        print(f"ibterm: the damaged journal is now {_safe(moved)}; starting a new one",
-              file=sys.stderr)
+        _say(f"ibterm: the damaged journal is now {moved}; starting a new one")
         return Journal(path, profile_name, synchronous)
 
 
@@ -324,8 +322,8 @@ def _run_journal(args: argparse.Namespace) -> int:
 
     path = journal_path(data_dir())
     if not path.exists():
-        return _error(f"no journal at {_safe(path)} (nothing has been traded with this "
-                      "data directory)")
+        return _error(f"no journal at {path} (nothing has been traded with this data "
+                      "directory)")
     try:
         if args.journal_command == "set-aside":
             return _journal_set_aside(path)
@@ -342,12 +340,11 @@ def _journal_set_aside(path: Path) -> int:
         check_readable(path)
     except JournalCorrupt:
         moved = set_aside(path)
-        print(f"ibterm: the damaged journal is now {_safe(moved)}; the next start makes "
-              "a new one", file=sys.stderr)
+        _say(f"ibterm: the damaged journal is now {moved}; the next start makes a new one")
         return EXIT_OK
     # Only a damaged journal is moved: a healthy one set aside by mistake would look
     # like a lost day of orders to reconciliation.
-    return _error(f"the journal at {_safe(path)} is readable: nothing to set aside")
+    return _error(f"the journal at {path} is readable: nothing to set aside")
 
 
 def _journal_list(args: argparse.Namespace, path: Path) -> int:
@@ -362,7 +359,7 @@ def _journal_list(args: argparse.Namespace, path: Path) -> int:
         lines.append(f"{e.ts} {e.profile} {e.kind:<10} {e.symbol or '-':<12} "
                      f"{e.order_ref or e.intent_id or '-'} {details}".rstrip())
     for line in lines:
-        print(line)
+        print(_safe(line, None))  # the journal's symbols and notes are what users typed
     return EXIT_OK
 
 
@@ -392,16 +389,31 @@ def _journal_export(args: argparse.Namespace, path: Path) -> int:
                 frame.write_parquet(tmp)
     except OSError as exc:
         return _error(f"cannot write {args.out}: {exc.strerror or exc}")
-    print(f"{len(rows)} events written to {args.out}", file=sys.stderr)
+    _say(f"{len(rows)} events written to {args.out}")
     return EXIT_OK
 
 
-def _safe(text: object, limit: int | None = None) -> str:
-    """Every user-supplied string (profile names, symbols, paths) printed by the CLI goes
-    through here: control and bidi characters escaped, long text cut (printable)."""
+MESSAGE_LIMIT = 500  # characters of one stderr line: a path and a short quote fit
+
+
+def _safe(text: object, limit: int | None = MESSAGE_LIMIT) -> str:
+    """Every user-supplied string (profile names, symbols, paths, cells, journal rows)
+    the CLI prints goes through here: control and bidi characters escaped, so a name
+    with U+202E or an escape sequence cannot rewrite the terminal; long text cut."""
     from ibterm.printable import printable
 
     return printable(text, limit)
+
+
+def _say(line: object) -> None:
+    """One line to stderr, made safe as a whole (_safe)."""
+    print(_safe(line), file=sys.stderr)
+
+
+def _say_problems(exc: Exception) -> None:
+    """A yamlfile.FileProblems, one located problem a line."""
+    for problem in getattr(exc, "problems", [exc]):
+        _say(problem)
 
 
 def _private_data_dir() -> None:
@@ -411,11 +423,11 @@ def _private_data_dir() -> None:
     from ibterm.private import private_dir
 
     for warning in private_dir(data_dir()):
-        print(f"ibterm: warning: {warning}", file=sys.stderr)
+        _say(f"ibterm: warning: {warning}")
 
 
 def _error(message: str) -> int:
-    print(f"ibterm: {message}", file=sys.stderr)
+    _say(f"ibterm: {message}")
     return EXIT_USAGE
 
 
@@ -442,7 +454,7 @@ def _run_sim(args: argparse.Namespace) -> int:
     try:
         scenario = _load_scenario(args.scenario)
     except yamlfile.FileProblems as exc:
-        print(exc, file=sys.stderr)
+        _say_problems(exc)
         return EXIT_USAGE
     server = SimServer(scenario, seed=args.seed, host=args.host, port=args.port)
     try:
@@ -464,7 +476,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     try:
         scenario = _load_scenario(args.scenario)
     except yamlfile.FileProblems as exc:
-        print(exc, file=sys.stderr)
+        _say_problems(exc)
         return EXIT_USAGE
     _private_data_dir()
     log_to_file(data_dir(), args.log_level or "INFO")
@@ -488,7 +500,7 @@ def _run_app(args: argparse.Namespace) -> int:
 
     path = config_path()
     if not path.exists():
-        sys.stderr.write(NO_CONFIG.format(path=path))
+        sys.stderr.write(NO_CONFIG.format(path=_safe(path)))
         if sys.stdin.isatty() and sys.stdout.isatty():
             answer = input("Start the demo now? [Y/n] ").strip().lower()
             if answer in ("", "y", "yes"):
@@ -499,7 +511,7 @@ def _run_app(args: argparse.Namespace) -> int:
         config = load_config(path)
         name, profile = select_profile(config, args.profile)
     except yamlfile.FileProblems as exc:
-        print(exc, file=sys.stderr)
+        _say_problems(exc)
         return EXIT_USAGE
     except KeyError as exc:
         return _error(str(exc.args[0]))
@@ -507,11 +519,11 @@ def _run_app(args: argparse.Namespace) -> int:
 
     warnings = checks_cli.profile_warnings(path, config)
     for warning in warnings:
-        print(f"ibterm: warning: {warning}", file=sys.stderr)
+        _say(f"ibterm: warning: {warning}")
     try:
         keymap = checks_cli.active_keymap(profile)
     except yamlfile.FileProblems as exc:
-        print(exc, file=sys.stderr)
+        _say_problems(exc)
         return EXIT_USAGE
     _private_data_dir()
     log_to_file(data_dir(), args.log_level or config.log_level)
