@@ -22,6 +22,14 @@ the simulator holds (its control endpoint's /orders):
                 (blotter or journal); or it vanished without the app saying so
   duplicated    must be 0: an order ref the gateway holds more than once
   reconnects    and the longest time from losing the link to trading again
+  kill switches fired (one in each journal window below, one outside), and how many
+                reached the gateway (none of our orders left working there within 10 s),
+                with the longest time it took: every one must
+  journal       two windows in which every journal write fails, injected into the real
+                journal: an I/O error, then a full disk. New orders fail closed (refused
+                as "not sent", trading HALTs), cancels and kill switches still go out; the
+                trader resumes once the journal writes again (refused while it cannot),
+                and the reconciliation puts back in the journal what it missed
   memory        this process's RSS at start (after connecting), half-way and at the end,
                 sampled every 10 s, each after a full collection and malloc_trim (so
                 what is measured is memory held, not the allocator's high-water mark);
@@ -44,6 +52,7 @@ import json
 import logging
 import os
 import resource
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -67,6 +76,7 @@ from ibterm.domain.orders import (
     OrderSpec,
     OrderType,
     Side,
+    TradingState,
 )
 from ibterm.domain.ticks import round_in_favour
 from ibterm.sim import control
@@ -94,6 +104,39 @@ def schedule(duration: float) -> list[dict[str, Any]]:
         {"at": 9, "every": 13, "fault": "reject_next_order", "code": 201,
          "message": "Order rejected - reason:soak"},
     ]
+
+
+def journal_windows(duration: float) -> list[tuple[float, float, str]]:
+    """(start, end, error): when, from the trader's start, every journal write fails, and
+    with what. Short enough to leave the run mostly trading, long enough to hold a kill
+    switch and a few refusals."""
+    length = min(10.0, max(3.0, duration * 0.02))
+    return [(round(duration * 0.3, 1), round(duration * 0.3 + length, 1), "disk I/O error"),
+            (round(duration * 0.7, 1), round(duration * 0.7 + length, 1),
+             "database or disk is full")]
+
+
+def kill_times(duration: float) -> list[float]:
+    """A kill switch one second into each journal window, and one with the journal fine."""
+    return [start + 1.0 for start, _, _ in journal_windows(duration)] + [
+        round(duration * 0.9, 1)]
+
+
+class FaultyJournal(Journal):
+    """The real journal, with a switch that makes every write fail as SQLite reports a
+    failing disk (`disk I/O error`) or a full one (`database or disk is full`)."""
+
+    def __init__(self, path: Path, profile: str):
+        super().__init__(path, profile)
+        self.failing = ""  # the error every write raises while set
+        self.failed_writes = 0
+
+    def record(self, kind: str, *, intent_id: str = "", order_ref: str = "", symbol: str = "",
+               **data: Any) -> None:
+        if self.failing:
+            self.failed_writes += 1
+            raise sqlite3.OperationalError(self.failing)
+        super().record(kind, intent_id=intent_id, order_ref=order_ref, symbol=symbol, **data)
 
 
 def settled_rss_mib() -> float:
@@ -139,7 +182,7 @@ class Soak:
         self.rate = rate
         self.session = soak_session(port)
         self.journal_path = workdir / "journal.sqlite3"
-        self.journal = Journal(self.journal_path, "soak")
+        self.journal = FaultyJournal(self.journal_path, "soak")
         self.pipeline = self._pipeline()
         self.refused: Counter[str] = Counter()
         self.working: list[str] = []
@@ -148,6 +191,9 @@ class Soak:
         self.lost_at: float | None = None
         self.outages: list[float] = []
         self.session.status_listeners.append(self._on_status)
+        self.kills: list[float | None] = []  # seconds to reach the gateway; None: never
+        self._killing = False  # a kill switch's check is running: the trader waits
+        self._resume_at = 0.0
 
     def _pipeline(self) -> OrderPipeline:
         return OrderPipeline(self.session, self.journal, Trader())
@@ -195,6 +241,7 @@ class Soak:
             if loop.time() >= end:
                 break
             await self._drain_async()
+            self._maybe_resume(loop.time())
             if n % 2 and self.working:
                 if not self._cancel(self.working.pop(0)):
                     self.refused["cancel: not working"] += 1
@@ -209,6 +256,54 @@ class Soak:
 
     async def _drain_async(self) -> None:
         self._drain()
+
+    def _maybe_resume(self, now: float) -> None:
+        """A HALT by the journal (or a kill switch whose check is over) is resumed, as a
+        trader would, once a second: refused while the journal still cannot be written."""
+        if (self.pipeline.state is TradingState.HALTED and not self._killing
+                and now >= self._resume_at):
+            self._resume_at = now + 1.0
+            self.pipeline.resume()
+
+    async def faults(self, duration: float) -> None:
+        """The journal windows and the kill switches, on the trader's clock."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        events: list[tuple[float, str, str]] = []
+        for begin, end, error in journal_windows(duration):
+            events += [(begin, "fail", error), (end, "heal", "")]
+        events += [(at, "kill", "") for at in kill_times(duration)]
+        for at, what, error in sorted(events):
+            await asyncio.sleep(max(0.0, start + at - loop.time()))
+            if what == "fail":
+                self.journal.failing = error
+            elif what == "heal":
+                self.journal.failing = ""
+            else:
+                await self.kill_and_check()
+
+    async def kill_and_check(self, timeout: float = 10.0) -> None:
+        """The kill switch, then the gateway asked until none of our orders works there:
+        a global cancel that does not reach it counts as None."""
+        self._killing = True
+        try:
+            fired = time.monotonic()
+            self.pipeline.kill()
+            loop = asyncio.get_running_loop()
+            while time.monotonic() - fired < timeout:
+                await asyncio.sleep(0.25)
+                try:
+                    orders = await loop.run_in_executor(None, control.call, self.port,
+                                                        "/orders")
+                except (OSError, control.ControlError):
+                    continue  # the simulator restarting: ask again
+                if not any(o["client_id"] == CLIENT_ID and o["status"] in WORKING
+                           for o in orders):
+                    self.kills.append(time.monotonic() - fired)
+                    return
+            self.kills.append(None)
+        finally:
+            self._killing = False
 
     def _cancel(self, ref: str) -> bool:
         return self.pipeline.cancel(ref)
@@ -370,12 +465,15 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
             # half's, after the caches and the first reconnects have settled.
             samples: list[float] = []
             sampler = asyncio.get_running_loop().create_task(sample_rss(samples, 10.0))
+            faults = asyncio.get_running_loop().create_task(soak.faults(args.duration))
             await soak.run(args.duration / 2)
             rss_half = settled_rss_mib()
             if args.trace_memory:
                 trace_start = tracemalloc.take_snapshot()
             await soak.run(args.duration / 2)
             sampler.cancel()
+            await faults  # the last kill switch's check
+            soak.journal.failing = ""
             await soak.settle()
             elapsed = time.monotonic() - started
             rss_end_raw = rss_mib()
@@ -400,6 +498,10 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         **figures,
         "refused": dict(soak.refused),
         "reconnects": len(soak.outages),
+        "kill_switches": len(soak.kills),
+        "kill_switches_reached": sum(k is not None for k in soak.kills),
+        "max_kill_s": round(max((k for k in soak.kills if k is not None), default=0.0), 2),
+        "journal_failed_writes": soak.journal.failed_writes,
         "max_reconnect_s": round(max(soak.outages, default=0.0), 2),
         "rss_start_mib": round(rss_start, 1),
         "rss_half_mib": round(rss_half, 1),
@@ -432,7 +534,8 @@ def main() -> None:
         return
     print(f"soak: {report['duration_s']} s at {args.rate:g} actions/s under faults")
     for key in ("sent", "acknowledged", "filled", "not_received", "lost", "duplicated",
-                "reconnects", "max_reconnect_s", "rss_start_mib", "rss_half_mib",
+                "reconnects", "max_reconnect_s", "kill_switches", "kill_switches_reached",
+                "max_kill_s", "journal_failed_writes", "rss_start_mib", "rss_half_mib",
                 "rss_end_mib"):
         print(f"  {key:<16} {report[key]}")
     print(f"  {'refused':<16} {report['refused']}")

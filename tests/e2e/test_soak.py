@@ -1,4 +1,5 @@
-"""The soak's short version: 30 s under faults, zero lost and zero duplicated orders."""
+"""The soak's short version: 30 s under faults (journal failures included), zero lost and
+zero duplicated orders, every kill switch at the gateway."""
 
 from __future__ import annotations
 
@@ -26,8 +27,15 @@ def test_thirty_seconds_under_faults_lose_and_duplicate_nothing(mode: list[str])
     # It did what a soak must do, or the zeros above mean nothing.
     assert report["sent"] >= 40 and report["acknowledged"] >= 30 and report["filled"] >= 5
     assert report["reconnects"] >= 3
+    # Every kill switch reached the gateway, two of them while the journal could not be
+    # written (an I/O error, then a full disk), which it really could not.
+    assert report["kill_switches"] >= 3
+    assert report["kill_switches_reached"] == report["kill_switches"]
+    assert report["journal_failed_writes"] >= 2
     if not mode:  # the app says it in a notification, which the soak does not count
         assert report["refused"].get("not connected to the gateway", 0) >= 1
+        # New orders failed closed while the journal could not record them.
+        assert report["refused"].get("not sent", 0) >= 1
 
 
 def test_the_comparison_sees_lost_and_duplicated_orders(tmp_path: Path) -> None:
