@@ -6,18 +6,30 @@ BIN    := $(VENV)/bin
 # The stamps record what was installed; editing pyproject.toml reinstalls.
 APP_STAMP  := $(VENV)/.installed-app
 TEST_STAMP := $(VENV)/.installed-test
+# The build tools, pinned: `python -m venv` brings whatever the interpreter bundles
+# (pip 23.2.1 and setuptools 65.5.0 on 3.11.7), and an unpinned upgrade is whatever PyPI
+# serves that day. Bump deliberately; the stamp's name carries the versions, so a bump
+# re-pins an existing .venv too.
+PIP_VERSION        := 26.3
+SETUPTOOLS_VERSION := 84.2.1
+TOOLS_STAMP := $(VENV)/.tools-pip$(PIP_VERSION)-setuptools$(SETUPTOOLS_VERSION)
 
 .PHONY: demo test bench soak lint clean tmux
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(APP_STAMP): pyproject.toml | $(BIN)/python
+$(TOOLS_STAMP): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet 'pip==$(PIP_VERSION)' \
+		'setuptools==$(SETUPTOOLS_VERSION)'
+	rm -f $(VENV)/.tools-*
+	touch $@
+
+$(APP_STAMP): pyproject.toml $(TOOLS_STAMP)
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(TEST_STAMP): pyproject.toml | $(BIN)/python
+$(TEST_STAMP): pyproject.toml $(TOOLS_STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(APP_STAMP)
 
