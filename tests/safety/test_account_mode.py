@@ -82,13 +82,3 @@ async def test_a_live_profile_on_a_paper_account_is_refused_too(sim: SimServer,
     finally:
         await pipeline.session.close()
 
-
-async def test_a_paper_profile_on_a_paper_account_trades(sim: SimServer,
-                                                        tmp_path: Path) -> None:
-    pipeline, trader, _ = await _setup(sim, tmp_path, confirm_orders=False)
-    try:
-        result = await pipeline.submit(_limit(pipeline, sim))
-        assert result.outcome is Outcome.QUEUED, result.message
-        assert "account-mode" not in {c.check for c in result.checks}
-    finally:
-        await pipeline.session.close()
