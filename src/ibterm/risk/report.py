@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from rich.console import Console
@@ -22,6 +23,27 @@ class Analysis:
     correlated_worst_loss: float
     liquidation: LiquidationReport | None
     equity_given: bool
+    # CSV line -> the instrument in words (`SPY 20261218 600 C`): the JSON names legs by
+    # line only, the human report shows what is on the line too.
+    instruments: dict[int, str] = field(default_factory=dict)
+
+
+def _number(value: float) -> str:
+    """A strike or quantity without a float's noise: 600, 172.5, -10, 1234567."""
+    if value == int(value):
+        return f"{int(value)}"
+    return f"{value:.4f}".rstrip("0").rstrip(".")
+
+
+def instrument(row: Row) -> str:
+    """The row's instrument as a trader reads it: `AAPL`, `ES 20261218`,
+    `SPY 20261218 600 C`."""
+    parts = [row.symbol]
+    if row.expiry is not None and row.sec_type != "STK":
+        parts.append(f"{row.expiry:%Y%m%d}")
+    if row.is_option:
+        parts += [_number(row.strike), row.right]
+    return " ".join(parts)
 
 
 def analyse(rows: list[Row], as_of: dt.date, rate: float, settings: RiskSettings | None = None,
@@ -62,7 +84,8 @@ def analyse(rows: list[Row], as_of: dt.date, rate: float, settings: RiskSettings
         liq = liquidation(rows, base, as_of, rate, rates=s.rates,
                           futures_margin=s.futures_margin, span=s.span,
                           stress_params=s.stress, params=s.liquidation)
-    return Analysis(report, result.correlated_worst_loss, liq, equity is not None)
+    return Analysis(report, result.correlated_worst_loss, liq, equity is not None,
+                    {r.line: instrument(r) for r in rows})
 
 
 def _move(value: float | None, limit: float, sign: str) -> str:
@@ -75,16 +98,7 @@ def print_report(analysis: Analysis, console: Console,
                  settings: RiskSettings | None = None) -> None:
     report = analysis.report
     s = settings or RiskSettings()
-    table = Table(title="Strategies (Reg T; futures: SPAN-like)", title_justify="left")
-    for column in ("Strategy", "Underlying", "Account", "Legs (line: qty)", "Initial",
-                   "Maintenance"):
-        table.add_column(column, justify="right" if column in ("Initial", "Maintenance")
-                         else "left")
-    for st in report["strategies"]:
-        legs = ", ".join(f"{leg['line']}: {leg['quantity']:g}" for leg in st["legs"])
-        table.add_row(st["name"], st["underlying"], st["account"] or "—", legs,
-                      f"{st['initial']:,.2f}", f"{st['maintenance']:,.2f}")
-    console.print(table)
+    console.print(strategies_table(report, analysis.instruments, console.width))
     totals = Table(title="Totals", title_justify="left", show_header=False)
     totals.add_column()
     totals.add_column(justify="right")
@@ -140,13 +154,134 @@ def print_report(analysis: Analysis, console: Console,
         console.print(t)
     for underlying, loss in report["stress"]["by_underlying"].items():
         grid = [g for g in report["stress"]["grid"] if g["underlying"] == underlying]
-        moves = sorted({g["price_move"] for g in grid})
-        shifts = sorted({g["vol_shift"] for g in grid})
-        t = Table(title=f"{underlying}: worst loss {loss:,.2f}", title_justify="left")
-        t.add_column("vol \\ move")
-        for mv in moves:
-            t.add_column(f"{mv:+.1%}", justify="right")
-        for v in shifts:
-            cells = {g["price_move"]: g["pnl"] for g in grid if g["vol_shift"] == v}
-            t.add_row(f"{v:+.0%}", *(f"{cells[mv]:,.0f}" for mv in moves))
-        console.print(t)
+        title = f"{underlying}: worst loss {loss:,.2f}"
+        for block in stress_tables(title, grid, console.width):
+            console.print(block)
+
+
+def strategies_table(report: dict[str, Any], instruments: dict[int, str],
+                     width: int) -> Table:
+    """The strategies with their legs, one a line (`3: SPY 20270115 170 P ×-10`), fitted
+    to `width`: the strategy's name wraps first, then the legs; figures fold, they are
+    never cut short ("1,0…")."""
+    # No underlying column: every leg names its instrument, the underlying first, and the
+    # room goes to the legs. The account column only when the file has one: otherwise it
+    # is a column of dashes.
+    with_account = "accounts" in report
+    names = [st["name"] for st in report["strategies"]]
+
+    def build(name_width: int | None) -> Table:
+        table = Table(title="Strategies (Reg T; futures: SPAN-like)", title_justify="left")
+        table.add_column("Strategy", max_width=name_width)
+        if with_account:
+            table.add_column("Account")
+        table.add_column("Line: leg × qty", overflow="fold")
+        for column in ("Initial", "Maintenance"):
+            table.add_column(column, justify="right", overflow="fold")
+        for st in report["strategies"]:
+            legs = "\n".join(_leg(leg, instruments) for leg in st["legs"])
+            table.add_row(st["name"], *((st["account"] or "—",) if with_account else ()),
+                          legs, f"{st['initial']:,.2f}", f"{st['maintenance']:,.2f}")
+        return table
+
+    table = build(None)
+    excess = _MEASURE.measure(table).maximum - width
+    if excess <= 0:
+        return table
+    # Rich would narrow the widest column, the legs, first: narrow the names instead,
+    # down to their longest word, and leave the rest to Rich.
+    natural = max([len("Strategy"), *(len(n) for n in names)])
+    shortest = max([len("Strategy"), *(len(w) for n in names for w in n.split())])
+    return build(max(shortest, natural - excess))
+
+
+def _leg(leg: dict[str, Any], instruments: dict[int, str]) -> str:
+    name = instruments.get(leg["line"])
+    quantity = _number(leg["quantity"])
+    return f"{leg['line']}: {name} ×{quantity}" if name else f"{leg['line']}: {quantity}"
+
+
+def _percent(value: float) -> str:
+    """A move or shift with as few decimals as show it exactly (-15%, -1.4%, +0.25%):
+    a rounded heading would name a scenario that was not computed."""
+    for places in (0, 1, 2):
+        if abs(round(value * 100, places) - value * 100) < 1e-9:
+            return f"{value:+.{places}%}"
+    return f"{value:+.2%}"
+
+
+def compact(value: float) -> str:
+    """Whole dollars in at most about 6 characters: 292, -7.9K, 12.3M, -1.2B. The
+    rounding is shown by the suffix; nothing is cut off."""
+    if abs(round(value)) < 1_000:
+        return f"{round(value) + 0:,.0f}"  # + 0: no "-0"
+    for limit, suffix in ((1e3, "K"), (1e6, "M"), (1e9, "B")):
+        scaled = value / limit
+        # 999,960 would be "1000.0K": the next unit reads better.
+        if abs(round(scaled, 1)) < 1_000 or suffix == "B":
+            return f"{scaled:,.1f}{suffix}"
+    raise AssertionError("unreachable")
+
+
+def _whole(value: float) -> str:
+    return f"{round(value) + 0:,.0f}"
+
+
+def _chunks(items: list[float], size: int) -> list[list[float]]:
+    """`items` in as few blocks of at most `size` as it takes, as even as they go."""
+    count = -(-len(items) // size)
+    base, extra = divmod(len(items), count)
+    out, start = [], 0
+    for i in range(count):
+        end = start + base + (1 if i < extra else 0)
+        out.append(items[start:end])
+        start = end
+    return out
+
+
+def _grid_table(title: str, grid: list[dict[str, Any]], moves: list[float],
+                cell: Callable[[float], str]) -> Table:
+    shifts = sorted({g["vol_shift"] for g in grid})
+    t = Table(title=title, title_justify="left")
+    t.add_column("vol \\ move", no_wrap=True)
+    for mv in moves:
+        # fold, not the default ellipsis: a figure too wide wraps, it is never "-7,…".
+        t.add_column(_percent(mv), justify="right", overflow="fold")
+    for v in shifts:
+        cells = {g["price_move"]: g["pnl"] for g in grid if g["vol_shift"] == v}
+        t.add_row(_percent(v), *(cell(cells[mv]) for mv in moves))
+    return t
+
+
+def _fits(table: Table, width: int) -> bool:
+    """Whether the table's natural width (every cell on one line) is within `width`.
+    Measured on a console wider than any table: on the real one Rich reports the width
+    it would squeeze the table into, which always "fits"."""
+    return _MEASURE.measure(table).maximum <= width
+
+
+_MEASURE = Console(width=10_000)
+
+
+def stress_tables(title: str, grid: list[dict[str, Any]], width: int) -> Iterator[Table]:
+    """One underlying's stress grid as tables that fit `width` columns (the console's:
+    the terminal's, COLUMNS, or 80 when piped), so no cell is cut short. In order of
+    preference: whole dollars in one table; compact figures (-7.9K) in one table; whole
+    dollars in the fewest blocks of price moves, each with the volatility column."""
+    moves = sorted({g["price_move"] for g in grid})
+    whole = _grid_table(title, grid, moves, _whole)
+    if _fits(whole, width):
+        yield whole
+        return
+    short = _grid_table(title, grid, moves, compact)
+    if _fits(short, width):
+        yield short
+        return
+    for size in range(len(moves) - 1, 0, -1):
+        blocks = _chunks(moves, size)
+        tables = [_grid_table(title if i == 0 else f"{title} (continued)", grid, block, _whole)
+                  for i, block in enumerate(blocks)]
+        if all(_fits(t, width) for t in tables) or size == 1:
+            # At one move a block and still too narrow, Rich folds the figures.
+            yield from tables
+            return
