@@ -24,7 +24,7 @@ from ibterm.domain.account import AccountSummary, Position
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
 from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.orders import OrderSpec
-from ibterm.domain.quote import MarketDataType, Quote, clean_price, quote_mark, tick_flag
+from ibterm.domain.quote import MarketDataType, Quote, TickCheck, clean_price, quote_mark
 from ibterm.domain.symbols import SymbolError, parse_symbol
 from ibterm.domain.what_if import IbWhatIf
 from ibterm.reference import futures_table
@@ -103,7 +103,9 @@ class BrokerSession:
         self._watch_dirty = True
         self._tickers: dict[int, Ticker] = {}
         self._quote_at: dict[int, float] = {}  # con_id -> when its quote last changed
-        self._reference: dict[int, float] = {}  # con_id -> the last good price
+        # con_id -> its bad-tick judge: each quote is classified once, as it arrives, and
+        # kept across reconnects (the last good price is still the best reference).
+        self._checks: dict[int, TickCheck] = {}
         self._extra_quotes: dict[int, Instrument] = {}
         self.status_listeners: list[Callable[[ConnectionStatus], None]] = []
         # Instruments resolved through contract details (min tick, contract month…).
@@ -324,20 +326,17 @@ class BrokerSession:
             self._request_quote(inst)
 
     def quote(self, con_id: int) -> Quote | None:
+        """The instrument's quote now, flagged as it was judged when it arrived: reading
+        never changes what the next quote is judged against."""
         ticker = self._tickers.get(con_id)
         if ticker is None or con_id not in self._quote_at:
             return None
-        return self._checked(quote_from_ticker(con_id, ticker, self._quote_at[con_id]))
+        return self._quote(con_id, ticker, self._quote_at[con_id])
 
-    def _checked(self, quote: Quote) -> Quote:
-        """Flag bad, crossed and zero quotes; only good ones move the reference price."""
-        flag = tick_flag(quote, self._reference.get(quote.con_id), self.profile.bad_tick_band)
-        if flag:
-            return replace(quote, flag=flag)
-        good = quote.mid or quote.last
-        if good:
-            self._reference[quote.con_id] = good
-        return quote
+    def _quote(self, con_id: int, ticker: Ticker, at: float) -> Quote:
+        quote = quote_from_ticker(con_id, ticker, at)
+        check = self._checks.get(con_id)
+        return replace(quote, flag=check.flag) if check is not None and check.flag else quote
 
     def quotes(self) -> dict[int, Quote]:
         return {c: q for c in self._tickers if (q := self.quote(c)) is not None}
@@ -449,6 +448,10 @@ class BrokerSession:
     def _request_quote(self, inst: Instrument) -> None:
         if inst.con_id in self._tickers:
             return
+        if inst.con_id not in self._checks:
+            self._checks[inst.con_id] = TickCheck(self.profile.tick_band(inst.sec_type),
+                                                  self.profile.bad_tick_reanchor,
+                                                  inst.min_tick)
         contract = Contract(conId=inst.con_id, exchange=inst.exchange)
         self._tickers[inst.con_id] = self.ib.reqMktData(contract, "", False, False)
 
@@ -468,10 +471,16 @@ class BrokerSession:
         now = self.clock()
         changed = self._quote_changed
         at = self._quote_at
+        checks = self._checks
         for ticker in tickers:
             con_id = ticker.contract.conId  # type: ignore[union-attr]
             changed[con_id] = now
             at[con_id] = now
+            # Judged here, once per arrival: a burst between two drains is judged quote by
+            # quote, as the reference would have moved through it.
+            check = checks.get(con_id)
+            if check is not None:
+                check.observe(ticker.bid, ticker.ask, ticker.last, ticker.close)
 
     def _on_portfolio(self, _item: object) -> None:
         self._positions_dirty = True
@@ -527,7 +536,7 @@ class BrokerSession:
             for con_id, at in changed.items():
                 ticker = self._tickers.get(con_id)
                 if ticker is not None:
-                    update.quotes.append(self._checked(quote_from_ticker(con_id, ticker, at)))
+                    update.quotes.append(self._quote(con_id, ticker, at))
         if self._positions_dirty:
             self._positions_dirty = False
             self._sync_pnl_single()

@@ -91,19 +91,115 @@ FLAG_TEXT = {"bad": "a suspected bad tick (far from the recent price)",
              "crossed": "crossed (bid above ask)", "zero": "zero or negative"}
 
 
-def tick_flag(quote: Quote, reference: float | None, band: float) -> str:
-    """What is wrong with a quote, judged against the recent good price (or the close)."""
-    prices = [p for p in (quote.bid, quote.ask, quote.last) if p is not None]
-    if any(p <= 0 for p in prices):
+# A move of a few ticks is never a bad tick, whatever the band says: an option quoted at
+# 0.02 that ticks to 0.04 has moved 100%, and cheap options do that all day.
+BAND_FLOOR_TICKS = 5
+
+
+def _flag(bid: float | None, ask: float | None, last: float | None,
+          ref: float | None, band: float, floor: float) -> str:
+    """The rule itself, on plain prices: zero, crossed, then far from `ref`."""
+    if (bid is not None and bid <= 0) or (ask is not None and ask <= 0) or (
+            last is not None and last <= 0):
         return "zero"
-    if quote.bid is not None and quote.ask is not None and quote.bid > quote.ask:
+    if bid is not None and ask is not None and bid > ask:
         return "crossed"
-    ref = reference if reference is not None else quote.close
     if ref:
-        for p in prices:
-            if abs(p / ref - 1.0) > band:
+        allowed = max(abs(ref) * band, floor)
+        for p in (bid, ask, last):
+            if p is not None and abs(p - ref) > allowed:
                 return "bad"
     return ""
+
+
+def tick_flag(quote: Quote, reference: float | None, band: float, min_tick: float = 0.0) -> str:
+    """What is wrong with a quote, judged against the recent good price (or the close)."""
+    ref = reference if reference is not None else quote.close
+    return _flag(quote.bid, quote.ask, quote.last, ref, band, BAND_FLOOR_TICKS * min_tick)
+
+
+def _value(x: float) -> float | None:
+    # ib_async's "no value" is NaN (x != x) or IB's -1 sentinel; see clean_price.
+    return None if x != x or x == -1.0 else x
+
+
+def _same(x: float, y: float) -> bool:
+    return x == y or (x != x and y != y)  # NaN, ib_async's "none", equals only NaN here
+
+
+class TickCheck:
+    """One instrument's bad-tick judge, fed every quote once, as it arrives.
+
+    Quotes are judged against the reference: the last good price, or the close before
+    there is one. Only what changed is judged: a size or volume update carries no new
+    evidence, so it can neither condemn nor rehabilitate a price; and the last trade is
+    judged when it prints, not again as the book moves away from it (an old trade is not
+    a bad tick, but a bad print stays bad until the next trade replaces it).
+    A real gap is not a bad tick: `reanchor` consecutive quotes outside the band that agree
+    with each other (within the band of the first of them) become the new reference, and
+    that quote and those after it are good. A lone outlier stays bad, and so does a quote
+    whose own prices disagree (a wild print beside a sane book), since it can never start
+    such a run. Crossed and zero quotes stay flagged and break a run.
+    """
+
+    __slots__ = ("band", "floor", "reanchor", "reference", "flag", "_prices", "_print",
+                 "_run", "_run_anchor")
+
+    def __init__(self, band: float, reanchor: int, min_tick: float = 0.0):
+        self.band = band
+        self.floor = BAND_FLOOR_TICKS * min_tick
+        self.reanchor = reanchor
+        self.reference: float | None = None
+        self.flag = ""
+        self._prices: tuple[float, float, float] | None = None
+        self._print = ""  # the verdict on the last trade, kept until the next one
+        self._run = 0
+        self._run_anchor: float | None = None
+
+    def observe(self, bid: float, ask: float, last: float, close: float) -> str:
+        """Judge the quote now in the ticker (raw ib_async values); returns its flag."""
+        seen = self._prices
+        if seen is None:
+            new_print = True
+        else:
+            new_print = not _same(last, seen[2])
+            if not new_print and _same(bid, seen[0]) and _same(ask, seen[1]):
+                return self.flag
+        self._prices = (bid, ask, last)
+        b, a = _value(bid), _value(ask)
+        t = _value(last) if new_print else None
+        ref = self.reference
+        if ref is None:
+            ref = _value(close)
+        band, floor = self.band, self.floor
+        if new_print:
+            self._print = _flag(None, None, t, ref, band, floor)
+        fresh = _flag(b, a, t, ref, band, floor)
+        mark = (b + a) / 2.0 if b is not None and a is not None else (
+            t if t is not None else (b if b is not None else a))
+        if fresh == "":
+            self._run = 0
+            if mark is not None:
+                self.reference = mark
+            flag = self._print
+        elif fresh == "bad" and mark is not None:
+            if self._run and _flag(b, a, t, self._run_anchor, band, floor) == "":
+                self._run += 1
+            elif _flag(b, a, t, mark, band, floor) == "":
+                self._run, self._run_anchor = 1, mark  # consistent in itself: a run starts
+            else:
+                self._run = 0
+            flag = "bad"
+            if self._run >= self.reanchor:
+                self._run, self.reference, flag = 0, mark, ""
+                # The standing trade, judged again against the new level it belongs to.
+                self._print = _flag(None, None, _value(last), mark, band, floor)
+                flag = self._print
+        else:
+            self._run = 0
+            flag = fresh
+        self.flag = flag
+        return flag
 
 
 def quote_mark(q: Quote) -> float | None:

@@ -111,6 +111,11 @@ class Walk:
     def delayed(self) -> Book:
         return self.history[0]
 
+    def shift(self, factor: float) -> None:
+        """A real move (a gap), unlike a bad tick: the walk carries on from `factor` times
+        its level, from the next step on. Draws nothing, so the stream is unchanged."""
+        self.bid_ticks = max(1, round(self.bid_ticks * factor))
+
 
 def _mix(*parts: object) -> int:
     return zlib.crc32("/".join(map(str, parts)).encode())
@@ -147,6 +152,11 @@ class Market:
         book = self._derive(sim, delayed, cached[1] if cached else None)
         self._derived[key] = (self.steps, book)
         return book
+
+    def shift(self, con_id: int, factor: float) -> None:
+        """Gap a walking instrument (and all priced from it) by `factor` from the next
+        step: for tests of what a real move looks like to a client."""
+        self.walks[con_id].shift(factor)
 
     def mark(self, con_id: int) -> float:
         """The price positions are valued at: the live mid."""
