@@ -615,7 +615,7 @@ class IbtermApp(App[None]):
         # The same question as F10, whatever the profile's confirmations say.
         if not await self.push_screen_wait(AskYesNo(
                 "FLATTEN: close these positions with marketable limit orders?",
-                "\n".join(leg.describe() for leg in intent.legs))):
+                self._flatten_detail(intent))):
             return
         result = await self.pipeline.submit(intent)
         if result.outcome is Outcome.REJECTED:
@@ -664,6 +664,13 @@ class IbtermApp(App[None]):
                 "client placed it (stops placed from TWS too).")):
             self.pipeline.cancel_all()
 
+    def _flatten_detail(self, intent: OrderIntent) -> str:
+        f = self.session.profile.flatten
+        return ("\n".join(leg.describe() for leg in intent.legs)
+                + f"\nPrices as of now: each order is priced again when it is sent, "
+                  f"{f.through_ticks} ticks through the touch, and re-priced every "
+                  f"{f.reprice_after:g} s while it works.")
+
     @work(exclusive=True, group="safety", exit_on_error=False)
     async def action_flatten(self) -> None:
         intent = self.pipeline.flatten_intent()
@@ -672,7 +679,7 @@ class IbtermApp(App[None]):
             return
         yes = await self.push_screen_wait(AskYesNo(
             "FLATTEN: close every position with marketable limit orders?",
-            "\n".join(leg.describe() for leg in intent.legs)))
+            self._flatten_detail(intent)))
         if yes:
             result = await self.pipeline.submit(intent)
             if result.outcome is Outcome.REJECTED:
