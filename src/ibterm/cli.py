@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=None,
                      help="random seed (default: the scenario's seed, else 0)")
     sim.add_argument("--scenario", type=Path, help="scenario YAML (docs/simulator.md)")
+    sim.add_argument("--control-token", action="store_true",
+                     help="require a random control-endpoint token, shown on stderr "
+                          "($IBTERM_SIM_CONTROL_TOKEN sets it instead)")
     return parser
 
 
@@ -458,7 +461,7 @@ def _run_sim(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     server = SimServer(scenario, seed=args.seed, host=args.host, port=args.port)
     try:
-        asyncio.run(serve_foreground(server))
+        asyncio.run(serve_foreground(server, generate_token=args.control_token))
     except OSError as exc:
         if address_in_use(exc):
             return _error(f"cannot listen on {args.host}:{args.port}: address already in use")

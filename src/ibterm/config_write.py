@@ -10,11 +10,17 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
+from ibterm import yamlfile
+
 
 def save_watchlist(path: Path, profile: str, symbols: list[str]) -> None:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
-    data = yaml.load(path.read_text(encoding="utf-8"))
+    text = path.read_text(encoding="utf-8")
+    # The same limits as every other load (alias bombs, deep nesting): ruamel has none,
+    # and would end in a RecursionError. Raises yamlfile.FileProblems.
+    yamlfile.parse(text, str(path))
+    data = yaml.load(text)
     profiles = data.get("profiles") if isinstance(data, CommentedMap) else None
     if not isinstance(profiles, CommentedMap) or profile not in profiles:
         raise KeyError(f"{path} has no profile {profile!r}")

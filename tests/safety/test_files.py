@@ -142,3 +142,17 @@ def test_in_app_loaders_report_instead_of_crashing(tmp_path: Path) -> None:
                                       "mode": "paper", "keymap": "bomb"})
     with pytest.raises(yamlfile.FileProblems, match="levels deep"):
         active_keymap(profile, keymaps)
+
+
+def test_the_watchlist_write_back_refuses_a_hostile_config(tmp_path: Path) -> None:
+    # ruamel (the round-trip writer) has no limits of its own: deep nesting was a bare
+    # RecursionError in a worker, and the failure to save was lost.
+    from ibterm.config_write import save_watchlist
+
+    path = tmp_path / "config.yaml"
+    deep = "[" * 5000 + "]" * 5000
+    before = f"profiles:\n  paper:\n    watchlist: [AAPL]\n    x: {deep}\n"
+    path.write_text(before)
+    with pytest.raises(yamlfile.FileProblems):
+        save_watchlist(path, "paper", ["MSFT"])
+    assert path.read_text() == before

@@ -125,13 +125,9 @@ def test_a_control_token_from_the_environment() -> None:
 
 
 def test_a_generated_control_token_goes_to_stderr_only() -> None:
-    # What `ibterm sim --control-token` runs (the flag is parsed in cli.py).
-    code = ("import asyncio\n"
-            "from ibterm.sim.runner import serve_foreground\n"
-            "from ibterm.sim.server import SimServer\n"
-            "asyncio.run(serve_foreground(SimServer(port=0), generate_token=True))\n")
     env = {k: v for k, v in os.environ.items() if k != "IBTERM_SIM_CONTROL_TOKEN"}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([sys.executable, "-m", "ibterm", "sim", "--port", "0",
+                             "--control-token"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
     try:
         assert proc.stdout is not None and proc.stderr is not None

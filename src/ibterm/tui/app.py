@@ -547,7 +547,7 @@ class IbtermApp(App[None]):
         def save() -> None:
             try:
                 save_watchlist(path, profile, symbols)
-            except (OSError, KeyError, ValueError) as exc:
+            except (OSError, KeyError, ValueError, yamlfile.FileProblems) as exc:
                 self.call_from_thread(self.notify, f"Watchlist not saved to {path}: {exc}",
                                       severity="error", timeout=10)
 
