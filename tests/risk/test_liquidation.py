@@ -64,3 +64,20 @@ def test_the_search_grid() -> None:
     grid = LiquidationParams(max_down=0.5, max_up=3.0, first_step=0.1, growth=2.0,
                              tolerance=1e-4).grid(0.5)
     assert grid == pytest.approx([0.1, 0.2, 0.4, 0.5])
+
+
+def test_the_json_form() -> None:
+    params = LiquidationParams()
+    report = liquidation([stk(2, -100, 100)], 6_000, AS_OF)
+    [xyz] = report.by_underlying
+    assert xyz.up is not None and report.correlated is not None
+    assert report.as_dict(params) == {
+        "equity": 6_000, "excess_liquidity": 3_000,
+        "by_underlying": {"XYZ": {"down": None, "up": round(xyz.up, 6)}},
+        "correlated": {"down": None, "up": round(report.correlated.up or 0, 6)},
+        "searched": {"down": -params.max_down, "up": params.max_up}}
+    assert report.as_dict(params)["by_underlying"]["XYZ"]["up"] == pytest.approx(
+        3_000 / 13_000, abs=TOL)
+    # No equity-like row, no correlated view: null.
+    index = replace(stk(2, 10, 6_000, symbol="SPX"), index_class="broad_index")
+    assert liquidation([index], 1e6, AS_OF).as_dict(params)["correlated"] is None

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import json
 import re
 from pathlib import Path
 
@@ -105,3 +106,53 @@ def test_print_report_uses_the_consoles_width() -> None:
     print_report(analyse(rows, AS_OF, 0.04), console)
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert "…" not in out and "-7,898" in out
+
+
+# --- the liquidation estimate: only with the account's equity (#10) ----------------------
+
+def test_the_estimate_only_with_equity_and_a_line_saying_so_without(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    # The book's own equity (initial margin + long premium) put the iron condor's
+    # liquidation at -2.03%: a figure about no real account.
+    out = _report("iron_condor", 80, capsys=capsys, monkeypatch=monkeypatch)
+    assert "-2.03%" not in out and "excess liquidity now" not in out
+    assert "Liquidation estimate: give --equity DOLLARS" in out
+    rows = read_portfolio(EXAMPLES / "iron_condor.csv", AS_OF, futures_table()).rows
+    assert analyse(rows, AS_OF, 0.04, with_liquidation=True).liquidation is None
+    # Given, it is there.
+    out = _report("iron_condor", 80, "--equity", "11000", capsys=capsys,
+                  monkeypatch=monkeypatch)
+    assert "Liquidation estimate: the move" in out and "-2.03%" in out
+    assert "equity 11,000.00 (given); excess liquidity now 1,000.00" in out
+    assert "give --equity" not in out
+
+
+def _json(name: str, *args: str,
+          capsys: pytest.CaptureFixture[str]) -> dict:  # type: ignore[type-arg]
+    code = main(["risk", str(EXAMPLES / f"{name}.csv"), "--as-of", "20261127", "--json",
+                 *args])
+    out = capsys.readouterr().out
+    assert code == 0
+    return json.loads(out)  # type: ignore[no-any-return]
+
+
+def test_the_json_carries_the_estimate_only_with_equity(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    plain = _json("iron_condor", capsys=capsys)
+    assert "liquidation" not in plain
+    report = _json("iron_condor", "--equity", "11000", capsys=capsys)
+    # The contract's keys unchanged and first; the new one after them.
+    assert list(report) == [*plain, "liquidation"]
+    assert {k: v for k, v in report.items() if k != "liquidation"} == plain
+    liq = report["liquidation"]
+    assert list(liq) == ["equity", "excess_liquidity", "by_underlying", "correlated",
+                         "searched"]
+    assert liq["equity"] == 11_000 and liq["excess_liquidity"] == 1_000
+    assert liq["by_underlying"]["SPY"]["down"] == pytest.approx(-0.0203, abs=1e-4)
+    assert liq["by_underlying"]["SPY"]["up"] == pytest.approx(0.0562, abs=1e-4)
+    assert liq["correlated"] == liq["by_underlying"]["SPY"]
+    assert liq["searched"] == {"down": -0.99, "up": 3.0}
+    # With an account column, after `accounts`; a move not reached within the range is null.
+    report = _json("accounts", "--equity", "1000000", capsys=capsys)
+    assert list(report)[-2:] == ["accounts", "liquidation"]
+    assert report["liquidation"]["by_underlying"]["XYZ"] == {"down": None, "up": None}

@@ -21,6 +21,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -68,6 +69,11 @@ class Liquidation:
     down: float | None
     up: float | None
 
+    def as_dict(self) -> dict[str, float | None]:
+        # Six decimals: the search's tolerance is 1e-4, the rest is bisection noise.
+        return {"down": None if self.down is None else round(self.down, 6),
+                "up": None if self.up is None else round(self.up, 6)}
+
 
 @dataclass(frozen=True, slots=True)
 class LiquidationReport:
@@ -75,6 +81,15 @@ class LiquidationReport:
     excess: float  # now
     by_underlying: list[Liquidation]
     correlated: Liquidation | None  # None when no row is equity-like
+
+    def as_dict(self, params: LiquidationParams) -> dict[str, Any]:
+        """The `liquidation` key of `ibterm risk --json` (docs/risk.md): moves as
+        fractions, None (null) when not reached within `searched`, the range looked at."""
+        return {"equity": round(self.equity, 2),
+                "excess_liquidity": round(self.excess, 2),
+                "by_underlying": {x.name: x.as_dict() for x in self.by_underlying},
+                "correlated": None if self.correlated is None else self.correlated.as_dict(),
+                "searched": {"down": -params.max_down, "up": params.max_up}}
 
 
 def liquidation(rows: list[Row], equity: float, as_of: dt.date, rate: float = DEFAULT_RATE,

@@ -50,8 +50,14 @@ def analyse(rows: list[Row], as_of: dt.date, rate: float, settings: RiskSettings
             *, accounts: bool = False, equity: float | None = None,
             with_liquidation: bool = True) -> Analysis:
     """`accounts`: report per-account totals (the file has an account column); `equity`:
-    the account's equity for the liquidation estimate (default: what opening the book
-    takes, initial margin + long option premium)."""
+    the account's equity, for the liquidation estimate, which is computed exactly when it
+    is given and then reported under `liquidation` in the JSON too.
+
+    No equity, no estimate: the equity of the book alone (initial margin + long premium)
+    put excess liquidity at the long premium, and the estimate at a move of a couple of
+    percent whatever the account (#10). `with_liquidation` is kept for callers and no
+    longer consulted: the estimate follows `equity`."""
+    del with_liquidation  # see the docstring: the caller's --json no longer decides it
     s = settings or RiskSettings()
 
     def margin(subset: list[Row]):  # type: ignore[no-untyped-def]
@@ -79,11 +85,12 @@ def analyse(rows: list[Row], as_of: dt.date, rate: float, settings: RiskSettings
                                                  correlated_view=False).worst_loss}
         report["accounts"] = per
     liq = None
-    if with_liquidation:
-        base = equity if equity is not None else m.initial + m.long_premium
-        liq = liquidation(rows, base, as_of, rate, rates=s.rates,
+    if equity is not None:
+        liq = liquidation(rows, equity, as_of, rate, rates=s.rates,
                           futures_margin=s.futures_margin, span=s.span,
                           stress_params=s.stress, params=s.liquidation)
+        # After every key of the contract (accounts included): a new key, only when asked.
+        report["liquidation"] = liq.as_dict(s.liquidation)
     return Analysis(report, result.correlated_worst_loss, liq, equity is not None,
                     {r.line: instrument(r) for r in rows})
 
@@ -135,12 +142,15 @@ def print_report(analysis: Analysis, console: Console,
                 "initial_margin", "maintenance_margin", "long_premium", "worst_loss")))
         console.print(acc)
     liq = analysis.liquidation
-    if liq is not None:
-        source = "given" if analysis.equity_given else \
-            "initial margin + long premium; --equity to give yours"
+    if liq is None:
+        # Left out rather than guessed: see analyse().
+        console.print("Liquidation estimate: give --equity DOLLARS (the account's equity) to "
+                      "see how far each underlying can move before excess liquidity is gone.",
+                      style="dim")
+    else:
         t = Table(title="Liquidation estimate: the move at which excess liquidity reaches "
-                        "zero", title_justify="left", min_width=76,
-                  caption=f"equity {liq.equity:,.2f} ({source}); excess liquidity now "
+                        "zero", title_justify="left", min_width=min(76, console.width),
+                  caption=f"equity {liq.equity:,.2f} (given); excess liquidity now "
                           f"{liq.excess:,.2f}", caption_justify="left")
         for column in ("Underlying", "Down", "Up"):
             t.add_column(column, justify="left" if column == "Underlying" else "right")
