@@ -3,12 +3,18 @@ buffer warning, and IB's what-if beside them, flagged when the two disagree."""
 
 from __future__ import annotations
 
+import datetime as dt
+import re
 from collections.abc import AsyncIterator
 
 import pytest
+from textual.app import App, ComposeResult
 from textual.pilot import Pilot
 from textual.widgets import Static
+from textual_plotext import PlotextPlot
 
+from ibterm.risk.payoff import Payoff
+from ibterm.risk.preview import MarginPreview
 from ibterm.sim.server import SimServer
 from ibterm.tui.app import IbtermApp
 from ibterm.tui.widgets.preview import MarginPreviewPane
@@ -117,3 +123,49 @@ async def test_a_house_surcharge_is_flagged_not_hidden(surcharged: SimServer) ->
         assert initial.ib == pytest.approx(initial.local * 1.5, rel=0.01)
         assert initial.relative == pytest.approx(1 / 3, rel=0.01)
         assert maintenance.figure == "maintenance"
+
+
+class _Host(App[None]):
+    """The pane alone, open: the chart needs no gateway, only a payoff to draw."""
+
+    def __init__(self, theme: str) -> None:
+        super().__init__()
+        self.start_theme = theme
+
+    def compose(self) -> ComposeResult:
+        yield MarginPreviewPane(0.25, classes="open")
+
+    def on_mount(self) -> None:
+        self.theme = self.start_theme
+
+
+def _payoff() -> Payoff:
+    # A short call bought back: four curves, each different, crossing near the spot.
+    prices = [500 + 5 * i for i in range(41)]
+    return Payoff("SPY", 600.0, prices,
+                  today_before=[-(p - 600) * 8.0 for p in prices],
+                  today_after=[(p - 600) * 3.0 for p in prices],
+                  expiry=dt.date(2026, 12, 18),
+                  expiry_before=[-max(p - 600, 0) * 10.0 + 400 for p in prices],
+                  expiry_after=[max(p - 600, 0) * 5.0 - 300 for p in prices])
+
+
+@pytest.mark.parametrize("theme", ["textual-dark", "ansi-dark"])
+async def test_every_curve_has_its_own_marker_shown_in_the_legend(theme: str) -> None:
+    # Colour alone told ━now ━after ━after 18 Dec apart: nothing at all in the ANSI
+    # theme, on a monochrome terminal or in plain text.
+    app = _Host(theme)
+    async with app.run_test(size=(60, 30)) as pilot:
+        pane = app.query_one(MarginPreviewPane)
+        pane.show_local(MarginPreview(order="BUY 1 SPY 20261218 600 C", payoff=_payoff()))
+        await pilot.pause()
+        legend = str(app.query_one("#p-legend", Static).render())
+        plot = str(app.query_one(PlotextPlot).render())  # the plain text, no colour
+    # "P&L SPY · now  • after  x now 18 Dec  + after 18 Dec": a glyph before each label.
+    entries = re.findall(r"(\S) (now|after)( 18 Dec)?", legend)
+    assert [label + day for _, label, day in entries] == [
+        "now", "after", "now 18 Dec", "after 18 Dec"]
+    glyphs = [glyph for glyph, _, _ in entries]
+    assert len(set(glyphs)) == 4, legend
+    for glyph in glyphs:
+        assert glyph in plot, f"{glyph!r} of the legend is not drawn in the chart"

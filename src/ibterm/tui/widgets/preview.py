@@ -25,6 +25,11 @@ from ibterm.tui import format as fmt
 # tables beside it keep their columns (the blotter's Status among them).
 WIDTHS = (11, 10, 10, 11)
 BIG = 10_000_000  # from here amounts are shown compact (12.3M): they stay in their column
+# One plotext marker per curve, drawn in the legend too: colour alone does not tell the
+# curves apart in the ANSI theme, on a monochrome terminal or in a plain capture. Plain
+# characters (not plotext's "hd"/"braille" blocks, which mix within a cell) that every
+# terminal font has; the two "now" curves lighter than the two "after" ones.
+MARKERS = {"now": "·", "after": "•", "now expiry": "x", "after expiry": "+"}
 
 
 def _line(text: Text, label: str, *cells: str, style: str = "") -> None:
@@ -186,25 +191,28 @@ class MarginPreviewPane(Vertical):
             chart.refresh()
             return
         x = curve.prices
-        # (label, points, plotext colour, the same colour for Rich): the legend is drawn
-        # above the chart, where it covers no curve.
-        lines = [("now", curve.today_before, "gray", "bright_black"),
-                 ("after", curve.today_after, "cyan", "cyan")]
+        # (label, points, marker, plotext colour, the same colour for Rich): the legend is
+        # drawn above the chart, where it covers no curve.
+        lines = [("now", curve.today_before, MARKERS["now"], "gray", "bright_black"),
+                 ("after", curve.today_after, MARKERS["after"], "cyan", "cyan")]
         if curve.expiry is not None:
             # At expiry: only where it differs from today (stock and futures do not decay).
             day = f"{curve.expiry:%d %b}"
             if curve.expiry_before != curve.today_before:
-                lines.append((f"now {day}", curve.expiry_before, "blue", "blue"))
+                lines.append((f"now {day}", curve.expiry_before, MARKERS["now expiry"],
+                              "blue", "blue"))
             if curve.expiry_after != curve.today_after:
-                lines.append((f"after {day}", curve.expiry_after, "magenta", "magenta"))
+                lines.append((f"after {day}", curve.expiry_after, MARKERS["after expiry"],
+                              "magenta", "magenta"))
         legend = Text(f"P&L {curve.underlying} ", style="bold")
-        for label, points, colour, rich in lines:
-            plt.plot(x, points, color=colour)
-            legend.append("━", style=rich)
-            legend.append(f"{label} ")
+        for label, points, marker, colour, rich in lines:
+            plt.plot(x, points, marker=marker, color=colour)
+            # "x now 18 Dec", not "xnow 18 Dec": a letter glyph must not read as the label's.
+            legend.append(marker, style=f"bold {rich}")
+            legend.append(f" {label}  ")
         plt.hline(0.0, "gray")
         plt.vline(curve.spot, "gray")
-        plt.yticks(*_ticks([points for _, points, _, _ in lines]))
+        plt.yticks(*_ticks([points for _, points, _, _, _ in lines]))
         self.query_one("#p-legend", Static).update(legend)
         chart.refresh()
 
