@@ -68,8 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     risk.add_argument("--intraday", action="store_true",
                       help="futures at intraday margins (default: overnight)")
     risk.add_argument("--equity", type=float, metavar="DOLLARS",
-                      help="account equity for the liquidation estimate (default: initial "
-                           "margin + long option premium)")
+                      help="account equity (net liquidation value): shows the liquidation "
+                           "estimate, and adds it to --json under 'liquidation'")
 
     keys = sub.add_parser("keys", help="keymaps: list the keys, check a keymap file")
     ksub = keys.add_subparsers(dest="keys_command", metavar="ACTION", required=True)
@@ -201,8 +201,7 @@ def _run_risk(args: argparse.Namespace) -> int:
             # overflow is caught below as a non-finite figure and reported as such.
             warnings.simplefilter("ignore", RuntimeWarning)
             analysis = analyse(portfolio.rows, as_of, args.rate, settings,
-                               accounts=portfolio.has_accounts, equity=args.equity,
-                               with_liquidation=not args.json)
+                               accounts=portfolio.has_accounts, equity=args.equity)
     except PortfolioErrors as exc:
         for line in exc.lines:
             _say(line if line.startswith(str(args.positions)) else f"{args.positions}:{line}")
