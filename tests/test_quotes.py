@@ -66,3 +66,10 @@ def test_a_few_ticks_are_never_a_bad_tick() -> None:
     assert _feed(check, (0.01, 0.03, 0.02), (0.02, 0.05, 0.03), (0.03, 0.06, 0.05),
                  close=0.02) == ["", "", ""]
     assert check.observe(0.40, 0.45, 0.42, 0.02) == "bad"  # twenty times is still bad
+
+
+def test_a_book_that_keeps_its_prices_but_not_its_sizes_is_new_quotes() -> None:
+    # A cheap option can sit at one price after a gap: each re-sized book stands by it.
+    check = TickCheck(band=0.60, reanchor=3, min_tick=0.01)
+    flags = [check.observe(-1.0, 0.02, 0.01, 0.10, 0.0, size) for size in (6, 6, 13, 2, 10)]
+    assert flags == ["bad", "bad", "bad", "", ""]

@@ -480,7 +480,8 @@ class BrokerSession:
             # quote, as the reference would have moved through it.
             check = checks.get(con_id)
             if check is not None:
-                check.observe(ticker.bid, ticker.ask, ticker.last, ticker.close)
+                check.observe(ticker.bid, ticker.ask, ticker.last, ticker.close,
+                              ticker.bidSize, ticker.askSize)
 
     def _on_portfolio(self, _item: object) -> None:
         self._positions_dirty = True

@@ -131,10 +131,12 @@ class TickCheck:
     """One instrument's bad-tick judge, fed every quote once, as it arrives.
 
     Quotes are judged against the reference: the last good price, or the close before
-    there is one. Only what changed is judged: a size or volume update carries no new
-    evidence, so it can neither condemn nor rehabilitate a price; and the last trade is
-    judged when it prints, not again as the book moves away from it (an old trade is not
-    a bad tick, but a bad print stays bad until the next trade replaces it).
+    there is one. Only what changed is judged. The book (bid, ask and their sizes) counts
+    as a new quote whenever any of them changes: a market maker re-sizing a bid stands by
+    its price again, and a cheap option can sit at one price all day. A volume update is
+    no quote. The last trade is judged when it prints, not again as the book moves away
+    from it (an old trade is not a bad tick, but a bad print stays bad until the next
+    trade replaces it), and repeating a print is no new evidence for it.
     A real gap is not a bad tick: `reanchor` consecutive quotes outside the band that agree
     with each other (within the band of the first of them) become the new reference, and
     that quote and those after it are good. A lone outlier stays bad, and so does a quote
@@ -142,8 +144,8 @@ class TickCheck:
     such a run. Crossed and zero quotes stay flagged and break a run.
     """
 
-    __slots__ = ("band", "floor", "reanchor", "reference", "flag", "_prices", "_print",
-                 "_run", "_run_anchor")
+    __slots__ = ("band", "floor", "reanchor", "reference", "flag", "_prices", "_sizes",
+                 "_print", "_run", "_run_anchor")
 
     def __init__(self, band: float, reanchor: int, min_tick: float = 0.0):
         self.band = band
@@ -152,20 +154,24 @@ class TickCheck:
         self.reference: float | None = None
         self.flag = ""
         self._prices: tuple[float, float, float] | None = None
+        self._sizes: tuple[float, float] = (math.nan, math.nan)
         self._print = ""  # the verdict on the last trade, kept until the next one
         self._run = 0
         self._run_anchor: float | None = None
 
-    def observe(self, bid: float, ask: float, last: float, close: float) -> str:
+    def observe(self, bid: float, ask: float, last: float, close: float,
+                bid_size: float = math.nan, ask_size: float = math.nan) -> str:
         """Judge the quote now in the ticker (raw ib_async values); returns its flag."""
         seen = self._prices
         if seen is None:
             new_print = True
         else:
             new_print = not _same(last, seen[2])
-            if not new_print and _same(bid, seen[0]) and _same(ask, seen[1]):
+            if not new_print and _same(bid, seen[0]) and _same(ask, seen[1]) and _same(
+                    bid_size, self._sizes[0]) and _same(ask_size, self._sizes[1]):
                 return self.flag
         self._prices = (bid, ask, last)
+        self._sizes = (bid_size, ask_size)
         b, a = _value(bid), _value(ask)
         t = _value(last) if new_print else None
         ref = self.reference

@@ -180,10 +180,10 @@ class Market:
                         px(under.low), px(under.close))
         return self._option_book(sim, under, previous)
 
-    def _theo(self, sim: SimInstrument, spot: float) -> float:
+    def _theo(self, sim: SimInstrument, spot: float, years: float | None = None) -> float:
         inst = sim.instrument
-        return bsm_price(spot, inst.strike, sim.years, sim.volatility, self.world.rate,
-                         inst.right is Right.CALL)
+        return bsm_price(spot, inst.strike, sim.years if years is None else years,
+                         sim.volatility, self.world.rate, inst.right is Right.CALL)
 
     def _option_book(self, sim: SimInstrument, under: Book, previous: Book | None) -> Book:
         tick = sim.instrument.min_tick
@@ -193,10 +193,21 @@ class Market:
         ask = max(bid + tick, round_to_tick(math.ceil((theo + half) / tick) * tick, tick))
         h = _mix(self.seed, sim.instrument.con_id, self.steps)
         bid_size, ask_size, last_size = 1 + h % 40, 1 + (h >> 8) % 40, 1 + (h >> 16) % 10
+        if bid <= 0.0:
+            # Worth less than a tick: nobody bids. A zero price with a size would read as
+            # a real bid of 0 (a "zero" quote); IB sends an empty side as size 0.
+            bid_size = 0
         opening = self._opening.get(sim.instrument.con_id)
         if opening is None:
-            close = max(tick, round_to_tick(self._theo(sim, under.close), tick))
-            opening = Book(bid, ask, close, 0, 0, 0, 100 + h % 900, close, close, close, close)
+            # The close is the option's value at the underlying's close, a day earlier (one
+            # more day to expiry); the open its value at the underlying's open. Both from
+            # the same pricer as the quotes, so a quote is as far from its close as the
+            # underlying's move makes it, never further.
+            close = max(tick, round_to_tick(
+                self._theo(sim, under.close, sim.years + 1.0 / 365.0), tick))
+            open_ = max(tick, round_to_tick(self._theo(sim, under.open), tick))
+            opening = Book(bid, ask, close, 0, 0, 0, 100 + h % 900, open_,
+                           max(open_, close), min(open_, close), close)
             self._opening[sim.instrument.con_id] = opening
         base = previous or opening
         last = round_to_tick(theo, tick) if theo >= tick else tick
