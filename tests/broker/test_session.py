@@ -198,3 +198,29 @@ async def test_a_gateway_holding_the_old_connection_is_waited_out(sim: SimServer
         if squatter is not None:
             squatter.disconnect()
         await session.close()
+
+
+async def test_1101_resubscribes_the_quotes_asked_for_outside_the_watchlist(
+        sim: SimServer) -> None:
+    session = BrokerSession(_profile(sim.port, watchlist=["AAPL"]), "t", TradingMode.DEMO)
+    assert await session.start()
+    try:
+        option, error = await session.resolve("SPY 20261218 600 C")  # as the ticket does
+        assert option is not None, error
+        session.ensure_quote(option)
+        await session.ensure_underlying(option)  # SPY, for the option's preview
+        wanted = {265598, option.con_id, 756733}
+        conn = sim.client(21)
+        assert conn is not None
+        await _until(session, lambda u: {q.con_id for q in conn.quotes.values()} == wanted)
+        before = set(conn.quotes)
+        sim.connectivity(1101)  # data lost: every subscription must be made again
+        await _until(session, lambda u: not set(conn.quotes) & before
+                     and {q.con_id for q in conn.quotes.values()} == wanted)
+        session.drain()
+        sim.step(3)
+        update = await _until(session, lambda u: {option.con_id, 756733}
+                              <= {q.con_id for q in u.quotes})
+        assert update.quotes
+    finally:
+        await session.close()

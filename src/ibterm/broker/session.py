@@ -515,12 +515,16 @@ class BrokerSession:
             self._notices.append(Notice("warning", f"IB {code}: {message}{where}"))
 
     def _resubscribe_quotes(self) -> None:
+        """After 1101 (data lost) every quote is asked for again: the watchlist's and
+        those the ticket, positions and option underlyings asked for."""
         for con_id, ticker in list(self._tickers.items()):
             self.ib.cancelMktData(ticker.contract)  # type: ignore[arg-type]
             del self._tickers[con_id]
         for item in self.watchlist:
             if item.instrument is not None:
                 self._request_quote(item.instrument)
+        for inst in self._extra_quotes.values():
+            self._request_quote(inst)
 
     # --- the UI's view ---------------------------------------------------------------
     def drain(self) -> SessionUpdate:
