@@ -62,7 +62,8 @@ async def test_connects_and_resolves_the_watchlist(session: BrokerSession) -> No
     assert items["CL"].instrument is not None and items["CL"].instrument.display == "CL 202701"
     assert items["ES"].instrument.min_tick == 0.25 and items["ES"].instrument.multiplier == 50
     assert items["SPY 20261218 600 C"].instrument is not None
-    assert items["NOPE"].instrument is None and "unknown instrument" in items["NOPE"].error
+    assert items["NOPE"].instrument is None
+    assert items["NOPE"].error == "No instrument NOPE (stock, SMART, USD)"
 
 
 async def test_quotes_arrive_as_domain_objects(session: BrokerSession, sim: SimServer) -> None:

@@ -13,16 +13,19 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from typing import TypeVar
 
-from ib_async import IB, Contract, OrderState, PnL, PnLSingle, StartupFetch, Ticker
+from ib_async import (IB, Contract, ContractDetails, OrderState, PnL, PnLSingle, StartupFetch,
+                       Ticker)
 
-from ibterm.broker.contracts import contract_to_instrument, spec_to_contract
+from ibterm.broker.contracts import (contract_to_instrument, no_future, no_instrument,
+                                     no_option, spec_to_contract)
 from ibterm.config import Profile
 from ibterm.domain.account import AccountSummary, Position
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
-from ibterm.domain.instrument import Instrument, SecType
+from ibterm.domain.instrument import Instrument, InstrumentSpec, SecType
 from ibterm.domain.orders import OrderSpec
 from ibterm.domain.quote import MarketDataType, Quote, TickCheck, clean_price, quote_mark
 from ibterm.domain.symbols import SymbolError, parse_symbol
@@ -30,6 +33,7 @@ from ibterm.domain.what_if import IbWhatIf
 from ibterm.reference import futures_table
 
 log = logging.getLogger("ibterm.broker")
+_R = TypeVar("_R")
 
 # What ib_async loads on every connect. Not the day's completed orders and executions:
 # both lists grow all day, ib_async would keep a copy of each, and the reconciliation
@@ -54,6 +58,7 @@ _ACCOUNT_TAGS = {
 }
 # Codes that are about the connection, not a request.
 _LOST, _RESTORED_DATA_LOST, _RESTORED_DATA_KEPT = 1100, 1101, 1102
+_NO_SUCH_CONTRACT = 200
 _NOTICE_CODES_IGNORED = frozenset({2104, 2106, 2107, 2108, 2158, 10167})
 
 
@@ -121,6 +126,9 @@ class BrokerSession:
         self._reconnect_task: asyncio.Task[None] | None = None
         self._last_error: tuple[int, str] | None = None
         self._what_if_errors: dict[int, str] = {}  # what-if request id -> IB's refusal
+        # The session's own contract lookups, request id -> IB's refusal (other than 200):
+        # the session explains a failed lookup itself, so IB's text is not a notice too.
+        self._lookups: dict[int, str] = {}
         self.ib.pendingTickersEvent += self._on_tickers
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.errorEvent += self._on_error
@@ -261,17 +269,21 @@ class BrokerSession:
         self._watch_dirty = True
 
     async def resolve(self, text: str) -> tuple[Instrument | None, str]:
-        """Resolve symbol-grammar text to an instrument: (instrument, "") or (None, why)."""
+        """Resolve symbol-grammar text to an instrument: (instrument, "") or (None, why),
+        why in the trader's words (`SPY has no 605 call for 18 Dec; nearest strikes 600,
+        610`). IB's own refusal of the lookup is not also forwarded as a notice."""
         try:
             spec = parse_symbol(text, futures_table().keys())
         except SymbolError as exc:
             return None, str(exc)
-        details = await self.ib.reqContractDetailsAsync(spec_to_contract(spec))
+        details, refusal = await self._details(spec_to_contract(spec))
         if spec.sec_type is SecType.FUT and not spec.expiry and details:
             details = sorted(details, key=lambda d: d.contract.lastTradeDateOrContractMonth
                              if d.contract else "")[:1]
+        if refusal:
+            return None, f"{spec} could not be looked up: {refusal}"
         if not details:
-            return None, f"unknown instrument {text!r}"
+            return None, await self._why_missing(spec)
         if len(details) > 1:
             return None, f"{text!r} is ambiguous ({len(details)} contracts match)"
         d = details[0]
@@ -280,9 +292,57 @@ class BrokerSession:
         self.instruments[inst.con_id] = inst
         return inst, ""
 
+    async def _details(self, contract: Contract) -> tuple[list[ContractDetails], str]:
+        """Contract details, and IB's refusal other than "no such contract" (error 200,
+        which is the answer, not a failure)."""
+        return await self._lookup(lambda: self.ib.reqContractDetailsAsync(contract))
+
+    async def _lookup(self, call: Callable[[], Awaitable[_R]]) -> tuple[_R, str]:
+        """One request whose errors are the caller's to explain: `_on_error` keeps them out
+        of the notices and records any but 200 as the refusal returned."""
+        # The id the request takes next (ib_async 2.1.0 is pinned), as in what_if: nothing
+        # runs between reading it and `call` taking it.
+        req_id = self.ib.client._reqIdSeq
+        self._lookups[req_id] = ""
+        try:
+            result = await call()
+        finally:
+            refusal = self._lookups.pop(req_id, "")
+        return result, refusal
+
+    async def _why_missing(self, spec: InstrumentSpec) -> str:
+        """What is listed near what was asked for, to say why nothing matched."""
+        try:
+            if spec.sec_type in (SecType.OPT, SecType.FOP):
+                # The asked expiry's strikes, for this right; else the chain's expiries.
+                same_day = replace(spec, strike=0.0)
+                listed, _ = await self._details(spec_to_contract(same_day))
+                strikes = [d.contract.strike for d in listed if d.contract is not None]
+                if strikes:
+                    return no_option(spec, [], strikes)
+                if spec.sec_type is SecType.FOP:
+                    return no_instrument(spec)
+                under, _ = await self._details(spec_to_contract(
+                    replace(spec, sec_type=SecType.STK, expiry="", strike=0.0, right=None)))
+                if len(under) != 1 or under[0].contract is None:
+                    return no_instrument(replace(spec, sec_type=SecType.STK, expiry="",
+                                                 strike=0.0, right=None))
+                con_id = under[0].contract.conId
+                chains, _ = await self._lookup(lambda: self.ib.reqSecDefOptParamsAsync(
+                    spec.symbol, "", "STK", con_id))
+                return no_option(spec, [e for c in chains for e in c.expirations], [])
+            if spec.sec_type is SecType.FUT and spec.expiry:
+                listed, _ = await self._details(spec_to_contract(replace(spec, expiry="")))
+                return no_future(spec, [d.contractMonth or (
+                    d.contract.lastTradeDateOrContractMonth if d.contract else "")
+                    for d in listed])
+        except ConnectionError:
+            pass
+        return no_instrument(spec)
+
     async def _resolve_con_id(self, con_id: int) -> None:
         try:
-            details = await self.ib.reqContractDetailsAsync(Contract(conId=con_id))
+            details, _ = await self._details(Contract(conId=con_id))
         except ConnectionError:
             return
         finally:
@@ -383,7 +443,7 @@ class BrokerSession:
             elif under is None:
                 contract = Contract(secType="FUT", symbol=inst.symbol, currency=inst.currency,
                                     exchange=inst.exchange)
-                for d in await self.ib.reqContractDetailsAsync(contract):
+                for d in (await self._details(contract))[0]:
                     if d.contract is not None:
                         found = contract_to_instrument(d.contract, d)
                         self.instruments[found.con_id] = found
@@ -498,6 +558,11 @@ class BrokerSession:
     def _on_error(self, req_id: int, code: int, message: str, contract: object) -> None:
         if req_id in self._what_if_errors:
             self._what_if_errors[req_id] = f"IB {code}: {message}"
+            return
+        if req_id in self._lookups:
+            log.info("lookup %d: IB %d: %s", req_id, code, message)
+            if code != _NO_SUCH_CONTRACT:
+                self._lookups[req_id] = f"IB {code}: {message}"
             return
         self._last_error = (code, message)
         if code == _LOST:
