@@ -50,18 +50,15 @@ async def test_a_symbol_that_names_nothing_is_explained_once(
 
 
 async def test_the_watchlist_says_it_once_too(session: BrokerSession) -> None:
+    from ib_async import Contract
+
     item = await session.add_watch("SPY 20261218 602.5 C")
     assert item.instrument is None
     assert item.error == "SPY has no 602.5 call for 18 Dec; nearest strikes 600, 605"
     await asyncio.sleep(0.2)
     assert not any("IB 200" in n.message for n in session.drain().notices)
-
-
-async def test_errors_of_requests_not_its_own_are_still_notices(
-        session: BrokerSession) -> None:
-    from ib_async import Contract
-
-    # A quote for a contract that does not exist: nobody else explains that one.
+    # An error 200 for a request that is not a lookup (a quote for a contract that does
+    # not exist) is nobody else's to explain: it is still a notice.
     session.ib.reqMktData(Contract(conId=999_999_999, exchange="SMART"))
     await asyncio.sleep(0.3)
     assert any("IB 200" in n.message for n in session.drain().notices)
