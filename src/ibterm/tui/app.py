@@ -256,7 +256,8 @@ class IbtermApp(App[None]):
                 # Each entry's error is told once (adding one re-sends the whole list).
                 if item.error and (item.text, item.error) not in self._told_watch_errors:
                     self._told_watch_errors.add((item.text, item.error))
-                    self.notify(f"{item.text}: {item.error}", title="Watchlist",
+                    # The reason names the instrument itself ("SPY has no 602.5 call …").
+                    self.notify(item.error, title="Watchlist",
                                 severity="warning")
         if update.quotes:
             watchlist.apply_quotes(update.quotes, now)
@@ -535,7 +536,7 @@ class IbtermApp(App[None]):
             return
         if item.error:
             self._told_watch_errors.add((item.text, item.error))
-            self.notify(f"{item.text}: {item.error}", severity="warning")
+            self.notify(item.error, severity="warning")
         self._save_watchlist()
 
     def _save_watchlist(self) -> None:
