@@ -12,6 +12,7 @@ from ibterm import yamlfile
 from ibterm.config import Config, Profile, config_path, load_config, user_dir
 from ibterm.domain.connection import TradingMode
 from ibterm.keymaps import Keymap, check_keymap, keymap_sources
+from ibterm.printable import printable
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 PAPER_PORTS = {7497: "TWS paper", 4002: "IB Gateway paper"}
@@ -33,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_problems(problems: list[yamlfile.Problem]) -> None:
     for p in problems:
-        print(p, file=sys.stderr)
+        print(printable(p, None), file=sys.stderr)
 
 
 # --- keys --------------------------------------------------------------------------------
@@ -70,7 +71,7 @@ def _keys_list(profile_name: str | None = None) -> int:
     try:
         keymap = active_keymap(_active_profile(profile_name))
     except yamlfile.FileProblems as exc:
-        print(exc, file=sys.stderr)
+        print(printable(exc, None), file=sys.stderr)
         return EXIT_USAGE
     overrides = keymap.bindings if keymap else {}
     rows = [(info.id, overrides.get(info.id, info.keys), info.scope, info.description)
@@ -89,7 +90,7 @@ def _keys_check(path: Path) -> int:
     from ibterm.tui.actions import action_registry, key_exists
 
     if not path.is_file():
-        print(f"ibterm: no such file: {path}", file=sys.stderr)
+        print(f"ibterm: no such file: {printable(path, None)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         located = yamlfile.read(path)
@@ -123,13 +124,13 @@ def _themes_check(path: Path) -> int:
     from ibterm.tui.theme import check_theme_text
 
     if not path.is_file():
-        print(f"ibterm: no such file: {path}", file=sys.stderr)
+        print(f"ibterm: no such file: {printable(path, None)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         text = path.read_text("utf-8")
         model = check_theme_text(text, str(path))
     except (OSError, UnicodeDecodeError) as exc:
-        print(f"{path}:1:1: cannot read: {exc}", file=sys.stderr)
+        print(printable(f"{path}:1:1: cannot read: {exc}", None), file=sys.stderr)
         return EXIT_PROBLEMS
     except yamlfile.FileProblems as exc:
         _print_problems(exc.problems)
@@ -173,7 +174,7 @@ def profile_warnings(path: Path, config: Config, port_errors: bool = True) -> li
 def _config_check(file: Path | None) -> int:
     path = file or config_path()
     if not path.is_file():
-        print(f"ibterm: no config at {path}", file=sys.stderr)
+        print(f"ibterm: no config at {printable(path, None)}", file=sys.stderr)
         return EXIT_USAGE
     try:
         config = load_config(path)
@@ -205,7 +206,7 @@ def _config_check(file: Path | None) -> int:
             except yamlfile.FileProblems as exc:
                 problems.extend(exc.problems)
     for warning in profile_warnings(path, config, port_errors=False):
-        print(f"warning: {warning}", file=sys.stderr)
+        print(f"warning: {printable(warning, None)}", file=sys.stderr)
     if problems:
         _print_problems(sorted(problems, key=lambda p: (p.path, p.line, p.column)))
         return EXIT_PROBLEMS

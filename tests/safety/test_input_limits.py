@@ -90,3 +90,13 @@ def test_journal_list_escapes_what_was_journaled(capsys: pytest.CaptureFixture[s
     _clean(out)
     assert "AAPL\\x1b[2J" in out and "pa\\u202eper" in out
 
+
+
+def test_config_check_escapes_what_it_quotes_from_the_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text('default_profile: "live\u202egnp"\nprofiles:\n  paper: {port: 7497}\n')
+    path.chmod(0o600)
+    assert main(["config", "check", str(path)]) in (1, 2)
+    err = capsys.readouterr().err
+    assert "\u202e" not in err and "live" in err
