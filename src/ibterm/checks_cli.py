@@ -102,7 +102,7 @@ def _keys_check(path: Path) -> int:
         _print_problems(problems)
         return EXIT_PROBLEMS
     assert keymap is not None
-    print(f"{path}: keymap {keymap.name!r}: {len(keymap.bindings)} binding(s), "
+    print(f"{printable(path, None)}: keymap {keymap.name!r}: {len(keymap.bindings)} binding(s), "
           f"{len(keymap.macros)} macro(s), no problems")
     return EXIT_OK
 
@@ -135,7 +135,7 @@ def _themes_check(path: Path) -> int:
     except yamlfile.FileProblems as exc:
         _print_problems(exc.problems)
         return EXIT_PROBLEMS
-    print(f"{path}: theme {model.name!r}: no problems")
+    print(f"{printable(path, None)}: theme {model.name!r}: no problems")
     return EXIT_OK
 
 
@@ -210,5 +210,5 @@ def _config_check(file: Path | None) -> int:
     if problems:
         _print_problems(sorted(problems, key=lambda p: (p.path, p.line, p.column)))
         return EXIT_PROBLEMS
-    print(f"{path}: {len(config.profiles)} profile(s), no problems")
+    print(f"{printable(path, None)}: {len(config.profiles)} profile(s), no problems")
     return EXIT_OK

@@ -92,11 +92,11 @@ def test_journal_list_escapes_what_was_journaled(capsys: pytest.CaptureFixture[s
 
 
 
-def test_config_check_escapes_what_it_quotes_from_the_file(
+def test_config_check_escapes_the_paths_it_prints(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    path = tmp_path / "config.yaml"
-    path.write_text('default_profile: "live\u202egnp"\nprofiles:\n  paper: {port: 7497}\n')
-    path.chmod(0o600)
-    assert main(["config", "check", str(path)]) in (1, 2)
-    err = capsys.readouterr().err
-    assert "\u202e" not in err and "live" in err
+    path = tmp_path / "evil\u202elmay.yaml"
+    path.write_text("profiles:\n  paper: {port: 7497}\ndefault_profile: paper\n")
+    path.chmod(0o644)  # readable by others: a warning that names the path too
+    assert main(["config", "check", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "\u202e" not in out + err and "evil" in out and "evil" in err
