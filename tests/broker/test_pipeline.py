@@ -772,7 +772,7 @@ async def test_flatten_is_priced_when_sent_and_repriced_while_it_works(
             bid = await _moved(pipeline, sim, es.con_id)
             assert not order.done
             await clock.advance(5)
-            await _until(lambda: order.req.limit == bid - 2 * 0.25)
+            await _until(lambda bid=bid: order.req.limit == bid - 2 * 0.25)
             assert order.req.order_id == order_id and len(sim.orders.orders) == 1
             reprices = [e for e in read_events(pipeline.journal.path) if e.kind == "reprice"]
             assert len(reprices) == round_ and reprices[-1].data["priced_from"] == "bid"

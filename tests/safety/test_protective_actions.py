@@ -95,7 +95,7 @@ async def test_a_cancel_reaches_the_gateway_when_the_journal_cannot_be_written(
     assert pipeline.state is TradingState.HALTED
     # The row the journal could not take is in the log, with what it would have said.
     assert any(r.levelno == logging.CRITICAL for r in caplog.records)
-    assert any("NOT written" in r.getMessage() and f"cancel {{'intent_id'" in r.getMessage()
+    assert any("NOT written" in r.getMessage() and "cancel {'intent_id'" in r.getMessage()
                and ref in r.getMessage() for r in caplog.records)
 
 

@@ -1,4 +1,4 @@
-"""The layout at the sizes an SSH user has: 120×40, 80×24 and 60×15.
+"""The layout at the sizes an SSH user has: 120x40, 80x24 and 60x15.
 
 What must hold at every size: the status bar keeps the mode, the connection, the trading
 state and the kill key; the tables keep symbol, prices, the data state and P&L, and never

@@ -17,11 +17,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
-from ib_async import (IB, Contract, ContractDetails, OrderState, PnL, PnLSingle, StartupFetch,
-                       Ticker)
+from ib_async import IB, Contract, ContractDetails, OrderState, PnL, PnLSingle, StartupFetch, Ticker
 
-from ibterm.broker.contracts import (contract_to_instrument, no_future, no_instrument,
-                                     no_option, spec_to_contract)
+from ibterm.broker.contracts import (
+    contract_to_instrument,
+    no_future,
+    no_instrument,
+    no_option,
+    spec_to_contract,
+)
 from ibterm.config import Profile
 from ibterm.domain.account import AccountSummary, Position
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode

@@ -144,8 +144,18 @@ class TickCheck:
     such a run. Crossed and zero quotes stay flagged and break a run.
     """
 
-    __slots__ = ("band", "floor", "reanchor", "reference", "flag", "_prices", "_sizes",
-                 "_print", "_run", "_run_anchor")
+    __slots__ = (
+        "_prices",
+        "_print",
+        "_run",
+        "_run_anchor",
+        "_sizes",
+        "band",
+        "flag",
+        "floor",
+        "reanchor",
+        "reference",
+    )
 
     def __init__(self, band: float, reanchor: int, min_tick: float = 0.0):
         self.band = band
