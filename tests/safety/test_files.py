@@ -3,11 +3,9 @@ ibterm reads is refused quickly, in bounded memory, as PATH:LINE:COL and exit 2.
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 import tracemalloc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,15 +28,6 @@ HOSTILE = {
     "deep-block": "name: x\nvariables:\n  " + "- " * 5000 + "1\n",
     "recursive": "name: &a [x, *a]\n",
 }
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def _located(err: str, path: Path) -> None:

@@ -3,8 +3,6 @@ no screenful echoed back."""
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,15 +15,6 @@ from ibterm.printable import printable
 RLO = "\u202e"
 ESC = "\x1b"
 HIDDEN = (RLO, ESC, "\u2066", "\u200f", "\x07", "\x9b")
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def _clean(text: str) -> None:
@@ -89,7 +78,6 @@ def test_journal_list_escapes_what_was_journaled(capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     _clean(out)
     assert "AAPL\\x1b[2J" in out and "pa\\u202eper" in out
-
 
 
 def test_config_check_escapes_the_paths_it_prints(

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,19 +18,6 @@ default_profile: paper
 profiles:
   paper: {host: 127.0.0.1, port: 7497, client_id: 1, mode: paper}
 """
-
-
-@pytest.fixture(autouse=True)
-def _restore_logging() -> Iterator[None]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    yield
-    for h in list(root.handlers):
-        if h not in handlers:
-            root.removeHandler(h)
-            h.close()
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def _corrupt(with_sidecars: bool = True) -> Path:

@@ -8,6 +8,7 @@ FULL (config `journal_sync`) also survives a power cut.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -81,6 +82,17 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     return not isinstance(exc, sqlite3.OperationalError)
 
 
+@contextlib.contextmanager
+def _corruption_named(path: Path) -> Iterator[None]:
+    """SQLite's corruption errors, as JournalCorrupt naming the file; others pass."""
+    try:
+        yield
+    except sqlite3.DatabaseError as exc:
+        if _is_corruption(exc):
+            raise JournalCorrupt(path, str(exc)) from None
+        raise
+
+
 _HEADER = b"SQLite format 3\x00"
 
 
@@ -126,20 +138,12 @@ def check_readable(path: Path) -> None:
     """Raise JournalCorrupt if the existing file at `path` is not a journal SQLite can
     read (without writing to it)."""
     _check_header(path)
-    try:
+    with _corruption_named(path):
         db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    except sqlite3.DatabaseError as exc:
-        if _is_corruption(exc):
-            raise JournalCorrupt(path, str(exc)) from None
-        raise
-    try:
-        db.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
-        if _is_corruption(exc):
-            raise JournalCorrupt(path, str(exc)) from None
-        raise
-    finally:
-        db.close()
+        try:
+            db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            db.close()
 
 
 class Journal:
@@ -156,15 +160,14 @@ class Journal:
         self._lock = threading.Lock()
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         try:
-            # The first statements that read the file: a bad header fails here.
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute(
-                f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
-            self._db.executescript(SCHEMA)
-        except sqlite3.DatabaseError as exc:
+            with _corruption_named(path):
+                # The first statements that read the file: a bad header fails here.
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute(
+                    f"PRAGMA synchronous={'FULL' if synchronous == 'FULL' else 'NORMAL'}")
+                self._db.executescript(SCHEMA)
+        except (sqlite3.DatabaseError, JournalCorrupt):
             self._db.close()
-            if _is_corruption(exc):
-                raise JournalCorrupt(path, str(exc)) from None
             raise
 
     def record(self, kind: str, *, intent_id: str = "", order_ref: str = "", symbol: str = "",
@@ -252,25 +255,22 @@ def read_events(path: Path, since: dt.date | None = None, symbol: str | None = N
     """Read a journal (read-only); filters combine with AND. Raise JournalCorrupt when
     the file is not a readable database (also part way through: a damaged page)."""
     _check_header(path)
+    clauses, params = [], []
+    if since is not None:
+        clauses.append("ts >= ?")
+        params.append(since.isoformat())
+    if symbol:
+        clauses.append("symbol = ?")
+        params.append(symbol.upper())
+    if profile:
+        clauses.append("profile = ?")
+        params.append(profile)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     try:
-        clauses, params = [], []
-        if since is not None:
-            clauses.append("ts >= ?")
-            params.append(since.isoformat())
-        if symbol:
-            clauses.append("symbol = ?")
-            params.append(symbol.upper())
-        if profile:
-            clauses.append("profile = ?")
-            params.append(profile)
-        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        for row in db.execute(f"SELECT {', '.join(COLUMNS)} FROM events {where} ORDER BY seq",
-                              params):
-            yield JournalEvent(*row[:7], data=json.loads(row[7]))
-    except sqlite3.DatabaseError as exc:
-        if _is_corruption(exc):
-            raise JournalCorrupt(path, str(exc)) from None
-        raise
+        with _corruption_named(path):
+            for row in db.execute(
+                    f"SELECT {', '.join(COLUMNS)} FROM events {where} ORDER BY seq", params):
+                yield JournalEvent(*row[:7], data=json.loads(row[7]))
     finally:
         db.close()

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, Protocol
 
 from rich.text import Text
 from textual import work
@@ -74,6 +74,12 @@ PREVIEW_DEBOUNCE = 0.15
 PANES = ("watchlist", "positions", "orders")
 # After SIGHUP, how long the normal shutdown may take before the process just ends.
 HANGUP_GRACE = 5.0
+
+
+class _Working(Protocol):
+    """A pipeline's trade as the app sees it (the app never imports ib_async)."""
+
+    def isDone(self) -> bool: ...
 
 
 class IbtermApp(App[None]):
@@ -492,7 +498,7 @@ class IbtermApp(App[None]):
                          if item.text == event.text)
             self._removed.append((index, event.text))
             self.session.remove_watch(event.text)
-            undo = self._watch_undo_key()
+            undo = self.key_of("watchlist-undo", self.watchlist)
             self.notify(f"Removed {event.text} from the watchlist"
                         + (f" ({undo} puts it back)" if undo else ""))
         else:
@@ -513,12 +519,6 @@ class IbtermApp(App[None]):
         self.session.move_watch(text, index - (len(self.session.watchlist) - 1))
         self._save_watchlist()
         self.notify(f"{text} is back in the watchlist")
-
-    def _watch_undo_key(self) -> str:
-        for key, bindings in live_bindings(self, self.watchlist).key_to_bindings.items():
-            if any(b.id == "watchlist-undo" for b in bindings):
-                return self.get_key_display(bindings[0].with_key(key))
-        return ""
 
     def open_ticket(self, side: Side, symbol: str) -> None:
         self.ticket.open(side, symbol)
@@ -623,18 +623,20 @@ class IbtermApp(App[None]):
             self.notify(f"Flatten not sent: {result.message}", severity="error")
 
     # --- kill switch, flatten, resume ------------------------------------------------
+    def key_of(self, binding_id: str, node: object | None = None) -> str:
+        """The key (as shown) that runs a binding in the keymap in force, or ""."""
+        for key, bindings in live_bindings(self, node or self).key_to_bindings.items():
+            if any(b.id == binding_id for b in bindings):
+                return self.get_key_display(bindings[0].with_key(key))
+        return ""
+
     def safety_keys(self) -> dict[str, str]:
         """The kill switch's, flatten's and resume's keys as bound now (keymaps can move
         them), for the status bar."""
-        shown: dict[str, str] = {}
-        key_to_bindings = live_bindings(self, self).key_to_bindings
-        for binding_id, label in (("kill-switch", "kill"), ("flatten", "flatten"),
-                                  ("resume-trading", "resume")):
-            for key, bindings in key_to_bindings.items():
-                if any(b.id == binding_id for b in bindings):
-                    shown[label] = self.get_key_display(bindings[0].with_key(key))
-                    break
-        return shown
+        shown = {label: self.key_of(binding_id)
+                 for binding_id, label in (("kill-switch", "kill"), ("flatten", "flatten"),
+                                           ("resume-trading", "resume"))}
+        return {label: key for label, key in shown.items() if key}
 
     @work(exclusive=True, group="safety", exit_on_error=False)
     async def action_kill_switch(self) -> None:
@@ -766,12 +768,12 @@ class IbtermApp(App[None]):
         await self.session.close()
         self.exit()
 
-    async def _until_cancelled(self, working: list[object], timeout: float = 3.0) -> None:
+    async def _until_cancelled(self, working: list[_Working], timeout: float = 3.0) -> None:
         """Give the global cancel a moment to be acknowledged before the link closes, so
         the blotter and the journal record the cancels (they are final at the gateway
         once sent, whatever this waits for)."""
         deadline = asyncio.get_running_loop().time() + timeout
-        while any(not t.isDone() for t in working):  # type: ignore[attr-defined]
+        while any(not t.isDone() for t in working):
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.05)

@@ -79,19 +79,19 @@ class OrdersTable(Grid):
         self._groups: dict[str, list[str]] = {}
 
     def apply(self, updates: list[OrderUpdate]) -> None:
-        added = False
+        grown: set[str] = set()  # intents that gained a row: their tree labels change
         for u in updates:
             if u.order_ref not in self.orders:
                 self.add_row(u.order_ref)
-                self._groups.setdefault(u.intent_id, [])
-                self._groups[u.intent_id].append(u.order_ref)
-                added = True
+                self._groups.setdefault(u.intent_id, []).append(u.order_ref)
+                grown.add(u.intent_id)
             self.orders[u.order_ref] = u
-        if added:
+        if grown:
             self._arrange()
-        for u in updates:
-            if u.order_ref in self.orders:
-                self._render(u)
+        changed = {u.order_ref for u in updates}
+        changed.update(ref for intent in grown for ref in self._groups[intent])
+        for ref in changed:
+            self._render(self.orders[ref])
         self._trim()
 
     def _arrange(self) -> None:
@@ -99,12 +99,8 @@ class OrdersTable(Grid):
         stop loss; OCA members as sent)."""
         order: list[str] = []
         for refs in reversed(self._groups.values()):
-            legs = sorted(refs, key=lambda r: self.orders[r].leg)
-            order += legs
+            order += sorted(refs, key=lambda r: self.orders[r].leg)
         self.reorder(order)
-        for refs in self._groups.values():
-            for r in refs:
-                self._render(self.orders[r])
 
     def _group_of(self, u: OrderUpdate) -> list[str]:
         return sorted(self._groups.get(u.intent_id, [u.order_ref]),
