@@ -291,7 +291,12 @@ class IbtermApp(App[None]):
 
     def _tick_clock(self) -> None:
         self.watchlist.refresh_ages(self.session.clock())
-        self._refresh_ticket_quote()
+        try:
+            self._refresh_ticket_quote()
+        except NoMatches:
+            # As in refresh_from_session: the timer ticked while the DOM is taken down
+            # (seen in CI as a crash at the end of a test).
+            return
         if self.ticket.has_class("open"):
             # Prices move without the ticket changing: the figures follow them.
             self.preview_local()
