@@ -34,7 +34,7 @@ from ib_async import IB, Contract, LimitOrder
 from ibterm.broker.journal import Journal
 from ibterm.broker.pipeline import OrderPipeline, Outcome
 from ibterm.broker.session import BrokerSession
-from ibterm.config import Profile
+from ibterm.config.settings import Profile
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.orders import Confirmation, OrderIntent, OrderSpec, OrderType, Side
 from ibterm.sim.scenario import Scenario

@@ -67,7 +67,7 @@ import yaml
 from ibterm.broker.journal import Journal, read_events
 from ibterm.broker.pipeline import OrderPipeline, Outcome
 from ibterm.broker.session import BrokerSession
-from ibterm.config import Profile
+from ibterm.config.settings import Profile
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
 from ibterm.domain.orders import (
     CheckResult,

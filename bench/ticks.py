@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 from ib_async import IB, Contract
 
 from ibterm.broker.session import BrokerSession
-from ibterm.config import Profile
+from ibterm.config.settings import Profile
 from ibterm.domain.connection import ConnectionState, TradingMode
 from ibterm.sim import messages as m
 from ibterm.sim.scenario import AccountDef, InstrumentDef, Scenario

@@ -12,10 +12,10 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ibterm import yamlfile
-from ibterm.config import Config
-from ibterm.keymaps import check_keymap
-from ibterm.reference import futures_table
+from ibterm.config import yamlfile
+from ibterm.config.settings import Config
+from ibterm.config.keymaps import check_keymap
+from ibterm.config.reference import futures_table
 from ibterm.risk.portfolio import PortfolioErrors, load_portfolio
 from ibterm.sim.protocol import FrameDecoder, FrameError
 from ibterm.sim.world import load_scenario
@@ -141,7 +141,7 @@ def test_ticket_fields(side: str, order_type: str, tif: str, quantity: str, limi
     import math
 
     from ibterm.broker.checks import MarketView, check_intent
-    from ibterm.config import Profile
+    from ibterm.config.settings import Profile
     from ibterm.domain.connection import TradingMode
     from ibterm.domain.instrument import Instrument, SecType
     from ibterm.domain.orders import OrderIntent, TradingState

@@ -1,5 +1,5 @@
 import sys
 
-from ibterm.cli import main
+from ibterm.cli.main import main
 
 sys.exit(main())

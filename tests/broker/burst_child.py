@@ -12,7 +12,7 @@ from pathlib import Path
 from ibterm.broker.journal import Journal
 from ibterm.broker.pipeline import OrderPipeline
 from ibterm.broker.session import BrokerSession
-from ibterm.config import Profile
+from ibterm.config.settings import Profile
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.orders import Confirmation, OrderIntent, OrderSpec, OrderType, Side
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 
 from ibterm.broker.journal import Journal, journal_path
-from ibterm.config import data_dir
+from ibterm.config.settings import data_dir
 
 IBTERM = [sys.executable, "-m", "ibterm"]
 

@@ -13,7 +13,7 @@ import pytest
 from ibterm.broker.journal import Journal, read_events
 from ibterm.broker.pipeline import OrderPipeline, Outcome
 from ibterm.broker.session import BrokerSession
-from ibterm.config import Limits, Profile
+from ibterm.config.settings import Limits, Profile
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.orders import (

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from ibterm.broker.session import BrokerSession, SessionUpdate
-from ibterm.config import Profile
+from ibterm.config.settings import Profile
 from ibterm.domain.connection import ConnectionState, TradingMode
 from ibterm.domain.quote import MarketDataType
 from ibterm.sim.server import SimServer

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from ibterm.broker.session import BrokerSession
-from ibterm.config import Profile
+from ibterm.config.settings import Profile
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.orders import OrderSpec, OrderType, Side

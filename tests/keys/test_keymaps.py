@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ibterm import yamlfile
-from ibterm.keymaps import check_keymap, keymap_sources
+from ibterm.config import yamlfile
+from ibterm.config.keymaps import check_keymap, keymap_sources
 from ibterm.tui.actions import action_registry, key_exists
 
 IBTERM = [sys.executable, "-m", "ibterm"]
@@ -90,7 +90,7 @@ def test_keys_check_exit_codes(tmp_path: Path) -> None:
 
 
 def test_keys_list_shows_the_active_keymap(tmp_path: Path) -> None:
-    from ibterm.config import config_path
+    from ibterm.config.settings import config_path
 
     path = config_path()
     path.parent.mkdir(parents=True)
@@ -103,7 +103,7 @@ def test_keys_list_shows_the_active_keymap(tmp_path: Path) -> None:
 
 
 def test_defaults_leave_terminal_and_multiplexer_keys_alone() -> None:
-    from ibterm.keymaps import RESERVED_KEYS, normalize_key
+    from ibterm.config.keymaps import RESERVED_KEYS, normalize_key
 
     taken = {normalize_key(k) for a in action_registry().values() for k in a.keys.split(",")}
     assert not taken & RESERVED_KEYS

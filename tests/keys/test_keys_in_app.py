@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ibterm import yamlfile
+from ibterm.config import yamlfile
 from ibterm.broker.session import BrokerSession
-from ibterm.config import Profile
+from ibterm.config.settings import Profile
 from ibterm.domain.connection import TradingMode
-from ibterm.keymaps import Keymap, check_keymap
+from ibterm.config.keymaps import Keymap, check_keymap
 from ibterm.sim.server import SimServer
 from ibterm.tui.actions import action_registry
 from ibterm.tui.app import IbtermApp
@@ -109,7 +109,7 @@ async def test_help_follows_the_live_keymap(sim: SimServer) -> None:
 
 
 async def test_watchlist_edits_are_saved_keeping_comments(sim: SimServer, tmp_path: Path) -> None:
-    from ibterm.config import load_config
+    from ibterm.config.settings import load_config
     from ibterm.tui.widgets.confirm import AskText
 
     config = tmp_path / "config.yaml"

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from ibterm.cli import main
-from ibterm.reference import futures_table
+from ibterm.cli.main import main
+from ibterm.config.reference import futures_table
 from ibterm.risk.portfolio import read_portfolio
 from ibterm.risk.report import analyse, compact, print_report, stress_tables
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ibterm.cli import main
+from ibterm.cli.main import main
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "portfolios"
 AS_OF = ("--as-of", "20261127")

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ibterm import yamlfile
-from ibterm.reference import load_futures_margins
+from ibterm.config import yamlfile
+from ibterm.config.reference import load_futures_margins
 from ibterm.risk import tables
 from ibterm.risk.margin import Rates
 from ibterm.risk.settings import RiskSettings, load_settings

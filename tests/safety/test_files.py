@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ibterm import yamlfile
-from ibterm.cli import main
+from ibterm.config import yamlfile
+from ibterm.cli.main import main
 
 
 def _bomb(levels: int = 9) -> str:
@@ -59,7 +59,7 @@ def test_each_file_kind_refuses_hostile_yaml(tmp_path: Path, command: str, kind:
 
 def test_the_active_config_is_refused_at_start(
         capsys: pytest.CaptureFixture[str]) -> None:
-    from ibterm.config import config_path
+    from ibterm.config.settings import config_path
 
     path = config_path()
     path.parent.mkdir(parents=True)
@@ -115,8 +115,8 @@ def test_reasonable_anchors_still_work() -> None:
 def test_in_app_loaders_report_instead_of_crashing(tmp_path: Path) -> None:
     """Themes and keymaps beside the config are loaded by the app: a bomb among them is
     a located failure, never an exception out of the loader."""
-    from ibterm.checks_cli import active_keymap
-    from ibterm.config import Profile
+    from ibterm.cli.checks import active_keymap
+    from ibterm.config.settings import Profile
     from ibterm.tui.theme import load_themes
 
     themes = tmp_path / "themes"
@@ -136,7 +136,7 @@ def test_in_app_loaders_report_instead_of_crashing(tmp_path: Path) -> None:
 def test_the_watchlist_write_back_refuses_a_hostile_config(tmp_path: Path) -> None:
     # ruamel (the round-trip writer) has no limits of its own: deep nesting was a bare
     # RecursionError in a worker, and the failure to save was lost.
-    from ibterm.config_write import save_watchlist
+    from ibterm.config.write import save_watchlist
 
     path = tmp_path / "config.yaml"
     deep = "[" * 5000 + "]" * 5000

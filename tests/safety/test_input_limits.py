@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from ibterm.broker.journal import Journal, journal_path
-from ibterm.cli import main
-from ibterm.config import config_path, data_dir
-from ibterm.printable import printable
+from ibterm.cli.main import main
+from ibterm.config.settings import config_path, data_dir
+from ibterm.cli.printable import printable
 
 RLO = "\u202e"
 ESC = "\x1b"

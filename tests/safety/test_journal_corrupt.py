@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ibterm.broker.journal import Journal, JournalCorrupt, journal_path, read_events, set_aside
-from ibterm.cli import _open_journal, main
-from ibterm.config import config_path, data_dir
+from ibterm.cli.main import _open_journal, main
+from ibterm.config.settings import config_path, data_dir
 
 GARBAGE = b"this is not an SQLite database, it is the user's data all the same\n" * 40
 CONFIG = """\

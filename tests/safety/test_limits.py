@@ -9,8 +9,8 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from ibterm import yamlfile
-from ibterm.config import FlattenSettings, Limits, Profile, load_config
+from ibterm.config import yamlfile
+from ibterm.config.settings import FlattenSettings, Limits, Profile, load_config
 
 CONFIG = """\
 profiles:

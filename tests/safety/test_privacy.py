@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from ibterm.broker.journal import Journal, journal_path
-from ibterm.cli import main
-from ibterm.config import data_dir
-from ibterm.logs import log_to_file, mask_accounts, write_crash_report
+from ibterm.cli.main import main
+from ibterm.config.settings import data_dir
+from ibterm.files.logs import log_to_file, mask_accounts, write_crash_report
 
 
 def _mode(path: Path) -> int:
@@ -84,7 +84,7 @@ def test_a_shared_directory_is_left_alone_with_a_warning(
     os.chmod(shared, 0o755)
     (shared / "notes.txt").write_text("someone else's\n")
     monkeypatch.setenv("IBTERM_DATA_DIR", str(shared))
-    from ibterm.cli import _private_data_dir
+    from ibterm.cli.main import _private_data_dir
 
     _private_data_dir()
     assert _mode(shared) == 0o755

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from ib_async import IB, Contract
 
-from ibterm import yamlfile
+from ibterm.config import yamlfile
 from ibterm.sim import control
 from ibterm.sim.scenario import Scenario
 from ibterm.sim.server import SimServer

@@ -11,7 +11,7 @@ import time
 from ib_async import IB, Contract, Ticker
 
 from ibterm.broker.session import BrokerSession
-from ibterm.config import Profile
+from ibterm.config.settings import Profile
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.instrument import Right
 from ibterm.domain.quote import clean_price

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ibterm.sim.world import load_scenario
-from ibterm.yamlfile import FileProblems
+from ibterm.config.yamlfile import FileProblems
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -8,7 +8,7 @@ import stat
 
 import pytest
 
-from ibterm.config import data_dir
+from ibterm.config.settings import data_dir
 from ibterm.sim.server import SimServer
 from tests.tui.support import make_app, until
 

@@ -14,7 +14,7 @@ import pytest
 from textual.pilot import Pilot
 
 from ibterm.broker.session import BrokerSession
-from ibterm.config import Profile
+from ibterm.config.settings import Profile
 from ibterm.domain.connection import TradingMode
 from ibterm.sim.runner import SimulatorThread
 from ibterm.tui.app import IbtermApp

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from ibterm.config import Profile
+from ibterm.config.settings import Profile
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.orders import (
     CheckResult,

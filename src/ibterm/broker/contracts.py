@@ -8,7 +8,7 @@ from typing import TypeVar
 from ib_async import Contract, ContractDetails
 
 from ibterm.domain.instrument import Instrument, InstrumentSpec, Right, SecType, format_strike
-from ibterm.reference import futures_table
+from ibterm.config.reference import futures_table
 
 
 def spec_to_contract(spec: InstrumentSpec) -> Contract:

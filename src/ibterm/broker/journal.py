@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ibterm.private import create_private, private_dir, tighten
+from ibterm.files.private import create_private, private_dir, tighten
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (

@@ -26,7 +26,7 @@ from ibterm.broker.contracts import (
     no_option,
     spec_to_contract,
 )
-from ibterm.config import Profile
+from ibterm.config.settings import Profile
 from ibterm.domain.account import AccountSummary, Position
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
 from ibterm.domain.instrument import Instrument, InstrumentSpec, SecType
@@ -34,7 +34,7 @@ from ibterm.domain.orders import OrderSpec
 from ibterm.domain.quote import MarketDataType, Quote, TickCheck, clean_price, quote_mark
 from ibterm.domain.symbols import SymbolError, parse_symbol
 from ibterm.domain.what_if import IbWhatIf
-from ibterm.reference import futures_table
+from ibterm.config.reference import futures_table
 
 log = logging.getLogger("ibterm.broker")
 _R = TypeVar("_R")

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ibterm.reference import FuturesMargin, futures_margins
+from ibterm.config.reference import FuturesMargin, futures_margins
 from ibterm.risk import tables
 from ibterm.risk.liquidation import LiquidationParams
 from ibterm.risk.margin import Rates
@@ -38,7 +38,7 @@ class RiskSettings:
 
 def user_tables_path() -> Path:
     """The user's risk.yaml: beside the active config file."""
-    from ibterm.config import config_path
+    from ibterm.config.settings import config_path
 
     return config_path().parent / USER_FILE
 

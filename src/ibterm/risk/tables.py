@@ -18,8 +18,8 @@ from typing import Any, Literal
 import pydantic
 from pydantic import Field
 
-from ibterm import yamlfile
-from ibterm.reference import FuturesMargin, FuturesMarginModel, futures_margins
+from ibterm.config import yamlfile
+from ibterm.config.reference import FuturesMargin, FuturesMarginModel, futures_margins
 
 SHIPPED = "ibterm/data/risk.yaml"
 IndexClass = Literal["equity", "broad_index", "small_cap_index", "narrow_index"]

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from ibterm import yamlfile
+from ibterm.config import yamlfile
 from ibterm.domain.calendar import fridays_after, third_friday
 from ibterm.domain.futures import FuturesRoot
 from ibterm.domain.instrument import Instrument, InstrumentSpec, Right, SecType
 from ibterm.domain.symbols import SymbolError, parse_symbol
-from ibterm.reference import futures_table
+from ibterm.config.reference import futures_table
 from ibterm.sim.faults import BadTick
 from ibterm.sim.scenario import InstrumentDef, Scenario
 

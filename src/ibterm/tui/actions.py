@@ -11,7 +11,7 @@ from functools import cache
 
 from textual.binding import Binding
 
-from ibterm.keymaps import ActionInfo
+from ibterm.config.keymaps import ActionInfo
 
 
 @cache

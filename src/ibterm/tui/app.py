@@ -24,13 +24,13 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState
 
-from ibterm import yamlfile
+from ibterm.config import yamlfile
 from ibterm.broker.journal import Journal, journal_path
 from ibterm.broker.pipeline import OrderPipeline, Outcome, PipelineUpdate
 from ibterm.broker.reconcile import Discrepancy
 from ibterm.broker.session import BrokerSession, SessionUpdate
-from ibterm.config import data_dir, user_dir
-from ibterm.config_write import save_watchlist
+from ibterm.config.settings import data_dir, user_dir
+from ibterm.config.write import save_watchlist
 from ibterm.domain.connection import ConnectionState
 from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.orders import CheckResult, Confirmation, IntentKind, OrderIntent, Side
@@ -38,9 +38,9 @@ from ibterm.domain.quote import MarketDataType, quote_mark
 from ibterm.domain.symbols import SymbolError
 from ibterm.domain.ticket_form import TicketError
 from ibterm.domain.what_if import IbWhatIf
-from ibterm.keymaps import Keymap
-from ibterm.logs import write_crash_report
-from ibterm.macros import MacroError, build_intent
+from ibterm.config.keymaps import Keymap
+from ibterm.files.logs import write_crash_report
+from ibterm.config.macros import MacroError, build_intent
 from ibterm.risk.preview import PreviewCalculator, PreviewRequest, order_words
 from ibterm.risk.settings import RiskSettings, load_settings
 from ibterm.tui.commands import IbtermCommands

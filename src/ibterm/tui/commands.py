@@ -13,7 +13,7 @@ from textual.command import DiscoveryHit, Hit, Provider
 
 from ibterm.domain.orders import Side
 from ibterm.domain.symbols import SymbolError, parse_symbol
-from ibterm.reference import futures_table
+from ibterm.config.reference import futures_table
 
 if TYPE_CHECKING:
     from ibterm.tui.app import IbtermApp

@@ -17,8 +17,7 @@ from pydantic import Field
 from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
-from ibterm import yamlfile
-
+from ibterm.config import yamlfile
 DEFAULT_THEME = "ibterm-dark"
 # Fallbacks for every app variable, so any Textual theme still has trading colours.
 APP_VARIABLE_DEFAULTS: dict[str, str] = {
@@ -94,7 +93,7 @@ class LoadedThemes:
 
 
 def _sources(user_dir: Path | None) -> Iterable[tuple[str, str]]:
-    folder = resources.files("ibterm").joinpath("themes")
+    folder = resources.files("ibterm.themes")
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".yaml"):
             yield f"ibterm/themes/{entry.name}", entry.read_text("utf-8")

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
 from ibterm.domain.ticket_form import parse_number
-from ibterm.keymaps import RESERVED_KEYS, normalize_key
+from ibterm.config.keymaps import RESERVED_KEYS, normalize_key
 
 
 def with_ids(prefix: str, bindings: list[BindingType]) -> list[BindingType]:

@@ -18,7 +18,7 @@ from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Static
 
-from ibterm.config import PriceFrom, TicketDefaults
+from ibterm.config.settings import PriceFrom, TicketDefaults
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.offsets import BracketPrices, bracket_prices, parse_offset
 from ibterm.domain.orders import (

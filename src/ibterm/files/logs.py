@@ -2,7 +2,7 @@
 
 Nothing may print over the TUI, so while the app runs every logger, ib_async's included,
 writes to the file only. The log is for diagnosing the app, not an account statement:
-- files are 0600 in a 0700 directory (ibterm.private);
+- files are 0600 in a 0700 directory (ibterm.files.private);
 - ib_async logs every account value, position, P&L and order at INFO: its loggers are
   kept at WARNING unless DEBUG is asked for;
 - account ids are masked in every record (`DU1234567` -> `DU…567`), and in crash reports.
@@ -18,7 +18,7 @@ import re
 import sys
 from pathlib import Path
 
-from ibterm.private import open_private, private_dir, tighten
+from ibterm.files.private import open_private, private_dir, tighten
 
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -63,7 +63,7 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
 
 
 def log_to_file(directory: Path, level: str) -> Path:
-    """Log to `directory`/ibterm.log (made private: ibterm.private.private_dir, whose
+    """Log to `directory`/ibterm.log (made private: ibterm.files.private.private_dir, whose
     warnings the CLI shows before the TUI takes the terminal); return the log's path."""
     private_dir(directory)
     path = directory / LOG_NAME

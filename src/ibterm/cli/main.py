@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ibterm import __version__
-from ibterm.logs import LEVELS
+from ibterm.files.logs import LEVELS
 
 if TYPE_CHECKING:
     from ibterm.risk.portfolio import Row
@@ -113,10 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "risk":
             return _run_risk(args)
         if args.command in ("keys", "themes", "config"):
-            from ibterm import checks_cli
+            from ibterm.cli import checks
 
             refused = _refuse_hostile_yaml(args)
-            return refused if refused is not None else checks_cli.run(args)
+            return refused if refused is not None else checks.run(args)
         return _run_app(args)
     except KeyboardInterrupt:
         return EXIT_OK
@@ -127,11 +127,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _refuse_hostile_yaml(args: argparse.Namespace) -> int | None:
     """The file a `check` names, refused by yamlfile's limits (an alias bomb, nesting
-    thousands deep, a huge file): bad input, exit 2. checks_cli reports every
+    thousands deep, a huge file): bad input, exit 2. cli/checks.py reports every
     FileProblems as a finding (exit 1), so the file is screened here first; parsing a
     file within the limits twice costs milliseconds."""
-    from ibterm import yamlfile
-    from ibterm.config import config_path
+    from ibterm.config import yamlfile
+    from ibterm.config.settings import config_path
 
     if args.command == "config":
         if args.config_command != "check":
@@ -142,7 +142,7 @@ def _refuse_hostile_yaml(args: argparse.Namespace) -> int | None:
     else:
         path = args.file
     if not path.is_file():
-        return None  # checks_cli says so
+        return None  # cli/checks.py says so
     try:
         yamlfile.read(path)
     except yamlfile.LimitExceeded as exc:
@@ -150,7 +150,7 @@ def _refuse_hostile_yaml(args: argparse.Namespace) -> int | None:
             _say(problem)
         return EXIT_USAGE
     except yamlfile.FileProblems:
-        pass  # a check's finding: checks_cli reports it
+        pass  # a check's finding: cli/checks.py reports it
     return None
 
 
@@ -175,11 +175,11 @@ def _run_risk(args: argparse.Namespace) -> int:
 
     from rich.console import Console
 
-    from ibterm.reference import futures_table
+    from ibterm.config.reference import futures_table
     from ibterm.risk.portfolio import MAX_NOTIONAL, PortfolioErrors, read_portfolio
     from ibterm.risk.report import analyse, print_report
     from ibterm.risk.settings import load_settings
-    from ibterm.yamlfile import FileProblems
+    from ibterm.config.yamlfile import FileProblems
 
     if not -0.05 <= args.rate <= 0.5:
         return _error(f"--rate {args.rate} is not a plausible rate (a decimal: 0.04)")
@@ -295,7 +295,7 @@ def _open_journal(profile_name: str, synchronous: str = "NORMAL"):  # type: igno
     set it aside and start a new one; otherwise (a script, a service) we change nothing
     and say how."""
     from ibterm.broker.journal import Journal, JournalCorrupt, journal_path, set_aside
-    from ibterm.config import data_dir
+    from ibterm.config.settings import data_dir
 
     path = journal_path(data_dir())
     try:
@@ -320,7 +320,7 @@ def _open_journal(profile_name: str, synchronous: str = "NORMAL"):  # type: igno
 
 def _run_journal(args: argparse.Namespace) -> int:
     from ibterm.broker.journal import JournalCorrupt, journal_path
-    from ibterm.config import data_dir
+    from ibterm.config.settings import data_dir
 
     path = journal_path(data_dir())
     if not path.exists():
@@ -379,7 +379,7 @@ def _journal_export(args: argparse.Namespace, path: Path) -> int:
                                        "kind": pl.String, "intent_id": pl.String,
                                        "order_ref": pl.String, "symbol": pl.String,
                                        "data": pl.String})
-    from ibterm.private import replace_private
+    from ibterm.files.private import replace_private
 
     try:
         # The export holds the account's orders like the journal: 0600, and written
@@ -402,7 +402,7 @@ def _safe(text: object, limit: int | None = MESSAGE_LIMIT) -> str:
     """Every user-supplied string (profile names, symbols, paths, cells, journal rows)
     the CLI prints goes through here: control and bidi characters escaped, so a name
     with U+202E or an escape sequence cannot rewrite the terminal; long text cut."""
-    from ibterm.printable import printable
+    from ibterm.cli.printable import printable
 
     return printable(text, limit)
 
@@ -421,8 +421,8 @@ def _say_problems(exc: Exception) -> None:
 def _private_data_dir() -> None:
     """Make the data directory private, saying on stderr (before the TUI takes the
     terminal; the log is inside the directory) when it is shared and we leave it so."""
-    from ibterm.config import data_dir
-    from ibterm.private import private_dir
+    from ibterm.config.settings import data_dir
+    from ibterm.files.private import private_dir
 
     for warning in private_dir(data_dir()):
         _say(f"ibterm: warning: {warning}")
@@ -441,8 +441,8 @@ def _load_scenario(path: Path | None):  # type: ignore[no-untyped-def]
 
 
 def _run_sim(args: argparse.Namespace) -> int:
-    from ibterm import yamlfile
-    from ibterm.logs import log_to_stderr
+    from ibterm.config import yamlfile
+    from ibterm.files.logs import log_to_stderr
     from ibterm.sim.runner import address_in_use, serve_foreground
     from ibterm.sim.server import SimServer, check_loopback
 
@@ -469,10 +469,10 @@ def _run_sim(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from ibterm import yamlfile
-    from ibterm.config import data_dir, demo_profile
+    from ibterm.config import yamlfile
+    from ibterm.config.settings import data_dir, demo_profile
     from ibterm.domain.connection import TradingMode
-    from ibterm.logs import log_to_file
+    from ibterm.files.logs import log_to_file
     from ibterm.sim.runner import SimulatorThread
 
     try:
@@ -496,9 +496,9 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_app(args: argparse.Namespace) -> int:
-    from ibterm import yamlfile
-    from ibterm.config import config_path, data_dir, load_config, select_profile
-    from ibterm.logs import log_to_file
+    from ibterm.config import yamlfile
+    from ibterm.config.settings import config_path, data_dir, load_config, select_profile
+    from ibterm.files.logs import log_to_file
 
     path = config_path()
     if not path.exists():
@@ -517,13 +517,13 @@ def _run_app(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except KeyError as exc:
         return _error(str(exc.args[0]))
-    from ibterm import checks_cli
+    from ibterm.cli import checks
 
-    warnings = checks_cli.profile_warnings(path, config)
+    warnings = checks.profile_warnings(path, config)
     for warning in warnings:
         _say(f"ibterm: warning: {warning}")
     try:
-        keymap = checks_cli.active_keymap(profile)
+        keymap = checks.active_keymap(profile)
     except yamlfile.FileProblems as exc:
         _say_problems(exc)
         return EXIT_USAGE

@@ -17,12 +17,12 @@ from typing import Annotated
 import pydantic
 from pydantic import Field
 
-from ibterm import yamlfile
+from ibterm.config import yamlfile
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.instrument import SecType
 from ibterm.domain.quote import MarketDataType
 from ibterm.domain.symbols import SymbolError, parse_symbol
-from ibterm.reference import futures_table
+from ibterm.config.reference import futures_table
 
 DEFAULT_WATCHLIST = ("AAPL", "MSFT", "IBM", "TSLA", "SPY", "QQQ", "ES", "NQ", "CL", "EUR.USD")
 

@@ -17,7 +17,7 @@ from ibterm.domain.expressions import (
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.orders import IntentKind, OrderIntent, OrderSpec, OrderType, Side
 from ibterm.domain.quote import MarketDataType, Quote
-from ibterm.keymaps import BracketArgs, LimitArgs, Macro, MarketArgs
+from ibterm.config.keymaps import BracketArgs, LimitArgs, Macro, MarketArgs
 
 
 class MacroError(ValueError):

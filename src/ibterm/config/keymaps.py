@@ -27,7 +27,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 from pydantic import Field
 
-from ibterm import yamlfile
+from ibterm.config import yamlfile
 from ibterm.domain.expressions import ExpressionError, parse_price
 from ibterm.domain.orders import Side, TimeInForce
 
@@ -240,7 +240,7 @@ def load_keymap_file(path: Path, actions: Mapping[str, ActionInfo],
 
 
 def shipped_keymap_names() -> list[str]:
-    folder = resources.files("ibterm").joinpath("keymaps")
+    folder = resources.files("ibterm.keymaps")
     return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir()
                   if p.name.endswith(".yaml"))
 
@@ -248,7 +248,7 @@ def shipped_keymap_names() -> list[str]:
 def keymap_sources(user_dir: Path) -> dict[str, tuple[str, str]]:
     """name -> (path for messages, text): shipped keymaps, then the user's (which win)."""
     found: dict[str, tuple[str, str]] = {}
-    folder = resources.files("ibterm").joinpath("keymaps")
+    folder = resources.files("ibterm.keymaps")
     for entry in folder.iterdir():
         if entry.name.endswith(".yaml"):
             found[entry.name.removesuffix(".yaml")] = (f"ibterm/keymaps/{entry.name}",

@@ -8,11 +8,11 @@ import stat
 import sys
 from pathlib import Path
 
-from ibterm import yamlfile
-from ibterm.config import Config, Profile, config_path, load_config, user_dir
+from ibterm.config import yamlfile
+from ibterm.config.settings import Config, Profile, config_path, load_config, user_dir
 from ibterm.domain.connection import TradingMode
-from ibterm.keymaps import Keymap, check_keymap, keymap_sources
-from ibterm.printable import printable
+from ibterm.config.keymaps import Keymap, check_keymap, keymap_sources
+from ibterm.cli.printable import printable
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 PAPER_PORTS = {7497: "TWS paper", 4002: "IB Gateway paper"}
@@ -65,7 +65,7 @@ def _active_profile(name: str | None = None) -> Profile | None:
 
 
 def _keys_list(profile_name: str | None = None) -> int:
-    from ibterm.keymaps import normalize_key
+    from ibterm.config.keymaps import normalize_key
     from ibterm.tui.actions import action_registry
 
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pydantic
 
-from ibterm import yamlfile
+from ibterm.config import yamlfile
 from ibterm.domain.futures import FuturesRoot, LastTradeRule
 
 
