@@ -29,13 +29,11 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from ibterm.risk import tables
 from ibterm.risk.portfolio import Row
-
-if TYPE_CHECKING:
-    from ibterm.risk.span import SpanParams
+from ibterm.risk.span import SpanParams, span_strategies
+from ibterm.risk.strategy import Strategy
 
 NEAREST = 6  # long options tried per short option (verticals, calendars, diagonals)
 NEAREST_PUTS = 6  # short puts tried per short call (straddles, strangles)
@@ -72,22 +70,6 @@ class Rates:
     @classmethod
     def from_table(cls, m: tables.RegTModel) -> Rates:
         return cls(**m.model_dump())
-
-
-@dataclass(slots=True)
-class Strategy:
-    name: str
-    underlying: str
-    account: str
-    legs: list[tuple[int, float]]  # (line, signed quantity)
-    initial: float
-    maintenance: float
-
-    def as_dict(self) -> dict[str, object]:
-        return {"name": self.name, "underlying": self.underlying, "account": self.account,
-                "legs": [{"line": line, "quantity": qty} for line, qty in self.legs],
-                "initial": round(self.initial, 2) + 0.0,  # never -0.0
-                "maintenance": round(self.maintenance, 2) + 0.0}
 
 
 @dataclass(slots=True)
@@ -159,8 +141,6 @@ def compute_margin(rows: list[Row], as_of: dt.date, rates: Rates | None = None,
     """Reg T for stock and options, a SPAN-like scan (span.py) for futures and futures
     options; `futures_margin` is (initial, maintenance) per root, overnight or intraday
     as the caller chooses; `span` a span.SpanParams (default: the shipped table)."""
-    from ibterm.risk.span import span_strategies  # span.py builds on this module
-
     rates = rates or Rates()
     result = MarginResult(long_premium=long_premium(rows, as_of, rates))
     groups: dict[tuple[str, str], list[Row]] = {}

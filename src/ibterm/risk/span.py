@@ -28,9 +28,9 @@ import numpy as np
 
 from ibterm.risk import tables
 from ibterm.risk.pricing import implied_vols, scenario_values
+from ibterm.risk.strategy import Strategy
 
 if TYPE_CHECKING:
-    from ibterm.risk.margin import Strategy
     from ibterm.risk.portfolio import Row
 
 
@@ -71,8 +71,6 @@ def scan_range(rows: list[Row], margin: tuple[float, float] | None,
 def span_strategies(symbol: str, account: str, rows: list[Row], as_of: dt.date, rate: float,
                     margin: tuple[float, float] | None,
                     params: SpanParams | None = None) -> list[Strategy]:
-    from ibterm.risk.margin import Strategy
-
     params = params or SpanParams()
     frac, maint_per, ratio = scan_range(rows, margin, params)
     n = params.scan_steps
