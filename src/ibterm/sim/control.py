@@ -19,15 +19,15 @@ import ipaddress
 import json
 import logging
 import os
+from collections.abc import Sequence
 from http import HTTPStatus
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import pydantic
 
-from ibterm.sim.faults import FAULT_NAMES, parse_fault
-
-if TYPE_CHECKING:
-    from ibterm.sim.server import SimServer
+from ibterm.sim.faults import FAULT_NAMES, FaultTarget, parse_fault
+from ibterm.sim.orders import OrderEngine
+from ibterm.sim.world import World
 
 log = logging.getLogger("ibterm.sim.control")
 
@@ -40,6 +40,31 @@ TOKEN_ENV = "IBTERM_SIM_CONTROL_TOKEN"
 _SINGLE_HEADERS = frozenset({"host", "origin", "authorization", "content-length"})
 
 
+class Peer(Protocol):
+    @property
+    def client_id(self) -> int | None: ...
+
+
+class Controlled(FaultTarget, Protocol):
+    """What the endpoint reads and acts on: `SimServer` implements it, so the endpoint
+    sits below the server it answers for."""
+
+    host: str
+    port: int
+    control_token: str | None
+    handshake_timeout: float
+    hold_until: float
+    reply_delay: float
+    next_order_rejection: tuple[int, str] | None
+
+    @property
+    def world(self) -> World: ...
+    @property
+    def orders(self) -> OrderEngine: ...
+    @property
+    def connections(self) -> Sequence[Peer]: ...
+
+
 class ControlError(Exception):
     def __init__(self, status: HTTPStatus, message: str):
         super().__init__(message)
@@ -47,7 +72,7 @@ class ControlError(Exception):
         self.message = message
 
 
-def status(server: SimServer) -> dict[str, Any]:
+def status(server: Controlled) -> dict[str, Any]:
     loop = asyncio.get_running_loop()
     rejection = server.next_order_rejection
     return {
@@ -65,7 +90,7 @@ def status(server: SimServer) -> dict[str, Any]:
     }
 
 
-def orders(server: SimServer) -> list[dict[str, Any]]:
+def orders(server: Controlled) -> list[dict[str, Any]]:
     """Every order the simulator holds, working or done, oldest first."""
     out = []
     for o in sorted(server.orders.orders.values(), key=lambda o: o.perm_id):
@@ -87,7 +112,7 @@ def check_token(token: str) -> str:
     return token
 
 
-def _authorized(server: SimServer, headers: dict[str, str]) -> bool:
+def _authorized(server: Controlled, headers: dict[str, str]) -> bool:
     if server.control_token is None:
         return True
     scheme, _, given = headers.get("authorization", "").partition(" ")
@@ -125,7 +150,7 @@ def loopback_host(value: str) -> bool:
         return False
 
 
-def _route(server: SimServer, method: str, path: str, body: bytes,
+def _route(server: Controlled, method: str, path: str, body: bytes,
            headers: dict[str, str]) -> tuple[HTTPStatus, Any]:
     # Browsers name the page's origin; scripts and curl do not. A web page must not reach
     # a simulator on the trader's machine, not even its GET routes.
@@ -231,7 +256,7 @@ async def _read_request(reader: asyncio.StreamReader,
     return method, target.split("?", 1)[0], headers, body[:length]
 
 
-async def serve(server: SimServer, reader: asyncio.StreamReader,
+async def serve(server: Controlled, reader: asyncio.StreamReader,
                 writer: asyncio.StreamWriter, first: bytes,
                 deadline: float | None = None) -> None:
     """Answer one request, then close (every answer says `Connection: close`). The

@@ -9,19 +9,30 @@ fires (`at`, seconds after the simulator starts) and optionally how often it rep
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal, Protocol
 
 import pydantic
 from pydantic import Field
 
-if TYPE_CHECKING:
-    from ibterm.sim.server import SimServer
+
+class FaultTarget(Protocol):
+    """The fault API a fault acts on: `SimServer` implements it. Defined here, below the
+    server, so that the scenario's schedule and the control endpoint never import it."""
+
+    def drop(self, client_id: int | None = None) -> int: ...
+    def restart(self) -> int: ...
+    def connectivity(self, code: int) -> None: ...
+    def stall(self, seconds: float) -> None: ...
+    def delay(self, seconds: float) -> None: ...
+    def bad_tick(self, con_id: int, factor: float = 10.0, crossed: bool = False) -> None: ...
+    def reject_next_order(self, code: int = 201, message: str = ...) -> None: ...
+    def con_id_of(self, symbol: str) -> int: ...
 
 
 class _Fault(pydantic.BaseModel):
     model_config = pydantic.ConfigDict(extra="forbid", frozen=True)
 
-    def apply(self, server: SimServer) -> object:
+    def apply(self, server: FaultTarget) -> object:
         raise NotImplementedError
 
 
@@ -29,14 +40,14 @@ class Drop(_Fault):
     fault: Literal["drop"]
     client_id: int | None = Field(None, description="only this client; default every one")
 
-    def apply(self, server: SimServer) -> object:
+    def apply(self, server: FaultTarget) -> object:
         return {"dropped": server.drop(self.client_id)}
 
 
 class Restart(_Fault):
     fault: Literal["restart"]
 
-    def apply(self, server: SimServer) -> object:
+    def apply(self, server: FaultTarget) -> object:
         return {"dropped": server.restart()}
 
 
@@ -44,7 +55,7 @@ class Connectivity(_Fault):
     fault: Literal["connectivity"]
     code: Literal[1100, 1101, 1102]
 
-    def apply(self, server: SimServer) -> object:
+    def apply(self, server: FaultTarget) -> object:
         server.connectivity(self.code)
         return None
 
@@ -53,7 +64,7 @@ class Stall(_Fault):
     fault: Literal["stall"]
     seconds: float = Field(ge=0, le=3600)
 
-    def apply(self, server: SimServer) -> object:
+    def apply(self, server: FaultTarget) -> object:
         server.stall(self.seconds)
         return None
 
@@ -62,7 +73,7 @@ class Delay(_Fault):
     fault: Literal["delay"]
     seconds: float = Field(ge=0, le=3600, description="0 ends the delay")
 
-    def apply(self, server: SimServer) -> object:
+    def apply(self, server: FaultTarget) -> object:
         server.delay(self.seconds)
         return None
 
@@ -73,7 +84,7 @@ class BadTick(_Fault):
     factor: float = Field(10.0, gt=0, description="the wrong price is last x factor")
     crossed: bool = Field(False, description="a bid above the ask instead of a wild last")
 
-    def apply(self, server: SimServer) -> object:
+    def apply(self, server: FaultTarget) -> object:
         server.bad_tick(server.con_id_of(self.symbol), self.factor, self.crossed)
         return None
 
@@ -85,7 +96,7 @@ class RejectNextOrder(_Fault):
     message: str = Field("Order rejected - reason:simulated rejection", max_length=2000,
                          pattern=r"^[^\x00]*$")
 
-    def apply(self, server: SimServer) -> object:
+    def apply(self, server: FaultTarget) -> object:
         server.reject_next_order(self.code, self.message)
         return None
 

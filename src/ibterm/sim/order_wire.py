@@ -5,10 +5,10 @@ client.placeOrder and decoder.openOrder/completedOrder field for field."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 from ibterm.domain.instrument import Instrument
 from ibterm.sim.contracts import ContractQuery
+from ibterm.sim.order_records import MarginState, OrderRequest, OrderView
 from ibterm.sim.protocol import encode
 
 UNSET_DOUBLE = 1.7976931348623157e308
@@ -16,28 +16,6 @@ UNSET_DOUBLE = 1.7976931348623157e308
 
 class UnsupportedOrder(ValueError):
     """A well-formed order using a feature the simulator does not implement."""
-
-
-@dataclass(frozen=True, slots=True)
-class OrderRequest:
-    order_id: int
-    contract: ContractQuery
-    action: str
-    quantity: float
-    order_type: str
-    limit: float | None
-    aux: float | None
-    tif: str
-    oca_group: str
-    account: str
-    order_ref: str
-    transmit: bool
-    parent_id: int
-    outside_rth: bool
-    oca_type: int
-    trail_stop_price: float | None
-    trailing_percent: float | None
-    what_if: bool
 
 
 class _Reader:
@@ -126,19 +104,6 @@ def parse_place_order(fields: list[str]) -> OrderRequest:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class MarginState:
-    """What a what-if answer carries, as IB sends it (strings of numbers)."""
-
-    init_before: float
-    maint_before: float
-    ewl_before: float
-    init_after: float
-    maint_after: float
-    ewl_after: float
-    commission: float
-
-
 def _num(value: float | None) -> object:
     return "" if value is None else value
 
@@ -148,32 +113,6 @@ def _contract11(inst: Instrument) -> tuple[object, ...]:
     return (inst.con_id, inst.symbol, inst.sec_type.value, inst.expiry, inst.strike,
             inst.right.value if inst.right else "", mult, inst.exchange, inst.currency,
             inst.local_symbol, inst.trading_class)
-
-
-@dataclass(frozen=True, slots=True)
-class OrderView:
-    """The parts of an order the messages report."""
-
-    order_id: int
-    client_id: int
-    perm_id: int
-    parent_id: int
-    account: str
-    action: str
-    quantity: float
-    order_type: str
-    limit: float | None
-    aux: float | None
-    tif: str
-    oca_group: str
-    oca_type: int
-    order_ref: str
-    outside_rth: bool
-    trail_stop_price: float | None
-    trailing_percent: float | None
-    what_if: bool
-    status: str
-    filled: float
 
 
 def open_order(o: OrderView, inst: Instrument, margin: MarginState | None = None) -> bytes:

@@ -30,7 +30,7 @@ from ibterm.domain.ticks import on_tick, round_to_tick
 from ibterm.sim.accounts import SimAccount
 from ibterm.sim.commissions import commission
 from ibterm.sim.market import Book, Market
-from ibterm.sim.order_wire import MarginState, OrderRequest, OrderView
+from ibterm.sim.order_records import MarginState, OrderRequest, OrderView
 from ibterm.sim.world import SimInstrument, World
 
 ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT", "TRAIL"})

@@ -11,11 +11,11 @@ from enum import Enum
 from pathlib import Path
 
 from ibterm.config import yamlfile
+from ibterm.config.reference import futures_table
 from ibterm.domain.calendar import fridays_after, third_friday
 from ibterm.domain.futures import FuturesRoot
 from ibterm.domain.instrument import Instrument, InstrumentSpec, Right, SecType
 from ibterm.domain.symbols import SymbolError, parse_symbol
-from ibterm.config.reference import futures_table
 from ibterm.sim.faults import BadTick
 from ibterm.sim.scenario import InstrumentDef, Scenario
 
@@ -93,8 +93,6 @@ class World:
 def derived_con_id(key: str) -> int:
     """Stable across runs and machines (crc32, not Python's salted hash)."""
     return 100_000_000 + zlib.crc32(key.encode()) % 800_000_000
-
-
 
 
 def _occ_symbol(symbol: str, expiry: str, right: Right, strike: float) -> str:
