@@ -8,11 +8,11 @@ import stat
 import sys
 from pathlib import Path
 
+from ibterm.cli.printable import printable
 from ibterm.config import yamlfile
+from ibterm.config.keymaps import Keymap, check_keymap, keymap_sources
 from ibterm.config.settings import Config, Profile, config_path, load_config, user_dir
 from ibterm.domain.connection import TradingMode
-from ibterm.config.keymaps import Keymap, check_keymap, keymap_sources
-from ibterm.cli.printable import printable
 
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 PAPER_PORTS = {7497: "TWS paper", 4002: "IB Gateway paper"}

@@ -176,10 +176,10 @@ def _run_risk(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from ibterm.config.reference import futures_table
+    from ibterm.config.yamlfile import FileProblems
     from ibterm.risk.portfolio import MAX_NOTIONAL, PortfolioErrors, read_portfolio
     from ibterm.risk.report import analyse, print_report
     from ibterm.risk.settings import load_settings
-    from ibterm.config.yamlfile import FileProblems
 
     if not -0.05 <= args.rate <= 0.5:
         return _error(f"--rate {args.rate} is not a plausible rate (a decimal: 0.04)")
@@ -203,8 +203,9 @@ def _run_risk(args: argparse.Namespace) -> int:
             analysis = analyse(portfolio.rows, as_of, args.rate, settings,
                                accounts=portfolio.has_accounts, equity=args.equity)
     except PortfolioErrors as exc:
-        for line in exc.lines:
-            _say(line if line.startswith(str(args.positions)) else f"{args.positions}:{line}")
+        for message in exc.lines:
+            _say(message if message.startswith(str(args.positions))
+                 else f"{args.positions}:{message}")
         return EXIT_USAGE
     bad = [*_non_finite(analysis.report, ()),
            *_non_finite({"correlated_worst_loss": analysis.correlated_worst_loss,

@@ -208,12 +208,11 @@ def check_keymap(located: yamlfile.Located, path: str, actions: Mapping[str, Act
             args = args_model.model_validate(m.args)
         except pydantic.ValidationError as exc:
             for error in exc.errors():
-                loc = ("macros", i, "args", *error["loc"])
                 field = ".".join(str(p) for p in error["loc"]) or "args"
                 message = error["msg"].removeprefix("Value error, ")
                 if error["type"] == "extra_forbidden":
                     message = f"{m.action} takes no argument {field!r}"
-                at(loc, f"macro {m.action}: {field}: {message}")
+                at(("macros", i, "args", *error["loc"]), f"macro {m.action}: {field}: {message}")
             continue
         macros.append(Macro(key, m.action, args))
     for scope, by_key in effective.items():

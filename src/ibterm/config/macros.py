@@ -7,6 +7,7 @@ pipeline as the ticket (checks, confirmation per profile, throttle, journal).
 
 from __future__ import annotations
 
+from ibterm.config.keymaps import BracketArgs, LimitArgs, Macro, MarketArgs
 from ibterm.domain.expressions import (
     ExpressionError,
     PriceExpr,
@@ -17,7 +18,6 @@ from ibterm.domain.expressions import (
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.orders import IntentKind, OrderIntent, OrderSpec, OrderType, Side
 from ibterm.domain.quote import MarketDataType, Quote
-from ibterm.config.keymaps import BracketArgs, LimitArgs, Macro, MarketArgs
 
 
 class MacroError(ValueError):

@@ -18,11 +18,11 @@ import pydantic
 from pydantic import Field
 
 from ibterm.config import yamlfile
+from ibterm.config.reference import futures_table
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.instrument import SecType
 from ibterm.domain.quote import MarketDataType
 from ibterm.domain.symbols import SymbolError, parse_symbol
-from ibterm.config.reference import futures_table
 
 DEFAULT_WATCHLIST = ("AAPL", "MSFT", "IBM", "TSLA", "SPY", "QQQ", "ES", "NQ", "CL", "EUR.USD")
 

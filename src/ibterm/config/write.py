@@ -11,6 +11,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from ibterm.config import yamlfile
+
+
 def save_watchlist(path: Path, profile: str, symbols: list[str]) -> None:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True

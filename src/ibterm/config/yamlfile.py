@@ -26,7 +26,11 @@ from typing import Any, TypeVar
 import pydantic
 import yaml
 
+# A location as pydantic reports it: str keys and int indexes.
 Loc = tuple[str | int, ...]
+# A path into the parsed file: its keys are whatever YAML allows (a date, a float), though
+# only a path of str and int parts is ever looked up, by a Loc.
+KeyPath = tuple[Hashable, ...]
 M = TypeVar("M", bound=pydantic.BaseModel)
 
 MAX_CHARS = 1_000_000  # the largest shipped file is 5 KB; a scenario with every
@@ -76,7 +80,7 @@ class _BoundedLoader(yaml.SafeLoader):
         self._alias_nodes = 0
         self._sizes: dict[int, int] = {}  # id(node) -> values in it once expanded
 
-    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
         if self.check_event(yaml.AliasEvent):
             event = self.peek_event()
             target = self.anchors.get(event.anchor)
@@ -91,13 +95,13 @@ class _BoundedLoader(yaml.SafeLoader):
                     raise _Refused(event.start_mark,
                                    f"aliases expand to more than {MAX_ALIAS_NODES:,} values "
                                    "(refused: an alias bomb?)")
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
                 raise _Refused(self.peek_event().start_mark,
                                f"nested more than {MAX_DEPTH} levels deep")
-            node: yaml.Node = super().compose_node(parent, index)
+            node = super().compose_node(parent, index)
         finally:
             self._depth -= 1
         size = 1
@@ -114,8 +118,8 @@ class Located:
     """Parsed YAML data and where each value (by path) and each key starts."""
 
     data: Any
-    values: dict[Loc, tuple[int, int]]
-    keys: dict[Loc, tuple[int, int]]
+    values: dict[KeyPath, tuple[int, int]]
+    keys: dict[KeyPath, tuple[int, int]]
 
     def where(self, loc: Loc) -> tuple[int, int]:
         """The position of the deepest part of `loc` that exists in the file."""
@@ -171,7 +175,8 @@ def parse(text: str, path: str) -> Located:
     return located
 
 
-def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: Loc, out: Located, path: str) -> Any:
+def _build(loader: yaml.SafeLoader, node: yaml.Node, loc: KeyPath, out: Located,
+           path: str) -> Any:
     out.values[loc] = _mark(node)
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}

@@ -89,6 +89,7 @@ def parse_price(text: str) -> PriceExpr:
             base = float(token) if token.type == "NUMBER" else str(token).lower()
         else:
             sign, number, *unit = child.children
+            assert isinstance(number, Token)
             amount = float(number)
             suffix = str(unit[0]).lower() if unit else ""
             kind = "percent" if suffix == "%" else ("ticks" if suffix.startswith("t")
