@@ -115,8 +115,11 @@ def liquidation(rows: list[Row], equity: float, as_of: dt.date, rate: float = DE
     for r in priced:
         by_symbol.setdefault(r.symbol, []).append(r)
     parts = {symbol: _Part(mine, as_of, rate, margin) for symbol, mine in by_symbol.items()}
-    found = [_search(symbol, lambda m, part=parts[symbol]: excess + part.change(m), params)
-             for symbol in sorted(parts)]
+
+    def excess_at(part: _Part) -> Callable[[float], float]:
+        return lambda m: excess + part.change(m)
+
+    found = [_search(symbol, excess_at(parts[symbol]), params) for symbol in sorted(parts)]
     # The correlated view moves every equity-like row at once. Margin adds up over
     # underlyings, so an underlying whose rows all move reuses its own figures.
     together: list[_Part] = []

@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import polars as pl
+from numpy.typing import ArrayLike
 
 _P = 0.2316419
 _B = (0.319381530, -0.356563782, 1.781477937, -1.821255978, 1.330274429)
@@ -43,7 +44,8 @@ def norm_cdf(x: Array) -> Array:
 
 
 def norm_pdf(x: Array) -> Array:
-    return np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    out: Array = np.exp(-0.5 * x * x) * _INV_SQRT_2PI
+    return out
 
 
 # 26.2.17 as a polynomial in u = 1 / (1/p + |x|) (= p t), with 1/sqrt(2 pi) folded in.
@@ -91,10 +93,11 @@ def _f(a: object, n: int) -> Array:
     return np.broadcast_to(np.asarray(a, dtype=float), (n,))
 
 
-def scenario_values(spot: Array, strike: Array, years: Array, vol: Array, rate: Array,
-                    carry: Array, is_call: Array, moves: Sequence[float] | Array,
-                    shifts: Sequence[float] | Array, weight: Array | None = None,
-                    absolute_vol: bool = False, out: Array | None = None) -> Array:
+def scenario_values(spot: ArrayLike, strike: ArrayLike, years: ArrayLike, vol: ArrayLike,
+                    rate: ArrayLike, carry: ArrayLike, is_call: ArrayLike,
+                    moves: Sequence[float] | Array, shifts: Sequence[float] | Array,
+                    weight: ArrayLike | None = None, absolute_vol: bool = False,
+                    out: Array | None = None) -> Array:
     """values[i, j]: row i's option value (times weight[i]) with its spot moved by
     moves[j] (spot x (1 + move)) and its volatility shifted by shifts[j] (sigma x
     (1 + shift), or sigma + shift when absolute_vol). Written into `out` when given."""

@@ -31,7 +31,7 @@ def _default(name: str):  # type: ignore[no-untyped-def]
 @dataclass(frozen=True, slots=True)
 class StressParams:
     scans: dict[str, tuple[float, float]] = field(
-        default_factory=lambda: dict(tables.shipped().stress.scans))
+        default_factory=lambda: dict(tables.shipped().stress.scans.items()))
     points_each_side: int = _default("points_each_side")
     vol_shifts: tuple[float, ...] = _default("vol_shifts")  # relative: sigma x (1 + shift)
     min_per_contract: float = _default("min_per_contract")  # x multiplier, per contract
@@ -41,8 +41,9 @@ class StressParams:
 
     @classmethod
     def from_table(cls, m: tables.StressModel) -> StressParams:
-        return cls(dict(m.scans), m.points_each_side, tuple(m.vol_shifts), m.min_per_contract,
-                   m.vol_shift_mode, m.correlated_scan, tuple(m.correlated_classes))
+        return cls(dict(m.scans.items()), m.points_each_side, tuple(m.vol_shifts),
+                   m.min_per_contract, m.vol_shift_mode, m.correlated_scan,
+                   tuple(m.correlated_classes))
 
 
 @dataclass(slots=True)
@@ -63,25 +64,26 @@ def positions_frame(rows: list[Row], as_of: dt.date, rate: float) -> pl.DataFram
     volatility implied from its price (PortfolioErrors when none reproduces it)."""
     n = len(rows)
     expiries = [r.expiry for r in rows]
-    years_of = {e: (e - as_of).days / 365.0 for e in set(expiries) if e is not None}
+    years_of: dict[dt.date | None, float] = {e: (e - as_of).days / 365.0
+                                             for e in set(expiries) if e is not None}
     years_of[None] = 0.0
     # Plain comprehensions into np.fromiter: the fastest way from row objects to arrays.
     option = np.fromiter([r.sec_type in _OPTIONS for r in rows], bool, n)
     iv = pl.Series("iv", [r.iv for r in rows], dtype=pl.Float64)
-    strike = np.fromiter([r.strike for r in rows], float, n)
+    strike = np.fromiter([r.strike for r in rows], np.float64, n)
     cols: dict[str, object] = {
         "line": np.fromiter([r.line for r in rows], np.int64, n),
         "underlying": [r.symbol for r in rows],
         "index_class": [r.index_class for r in rows],
         "option": option,
-        "qty": np.fromiter([r.quantity for r in rows], float, n),
-        "mult": np.fromiter([r.multiplier for r in rows], float, n),
-        "price": np.fromiter([r.price for r in rows], float, n),
-        "spot": np.fromiter([r.underlying_price for r in rows], float, n),
+        "qty": np.fromiter([r.quantity for r in rows], np.float64, n),
+        "mult": np.fromiter([r.multiplier for r in rows], np.float64, n),
+        "price": np.fromiter([r.price for r in rows], np.float64, n),
+        "spot": np.fromiter([r.underlying_price for r in rows], np.float64, n),
         "strike": np.where(strike > 0, strike, 1.0),  # stock rows: any positive number
-        "years": np.fromiter([years_of[e] for e in expiries], float, n),
+        "years": np.fromiter([years_of[e] for e in expiries], np.float64, n),
         "iv": iv,
-        "carry_yield": np.fromiter([r.div_yield for r in rows], float, n),
+        "carry_yield": np.fromiter([r.div_yield for r in rows], np.float64, n),
         "is_call": np.fromiter([r.right == "C" for r in rows], bool, n),
         "black76": np.fromiter([r.sec_type == "FOP" for r in rows], bool, n),
         "rate": np.full(n, float(rate)),
@@ -90,7 +92,7 @@ def positions_frame(rows: list[Row], as_of: dt.date, rate: float) -> pl.DataFram
     vol = np.where(option, iv_values, 0.0)
     need = option & np.isnan(iv_values)
     if need.any():
-        c: dict[str, np.ndarray] = {k: v[need] for k, v in cols.items()  # type: ignore[index]
+        c: dict[str, np.ndarray] = {k: v[need] for k, v in cols.items()
                                     if isinstance(v, np.ndarray)}
         implied = implied_vols(c["spot"], c["strike"], c["years"], c["rate"],
                                carry_of(c["rate"], c["carry_yield"], c["black76"]),
@@ -120,7 +122,7 @@ class _Part:
     is_call: np.ndarray
 
     def take(self, mask: np.ndarray) -> _Part:
-        return _Part(*(getattr(self, f)[mask] for f in _Part.__slots__))  # type: ignore
+        return _Part(*(getattr(self, f)[mask] for f in _Part.__slots__))
 
 
 def _book(frame: pl.DataFrame, correlated: tuple[str, ...]
