@@ -1,0 +1,116 @@
+"""Start-up: `ibterm demo` to its first quote on screen, read from a real terminal (tmux).
+
+Each run starts the real command in a fresh tmux session (120x40) and reads the screen
+every 10 ms until a watchlist row shows a price. The baseline, timed the same way in the
+same run, is the smallest Textual app that paints one line: what the interpreter, Textual
+and the terminal cost before ibterm does anything. Printed: every run, min/median/max of
+both, the median ratio, and where the import time goes (`python -X importtime` of what the
+demo imports before its first frame, self time summed by package).
+
+Run: make bench   (or python bench/startup.py --runs 3)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMEOUT = 20.0
+# A watchlist row with a number in its Bid column: the first quote has been drawn.
+FIRST_QUOTE = re.compile(r"│ AAPL\s+\d[\d,]*\.\d+")
+BASELINE_READY = re.compile(r"baseline 1\.00")
+BASELINE_APP = """
+from textual.app import App
+from textual.widgets import Static
+class Baseline(App):
+    def compose(self):
+        yield Static("baseline 1.00")
+Baseline().run()
+"""
+# What `ibterm demo` imports before its first frame (the app, the broker, the simulator).
+DEMO_IMPORTS = "import ibterm.cli.main, ibterm.tui.app, ibterm.sim.runner"
+
+
+def _time_to_screen(command: list[str], ready: re.Pattern[str], env: dict[str, str]) -> float:
+    session = f"ibterm-startup-{os.getpid()}"
+    shell = " ".join(f"'{part}'" for part in command)
+    start = time.perf_counter()
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
+                    *[arg for key, value in env.items() for arg in ("-e", f"{key}={value}")],
+                    shell], check=True)
+    try:
+        while time.perf_counter() - start < TIMEOUT:
+            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+                                    capture_output=True, text=True).stdout
+            if ready.search(screen):
+                return time.perf_counter() - start
+            time.sleep(0.01)
+        raise RuntimeError(f"{command[0]}: nothing on screen after {TIMEOUT:.0f} s")
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def _import_breakdown(top: int) -> tuple[float, list[tuple[str, float]]]:
+    """Self import time by package: ibterm's by subpackage, others by top-level name."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", DEMO_IMPORTS],
+                            capture_output=True, text=True, check=True)
+    by_package: dict[str, float] = defaultdict(float)
+    for line in result.stderr.splitlines():
+        match = re.match(r"import time:\s+(\d+) \|\s+\d+ \|( *)(\S+)", line)
+        if not match:
+            continue
+        name = match.group(3)
+        parts = name.split(".")
+        key = ".".join(parts[:2]) if parts[0] == "ibterm" else parts[0]
+        by_package[key] += int(match.group(1)) / 1e6
+    total = sum(by_package.values())
+    return total, sorted(by_package.items(), key=lambda kv: -kv[1])[:top]
+
+
+def _summary(name: str, times: list[float]) -> str:
+    runs = " ".join(f"{t:.2f}" for t in times)
+    return (f"  {name:<9} min {min(times):.2f} s  median {statistics.median(times):.2f} s  "
+            f"max {max(times):.2f} s   runs: {runs}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=7)
+    args = parser.parse_args()
+    if shutil.which("tmux") is None:
+        print("startup: tmux is not installed; skipped")
+        return
+    with tempfile.TemporaryDirectory() as home:
+        # A fresh user: no config, no journal, the default theme and keymap.
+        env = {"IBTERM_DATA_DIR": f"{home}/data", "IBTERM_CONFIG": f"{home}/none.yaml",
+               "XDG_CONFIG_HOME": f"{home}/config", "TERM": "xterm-256color",
+               # tmux starts commands with its server's environment: pass on a checkout's.
+               **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
+        baseline, demo = [], []
+        for _ in range(args.runs):  # interleaved: both see the same machine load
+            baseline.append(_time_to_screen([sys.executable, "-c", BASELINE_APP],
+                                            BASELINE_READY, env))
+            demo.append(_time_to_screen([sys.executable, "-m", "ibterm", "demo"], FIRST_QUOTE, env))
+    print("Start-up to the first quote on screen (tmux 120x40):")
+    print(_summary("demo", demo))
+    print(_summary("baseline", baseline))
+    ratio = statistics.median(demo) / statistics.median(baseline)
+    print(f"  demo / baseline (medians): {ratio:.2f}   target: demo median under 2 s")
+    total, rows = _import_breakdown(top=12)
+    print(f"Import time of the demo's modules (self, by package): {total * 1000:.0f} ms")
+    for name, seconds in rows:
+        print(f"  {name:<22} {seconds * 1000:7.1f} ms")
+
+
+if __name__ == "__main__":
+    main()
