@@ -33,9 +33,9 @@ from ib_async import IB, Contract
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Profile
 from ibterm.domain.connection import ConnectionState, TradingMode
-from ibterm.sim import messages as m
 from ibterm.sim.scenario import AccountDef, InstrumentDef, Scenario
 from ibterm.sim.server import SimServer
+from ibterm.sim.wire import market_data as m
 from ibterm.tui.app import IbtermApp
 
 SYMBOLS = [f"S{i:03d}" for i in range(100)]

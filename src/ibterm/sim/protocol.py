@@ -72,6 +72,7 @@ class FrameDecoder:
         as the 4-byte header is in: an oversized frame is refused, never buffered."""
         messages: list[list[str]] = []
         buf = self._buffer
+        view: bytes | bytearray
         if buf:
             buf += data
             view = buf

@@ -16,34 +16,32 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 from ibterm.sim import control
-from ibterm.sim import messages as m
-from ibterm.sim.accounts import ACCOUNT_KEYS, SimAccount
-from ibterm.sim.contracts import ContractQuery, match
-from ibterm.sim.market import Book, Market
-from ibterm.sim.order_wire import (
-    UnsupportedOrder,
-    commission_report,
-    completed_order,
-    exec_details,
-    open_order,
-    order_status,
-    parse_place_order,
-)
-from ibterm.sim.orders import Fill, OrderEngine, OrderEvents, Rejection, SimOrder
+from ibterm.sim.accounts import SimAccount
+from ibterm.sim.market import Market
+from ibterm.sim.orders import OrderEngine, OrderEvents
 from ibterm.sim.protocol import (
     API_PREFIX,
     MAX_CLIENT_FRAME,
+    MIN_SERVED_VERSION,
     FrameDecoder,
     FrameError,
-    encode,
     negotiate,
     parse_version_range,
 )
+from ibterm.sim.requests.accounts import AccountDesk
+from ibterm.sim.requests.contracts import ContractDesk
+from ibterm.sim.requests.desk import handlers, serves
+from ibterm.sim.requests.market_data import MarketDataDesk
+from ibterm.sim.requests.orders import OrderDesk
 from ibterm.sim.scenario import MarketSession, Scenario
-from ibterm.sim.world import SimInstrument, build_world, find_instrument
+from ibterm.sim.wire.errors import ERROR
+from ibterm.sim.wire.fields import int_at, request_id
+from ibterm.sim.wire.orders import NEXT_VALID_ID
+from ibterm.sim.wire.session import CURRENT_TIME, REQ_CURRENT_TIME, SERVER_HELLO, START_API
+from ibterm.sim.wire.unserved import unserved
+from ibterm.sim.world import build_world, find_instrument
 
 log = logging.getLogger("ibterm.sim")
 
@@ -53,33 +51,6 @@ MAX_WRITE_BUFFER = 32 * 1024 * 1024
 # connection still mid-handshake after this long is a port scan or an attack, and would
 # otherwise hold a socket and a buffer forever. Above ib_async's own 4 s connect timeout.
 HANDSHAKE_TIMEOUT = 5.0
-LIVE, FROZEN, DELAYED, DELAYED_FROZEN = 1, 2, 3, 4
-
-# Where the request id sits in messages the simulator does not serve, so the error
-# reaches the request that waits for it (ib_async keys futures by request id).
-_UNSUPPORTED_REQ_ID_INDEX = {
-    10: 2, 20: 1, 21: 2, 22: 2, 50: 2, 52: 2, 54: 2, 55: 2, 74: 2, 81: 1, 83: 1,
-    84: 1, 86: 1, 87: 1, 88: 1, 96: 1, 97: 1, 100: 1, 102: 1, 104: 1,
-}
-_UNSUPPORTED_NAMES = {
-    10: "market depth", 20: "historical data", 21: "option exercise", 22: "scanner",
-    50: "real-time bars", 52: "fundamental data", 54: "implied volatility calculation",
-    55: "option price calculation", 74: "positions by model", 81: "symbol search",
-    83: "SMART components", 84: "news articles", 86: "historical news",
-    87: "head timestamps", 88: "histogram data", 96: "historical ticks",
-    97: "tick-by-tick data", 100: "WSH metadata", 102: "WSH event data", 104: "user info",
-}
-
-
-def exec_filter_time(text: str) -> dt.datetime | None:
-    """An execution filter's time: `yyyymmdd-hh:mm:ss` (UTC) or `yyyymmdd hh:mm:ss`
-    (the simulator's zone is UTC), optionally followed by ` UTC`; None when empty."""
-    text = text.strip().removesuffix(" UTC").removesuffix(" GMT")
-    if not text:
-        return None
-    return dt.datetime.strptime(text.replace("-", " ", 1), "%Y%m%d %H:%M:%S").replace(
-        tzinfo=dt.UTC)
-
 
 def check_loopback(host: str) -> str:
     """Return `host` if it is a loopback IP address; raise ValueError otherwise."""
@@ -90,14 +61,6 @@ def check_loopback(host: str) -> str:
     if not address.is_loopback:
         raise ValueError(f"refusing to listen on {host}: only loopback addresses are allowed")
     return host
-
-
-@dataclass(slots=True)
-class Subscription:
-    con_id: int
-    delayed: bool
-    streaming: bool
-    sent: dict[int, float] = field(default_factory=dict)
 
 
 class SimServer:
@@ -277,7 +240,7 @@ class SimServer:
             raise ValueError(f"connectivity code {code} is not 1100, 1101 or 1102")
         for conn in list(self.connections):
             if conn.ready:  # mid-handshake it would be read as the handshake's answer
-                conn.send(m.error(-1, code, texts[code]))
+                conn.error(-1, code, texts[code])
 
     def stall(self, seconds: float) -> None:
         """Answer nothing for `seconds`; what was due then arrives at once. A new stall
@@ -316,9 +279,15 @@ class SimServer:
         return self.accounts[account].values(self.world, self.market)
 
 
-class ClientConnection:
+class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk):
+    """One client's socket: the transport (stalls, delays, a bounded write buffer), the
+    handshake and the dispatch of each request to its family's desk (requests/)."""
+
+    server: SimServer  # the desks see it as a Venue; the core needs the rest
+
     def __init__(self, server: SimServer, reader: asyncio.StreamReader,
                  writer: asyncio.StreamWriter):
+        super().__init__()
         self.server = server
         self.reader = reader
         self.writer = writer
@@ -329,49 +298,12 @@ class ClientConnection:
         self.version = 0
         self.client_id: int | None = None
         self.ready = False
-        self.data_type = LIVE
-        self.quotes: dict[int, Subscription] = {}
-        self.account_subs: dict[str, dict[str, str]] = {}
-        self.multi_subs: dict[int, list[tuple[str, dict[str, str]]]] = {}
-        self.summary_subs: dict[int, tuple[set[str], dict[tuple[str, str], str]]] = {}
-        self.pnl_subs: dict[int, str] = {}
-        self.pnl_single_subs: dict[int, tuple[str, int]] = {}
-        self.positions_sub = False
         self._closed = False
         self._held: deque[tuple[float, bytes]] = deque()
         self._pump: asyncio.Task[None] | None = None
         self._pace: list[float] = []  # arrival times of the last second's messages
         self._handshake_timer: asyncio.TimerHandle | None = None
         self._partial_timer: asyncio.TimerHandle | None = None
-        self._handlers: dict[int, Callable[[list[str]], None]] = {
-            m.REQ_MKT_DATA: self._req_mkt_data,
-            m.CANCEL_MKT_DATA: self._cancel_mkt_data,
-            m.PLACE_ORDER: self._place_order,
-            m.CANCEL_ORDER: self._cancel_order,
-            m.REQ_OPEN_ORDERS: lambda f: self._req_open_orders(all_clients=False),
-            m.REQ_ALL_OPEN_ORDERS: lambda f: self._req_open_orders(all_clients=True),
-            m.REQ_AUTO_OPEN_ORDERS: lambda f: None,
-            m.REQ_GLOBAL_CANCEL: self._req_global_cancel,
-            m.REQ_COMPLETED_ORDERS: self._req_completed_orders,
-            m.REQ_EXECUTIONS: self._req_executions,
-            m.REQ_ACCOUNT_UPDATES: self._req_account_updates,
-            m.REQ_ACCOUNT_UPDATES_MULTI: self._req_account_updates_multi,
-            m.CANCEL_ACCOUNT_UPDATES_MULTI: lambda f: self.multi_subs.pop(int(f[2]), None),
-            m.REQ_ACCOUNT_SUMMARY: self._req_account_summary,
-            m.CANCEL_ACCOUNT_SUMMARY: lambda f: self.summary_subs.pop(int(f[2]), None),
-            m.REQ_POSITIONS: self._req_positions,
-            m.CANCEL_POSITIONS: self._cancel_positions,
-            m.REQ_IDS: lambda f: self.send(m.next_valid_id(self.server.next_order_id)),
-            m.REQ_CONTRACT_DETAILS: self._req_contract_details,
-            m.REQ_MANAGED_ACCTS: lambda f: self.send(m.managed_accounts(self._account_ids())),
-            m.REQ_CURRENT_TIME: lambda f: self.send(m.current_time(int(time.time()))),
-            m.REQ_MARKET_DATA_TYPE: self._req_market_data_type,
-            m.REQ_SEC_DEF_OPT_PARAMS: self._req_sec_def_opt_params,
-            m.REQ_PNL: self._req_pnl,
-            m.CANCEL_PNL: lambda f: self.pnl_subs.pop(int(f[1]), None),
-            m.REQ_PNL_SINGLE: self._req_pnl_single,
-            m.CANCEL_PNL_SINGLE: lambda f: self.pnl_single_subs.pop(int(f[1]), None),
-        }
 
     # --- transport -------------------------------------------------------------------
     def send(self, data: bytes) -> None:
@@ -512,14 +444,16 @@ class ClientConnection:
         low, high = parse_version_range(frames[0][0])
         version = negotiate(low, high)
         if version is None:
-            self.send(m.error(-1, 503, f"The TWS API client version range v{low}..{high} is "
-                                       "not supported: this server speaks v178."))
+            # No version was agreed: the error goes out in the oldest layout served.
+            self.send(ERROR.at(MIN_SERVED_VERSION)(
+                -1, 503, f"The TWS API client version range v{low}..{high} is not supported: "
+                         "this server speaks v178."))
             await self.writer.drain()
             raise FrameError(f"unsupported client versions v{low}..{high}")
         self.version = version
         now = dt.datetime.now(dt.UTC)
         stamp = f"{self.server.world.date:%Y%m%d} {now:%H:%M:%S} UTC"
-        self.send(encode(version, stamp))
+        self.send(self.layout(SERVER_HELLO)(version, stamp))
         for fields in frames[1:]:
             self._dispatch(fields)
 
@@ -528,26 +462,25 @@ class ClientConnection:
         try:
             msg_id = int(fields[0])
         except (ValueError, IndexError):
-            self.send(m.error(-1, 505, f"Fatal Error: Unknown message id {fields[:1]!r}."))
+            self.error(-1, 505, f"Fatal Error: Unknown message id {fields[:1]!r}.")
             return
         if not self.ready:
-            if msg_id == m.START_API:
+            if msg_id == START_API.msg_id:
                 self._start_api(fields)
             else:
-                self.send(m.error(-1, 505, "Fatal Error: the API has not been started."))
+                self.error(-1, 505, "Fatal Error: the API has not been started.")
             return
         if self._over_pace(msg_id, fields):
             return
-        handler = self._handlers.get(msg_id)
+        handler = _HANDLERS.get(msg_id)
         if handler is None:
             self._unsupported(msg_id, fields)
             return
         try:
-            handler(fields)
+            handler(self, fields)
         except (IndexError, ValueError) as exc:
-            # placeOrder and the newer messages carry no version: their id is field 1.
-            req_id = _int_at(fields, 1 if msg_id >= 78 or msg_id == m.PLACE_ORDER else 2)
-            self.send(m.error(req_id, 320, f"Error reading request: message {msg_id}: {exc}"))
+            self.error(request_id(msg_id, fields), 320,
+                       f"Error reading request: message {msg_id}: {exc}")
 
     def _over_pace(self, msg_id: int, fields: list[str]) -> bool:
         """IB refuses a client's messages past its rate with error 100 (pacing)."""
@@ -560,462 +493,39 @@ class ClientConnection:
         if len(self._pace) <= limit:
             return False
         # Name the request (or order) it refuses, so a client waiting for it is answered.
-        req_id = _int_at(fields, 1 if msg_id >= 78 or msg_id == m.PLACE_ORDER else 2)
-        self.send(m.error(req_id, 100, "Max rate of messages per second has been exceeded:"
-                                       f"max={limit} rec={len(self._pace)} (1)"))
+        self.error(request_id(msg_id, fields), 100, "Max rate of messages per second has been "
+                   f"exceeded:max={limit} rec={len(self._pace)} (1)")
         return True
 
-    def push_bad_tick(self, con_id: int, book: Book, factor: float, crossed: bool) -> None:
-        out = []
-        for req_id, sub in self.quotes.items():
-            if sub.con_id != con_id or sub.delayed:
-                continue
-            if crossed:
-                bid = round(book.ask + 10 * (book.ask - book.bid or 0.01), 6)
-                out.append(m.tick_price(req_id, m.BID, bid, book.bid_size))
-                sub.sent[m.BID] = bid
-            else:
-                wild = round(book.last * factor, 6)
-                out.append(m.tick_price(req_id, m.LAST, wild, book.last_size))
-                sub.sent[m.LAST] = wild
-        if out:
-            self.send(b"".join(out))
-
     def _unsupported(self, msg_id: int, fields: list[str]) -> None:
-        index = _UNSUPPORTED_REQ_ID_INDEX.get(msg_id)
-        req_id = _int_at(fields, index) if index is not None else -1
-        what = _UNSUPPORTED_NAMES.get(msg_id, f"message {msg_id}")
-        self.send(m.error(req_id, 505, f"{what} is not supported by the ibterm simulator"))
+        what, index = unserved(msg_id)
+        req_id = int_at(fields, index) if index is not None else -1
+        self.error(req_id, 505, f"{what} is not supported by the ibterm simulator")
 
     def _start_api(self, fields: list[str]) -> None:
-        client_id = int(fields[2])
+        client_id = START_API.read(self.version, fields)
         other = self.server.client(client_id)
         if other is not None and other is not self:
-            self.send(m.error(-1, 326, "Unable to connect as the client id is already in use. "
-                                       "Retry with a unique client id."))
+            self.error(-1, 326, "Unable to connect as the client id is already in use. "
+                                "Retry with a unique client id.")
             self.close()
             return
         self.client_id = client_id
         self.ready = True
         self._cancel_handshake_timer()  # from here on, idling is legitimate
-        self.send(m.next_valid_id(self.server.next_order_id))
-        self.send(m.managed_accounts(self._account_ids()))
+        self.send(self.layout(NEXT_VALID_ID)(self.server.next_order_id))
+        self.send_managed_accounts()
         for code, text in ((2104, "Market data farm connection is OK:usfarm"),
                            (2106, "HMDS data farm connection is OK:ushmds"),
                            (2158, "Sec-def data farm connection is OK:secdefnj")):
-            self.send(m.error(-1, code, text))
+            self.error(-1, code, text)
         log.info("client %d connected from %s (v%d)", client_id, self.peer, self.version)
         if self.server.on_client_ready is not None:
             self.server.on_client_ready(self)
 
-    def _account_ids(self) -> list[str]:
-        return list(self.server.accounts)
-
-    # --- contracts -------------------------------------------------------------------
-    def _resolve(self, fields: list[str], start: int) -> list[SimInstrument]:
-        return match(self.server.world, ContractQuery.from_fields(fields[start : start + 12]))
-
-    def _req_contract_details(self, fields: list[str]) -> None:
-        req_id = int(fields[2])
-        found = self._resolve(fields, 3)
-        if not found:
-            self.send(m.error(req_id, 200, "No security definition has been found for the "
-                                           "request"))
-            return
-        self.send(b"".join(m.contract_details(req_id, sim) for sim in found))
-        self.send(m.contract_details_end(req_id))
-
-    def _req_sec_def_opt_params(self, fields: list[str]) -> None:
-        req_id = int(fields[1])
-        symbol, under_con_id = fields[2].upper(), int(fields[5] or 0)
-        world = self.server.world
-        chain = [
-            s for s in world.instruments.values()
-            if s.instrument.sec_type.value == "OPT" and s.instrument.symbol == symbol
-            and (not under_con_id or s.underlying == under_con_id)
-        ]
-        if chain:
-            expiries = sorted({s.instrument.expiry for s in chain})
-            strikes = sorted({s.instrument.strike for s in chain})
-            self.send(m.sec_def_opt_params(req_id, "SMART", chain[0].underlying, symbol, "100",
-                                           expiries, strikes))
-        self.send(m.sec_def_opt_params_end(req_id))
-
-    # --- market data -----------------------------------------------------------------
-    def _req_market_data_type(self, fields: list[str]) -> None:
-        data_type = int(fields[2])
-        if data_type not in (LIVE, FROZEN, DELAYED, DELAYED_FROZEN):
-            self.send(m.error(-1, 320, f"Error reading request: market data type {data_type}"))
-            return
-        self.data_type = data_type
-
-    def _effective_type(self, sim: SimInstrument) -> int | None:
-        """IB's rule: live data when subscribed (even if delayed was asked for); frozen when
-        the market is closed and frozen was asked for; delayed only without a subscription."""
-        requested = self.data_type
-        if sim.live_data:
-            if not self.server.market_open and requested in (FROZEN, DELAYED_FROZEN):
-                return FROZEN
-            return LIVE
-        if requested in (DELAYED, DELAYED_FROZEN):
-            if not self.server.market_open and requested == DELAYED_FROZEN:
-                return DELAYED_FROZEN
-            return DELAYED
-        return None
-
-    def _req_mkt_data(self, fields: list[str]) -> None:
-        req_id = int(fields[2])
-        if fields[5].upper() == "BAG":
-            self.send(m.error(req_id, 505, "combo market data is not supported by the "
-                                           "ibterm simulator"))
-            return
-        at = 15
-        if fields[at] == "1":  # delta-neutral block
-            at += 3
-        snapshot = fields[at + 2] == "1" or fields[at + 3] == "1"
-        found = self._resolve(fields, 3)
-        if len(found) != 1:
-            self.send(m.error(req_id, 200, "No security definition has been found for the "
-                                           "request"))
-            return
-        sim = found[0]
-        effective = self._effective_type(sim)
-        if effective is None:
-            self.send(m.error(req_id, 354, "Requested market data is not subscribed. Delayed "
-                                           "market data is available."))
-            return
-        self.send(m.market_data_type(req_id, effective))
-        delayed = effective in (DELAYED, DELAYED_FROZEN)
-        if delayed:
-            self.send(m.error(req_id, 10167, "Requested market data is not subscribed. "
-                                             "Displaying delayed market data."))
-        streaming = not snapshot and effective in (LIVE, DELAYED) and self.server.market_open
-        sub = Subscription(sim.instrument.con_id, delayed, streaming)
-        self.send(self._book_ticks(req_id, sub))
-        if snapshot:
-            self.send(m.tick_snapshot_end(req_id))
-        else:
-            self.quotes[req_id] = sub
-
-    def _cancel_mkt_data(self, fields: list[str]) -> None:
-        self.quotes.pop(int(fields[2]), None)
-
-    def _book_ticks(self, req_id: int, sub: Subscription) -> bytes:
-        book: Book = self.server.market.book(sub.con_id, sub.delayed)
-        sent = sub.sent
-        out: list[bytes] = []
-        dmap = m.DELAYED if sub.delayed else None
-
-        def tt(tick_type: int) -> int:
-            return dmap[tick_type] if dmap else tick_type
-
-        for price_type, size_type, price, size in (
-            (m.BID, m.BID_SIZE, book.bid, book.bid_size),
-            (m.ASK, m.ASK_SIZE, book.ask, book.ask_size),
-        ):
-            if sent.get(price_type) != price:
-                out.append(m.tick_price(req_id, tt(price_type), price, size))
-                sent[price_type], sent[size_type] = price, size
-            elif sent.get(size_type) != size:
-                out.append(m.tick_size(req_id, tt(size_type), size))
-                sent[size_type] = size
-        if sent.get(m.LAST) != book.last or sent.get(m.VOLUME) != book.volume:
-            out.append(m.tick_price(req_id, tt(m.LAST), book.last, book.last_size))
-            sent[m.LAST] = book.last
-        if sent.get(m.VOLUME) != book.volume:
-            out.append(m.tick_size(req_id, tt(m.VOLUME), book.volume))
-            sent[m.VOLUME] = book.volume
-        for tick_type, price in ((m.HIGH, book.high), (m.LOW, book.low),
-                                 (m.CLOSE, book.close), (m.OPEN, book.open)):
-            if sent.get(tick_type) != price:
-                out.append(m.tick_price(req_id, tt(tick_type), price, 0))
-                sent[tick_type] = price
-        return b"".join(out)
-
-    def push_quotes(self) -> None:
-        if not self.quotes or self._closed:
-            return
-        chunks = [self._book_ticks(req_id, sub)
-                  for req_id, sub in self.quotes.items() if sub.streaming]
-        data = b"".join(chunks)
-        if data:
-            self.send(data)
-
-    # --- account ---------------------------------------------------------------------
-    def _values(self, account: str) -> dict[str, str]:
-        values = self.server.account_values(account)
-        return {k: (f"{values[k]:.6f}" if k == "Cushion" else f"{values[k]:.2f}")
-                for k in ACCOUNT_KEYS}
-
-    def _account(self, account: str) -> SimAccount | None:
-        return self.server.accounts.get(account)
-
-    def _req_account_updates(self, fields: list[str]) -> None:
-        subscribe, account = fields[2] == "1", fields[3]
-        if not subscribe:
-            self.account_subs.pop(account, None)
-            return
-        acct = self._account(account)
-        if acct is None:
-            self.send(m.error(-1, 321, f"Error validating request: unknown account {account!r}"))
-            return
-        self.account_subs[account] = {}
-        self._push_account_updates(account, full=True)
-        self.send(m.account_download_end(account))
-
-    def _push_account_updates(self, account: str, full: bool = False) -> None:
-        acct = self.server.accounts[account]
-        sent = self.account_subs[account]
-        values = self._values(account)
-        out = [m.account_value(k, v, acct.currency, account)
-               for k, v in values.items() if full or sent.get(k) != v]
-        sent.update(values)
-        for row in acct.portfolio(self.server.world, self.server.market):
-            out.append(m.portfolio_value(row.sim.instrument, row.quantity, row.market_price,
-                                         row.market_value, row.avg_cost, row.unrealized,
-                                         row.realized, account))
-        out.append(m.account_time(dt.datetime.now().strftime("%H:%M")))
-        self.send(b"".join(out))
-
-    def _req_account_updates_multi(self, fields: list[str]) -> None:
-        req_id, account = int(fields[2]), fields[3]
-        accounts = list(self.server.accounts) if account in ("", "All") else [account]
-        if any(a not in self.server.accounts for a in accounts):
-            self.send(m.error(req_id, 321, f"Error validating request: unknown account "
-                                           f"{account!r}"))
-            return
-        self.multi_subs[req_id] = [(a, {}) for a in accounts]
-        self._push_multi(req_id, full=True)
-        self.send(m.account_update_multi_end(req_id))
-
-    def _push_multi(self, req_id: int, full: bool = False) -> None:
-        out = []
-        for account, sent in self.multi_subs[req_id]:
-            currency = self.server.accounts[account].currency
-            values = self._values(account)
-            out += [m.account_update_multi(req_id, account, k, v, currency)
-                    for k, v in values.items() if full or sent.get(k) != v]
-            sent.update(values)
-        if out:
-            self.send(b"".join(out))
-
-    def _req_account_summary(self, fields: list[str]) -> None:
-        req_id, tags = int(fields[2]), fields[4]
-        wanted = set(ACCOUNT_KEYS) if "$LEDGER" in tags else set(tags.split(",")) & set(
-            ACCOUNT_KEYS)
-        self.summary_subs[req_id] = (wanted, {})
-        self._push_summary(req_id)
-        self.send(m.account_summary_end(req_id))
-
-    def _push_summary(self, req_id: int) -> None:
-        wanted, sent = self.summary_subs[req_id]
-        out = []
-        for account, acct in self.server.accounts.items():
-            for key, value in self._values(account).items():
-                if key in wanted and sent.get((account, key)) != value:
-                    out.append(m.account_summary(req_id, account, key, value, acct.currency))
-                    sent[(account, key)] = value
-        if out:
-            self.send(b"".join(out))
-
-    def _req_positions(self, fields: list[str]) -> None:
-        self.positions_sub = True
-        out = []
-        for account, acct in self.server.accounts.items():
-            for pos in acct.positions.values():
-                inst = self.server.world.instruments[pos.con_id].instrument
-                out.append(m.position(account, inst, pos.quantity,
-                                      pos.avg_price * inst.multiplier))
-        out.append(m.position_end())
-        self.send(b"".join(out))
-
-    def _cancel_positions(self, fields: list[str]) -> None:
-        self.positions_sub = False
-
-    def _req_pnl(self, fields: list[str]) -> None:
-        req_id, account = int(fields[1]), fields[2]
-        if account not in self.server.accounts:
-            self.send(m.error(req_id, 321, f"Error validating request: unknown account "
-                                           f"{account!r}"))
-            return
-        self.pnl_subs[req_id] = account
-        self._push_pnl(req_id)
-
-    def _push_pnl(self, req_id: int) -> None:
-        account = self.pnl_subs[req_id]
-        acct = self.server.accounts[account]
-        values = self.server.account_values(account)
-        daily = acct.daily_pnl(self.server.world, self.server.market)
-        self.send(m.pnl(req_id, round(daily, 2), round(values["UnrealizedPnL"], 2),
-                        round(values["RealizedPnL"], 2)))
-
-    def _req_pnl_single(self, fields: list[str]) -> None:
-        req_id, account, con_id = int(fields[1]), fields[2], int(fields[4] or 0)
-        if account not in self.server.accounts:
-            self.send(m.error(req_id, 321, f"Error validating request: unknown account "
-                                           f"{account!r}"))
-            return
-        self.pnl_single_subs[req_id] = (account, con_id)
-        self._push_pnl_single(req_id)
-
-    def _push_pnl_single(self, req_id: int) -> None:
-        account, con_id = self.pnl_single_subs[req_id]
-        acct = self.server.accounts[account]
-        for row in acct.portfolio(self.server.world, self.server.market):
-            if row.sim.instrument.con_id == con_id:
-                self.send(m.pnl_single(req_id, row.quantity, round(row.daily, 2),
-                                       round(row.unrealized, 2), round(row.realized, 2),
-                                       round(row.market_value, 2)))
-                return
-        self.send(m.pnl_single(req_id, 0, 0.0, 0.0, 0.0, 0.0))
-
-    def push_account(self) -> None:
-        if self._closed or not self.ready:
-            return
-        for account in list(self.account_subs):
-            self._push_account_updates(account)
-        for req_id in list(self.multi_subs):
-            self._push_multi(req_id)
-        for req_id in list(self.summary_subs):
-            self._push_summary(req_id)
-        for req_id in list(self.pnl_subs):
-            self._push_pnl(req_id)
-        for req_id in list(self.pnl_single_subs):
-            self._push_pnl_single(req_id)
-
-    # --- orders ----------------------------------------------------------------------
-    def _place_order(self, fields: list[str]) -> None:
-        order_id = _int_at(fields, 1)
-        server = self.server
-        server.next_order_id = max(server.next_order_id, order_id + 1)
-        assert self.client_id is not None
-        try:
-            req = parse_place_order(fields)
-            rejection = server.next_order_rejection
-            is_new = (self.client_id, order_id) not in server.orders.orders
-            if rejection is not None and is_new and not req.what_if:
-                server.next_order_rejection = None
-                self.send(m.error(order_id, *rejection))
-                return
-            found = match(server.world, req.contract)
-            sim = found[0] if len(found) == 1 else None
-            default_account = next(iter(server.accounts))
-            if req.what_if:
-                self._what_if(req, sim, req.account or default_account)
-                return
-            events = server.orders.place(req, self.client_id, sim, default_account)
-        except UnsupportedOrder as exc:
-            self.send(m.error(order_id, 201, f"Order rejected - reason:{exc}"))
-            return
-        except Rejection as exc:
-            self.send(m.error(order_id, exc.code, exc.message))
-            return
-        server.publish(events)
-
-    def _what_if(self, req, sim: SimInstrument | None, account: str) -> None:  # type: ignore[no-untyped-def]
-        engine = self.server.orders
-        engine.validate(req, sim, account)
-        assert sim is not None and self.client_id is not None
-        margin = engine.margin_check(req, sim, account)
-        view = SimOrder(req, self.client_id, 0, sim, account, status="PreSubmitted",
-                        quantity=req.quantity).view()
-        self.send(open_order(view, sim.instrument, margin))
-
-    def _cancel_order(self, fields: list[str]) -> None:
-        order_id = int(fields[2])
-        assert self.client_id is not None
-        try:
-            events = self.server.orders.cancel(self.client_id, order_id)
-        except Rejection as exc:
-            self.send(m.error(order_id, exc.code, exc.message))
-            return
-        self.server.publish(events)
-
-    def _req_global_cancel(self, fields: list[str]) -> None:
-        # IB cancels every open order of the account, whichever client placed it.
-        self.server.publish(self.server.orders.cancel_all(set(self.server.accounts)))
-
-    def _sees(self, order: SimOrder) -> bool:
-        """A client sees its own orders; client 0 (the master here) sees all of them."""
-        return order.client_id == self.client_id or self.client_id == 0
-
-    def _req_open_orders(self, all_clients: bool) -> None:
-        out = [open_order(o.view(), o.sim.instrument) + order_status(o.view(), o.avg_price,
-                                                                     o.last_fill)
-               for o in self.server.orders.working() if all_clients or self._sees(o)]
-        out.append(m.open_order_end())
-        self.send(b"".join(out))
-
-    def _req_completed_orders(self, fields: list[str]) -> None:
-        out = [completed_order(o.view(), o.sim.instrument, o.completed_time)
-               for o in self.server.orders.orders.values() if o.done]
-        out.append(m.completed_orders_end())
-        self.send(b"".join(out))
-
-    def _req_executions(self, fields: list[str]) -> None:
-        req_id = int(fields[2])
-        client_filter = int(fields[3] or 0)
-        account, symbol, sec_type, side = fields[4], fields[6].upper(), fields[7].upper(), \
-            fields[9].upper()
-        try:
-            since = exec_filter_time(fields[5])
-        except ValueError:
-            self.send(m.error(req_id, 321, f"Error validating request: execution filter time "
-                                           f"{fields[5]!r} is not yyyymmdd-hh:mm:ss"))
-            return
-        out = []
-        for fill in self.server.orders.fills:
-            o, inst = fill.order, fill.order.sim.instrument
-            if client_filter and o.client_id != client_filter:
-                continue
-            if since is not None and exec_filter_time(fill.time) < since:
-                continue
-            if (account and o.account != account) or (symbol and inst.symbol != symbol) or (
-                    sec_type and inst.sec_type.value != sec_type) or (
-                    side and side != o.req.action):
-                continue
-            out.append(self._fill_messages(req_id, fill))
-        out.append(m.exec_details_end(req_id))
-        self.send(b"".join(out))
-
-    def _fill_messages(self, req_id: int, fill: Fill) -> bytes:
-        o = fill.order
-        side = "BOT" if o.buy else "SLD"
-        view = o.view()
-        return exec_details(req_id, view, o.sim.instrument, fill.exec_id, fill.time, side,
-                            fill.shares, fill.price, o.filled, o.avg_price) + commission_report(
-            fill.exec_id, fill.commission, fill.realized)
-
-    def push_order_events(self, events: OrderEvents) -> None:
-        if self._closed or not self.ready:
-            return
-        mine = [o for o in events.changed if self._sees(o)]
-        fills = [f for f in events.fills if self._sees(f.order)]
-        if not mine and not fills:
-            return
-        out = [open_order(o.view(), o.sim.instrument) for o in mine]
-        out += [self._fill_messages(-1, f) for f in fills]
-        out += [order_status(o.view(), o.avg_price, o.last_fill) for o in mine]
-        self.send(b"".join(out))
-
-    def push_positions(self, con_ids: set[int]) -> None:
-        if not self.positions_sub or self._closed:
-            return
-        out = []
-        for account, acct in self.server.accounts.items():
-            for con_id in con_ids:
-                pos = acct.positions.get(con_id)
-                if pos is None:
-                    continue
-                inst = self.server.world.instruments[con_id].instrument
-                out.append(m.position(account, inst, pos.quantity,
-                                      pos.avg_price * inst.multiplier))
-        if out:
-            self.send(b"".join(out))
+    @serves(REQ_CURRENT_TIME)
+    def _req_current_time(self, fields: list[str]) -> None:
+        self.send(self.layout(CURRENT_TIME)(int(time.time())))
 
 
-def _int_at(fields: list[str], index: int) -> int:
-    try:
-        return int(fields[index])
-    except (IndexError, ValueError):
-        return -1
+_HANDLERS = handlers(ClientConnection)

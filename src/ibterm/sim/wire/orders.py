@@ -1,15 +1,22 @@
-"""placeOrder parsing and the order messages (openOrder, orderStatus, execDetails,
-commissionReport, completedOrder) at server version 178, mirroring ib_async 2.1.0's
-client.placeOrder and decoder.openOrder/completedOrder field for field."""
+"""Order requests and answers, mirroring ib_async 2.1.0's client.placeOrder and
+decoder.openOrder/completedOrder field for field: placeOrder (3), cancelOrder (4),
+reqOpenOrders (5), reqExecutions (7), reqIds (8), reqAutoOpenOrders (15),
+reqAllOpenOrders (16), reqGlobalCancel (58), reqCompletedOrders (99), and openOrder,
+orderStatus, execDetails, commissionReport, completedOrder, nextValidId and their ends."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ibterm.domain.instrument import Instrument
 from ibterm.sim.contracts import ContractQuery
 from ibterm.sim.order_records import MarginState, OrderRequest, OrderView
-from ibterm.sim.protocol import encode
+from ibterm.sim.protocol import Field, encode
+from ibterm.sim.wire.contract_fields import contract11
+from ibterm.sim.wire.fields import int_field, nothing
+from ibterm.sim.wire.layouts import Incoming, Layouts
 
 UNSET_DOUBLE = 1.7976931348623157e308
 
@@ -104,20 +111,51 @@ def parse_place_order(fields: list[str]) -> OrderRequest:
     )
 
 
-def _num(value: float | None) -> object:
+@dataclass(frozen=True, slots=True)
+class ExecutionFilter:
+    req_id: int
+    client_id: int  # 0: every client's
+    account: str
+    time: str  # as sent: read it with exec_filter_time
+    symbol: str
+    sec_type: str
+    side: str
+
+
+def _read_executions(fields: list[str]) -> ExecutionFilter:
+    return ExecutionFilter(req_id=int(fields[2]), client_id=int(fields[3] or 0),
+                           account=fields[4], time=fields[5], symbol=fields[6].upper(),
+                           sec_type=fields[7].upper(), side=fields[9].upper())
+
+
+def exec_filter_time(text: str) -> dt.datetime | None:
+    """An execution filter's time: `yyyymmdd-hh:mm:ss` (UTC) or `yyyymmdd hh:mm:ss`
+    (the simulator's zone is UTC), optionally followed by ` UTC`; None when empty."""
+    text = text.strip().removesuffix(" UTC").removesuffix(" GMT")
+    if not text:
+        return None
+    return dt.datetime.strptime(text.replace("-", " ", 1), "%Y%m%d %H:%M:%S").replace(
+        tzinfo=dt.UTC)
+
+
+PLACE_ORDER = Incoming(3, "placeOrder", {178: parse_place_order})
+CANCEL_ORDER = Incoming(4, "cancelOrder", {178: int_field(2)})
+REQ_OPEN_ORDERS = Incoming(5, "reqOpenOrders", {178: nothing})
+REQ_EXECUTIONS = Incoming(7, "reqExecutions", {178: _read_executions})
+REQ_IDS = Incoming(8, "reqIds", {178: nothing})
+REQ_AUTO_OPEN_ORDERS = Incoming(15, "reqAutoOpenOrders", {178: nothing})
+REQ_ALL_OPEN_ORDERS = Incoming(16, "reqAllOpenOrders", {178: nothing})
+REQ_GLOBAL_CANCEL = Incoming(58, "reqGlobalCancel", {178: nothing})
+REQ_COMPLETED_ORDERS = Incoming(99, "reqCompletedOrders", {178: nothing})
+
+
+def _num(value: float | None) -> Field:
     return "" if value is None else value
-
-
-def _contract11(inst: Instrument) -> tuple[object, ...]:
-    mult = "" if inst.sec_type.value in ("STK", "CASH") else f"{inst.multiplier:g}"
-    return (inst.con_id, inst.symbol, inst.sec_type.value, inst.expiry, inst.strike,
-            inst.right.value if inst.right else "", mult, inst.exchange, inst.currency,
-            inst.local_symbol, inst.trading_class)
 
 
 def open_order(o: OrderView, inst: Instrument, margin: MarginState | None = None) -> bytes:
     m = margin
-    margin_fields: tuple[object, ...] = (
+    margin_fields: tuple[Field, ...] = (
         (m.init_before, m.maint_before, m.ewl_before,
          m.init_after - m.init_before, m.maint_after - m.maint_before,
          m.ewl_after - m.ewl_before, m.init_after, m.maint_after, m.ewl_after,
@@ -125,7 +163,7 @@ def open_order(o: OrderView, inst: Instrument, margin: MarginState | None = None
         if m is not None else ("",) * 13 + ("",)
     )
     return encode(
-        5, o.order_id, *_contract11(inst),
+        5, o.order_id, *contract11(inst),
         o.action, o.quantity, o.order_type, _num(o.limit), _num(o.aux), o.tif, o.oca_group,
         o.account, "", 0, o.order_ref, o.client_id, o.perm_id, o.outside_rth, False, "",
         "", "", "", "", "",  # discretionaryAmt, goodAfterTime, skipped, faGroup/Method/Pct
@@ -155,7 +193,7 @@ def order_status(o: OrderView, avg_price: float, last_fill: float) -> bytes:
 def exec_details(req_id: int, o: OrderView, inst: Instrument, exec_id: int | str, time: str,
                  side: str, shares: float, price: float, cum_qty: float,
                  avg_price: float) -> bytes:
-    return encode(11, req_id, o.order_id, *_contract11(inst)[:7], inst.exchange,
+    return encode(11, req_id, o.order_id, *contract11(inst)[:7], inst.exchange,
                   inst.currency, inst.local_symbol, inst.trading_class, exec_id, time,
                   o.account, inst.exchange if inst.exchange != "SMART" else "ISLAND", side,
                   shares, price, o.perm_id, o.client_id, 0, cum_qty, avg_price, o.order_ref,
@@ -169,7 +207,7 @@ def commission_report(exec_id: str, commission: float, realized: float | None) -
 
 def completed_order(o: OrderView, inst: Instrument, completed_time: str) -> bytes:
     return encode(
-        101, *_contract11(inst),
+        101, *contract11(inst),
         o.action, o.quantity, o.order_type, _num(o.limit), _num(o.aux), o.tif, o.oca_group,
         o.account, "", 0, o.order_ref, o.perm_id, o.outside_rth, False, "", "", "", "", "",
         "", "", "", "", "", "", "", "",  # modelCode … exemptCode
@@ -184,3 +222,30 @@ def completed_order(o: OrderView, inst: Instrument, completed_time: str) -> byte
         False, 0, completed_time, o.status,
         "", "", False, "", "",
     )
+
+
+def next_valid_id(order_id: int) -> bytes:
+    return encode(9, 1, order_id)
+
+
+def open_order_end() -> bytes:
+    return encode(53, 1)
+
+
+def exec_details_end(req_id: int) -> bytes:
+    return encode(55, 1, req_id)
+
+
+def completed_orders_end() -> bytes:
+    return encode(102)
+
+
+OPEN_ORDER = Layouts("openOrder", {178: open_order})
+ORDER_STATUS = Layouts("orderStatus", {178: order_status})
+EXEC_DETAILS = Layouts("execDetails", {178: exec_details})
+COMMISSION_REPORT = Layouts("commissionReport", {178: commission_report})
+COMPLETED_ORDER = Layouts("completedOrder", {178: completed_order})
+NEXT_VALID_ID = Layouts("nextValidId", {178: next_valid_id})
+OPEN_ORDER_END = Layouts("openOrderEnd", {178: open_order_end})
+EXEC_DETAILS_END = Layouts("execDetailsEnd", {178: exec_details_end})
+COMPLETED_ORDERS_END = Layouts("completedOrdersEnd", {178: completed_orders_end})

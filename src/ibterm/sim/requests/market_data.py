@@ -1,0 +1,165 @@
+"""Market data: quotes for one instrument per request, live, frozen or delayed by IB's
+rules, streamed on each market step as the changes since what was sent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ibterm.sim.contracts import match
+from ibterm.sim.market import Book
+from ibterm.sim.requests.desk import Desk, serves
+from ibterm.sim.wire.market_data import (
+    ASK,
+    ASK_SIZE,
+    BID,
+    BID_SIZE,
+    CANCEL_MKT_DATA,
+    CLOSE,
+    DELAYED,
+    DELAYED_FROZEN,
+    DELAYED_TICKS,
+    FROZEN,
+    HIGH,
+    LAST,
+    LIVE,
+    LOW,
+    MARKET_DATA_TYPE,
+    OPEN,
+    REQ_MARKET_DATA_TYPE,
+    REQ_MKT_DATA,
+    TICK_PRICE,
+    TICK_SIZE,
+    TICK_SNAPSHOT_END,
+    VOLUME,
+)
+from ibterm.sim.world import SimInstrument
+
+
+@dataclass(slots=True)
+class Subscription:
+    con_id: int
+    delayed: bool
+    streaming: bool
+    sent: dict[int, float] = field(default_factory=dict)
+
+
+class MarketDataDesk(Desk):
+    def __init__(self) -> None:
+        super().__init__()
+        self.data_type = LIVE
+        self.quotes: dict[int, Subscription] = {}
+
+    @serves(REQ_MARKET_DATA_TYPE)
+    def _req_market_data_type(self, fields: list[str]) -> None:
+        data_type = REQ_MARKET_DATA_TYPE.read(self.version, fields)
+        if data_type not in (LIVE, FROZEN, DELAYED, DELAYED_FROZEN):
+            self.error(-1, 320, f"Error reading request: market data type {data_type}")
+            return
+        self.data_type = data_type
+
+    def _effective_type(self, sim: SimInstrument) -> int | None:
+        """IB's rule: live data when subscribed (even if delayed was asked for); frozen when
+        the market is closed and frozen was asked for; delayed only without a subscription."""
+        requested = self.data_type
+        if sim.live_data:
+            if not self.server.market_open and requested in (FROZEN, DELAYED_FROZEN):
+                return FROZEN
+            return LIVE
+        if requested in (DELAYED, DELAYED_FROZEN):
+            if not self.server.market_open and requested == DELAYED_FROZEN:
+                return DELAYED_FROZEN
+            return DELAYED
+        return None
+
+    @serves(REQ_MKT_DATA)
+    def _req_mkt_data(self, fields: list[str]) -> None:
+        req = REQ_MKT_DATA.read(self.version, fields)
+        req_id = req.req_id
+        if req.contract is None:
+            self.error(req_id, 505, "combo market data is not supported by the ibterm simulator")
+            return
+        found = match(self.server.world, req.contract)
+        if len(found) != 1:
+            self.error(req_id, 200, "No security definition has been found for the request")
+            return
+        sim = found[0]
+        effective = self._effective_type(sim)
+        if effective is None:
+            self.error(req_id, 354, "Requested market data is not subscribed. Delayed "
+                                    "market data is available.")
+            return
+        self.send(self.layout(MARKET_DATA_TYPE)(req_id, effective))
+        delayed = effective in (DELAYED, DELAYED_FROZEN)
+        if delayed:
+            self.error(req_id, 10167, "Requested market data is not subscribed. "
+                                      "Displaying delayed market data.")
+        streaming = not req.snapshot and effective in (LIVE, DELAYED) and self.server.market_open
+        sub = Subscription(sim.instrument.con_id, delayed, streaming)
+        self.send(self._book_ticks(req_id, sub))
+        if req.snapshot:
+            self.send(self.layout(TICK_SNAPSHOT_END)(req_id))
+        else:
+            self.quotes[req_id] = sub
+
+    @serves(CANCEL_MKT_DATA)
+    def _cancel_mkt_data(self, fields: list[str]) -> None:
+        self.quotes.pop(CANCEL_MKT_DATA.read(self.version, fields), None)
+
+    def _book_ticks(self, req_id: int, sub: Subscription) -> bytes:
+        book: Book = self.server.market.book(sub.con_id, sub.delayed)
+        sent = sub.sent
+        out: list[bytes] = []
+        dmap = DELAYED_TICKS if sub.delayed else None
+        tick_price, tick_size = self.layout(TICK_PRICE), self.layout(TICK_SIZE)
+
+        def tt(tick_type: int) -> int:
+            return dmap[tick_type] if dmap else tick_type
+
+        for price_type, size_type, price, size in (
+            (BID, BID_SIZE, book.bid, book.bid_size),
+            (ASK, ASK_SIZE, book.ask, book.ask_size),
+        ):
+            if sent.get(price_type) != price:
+                out.append(tick_price(req_id, tt(price_type), price, size))
+                sent[price_type], sent[size_type] = price, size
+            elif sent.get(size_type) != size:
+                out.append(tick_size(req_id, tt(size_type), size))
+                sent[size_type] = size
+        if sent.get(LAST) != book.last or sent.get(VOLUME) != book.volume:
+            out.append(tick_price(req_id, tt(LAST), book.last, book.last_size))
+            sent[LAST] = book.last
+        if sent.get(VOLUME) != book.volume:
+            out.append(tick_size(req_id, tt(VOLUME), book.volume))
+            sent[VOLUME] = book.volume
+        for tick_type, price in ((HIGH, book.high), (LOW, book.low),
+                                 (CLOSE, book.close), (OPEN, book.open)):
+            if sent.get(tick_type) != price:
+                out.append(tick_price(req_id, tt(tick_type), price, 0))
+                sent[tick_type] = price
+        return b"".join(out)
+
+    def push_quotes(self) -> None:
+        if not self.quotes or self._closed:
+            return
+        chunks = [self._book_ticks(req_id, sub)
+                  for req_id, sub in self.quotes.items() if sub.streaming]
+        data = b"".join(chunks)
+        if data:
+            self.send(data)
+
+    def push_bad_tick(self, con_id: int, book: Book, factor: float, crossed: bool) -> None:
+        out = []
+        tick_price = self.layout(TICK_PRICE)
+        for req_id, sub in self.quotes.items():
+            if sub.con_id != con_id or sub.delayed:
+                continue
+            if crossed:
+                bid = round(book.ask + 10 * (book.ask - book.bid or 0.01), 6)
+                out.append(tick_price(req_id, BID, bid, book.bid_size))
+                sub.sent[BID] = bid
+            else:
+                wild = round(book.last * factor, 6)
+                out.append(tick_price(req_id, LAST, wild, book.last_size))
+                sub.sent[LAST] = wild
+        if out:
+            self.send(b"".join(out))

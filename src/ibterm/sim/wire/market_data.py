@@ -1,0 +1,67 @@
+"""Market data requests and ticks: reqMktData (1), cancelMktData (2), reqMarketDataType (59)
+and the tickPrice, tickSize, tickSnapshotEnd and marketDataType answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ibterm.sim.contracts import ContractQuery
+from ibterm.sim.protocol import encode
+from ibterm.sim.wire.contracts import contract_at
+from ibterm.sim.wire.fields import int_field
+from ibterm.sim.wire.layouts import Incoming, Layouts
+
+# Market data types (reqMarketDataType, marketDataType).
+LIVE, FROZEN, DELAYED, DELAYED_FROZEN = 1, 2, 3, 4
+
+# Tick types.
+BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE = 0, 1, 2, 3, 4, 5
+HIGH, LOW, VOLUME, CLOSE, OPEN = 6, 7, 8, 9, 14
+# Delayed data uses its own tick type for each live one.
+DELAYED_TICKS = {BID: 66, ASK: 67, LAST: 68, BID_SIZE: 69, ASK_SIZE: 70, LAST_SIZE: 71,
+                 HIGH: 72, LOW: 73, VOLUME: 74, CLOSE: 75, OPEN: 76}
+
+
+@dataclass(frozen=True, slots=True)
+class MktDataRequest:
+    req_id: int
+    contract: ContractQuery | None  # None: a combo (BAG), which the simulator does not serve
+    snapshot: bool  # a snapshot or a regulatory snapshot: one answer, no stream
+
+
+def _read_mkt_data(fields: list[str]) -> MktDataRequest:
+    req_id = int(fields[2])
+    if fields[5].upper() == "BAG":
+        return MktDataRequest(req_id, None, False)
+    at = 15
+    if fields[at] == "1":  # delta-neutral block
+        at += 3
+    snapshot = fields[at + 2] == "1" or fields[at + 3] == "1"
+    return MktDataRequest(req_id, contract_at(fields, 3), snapshot)
+
+
+REQ_MKT_DATA = Incoming(1, "reqMktData", {178: _read_mkt_data})
+CANCEL_MKT_DATA = Incoming(2, "cancelMktData", {178: int_field(2)})
+REQ_MARKET_DATA_TYPE = Incoming(59, "reqMarketDataType", {178: int_field(2)})
+
+
+def tick_price(req_id: int, tick_type: int, price: float, size: float, attr: int = 0) -> bytes:
+    return encode(1, 6, req_id, tick_type, price, size, attr)
+
+
+def tick_size(req_id: int, tick_type: int, size: float) -> bytes:
+    return encode(2, 6, req_id, tick_type, size)
+
+
+def tick_snapshot_end(req_id: int) -> bytes:
+    return encode(57, 1, req_id)
+
+
+def market_data_type(req_id: int, data_type: int) -> bytes:
+    return encode(58, 1, req_id, data_type)
+
+
+TICK_PRICE = Layouts("tickPrice", {178: tick_price})
+TICK_SIZE = Layouts("tickSize", {178: tick_size})
+TICK_SNAPSHOT_END = Layouts("tickSnapshotEnd", {178: tick_snapshot_end})
+MARKET_DATA_TYPE = Layouts("marketDataType", {178: market_data_type})
