@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ibterm.domain.instrument import SecType
+from ibterm.domain.symbols import parse_symbol
 from ibterm.risk.book import COVERED, NotCovered, instrument_row
 from ibterm.risk.margin import Rates, compute_margin
 from ibterm.risk.portfolio import Row
@@ -67,8 +68,6 @@ class SimAccount:
 
     @classmethod
     def from_def(cls, d: AccountDef, world: World) -> SimAccount:
-        from ibterm.domain.symbols import parse_symbol
-
         account = cls(d.id, d.currency, d.cash)
         for pos in d.positions:
             sim = world.resolve(parse_symbol(pos.symbol, world.futures_roots.keys()))

@@ -13,7 +13,7 @@ import math
 import random
 import zlib
 from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ibterm.domain.instrument import Right
 from ibterm.domain.ticks import round_to_tick
@@ -214,6 +214,3 @@ class Market:
         volume = opening.volume + self.steps * 2
         return Book(bid, ask, last, bid_size, ask_size, last_size, volume, opening.open,
                     max(base.high, last), min(base.low, last), opening.close)
-
-    def snapshot_all(self) -> dict[int, Book]:
-        return {con_id: replace(w.book) for con_id, w in self.walks.items()}

@@ -25,9 +25,8 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from ibterm.domain.instrument import Instrument
 from ibterm.domain.ticks import on_tick, round_to_tick
-from ibterm.sim.accounts import SimAccount
+from ibterm.sim.accounts import SimAccount, SimPosition
 from ibterm.sim.commissions import commission
 from ibterm.sim.market import Book, Market
 from ibterm.sim.order_records import MarginState, OrderRequest, OrderView
@@ -484,13 +483,7 @@ class OrderEngine:
 
 
 def _copy_account(acct: SimAccount) -> SimAccount:
-    from ibterm.sim.accounts import SimPosition
-
     copy = SimAccount(acct.id, acct.currency, acct.cash, realized=acct.realized)
     copy.positions = {k: SimPosition(p.con_id, p.quantity, p.avg_price, p.realized)
                       for k, p in acct.positions.items()}
     return copy
-
-
-def instrument_of(order: SimOrder) -> Instrument:
-    return order.sim.instrument

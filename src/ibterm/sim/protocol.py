@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable
 
 # The TWS API's own limit (ibapi's MAX_MSG_LEN, 16 MiB - 1): what a client may have to
 # accept from a server, whose historical data and scanner answers can be large.
@@ -15,8 +14,9 @@ MAX_FRAME = 0xFFFFFF
 # 150 times that, yet bounds what a peer can make the simulator buffer: 16 MiB frames from
 # 40 connections took the simulator from 78 to 729 MB of RSS (issue #11).
 MAX_CLIENT_FRAME = 256 * 1024
-# Every message is encoded in the v178 layout (ib_async 2.1's maximum), so a client must
-# accept 178: announcing less would promise layouts this server does not write.
+# Every message has its v178 layout only (ib_async 2.1's maximum; sim/wire/layouts.py), so
+# a client must accept 178: announcing less would promise layouts this server does not
+# write. MIN_SERVED_VERSION comes down as the older layouts are added.
 MAX_SERVER_VERSION = 178
 MIN_SERVED_VERSION = 178
 API_PREFIX = b"API\0"
@@ -45,10 +45,6 @@ def format_field(value: Field) -> str:
 def encode(*fields: Field) -> bytes:
     payload = "".join(format_field(f) + "\0" for f in fields).encode()
     return struct.pack(">I", len(payload)) + payload
-
-
-def encode_many(messages: Iterable[tuple[Field, ...]]) -> bytes:
-    return b"".join(encode(*m) for m in messages)
 
 
 class FrameDecoder:

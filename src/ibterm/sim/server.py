@@ -1,4 +1,6 @@
-"""The simulator's asyncio server: handshake, request dispatch, streaming.
+"""The simulator's core: the listening socket, each connection's transport, the handshake
+and version negotiation, and the dispatch of every request to the desk of its family
+(sim/requests/), which reads and writes it through its layouts in sim/wire/.
 
 One `SimServer` holds the world, the market and the accounts; each socket is a
 `ClientConnection`. Everything runs on one event loop, so state needs no locks. Tests drive
@@ -64,6 +66,9 @@ def check_loopback(host: str) -> str:
 
 
 class SimServer:
+    """The simulated gateway. The desks see it as a `Venue`, faults as a `FaultTarget` and
+    the control endpoint as `Controlled`: each of those is defined below it."""
+
     def __init__(self, scenario: Scenario | None = None, seed: int | None = None,
                  host: str = "127.0.0.1", port: int = 0, today: dt.date | None = None,
                  control_token: str | None = None,
