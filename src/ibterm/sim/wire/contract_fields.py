@@ -1,9 +1,15 @@
-"""The runs of contract fields several messages share."""
+"""The runs of contract fields several messages share, read and written."""
 
 from __future__ import annotations
 
 from ibterm.domain.instrument import Instrument, SecType
+from ibterm.sim.contracts import ContractQuery
 from ibterm.sim.protocol import Field
+
+
+def contract_at(fields: list[str], start: int) -> ContractQuery:
+    """The twelve contract fields of a request (C12), from `start` on."""
+    return ContractQuery.from_fields(fields[start : start + 12])
 
 
 def multiplier(inst: Instrument) -> str:

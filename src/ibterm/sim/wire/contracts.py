@@ -7,14 +7,9 @@ from dataclasses import dataclass
 from ibterm.domain.instrument import Instrument, SecType
 from ibterm.sim.contracts import ContractQuery
 from ibterm.sim.protocol import encode
-from ibterm.sim.wire.contract_fields import multiplier
+from ibterm.sim.wire.contract_fields import contract_at, multiplier
 from ibterm.sim.wire.layouts import Incoming, Layouts
 from ibterm.sim.world import SimInstrument
-
-
-def contract_at(fields: list[str], start: int) -> ContractQuery:
-    """The twelve contract fields of a request, from `start` on."""
-    return ContractQuery.from_fields(fields[start : start + 12])
 
 
 @dataclass(frozen=True, slots=True)

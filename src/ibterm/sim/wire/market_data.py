@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from ibterm.sim.contracts import ContractQuery
 from ibterm.sim.protocol import encode
-from ibterm.sim.wire.contracts import contract_at
+from ibterm.sim.wire.contract_fields import contract_at
 from ibterm.sim.wire.fields import int_field
 from ibterm.sim.wire.layouts import Incoming, Layouts
 
