@@ -20,7 +20,6 @@ from typing import Any, Protocol, TypeVar
 from ibterm.sim.accounts import SimAccount
 from ibterm.sim.market import Market
 from ibterm.sim.orders import OrderEngine, OrderEvents
-from ibterm.sim.scenario import Scenario
 from ibterm.sim.wire.errors import ERROR
 from ibterm.sim.wire.layouts import Incoming, Layouts
 from ibterm.sim.world import World
@@ -33,7 +32,6 @@ Handler = Callable[[Any, list[str]], None]
 class Venue(Protocol):
     """What request handlers see of the server: the world and its books."""
 
-    scenario: Scenario
     world: World
     market: Market
     accounts: dict[str, SimAccount]
