@@ -31,8 +31,9 @@ from pathlib import Path
 
 from ib_async import IB, Contract, LimitOrder
 
+from ibterm.broker.approval import Outcome
 from ibterm.broker.journal import Journal
-from ibterm.broker.pipeline import OrderPipeline, Outcome
+from ibterm.broker.pipeline import OrderPipeline
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Profile
 from ibterm.domain.connection import TradingMode

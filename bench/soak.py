@@ -64,8 +64,9 @@ from typing import Any
 
 import yaml
 
+from ibterm.broker.approval import Outcome
 from ibterm.broker.journal import Journal, read_events
-from ibterm.broker.pipeline import OrderPipeline, Outcome
+from ibterm.broker.pipeline import OrderPipeline
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Profile
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from ibterm.broker.approval import Outcome
 from ibterm.broker.journal import Journal, read_events
-from ibterm.broker.pipeline import OrderPipeline, Outcome
+from ibterm.broker.pipeline import OrderPipeline
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Limits, Profile
 from ibterm.domain.connection import TradingMode
@@ -519,7 +520,7 @@ async def test_a_drop_is_survived_and_what_changed_while_away_is_reported_once(
 
 async def test_finished_orders_are_forgotten_after_a_while(sim: SimServer,
                                                           tmp_path: Path) -> None:
-    from ibterm.broker.pipeline import RETAIN_FINISHED
+    from ibterm.broker.tracking import RETAIN_FINISHED
 
     pipeline, trader, fake = await _setup(sim, tmp_path)
     try:

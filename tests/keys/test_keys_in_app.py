@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from ibterm.config import yamlfile
 from ibterm.broker.session import BrokerSession
+from ibterm.config import yamlfile
+from ibterm.config.keymaps import Keymap, check_keymap
 from ibterm.config.settings import Profile
 from ibterm.domain.connection import TradingMode
-from ibterm.config.keymaps import Keymap, check_keymap
 from ibterm.sim.server import SimServer
 from ibterm.tui.actions import action_registry
 from ibterm.tui.app import IbtermApp

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from ibterm.broker.approval import Outcome
 from ibterm.broker.checks import account_mode_problem, is_paper_account
-from ibterm.broker.pipeline import Outcome
 from ibterm.domain.connection import TradingMode
 from ibterm.sim.scenario import AccountDef, PositionDef
 from ibterm.sim.server import SimServer

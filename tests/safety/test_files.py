@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ibterm.config import yamlfile
 from ibterm.cli.main import main
+from ibterm.config import yamlfile
 
 
 def _bomb(levels: int = 9) -> str:

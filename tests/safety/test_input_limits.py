@@ -9,8 +9,8 @@ import pytest
 
 from ibterm.broker.journal import Journal, journal_path
 from ibterm.cli.main import main
-from ibterm.config.settings import config_path, data_dir
 from ibterm.cli.printable import printable
+from ibterm.config.settings import config_path, data_dir
 
 RLO = "\u202e"
 ESC = "\x1b"

@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
+from ibterm.broker.approval import Outcome
 from ibterm.broker.journal import Journal
-from ibterm.broker.pipeline import OrderPipeline, Outcome
+from ibterm.broker.pipeline import OrderPipeline
 from ibterm.domain.orders import TradingState
 from ibterm.sim.server import SimServer
 from tests.broker.test_pipeline import Trader, _limit, _setup, _until

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from ib_async import IB, Contract, LimitOrder, Trade
 
-from ibterm.broker.pipeline import Outcome
+from ibterm.broker.approval import Outcome
 from ibterm.domain.orders import TradingState
 from ibterm.sim.server import SimServer
 from tests.broker.test_pipeline import _limit, _setup, _until

@@ -156,8 +156,8 @@ def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
     if spec.limit is not None and ref and limits_apply:
         deviation = abs(spec.limit - ref) / ref
         if deviation > lim.max_price_deviation:
-            side = "ask" if spec.side is Side.BUY else "bid"
-            add("deviation", BREACH, f"limit {spec.limit:g} is {deviation:.1%} from the {side} "
+            touch = "ask" if spec.side is Side.BUY else "bid"
+            add("deviation", BREACH, f"limit {spec.limit:g} is {deviation:.1%} from the {touch} "
                                      f"{ref:g} (limit {lim.max_price_deviation:.0%})")
         ticks = abs(spec.limit - ref) / inst.min_tick
         if ticks > lim.max_ticks_away:

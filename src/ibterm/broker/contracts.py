@@ -7,8 +7,8 @@ from typing import TypeVar
 
 from ib_async import Contract, ContractDetails
 
-from ibterm.domain.instrument import Instrument, InstrumentSpec, Right, SecType, format_strike
 from ibterm.config.reference import futures_table
+from ibterm.domain.instrument import Instrument, InstrumentSpec, Right, SecType, format_strike
 
 
 def spec_to_contract(spec: InstrumentSpec) -> Contract:

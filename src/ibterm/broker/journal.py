@@ -271,6 +271,8 @@ def read_events(path: Path, since: dt.date | None = None, symbol: str | None = N
         with _corruption_named(path):
             for row in db.execute(
                     f"SELECT {', '.join(COLUMNS)} FROM events {where} ORDER BY seq", params):
-                yield JournalEvent(*row[:7], data=json.loads(row[7]))
+                seq, ts, profile_name, kind, intent_id, order_ref, symbol, data = row
+                yield JournalEvent(seq, ts, profile_name, kind, intent_id, order_ref, symbol,
+                                   json.loads(data))
     finally:
         db.close()

@@ -4,15 +4,15 @@ reported, never "fixed" by resending."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
 
-from ib_async import IB, ExecutionFilter, Trade
+from ib_async import Trade
 
 from ibterm.broker.journal import Journal
+from ibterm.broker.order_gateway import OrderGateway, PositionKey, PositionSeen
 from ibterm.domain.orders import FINAL_STATUSES
 
 log = logging.getLogger("ibterm.reconcile")
@@ -44,8 +44,6 @@ class Discrepancy:
     side: str = ""  # MISSED_FILL: BOT / SLD
 
 
-PositionKey = tuple[str, int]  # (account, conId)
-
 
 def settled_message(d: Discrepancy) -> str:
     """What the blotter and the journal say of an order that ended while away."""
@@ -54,8 +52,8 @@ def settled_message(d: Discrepancy) -> str:
     return f"{d.now} at the gateway while the app was away"
 
 
-def position_changes(before: dict[PositionKey, tuple[float, str]],
-                     after: dict[PositionKey, tuple[float, str]]) -> list[Discrepancy]:
+def position_changes(before: dict[PositionKey, PositionSeen],
+                     after: dict[PositionKey, PositionSeen]) -> list[Discrepancy]:
     """Positions that moved between the loss of the link and the reconnect."""
     found = []
     for key in sorted(before.keys() | after.keys()):
@@ -67,7 +65,7 @@ def position_changes(before: dict[PositionKey, tuple[float, str]],
     return found
 
 
-async def reconcile(ib: IB, journal: Journal, since: dt.datetime | None = None
+async def reconcile(gateway: OrderGateway, journal: Journal, since: dt.datetime | None = None
                     ) -> tuple[list[Discrepancy], list[Trade]]:
     """Compare; journal every difference; return them and the gateway's open trades.
 
@@ -77,11 +75,10 @@ async def reconcile(ib: IB, journal: Journal, since: dt.datetime | None = None
     # The journal first: an order sent while the answers below are awaited is not in
     # this snapshot and is not judged (the gateway's open orders may not show it yet).
     states = journal.open_orders(DONE)
-    open_trades: list[Trade] = await asyncio.wait_for(ib.reqAllOpenOrdersAsync(), TIMEOUT)
+    open_trades = await gateway.all_open_orders(TIMEOUT)
     # After a reconnect only the executions since shortly before the link went: the
     # earlier ones were seen live. (The day's list grows, and ib_async keeps a copy.)
-    flt = ExecutionFilter(time=f"{since.astimezone(dt.UTC):%Y%m%d-%H:%M:%S}") if since else None
-    fills = await asyncio.wait_for(ib.reqExecutionsAsync(flt), TIMEOUT)
+    fills = await gateway.executions(since, TIMEOUT)
     # Read after the executions came: fills journaled meanwhile (live) are known.
     known_execs = journal.known_execs(
         [f.execution.execId for f in fills if f.execution.orderRef.startswith("ibterm-")])
@@ -93,8 +90,7 @@ async def reconcile(ib: IB, journal: Journal, since: dt.datetime | None = None
     unexplained = any(status not in DONE and ref not in working_refs
                       for ref, (status, _) in states.items())
     completed: list[Trade] = (
-        await asyncio.wait_for(ib.reqCompletedOrdersAsync(False), TIMEOUT) if unexplained
-        else [])
+        await gateway.completed_orders(TIMEOUT) if unexplained else [])
     for t in open_trades:
         ref = t.order.orderRef
         if ref not in states and not journal.knows(ref):
@@ -120,7 +116,8 @@ async def reconcile(ib: IB, journal: Journal, since: dt.datetime | None = None
             detail += " (its acknowledgement was lost: it is not sent again)"
         shares, value = executed.get(ref, (0.0, 0.0))
         if done is not None and not shares:
-            shares = done.order.filledQuantity if done.order.filledQuantity < 1e300 else 0.0
+            filled = float(done.order.filledQuantity)
+            shares = filled if filled < 1e300 else 0.0
         found.append(Discrepancy(Difference.GONE, ref, symbol, f"journal: {status}; {detail}",
                                  now, shares, value / shares if value and shares else 0.0))
     for f in fills:

@@ -1,5 +1,11 @@
 """The broker session: one ib_async connection, turned into plain domain objects.
 
+The session holds the connection (connect, the reconnect backoff, IB's connection
+codes) and the watchlist; its parts hold the rest: quotes and the bad-tick book
+(`quotes`), instrument resolution (`instruments`), the account (`portfolio`), IB's
+what-if (`what_if`) and the order side (`order_gateway`). Every ib_async subscription is
+made by the session or one of these parts.
+
 Incoming data is not pushed to the UI tick by tick. The session remembers *what* changed
 (con_ids of quotes, a flag for positions and the account) and the UI drains a
 `SessionUpdate` a few times a second, so a burst of ticks costs the UI one table update
@@ -13,31 +19,29 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from typing import TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from ib_async import IB, Contract, ContractDetails, OrderState, PnL, PnLSingle, StartupFetch, Ticker
+from ib_async import IB, StartupFetch
 
-from ibterm.broker.contracts import (
-    contract_to_instrument,
-    no_future,
-    no_instrument,
-    no_option,
-    spec_to_contract,
-)
+from ibterm.broker.instruments import InstrumentBook
+from ibterm.broker.order_gateway import OrderGateway
+from ibterm.broker.portfolio import Portfolio
+from ibterm.broker.quotes import QuoteBook
+from ibterm.broker.what_if import WhatIfAsker
+from ibterm.config.reference import futures_table
 from ibterm.config.settings import Profile
 from ibterm.domain.account import AccountSummary, Position
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
-from ibterm.domain.instrument import Instrument, InstrumentSpec, SecType
+from ibterm.domain.instrument import Instrument, SecType
+from ibterm.domain.notice import Notice
 from ibterm.domain.orders import OrderSpec
-from ibterm.domain.quote import MarketDataType, Quote, TickCheck, clean_price, quote_mark
-from ibterm.domain.symbols import SymbolError, parse_symbol
+from ibterm.domain.quote import Quote, quote_mark
+from ibterm.domain.symbols import parse_symbol
+from ibterm.domain.watchlist import WatchItem
 from ibterm.domain.what_if import IbWhatIf
-from ibterm.config.reference import futures_table
 
 log = logging.getLogger("ibterm.broker")
-_R = TypeVar("_R")
 
 # What ib_async loads on every connect. Not the day's completed orders and executions:
 # both lists grow all day, ib_async would keep a copy of each, and the reconciliation
@@ -48,35 +52,9 @@ STARTUP_FETCH = (StartupFetch.POSITIONS | StartupFetch.ORDERS_OPEN
 RECONNECT_FIRST = 1.0
 RECONNECT_MAX = 30.0
 
-_ACCOUNT_TAGS = {
-    "NetLiquidation": "net_liquidation",
-    "TotalCashValue": "total_cash",
-    "BuyingPower": "buying_power",
-    "AvailableFunds": "available_funds",
-    "ExcessLiquidity": "excess_liquidity",
-    "InitMarginReq": "init_margin",
-    "MaintMarginReq": "maint_margin",
-    "GrossPositionValue": "gross_position_value",
-    "UnrealizedPnL": "unrealized_pnl",
-    "RealizedPnL": "realized_pnl",
-}
 # Codes that are about the connection, not a request.
 _LOST, _RESTORED_DATA_LOST, _RESTORED_DATA_KEPT = 1100, 1101, 1102
-_NO_SUCH_CONTRACT = 200
 _NOTICE_CODES_IGNORED = frozenset({2104, 2106, 2107, 2108, 2158, 10167})
-
-
-@dataclass(frozen=True, slots=True)
-class WatchItem:
-    text: str  # as the user wrote it
-    instrument: Instrument | None = None
-    error: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Notice:
-    level: str  # "info" | "warning" | "error"
-    message: str
 
 
 @dataclass(slots=True)
@@ -87,14 +65,6 @@ class SessionUpdate:
     positions: list[Position] | None = None
     account: AccountSummary | None = None
     notices: list[Notice] = field(default_factory=list)
-
-
-def _state_number(value: object) -> float | None:
-    try:
-        number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
-    return number if abs(number) < 1e300 else None  # IB's "unset" is the largest double
 
 
 class BrokerSession:
@@ -108,38 +78,20 @@ class BrokerSession:
         self.account = profile.account
         self.status = ConnectionStatus(ConnectionState.DISCONNECTED, since=clock())
         self._status_dirty = True
+        self.status_listeners: list[Callable[[ConnectionStatus], None]] = []
         self.watchlist: list[WatchItem] = [WatchItem(text) for text in profile.watchlist]
         self._watch_dirty = True
-        self._tickers: dict[int, Ticker] = {}
-        self._quote_at: dict[int, float] = {}  # con_id -> when its quote last changed
-        # con_id -> its bad-tick judge: each quote is classified once, as it arrives, and
-        # kept across reconnects (the last good price is still the best reference).
-        self._checks: dict[int, TickCheck] = {}
-        self._extra_quotes: dict[int, Instrument] = {}
-        self.status_listeners: list[Callable[[ConnectionStatus], None]] = []
-        # Instruments resolved through contract details (min tick, contract month…).
-        self.instruments: dict[int, Instrument] = {}
-        self._resolving: set[int] = set()
-        self._quote_changed: dict[int, float] = {}
-        self._positions_dirty = False
-        self._account_dirty = False
-        self._pnl: PnL | None = None
-        self._pnl_single: dict[int, PnLSingle] = {}
+        self._quotes = QuoteBook(self.ib, profile, clock)
+        self._instruments = InstrumentBook(self.ib)
+        self._portfolio = Portfolio(self.ib, self._instruments)
+        self._what_if = WhatIfAsker(self.ib, profile)
+        self.orders = OrderGateway(self.ib)
         self._notices: list[Notice] = []
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
         self._last_error: tuple[int, str] | None = None
-        self._what_if_errors: dict[int, str] = {}  # what-if request id -> IB's refusal
-        # The session's own contract lookups, request id -> IB's refusal (other than 200):
-        # the session explains a failed lookup itself, so IB's text is not a notice too.
-        self._lookups: dict[int, str] = {}
-        self.ib.pendingTickersEvent += self._on_tickers
         self.ib.disconnectedEvent += self._on_disconnected
         self.ib.errorEvent += self._on_error
-        self.ib.updatePortfolioEvent += self._on_portfolio
-        self.ib.accountValueEvent += self._on_account_value
-        self.ib.pnlEvent += self._on_pnl
-        self.ib.pnlSingleEvent += self._on_pnl_single
 
     # --- lifecycle -------------------------------------------------------------------
     def _set_status(self, state: ConnectionState, detail: str = "", attempt: int = 0) -> None:
@@ -247,22 +199,17 @@ class BrokerSession:
 
     # --- subscriptions ---------------------------------------------------------------
     def _clear_subscriptions(self) -> None:
-        self._tickers.clear()
-        self._quote_at.clear()
-        self._pnl = None
-        self._pnl_single.clear()
+        self._quotes.clear()
+        self._portfolio.clear()
 
     async def _subscribe(self) -> None:
         self.ib.reqMarketDataType(self.profile.market_data.ib_type.value)
         await self._resolve_watchlist()
-        for item in self.watchlist:
-            if item.instrument is not None:
-                self._request_quote(item.instrument)
-        for inst in self._extra_quotes.values():
-            self._request_quote(inst)
-        self._pnl = self.ib.reqPnL(self.account)
-        self._sync_pnl_single()
-        self._positions_dirty = self._account_dirty = True
+        self._quotes.request_all(self._watched())
+        self._portfolio.subscribe(self.account)
+
+    def _watched(self) -> list[Instrument]:
+        return [item.instrument for item in self.watchlist if item.instrument is not None]
 
     async def _resolve_watchlist(self) -> None:
         resolved = await asyncio.gather(*(self.resolve(item.text) for item in self.watchlist))
@@ -272,89 +219,7 @@ class BrokerSession:
         ]
         self._watch_dirty = True
 
-    async def resolve(self, text: str) -> tuple[Instrument | None, str]:
-        """Resolve symbol-grammar text to an instrument: (instrument, "") or (None, why),
-        why in the trader's words (`SPY has no 605 call for 18 Dec; nearest strikes 600,
-        610`). IB's own refusal of the lookup is not also forwarded as a notice."""
-        try:
-            spec = parse_symbol(text, futures_table().keys())
-        except SymbolError as exc:
-            return None, str(exc)
-        details, refusal = await self._details(spec_to_contract(spec))
-        if spec.sec_type is SecType.FUT and not spec.expiry and details:
-            details = sorted(details, key=lambda d: d.contract.lastTradeDateOrContractMonth
-                             if d.contract else "")[:1]
-        if refusal:
-            return None, f"{spec} could not be looked up: {refusal}"
-        if not details:
-            return None, await self._why_missing(spec)
-        if len(details) > 1:
-            return None, f"{text!r} is ambiguous ({len(details)} contracts match)"
-        d = details[0]
-        assert d.contract is not None
-        inst = contract_to_instrument(d.contract, d)
-        self.instruments[inst.con_id] = inst
-        return inst, ""
-
-    async def _details(self, contract: Contract) -> tuple[list[ContractDetails], str]:
-        """Contract details, and IB's refusal other than "no such contract" (error 200,
-        which is the answer, not a failure)."""
-        return await self._lookup(lambda: self.ib.reqContractDetailsAsync(contract))
-
-    async def _lookup(self, call: Callable[[], Awaitable[_R]]) -> tuple[_R, str]:
-        """One request whose errors are the caller's to explain: `_on_error` keeps them out
-        of the notices and records any but 200 as the refusal returned."""
-        # The id the request takes next (ib_async 2.1.0 is pinned), as in what_if: nothing
-        # runs between reading it and `call` taking it.
-        req_id = self.ib.client._reqIdSeq
-        self._lookups[req_id] = ""
-        try:
-            result = await call()
-        finally:
-            refusal = self._lookups.pop(req_id, "")
-        return result, refusal
-
-    async def _why_missing(self, spec: InstrumentSpec) -> str:
-        """What is listed near what was asked for, to say why nothing matched."""
-        try:
-            if spec.sec_type in (SecType.OPT, SecType.FOP):
-                # The asked expiry's strikes, for this right; else the chain's expiries.
-                same_day = replace(spec, strike=0.0)
-                listed, _ = await self._details(spec_to_contract(same_day))
-                strikes = [d.contract.strike for d in listed if d.contract is not None]
-                if strikes:
-                    return no_option(spec, [], strikes)
-                if spec.sec_type is SecType.FOP:
-                    return no_instrument(spec)
-                under, _ = await self._details(spec_to_contract(
-                    replace(spec, sec_type=SecType.STK, expiry="", strike=0.0, right=None)))
-                if len(under) != 1 or under[0].contract is None:
-                    return no_instrument(replace(spec, sec_type=SecType.STK, expiry="",
-                                                 strike=0.0, right=None))
-                con_id = under[0].contract.conId
-                chains, _ = await self._lookup(lambda: self.ib.reqSecDefOptParamsAsync(
-                    spec.symbol, "", "STK", con_id))
-                return no_option(spec, [e for c in chains for e in c.expirations], [])
-            if spec.sec_type is SecType.FUT and spec.expiry:
-                listed, _ = await self._details(spec_to_contract(replace(spec, expiry="")))
-                return no_future(spec, [d.contractMonth or (
-                    d.contract.lastTradeDateOrContractMonth if d.contract else "")
-                    for d in listed])
-        except ConnectionError:
-            pass
-        return no_instrument(spec)
-
-    async def _resolve_con_id(self, con_id: int) -> None:
-        try:
-            details, _ = await self._details(Contract(conId=con_id))
-        except ConnectionError:
-            return
-        finally:
-            self._resolving.discard(con_id)
-        if len(details) == 1 and details[0].contract is not None:
-            self.instruments[con_id] = contract_to_instrument(details[0].contract, details[0])
-            self._positions_dirty = True
-
+    # --- the watchlist ---------------------------------------------------------------
     async def add_watch(self, text: str) -> WatchItem:
         """Resolve and append a watchlist entry; an unresolvable one is kept, with its error."""
         # SymbolError: bad input, nothing changes. Stored as the grammar writes it back.
@@ -366,7 +231,7 @@ class BrokerSession:
         self.watchlist.append(item)
         self._watch_dirty = True
         if inst is not None:
-            self._request_quote(inst)
+            self._quotes.request(inst)
         return item
 
     def remove_watch(self, text: str) -> None:
@@ -382,28 +247,21 @@ class BrokerSession:
         items.insert(target, items.pop(index))
         self._watch_dirty = True
 
+    # --- quotes ----------------------------------------------------------------------
     def ensure_quote(self, inst: Instrument) -> None:
         """Subscribe to an instrument's quote (the ticket's, a position's) if not yet."""
-        self.instruments.setdefault(inst.con_id, inst)
-        self._extra_quotes[inst.con_id] = inst
+        self._instruments.instruments.setdefault(inst.con_id, inst)
+        self._quotes.extra[inst.con_id] = inst
         if self.status.state is ConnectionState.CONNECTED:
-            self._request_quote(inst)
+            self._quotes.request(inst)
 
     def quote(self, con_id: int) -> Quote | None:
         """The instrument's quote now, flagged as it was judged when it arrived: reading
         never changes what the next quote is judged against."""
-        ticker = self._tickers.get(con_id)
-        if ticker is None or con_id not in self._quote_at:
-            return None
-        return self._quote(con_id, ticker, self._quote_at[con_id])
-
-    def _quote(self, con_id: int, ticker: Ticker, at: float) -> Quote:
-        quote = quote_from_ticker(con_id, ticker, at)
-        check = self._checks.get(con_id)
-        return replace(quote, flag=check.flag) if check is not None and check.flag else quote
+        return self._quotes.quote(con_id)
 
     def quotes(self) -> dict[int, Quote]:
-        return {c: q for c in self._tickers if (q := self.quote(c)) is not None}
+        return self._quotes.quotes()
 
     def mark(self, con_id: int) -> float | None:
         """The price to value an instrument at now: its quote's mid, else its last trade;
@@ -412,24 +270,24 @@ class BrokerSession:
         price = quote_mark(q) if q is not None else None
         if price is not None:
             return price
-        if self.account:
-            for item in self.ib.portfolio(self.account):
-                if item.contract.conId == con_id:
-                    return clean_price(item.marketPrice)
-        return None
+        return self._portfolio.market_price(self.account, con_id)
+
+    # --- instruments -----------------------------------------------------------------
+    @property
+    def instruments(self) -> dict[int, Instrument]:
+        """Instruments resolved through contract details (min tick, contract month…)."""
+        return self._instruments.instruments
+
+    async def resolve(self, text: str) -> tuple[Instrument | None, str]:
+        """Resolve symbol-grammar text to an instrument: (instrument, "") or (None, why),
+        why in the trader's words (`SPY has no 605 call for 18 Dec; nearest strikes 600,
+        610`). IB's own refusal of the lookup is not also forwarded as a notice."""
+        return await self._instruments.resolve(text)
 
     def underlying_of(self, inst: Instrument) -> Instrument | None:
         """An option's underlying among the instruments known: the stock of an equity
         option, the nearest future expiring on or after a futures option."""
-        if inst.sec_type is SecType.OPT:
-            return next((i for i in self.instruments.values() if i.symbol == inst.symbol
-                         and i.sec_type is SecType.STK and i.currency == inst.currency), None)
-        if inst.sec_type is SecType.FOP:
-            futures = sorted((i for i in self.instruments.values() if i.symbol == inst.symbol
-                              and i.sec_type is SecType.FUT and i.expiry[:8] >= inst.expiry[:8]),
-                             key=lambda i: i.expiry)
-            return futures[0] if futures else None
-        return None
+        return self._instruments.underlying_of(inst)
 
     def underlying_price(self, inst: Instrument) -> float | None:
         under = self.underlying_of(inst)
@@ -440,133 +298,53 @@ class BrokerSession:
         lost meanwhile leaves it unresolved: the preview says it has no underlying price."""
         if inst.sec_type not in (SecType.OPT, SecType.FOP) or not self.connected:
             return
-        under = self.underlying_of(inst)
         try:
-            if under is None and inst.sec_type is SecType.OPT:
-                under, _ = await self.resolve(inst.symbol)
-            elif under is None:
-                contract = Contract(secType="FUT", symbol=inst.symbol, currency=inst.currency,
-                                    exchange=inst.exchange)
-                for d in (await self._details(contract))[0]:
-                    if d.contract is not None:
-                        found = contract_to_instrument(d.contract, d)
-                        self.instruments[found.con_id] = found
-                under = self.underlying_of(inst)
+            under = await self._instruments.find_underlying(inst)
         except ConnectionError:
             return
         if under is not None:
             self.ensure_quote(under)
 
+    # --- the account and what-if -----------------------------------------------------
     async def what_if(self, spec: OrderSpec) -> IbWhatIf:
         """IB's what-if for one order (IB answers one at a time and ignores bracket links),
         waiting at most the profile's `whatif_timeout`: ib_async's own call never gives up
         when the gateway sends figures it cannot read."""
         if not self.connected:
             return IbWhatIf(error="not connected")
-        # The pipeline builds IB orders and imports this module: import it here.
-        from ibterm.broker.pipeline import to_ib_order
-
-        order = to_ib_order(spec, "ibterm-what-if")
-        order.account = spec.account or self.account
-        contract = Contract(conId=spec.instrument.con_id, exchange=spec.instrument.exchange)
-        # The id whatIfOrderAsync takes next (ib_async 2.1.0 is pinned): a refusal arrives as
-        # an error for it, shown in the preview rather than as a notification.
-        req_id = self.ib.client._reqIdSeq
-        self._what_if_errors[req_id] = ""
-        timeout = self.profile.whatif_timeout
-        try:
-            state = await asyncio.wait_for(self.ib.whatIfOrderAsync(contract, order), timeout)
-        except TimeoutError:
-            return IbWhatIf(error=f"no answer within {timeout:g}s")
-        except ConnectionError:
-            return IbWhatIf(error="not connected")
-        finally:
-            refusal = self._what_if_errors.pop(req_id, "")
-        if not isinstance(state, OrderState):
-            return IbWhatIf(error=f"refused: {refusal}" if refusal else "no figures")
-        result = IbWhatIf(
-            init_change=_state_number(state.initMarginChange),
-            maint_change=_state_number(state.maintMarginChange),
-            init_after=_state_number(state.initMarginAfter),
-            maint_after=_state_number(state.maintMarginAfter),
-            equity_after=_state_number(state.equityWithLoanAfter),
-            commission=_state_number(state.commission))
-        if result.init_change is None:
-            return replace(result, error="no margin figures")
-        return result
+        return await self._what_if.ask(spec, self.account)
 
     def position_map(self, account: str = "") -> dict[int, float]:
-        acct = account or self.account
-        return {p.contract.conId: p.position for p in self.ib.positions(acct)} if acct else {}
+        return self._portfolio.position_map(account or self.account)
 
     def managed_accounts(self) -> list[str]:
         return list(self.ib.managedAccounts()) if self.connected else []
 
+    def reachable_accounts(self) -> tuple[str, ...]:
+        """Every account an order could reach: the login's managed accounts, and the
+        session's own (which a profile can name)."""
+        found = self.managed_accounts()
+        if self.account and self.account not in found:
+            found.append(self.account)
+        return tuple(found)
+
     def daily_pnl(self) -> float | None:
-        return _finite(self._pnl.dailyPnL) if self._pnl is not None else None
+        return self._portfolio.daily_pnl()
+
+    def positions(self) -> list[Position]:
+        return self._portfolio.positions(self.account)
+
+    def account_summary(self) -> AccountSummary:
+        return self._portfolio.summary(self.account)
 
     @property
     def connected(self) -> bool:
         return self.status.state is ConnectionState.CONNECTED
 
-    def _request_quote(self, inst: Instrument) -> None:
-        if inst.con_id in self._tickers:
-            return
-        if inst.con_id not in self._checks:
-            self._checks[inst.con_id] = TickCheck(self.profile.tick_band(inst.sec_type),
-                                                  self.profile.bad_tick_reanchor,
-                                                  inst.min_tick)
-        contract = Contract(conId=inst.con_id, exchange=inst.exchange)
-        self._tickers[inst.con_id] = self.ib.reqMktData(contract, "", False, False)
-
-    def _sync_pnl_single(self) -> None:
-        if not self.account:
-            return
-        for item in self.ib.portfolio(self.account):
-            con_id = item.contract.conId
-            if con_id not in self._pnl_single:
-                self._pnl_single[con_id] = self.ib.reqPnLSingle(self.account, "", con_id)
-            if con_id not in self.instruments and con_id not in self._resolving:
-                self._resolving.add(con_id)
-                asyncio.get_running_loop().create_task(self._resolve_con_id(con_id))
-
-    # --- event handlers: remember what changed, nothing more -------------------------
-    def _on_tickers(self, tickers: set[Ticker]) -> None:
-        now = self.clock()
-        changed = self._quote_changed
-        at = self._quote_at
-        checks = self._checks
-        for ticker in tickers:
-            con_id = ticker.contract.conId  # type: ignore[union-attr]
-            changed[con_id] = now
-            at[con_id] = now
-            # Judged here, once per arrival: a burst between two drains is judged quote by
-            # quote, as the reference would have moved through it.
-            check = checks.get(con_id)
-            if check is not None:
-                check.observe(ticker.bid, ticker.ask, ticker.last, ticker.close,
-                              ticker.bidSize, ticker.askSize)
-
-    def _on_portfolio(self, _item: object) -> None:
-        self._positions_dirty = True
-
-    def _on_account_value(self, _value: object) -> None:
-        self._account_dirty = True
-
-    def _on_pnl(self, _pnl: object) -> None:
-        self._account_dirty = True
-
-    def _on_pnl_single(self, _pnl: object) -> None:
-        self._positions_dirty = True
-
+    # --- IB's errors -----------------------------------------------------------------
     def _on_error(self, req_id: int, code: int, message: str, contract: object) -> None:
-        if req_id in self._what_if_errors:
-            self._what_if_errors[req_id] = f"IB {code}: {message}"
-            return
-        if req_id in self._lookups:
-            log.info("lookup %d: IB %d: %s", req_id, code, message)
-            if code != _NO_SUCH_CONTRACT:
-                self._lookups[req_id] = f"IB {code}: {message}"
+        if (self._what_if.claims_error(req_id, code, message)
+                or self._instruments.claims_error(req_id, code, message)):
             return
         self._last_error = (code, message)
         if code == _LOST:
@@ -576,24 +354,12 @@ class BrokerSession:
             self._set_status(ConnectionState.CONNECTED, f"restored ({code})")
             self._notices.append(Notice("info", message))
             if code == _RESTORED_DATA_LOST:
-                self._resubscribe_quotes()
+                self._quotes.resubscribe(self._watched())
         elif code in _NOTICE_CODES_IGNORED or 2100 <= code < 2200:
             log.info("IB %d: %s", code, message)
         else:
             where = f" ({contract})" if contract else ""
             self._notices.append(Notice("warning", f"IB {code}: {message}{where}"))
-
-    def _resubscribe_quotes(self) -> None:
-        """After 1101 (data lost) every quote is asked for again: the watchlist's and
-        those the ticket, positions and option underlyings asked for."""
-        for con_id, ticker in list(self._tickers.items()):
-            self.ib.cancelMktData(ticker.contract)  # type: ignore[arg-type]
-            del self._tickers[con_id]
-        for item in self.watchlist:
-            if item.instrument is not None:
-                self._request_quote(item.instrument)
-        for inst in self._extra_quotes.values():
-            self._request_quote(inst)
 
     # --- the UI's view ---------------------------------------------------------------
     def drain(self) -> SessionUpdate:
@@ -605,84 +371,15 @@ class BrokerSession:
         if self._watch_dirty:
             update.watchlist = list(self.watchlist)
             self._watch_dirty = False
-        if self._quote_changed:
-            changed, self._quote_changed = self._quote_changed, {}
-            for con_id, at in changed.items():
-                ticker = self._tickers.get(con_id)
-                if ticker is not None:
-                    update.quotes.append(self._quote(con_id, ticker, at))
-        if self._positions_dirty:
-            self._positions_dirty = False
-            self._sync_pnl_single()
+        update.quotes = self._quotes.take_changed()
+        portfolio = self._portfolio
+        if portfolio.positions_dirty:
+            portfolio.positions_dirty = False
+            portfolio.sync_pnl_single(self.account)
             update.positions = self.positions()
-        if self._account_dirty:
-            self._account_dirty = False
+        if portfolio.account_dirty:
+            portfolio.account_dirty = False
             update.account = self.account_summary()
         if self._notices:
             update.notices, self._notices = self._notices, []
         return update
-
-    def positions(self) -> list[Position]:
-        if not self.account:
-            return []
-        out = []
-        for item in self.ib.portfolio(self.account):
-            pnl = self._pnl_single.get(item.contract.conId)
-            inst = self.instruments.get(item.contract.conId) or contract_to_instrument(
-                item.contract)
-            mult = inst.multiplier or 1.0
-            out.append(Position(
-                account=item.account,
-                instrument=inst,
-                quantity=item.position,
-                avg_cost=item.averageCost / mult,
-                market_price=clean_price(item.marketPrice),
-                market_value=item.marketValue,
-                unrealized_pnl=item.unrealizedPNL,
-                realized_pnl=item.realizedPNL,
-                daily_pnl=_finite(pnl.dailyPnL) if pnl is not None else None,
-            ))
-        return out
-
-    def account_summary(self) -> AccountSummary:
-        values: dict[str, float] = {}
-        currency = "USD"
-        for v in self.ib.accountValues(self.account):
-            attr = _ACCOUNT_TAGS.get(v.tag)
-            if attr is None:
-                continue
-            try:
-                values[attr] = float(v.value)
-            except ValueError:
-                continue
-            if v.currency and v.currency != "BASE":
-                currency = v.currency
-        daily = _finite(self._pnl.dailyPnL) if self._pnl is not None else None
-        return AccountSummary(account=self.account, currency=currency, daily_pnl=daily, **values)
-
-
-def _finite(value: float | None) -> float | None:
-    return clean_price(value) if value is not None and abs(value) < 1e300 else None
-
-
-def quote_from_ticker(con_id: int, t: Ticker, at: float) -> Quote:
-    try:
-        data_type = MarketDataType(t.marketDataType)
-    except ValueError:
-        data_type = MarketDataType.LIVE
-    return Quote(
-        con_id=con_id,
-        data_type=data_type,
-        updated_at=at,
-        bid=clean_price(t.bid),
-        ask=clean_price(t.ask),
-        last=clean_price(t.last),
-        bid_size=clean_price(t.bidSize),
-        ask_size=clean_price(t.askSize),
-        last_size=clean_price(t.lastSize),
-        volume=clean_price(t.volume),
-        open=clean_price(t.open),
-        high=clean_price(t.high),
-        low=clean_price(t.low),
-        close=clean_price(t.close),
-    )

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar, Protocol
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
@@ -24,11 +24,15 @@ from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.worker import Worker, WorkerState
 
-from ibterm.config import yamlfile
+from ibterm.broker.approval import Outcome
 from ibterm.broker.journal import Journal, journal_path
-from ibterm.broker.pipeline import OrderPipeline, Outcome, PipelineUpdate
+from ibterm.broker.ledger import PipelineUpdate
+from ibterm.broker.pipeline import OrderPipeline
 from ibterm.broker.reconcile import Discrepancy
 from ibterm.broker.session import BrokerSession, SessionUpdate
+from ibterm.config import yamlfile
+from ibterm.config.keymaps import Keymap
+from ibterm.config.macros import MacroError, build_intent
 from ibterm.config.settings import data_dir, user_dir
 from ibterm.config.write import save_watchlist
 from ibterm.domain.connection import ConnectionState
@@ -38,9 +42,7 @@ from ibterm.domain.quote import MarketDataType, quote_mark
 from ibterm.domain.symbols import SymbolError
 from ibterm.domain.ticket_form import TicketError
 from ibterm.domain.what_if import IbWhatIf
-from ibterm.config.keymaps import Keymap
 from ibterm.files.logs import write_crash_report
-from ibterm.config.macros import MacroError, build_intent
 from ibterm.risk.preview import PreviewCalculator, PreviewRequest, order_words
 from ibterm.risk.settings import RiskSettings, load_settings
 from ibterm.tui.commands import IbtermCommands
@@ -74,12 +76,8 @@ PREVIEW_DEBOUNCE = 0.15
 PANES = ("watchlist", "positions", "orders")
 # After SIGHUP, how long the normal shutdown may take before the process just ends.
 HANGUP_GRACE = 5.0
-
-
-class _Working(Protocol):
-    """A pipeline's trade as the app sees it (the app never imports ib_async)."""
-
-    def isDone(self) -> bool: ...
+# Quitting with "cancel all", how long the cancels may take to be confirmed.
+CANCELS_GRACE = 3.0
 
 
 class IbtermApp(App[None]):
@@ -317,15 +315,19 @@ class IbtermApp(App[None]):
         stale = quote is not None and quote.is_stale(now, self.session.profile.stale_after)
         ticket.show_quote(quote, stale)
 
-    def action_ticket(self, side: str) -> None:
+    def action_ticket(self, side: str, symbol: str | None = None) -> None:
+        """Open the ticket for `symbol`, else for what the watchlist or the positions
+        have under the cursor."""
+        self.ticket.open(Side(side), symbol if symbol is not None else self._cursor_symbol())
+
+    def _cursor_symbol(self) -> str | None:
         watchlist = self.watchlist
-        symbol = None
         if self.focused is watchlist and watchlist.items:
             item = watchlist.items[watchlist.cursor_row]
-            symbol = item.instrument.display if item.instrument else item.text
-        elif self.focused is self.positions:
-            symbol = self.positions.selected_symbol()
-        self.ticket.open(Side(side), symbol)
+            return item.instrument.display if item.instrument else item.text
+        if self.focused is self.positions:
+            return self.positions.selected_symbol()
+        return None
 
     @work(exclusive=True, group="resolve", exit_on_error=False)
     async def on_order_ticket_symbol_entered(self, event: OrderTicket.SymbolEntered) -> None:
@@ -525,11 +527,8 @@ class IbtermApp(App[None]):
         self._save_watchlist()
         self.notify(f"{text} is back in the watchlist")
 
-    def open_ticket(self, side: Side, symbol: str) -> None:
-        self.ticket.open(side, symbol)
-
     @work(group="watchlist", exit_on_error=False)
-    async def add_to_watchlist(self, text: str) -> None:
+    async def action_add_to_watchlist(self, text: str) -> None:
         await self._add_watch(text)
 
     async def _add_watch(self, text: str) -> None:
@@ -559,6 +558,14 @@ class IbtermApp(App[None]):
 
         self.run_worker(save, thread=True, group="save-watchlist", exclusive=True,
                         exit_on_error=False)
+
+    # --- the command palette's lists (tui.commands.PaletteSource) ---------------------
+    def palette_macros(self) -> list[tuple[str, str]]:
+        return [(m.describe(), m.key) for m in (self.keymap.macros if self.keymap else ())]
+
+    def palette_symbols(self) -> list[str]:
+        return [item.instrument.display if item.instrument else item.text
+                for item in self.session.watchlist]
 
     # --- keymap and macros -----------------------------------------------------------
     def _apply_keymap(self) -> None:
@@ -759,7 +766,7 @@ class IbtermApp(App[None]):
 
     @work(exclusive=True, group="quit", exit_on_error=False)
     async def action_quit_app(self) -> None:
-        working = [t for t in self.pipeline.trades.values() if not t.isDone()]
+        working = [order.order_ref for order in self.pipeline.working_orders()]
         if working:
             # Stay is the default: Enter on a quit question must not walk away from
             # working orders by accident.
@@ -769,19 +776,12 @@ class IbtermApp(App[None]):
             if choice is QuitChoice.CANCEL_ALL:
                 if not self.pipeline.cancel_all():
                     return  # not sent (no link, read-only): the notice says why; stay
-                await self._until_cancelled(working)
+                # A moment for the global cancel to be acknowledged before the link
+                # closes, so the blotter and the journal record the cancels (they are
+                # final at the gateway once sent, whatever this waits for).
+                await self.pipeline.until_done(working, CANCELS_GRACE)
         await self.session.close()
         self.exit()
-
-    async def _until_cancelled(self, working: list[_Working], timeout: float = 3.0) -> None:
-        """Give the global cancel a moment to be acknowledged before the link closes, so
-        the blotter and the journal record the cancels (they are final at the gateway
-        once sent, whatever this waits for)."""
-        deadline = asyncio.get_running_loop().time() + timeout
-        while any(not t.isDone() for t in working):
-            if asyncio.get_running_loop().time() > deadline:
-                break
-            await asyncio.sleep(0.05)
 
     async def action_quit(self) -> None:
         """Textual's own quit (ctrl+q, the palette) asks about working orders too."""

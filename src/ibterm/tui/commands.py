@@ -1,40 +1,60 @@
 """The command palette (ctrl+p): the app's actions, the keymap's macros, and symbols
 (open a ticket for one, add one to the watchlist). Themes come with Textual's own
-"Theme" command."""
+"Theme" command.
+
+Every command is an action string run on the app, so the palette needs only what the
+app lists for it (`PaletteSource`), never the app itself."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import Protocol, runtime_checkable
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Provider
 
+from ibterm.config.reference import futures_table
 from ibterm.domain.orders import Side
 from ibterm.domain.symbols import SymbolError, parse_symbol
-from ibterm.config.reference import futures_table
 
-if TYPE_CHECKING:
-    from ibterm.tui.app import IbtermApp
+
+@runtime_checkable
+class PaletteSource(Protocol):
+    """What the app offers the palette besides its bindings."""
+
+    def palette_macros(self) -> list[tuple[str, str]]:
+        """Each macro of the keymap, in order: (what it does, its key)."""
+        ...
+
+    def palette_symbols(self) -> list[str]:
+        """The watchlist's symbols, as the ticket takes them."""
+        ...
+
+
+def ticket_action(side: Side, symbol: str) -> str:
+    return f"ticket({side.value!r}, {symbol!r})"
 
 
 class IbtermCommands(Provider):
+    def _run(self, action: str) -> Callable[[], object]:
+        return partial(self.app.run_action, action)
+
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
-        app: IbtermApp = self.app  # type: ignore[assignment]
+        app = self.app
         out: list[tuple[str, Callable[[], object], str]] = []
         for b in type(app).BINDINGS:
             if isinstance(b, Binding) and b.id:
-                out.append((f"{b.description or b.id} ({b.id})",
-                            partial(app.run_action, b.action), f"key {b.key}"))
-        for i, macro in enumerate(app.keymap.macros if app.keymap else ()):
-            out.append((f"Macro: {macro.describe()}", partial(app.action_macro, i),
-                        f"key {macro.key}"))
-        for item in app.session.watchlist:
-            name = item.instrument.display if item.instrument else item.text
+                out.append((f"{b.description or b.id} ({b.id})", self._run(b.action),
+                            f"key {b.key}"))
+        if not isinstance(app, PaletteSource):
+            return out
+        for i, (description, key) in enumerate(app.palette_macros()):
+            out.append((f"Macro: {description}", self._run(f"macro({i})"), f"key {key}"))
+        for name in app.palette_symbols():
             for side in (Side.BUY, Side.SELL):
                 out.append((f"{side.value.title()} {name}: open the ticket",
-                            partial(app.open_ticket, side, name), "symbol"))
+                            self._run(ticket_action(side, name)), "symbol"))
         return out
 
     async def discover(self) -> AsyncIterator[DiscoveryHit]:
@@ -52,10 +72,9 @@ class IbtermCommands(Provider):
             spec = parse_symbol(query, futures_table().keys())
         except SymbolError:
             return
-        app: IbtermApp = self.app  # type: ignore[assignment]
         name = str(spec)
-        yield Hit(0.9, f"Add {name} to the watchlist", partial(app.add_to_watchlist, name),
-                  help="symbol")
+        yield Hit(0.9, f"Add {name} to the watchlist",
+                  self._run(f"add_to_watchlist({name!r})"), help="symbol")
         for side in (Side.BUY, Side.SELL):
             yield Hit(0.8, f"{side.value.title()} {name}: open the ticket",
-                      partial(app.open_ticket, side, name), help="symbol")
+                      self._run(ticket_action(side, name)), help="symbol")

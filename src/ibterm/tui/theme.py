@@ -18,6 +18,7 @@ from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 from ibterm.config import yamlfile
+
 DEFAULT_THEME = "ibterm-dark"
 # Fallbacks for every app variable, so any Textual theme still has trading colours.
 APP_VARIABLE_DEFAULTS: dict[str, str] = {

@@ -12,8 +12,8 @@ from textual.content import Content
 from textual.message import Message
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
-from ibterm.domain.ticket_form import parse_number
 from ibterm.config.keymaps import RESERVED_KEYS, normalize_key
+from ibterm.domain.ticket_form import parse_number
 
 
 def with_ids(prefix: str, bindings: list[BindingType]) -> list[BindingType]:

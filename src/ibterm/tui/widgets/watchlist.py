@@ -8,8 +8,8 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from ibterm.broker.session import WatchItem
 from ibterm.domain.quote import MarketDataType, Quote
+from ibterm.domain.watchlist import WatchItem
 from ibterm.tui import format as fmt
 from ibterm.tui.widgets.grid import Column, Grid
 

@@ -1,0 +1,117 @@
+"""ib_async's orders, tickers, portfolio items and order states, as domain values and
+back. Instruments and contracts are translated in `contracts`."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from ib_async import Contract, Order, OrderState, PnLSingle, PortfolioItem, Ticker
+
+from ibterm.broker.contracts import contract_to_instrument
+from ibterm.domain.account import Position
+from ibterm.domain.instrument import Instrument
+from ibterm.domain.orders import OrderSpec, OrderType, Side
+from ibterm.domain.quote import MarketDataType, Quote, clean_price
+from ibterm.domain.what_if import IbWhatIf
+
+
+def to_ib_order(spec: OrderSpec, order_ref: str) -> Order:
+    order = Order(action=spec.side.value, totalQuantity=spec.quantity,
+                  orderType=spec.order_type.value, tif=spec.tif.value,
+                  outsideRth=spec.outside_rth, orderRef=order_ref, account=spec.account)
+    if spec.limit is not None:
+        order.lmtPrice = spec.limit
+    if spec.order_type is OrderType.TRAIL:
+        if spec.trail_percent is not None:
+            order.trailingPercent = spec.trail_percent
+        else:
+            order.auxPrice = spec.trail_amount
+        if spec.stop is not None:
+            order.trailStopPrice = spec.stop
+    elif spec.stop is not None:
+        order.auxPrice = spec.stop
+    return order
+
+
+def order_contract(inst: Instrument) -> Contract:
+    """The contract an order or a quote request names: the conId says it all."""
+    return Contract(conId=inst.con_id, exchange=inst.exchange)
+
+
+def spec_of_order(contract: Contract, order: Order) -> OrderSpec:
+    """The spec of an order found at the gateway; ValueError for a side or order type
+    the app does not model."""
+    return OrderSpec(
+        contract_to_instrument(contract), Side(order.action), order.totalQuantity,
+        OrderType(order.orderType),
+        limit=_price(order.lmtPrice) if order.orderType in ("LMT", "STP LMT") else None,
+        stop=_price(order.auxPrice) if order.orderType in ("STP", "STP LMT") else None,
+        account=order.account)
+
+
+def _price(value: float | Decimal | None) -> float | None:
+    """An order's price as the domain keeps it (ib_async may hold a Decimal)."""
+    return None if value is None else float(value)
+
+
+def finite(value: float | None) -> float | None:
+    """A figure IB may leave unset (the largest double) or NaN: None then."""
+    return clean_price(value) if value is not None and abs(value) < 1e300 else None
+
+
+def _state_number(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if abs(number) < 1e300 else None  # IB's "unset" is the largest double
+
+
+def what_if_of(state: OrderState) -> IbWhatIf:
+    result = IbWhatIf(
+        init_change=_state_number(state.initMarginChange),
+        maint_change=_state_number(state.maintMarginChange),
+        init_after=_state_number(state.initMarginAfter),
+        maint_after=_state_number(state.maintMarginAfter),
+        equity_after=_state_number(state.equityWithLoanAfter),
+        commission=_state_number(state.commission))
+    return replace(result, error="no margin figures") if result.init_change is None else result
+
+
+def position_of(item: PortfolioItem, inst: Instrument, pnl: PnLSingle | None) -> Position:
+    mult = inst.multiplier or 1.0
+    return Position(
+        account=item.account,
+        instrument=inst,
+        quantity=item.position,
+        avg_cost=item.averageCost / mult,
+        market_price=clean_price(item.marketPrice),
+        market_value=item.marketValue,
+        unrealized_pnl=item.unrealizedPNL,
+        realized_pnl=item.realizedPNL,
+        daily_pnl=finite(pnl.dailyPnL) if pnl is not None else None,
+    )
+
+
+def quote_from_ticker(con_id: int, t: Ticker, at: float) -> Quote:
+    try:
+        data_type = MarketDataType(t.marketDataType)
+    except ValueError:
+        data_type = MarketDataType.LIVE
+    return Quote(
+        con_id=con_id,
+        data_type=data_type,
+        updated_at=at,
+        bid=clean_price(t.bid),
+        ask=clean_price(t.ask),
+        last=clean_price(t.last),
+        bid_size=clean_price(t.bidSize),
+        ask_size=clean_price(t.askSize),
+        last_size=clean_price(t.lastSize),
+        volume=clean_price(t.volume),
+        open=clean_price(t.open),
+        high=clean_price(t.high),
+        low=clean_price(t.low),
+        close=clean_price(t.close),
+    )
