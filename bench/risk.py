@@ -2,7 +2,7 @@
 
 (a) Books of 100, 1,000 and 10,000 option positions over 20 underlyings: margin (with
     pairing) plus the full stress grid (with the correlated view), timed; and the stress
-    path alone (positions_frame + stress: pricing, grid, worst losses, correlated view)
+    path alone (positions + stress: pricing, grid, worst losses, correlated view)
     against the same maths as a per-position Python loop over the same rows (scalar
     Black-Scholes, math.erfc), pairing excluded from both sides of the ratio.
 (b) One ticket change's preview on a 200-position book: the what-if a trader waits for.
@@ -24,7 +24,7 @@ from collections.abc import Callable
 from ibterm.risk.black_scholes import bsm_price
 from ibterm.risk.margin import compute_margin
 from ibterm.risk.portfolio import Row
-from ibterm.risk.stress import StressParams, _moves, positions_frame, stress
+from ibterm.risk.stress import StressParams, _moves, positions, stress
 from ibterm.risk.whatif import figures, what_if
 
 AS_OF = dt.date(2026, 11, 27)
@@ -118,19 +118,19 @@ def main() -> int:
     for n in sizes:
         rows = book(n)
         # The two sides agree before they are timed.
-        vec = stress(positions_frame(rows, AS_OF, RATE), params)
+        vec = stress(positions(rows, AS_OF, RATE), params)
         ref = loop_stress(rows, params)
         assert abs(vec.worst_loss - ref[0]) < 1e-6 * max(1.0, ref[0]) + 1.0, (vec, ref)
         assert abs(vec.correlated_worst_loss - ref[1]) < 1e-6 * max(1.0, ref[1]) + 1.0
 
         def both(rows: list[Row] = rows) -> None:
             compute_margin(rows, AS_OF)
-            stress(positions_frame(rows, AS_OF, RATE), params)
+            stress(positions(rows, AS_OF, RATE), params)
 
         repeat = 9 if n <= 1_000 else 7
         total = timed(both, repeat)
         margin = timed(lambda rows=rows: compute_margin(rows, AS_OF), repeat)
-        stress_ms = timed(lambda rows=rows: stress(positions_frame(rows, AS_OF, RATE), params),
+        stress_ms = timed(lambda rows=rows: stress(positions(rows, AS_OF, RATE), params),
                           repeat * 2)
         loop = timed(lambda rows=rows: loop_stress(rows, params), 3 if n >= 10_000 else 5)
         ratio = loop / stress_ms

@@ -8,7 +8,7 @@ import pytest
 
 from ibterm.risk.liquidation import LiquidationParams, _Mover, liquidation
 from ibterm.risk.margin import compute_margin
-from ibterm.risk.stress import positions_frame
+from ibterm.risk.stress import positions
 from tests.risk.test_margin import AS_OF, opt, stk
 
 TOL = LiquidationParams().tolerance
@@ -43,7 +43,7 @@ def test_a_naked_put_with_its_margin_recomputed_at_each_move() -> None:
     [xyz] = report.by_underlying
     assert xyz.up is None and xyz.down is not None and -0.6 < xyz.down < 0
     # At the move found excess liquidity is gone; just short of it, it is not.
-    vol = positions_frame(rows, AS_OF, 0.04)["vol"].item()
+    vol = float(positions(rows, AS_OF, 0.04).vol[0])
     mover = _Mover([replace(r, iv=vol) for r in rows], AS_OF, 0.04)
 
     def excess(move: float) -> float:

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from ibterm.risk.black_scholes import bsm_price
 from ibterm.risk.portfolio import Row
-from ibterm.risk.stress import StressParams, _moves, positions_frame, stress
+from ibterm.risk.stress import StressParams, _moves, positions, stress
 
 AS_OF = dt.date(2026, 11, 27)
 RATE = 0.04
@@ -103,7 +103,7 @@ def test_the_vectorized_grid_is_the_scalar_loop(spec: list[tuple]) -> None:  # t
             rows.append(_opt(i + 2, symbol, kind, round(spot * k, 1), qty, spot, iv, days, cls,
                              "FOP" if fop else "OPT", div=0.0 if fop else 0.01))
     params = StressParams()
-    result = stress(positions_frame(rows, AS_OF, RATE), params)
+    result = stress(positions(rows, AS_OF, RATE), params)
     grid, by, corr, bound = scalar_stress(rows, params)
     assert len(result.grid) == len(grid) == 33 * len(by)
     for cell in result.grid:
@@ -119,7 +119,7 @@ def test_the_vectorized_grid_is_the_scalar_loop(spec: list[tuple]) -> None:  # t
 def test_grid_shape_order_and_the_unshocked_cell() -> None:
     rows = [_stk(2, "BBB", 100, 230), _opt(3, "AAA", "P", 55, -2, 57, 0.3, 30),
             _opt(4, "SPX", "C", 6000, 1, 5900, 0.15, 30, "broad_index")]
-    result = stress(positions_frame(rows, AS_OF, RATE))
+    result = stress(positions(rows, AS_OF, RATE))
     keys = [(g["underlying"], g["price_move"], g["vol_shift"]) for g in result.grid]
     assert keys == sorted(keys) and len(keys) == 99
     spx = sorted({g["price_move"] for g in result.grid if g["underlying"] == "SPX"})
@@ -128,11 +128,11 @@ def test_grid_shape_order_and_the_unshocked_cell() -> None:
 
 
 def test_monotonic_where_it_must_be() -> None:
-    long_stock = stress(positions_frame([_stk(2, "AAA", 100, 57)], AS_OF, RATE))
+    long_stock = stress(positions([_stk(2, "AAA", 100, 57)], AS_OF, RATE))
     pnl = [g["pnl"] for g in long_stock.grid if g["vol_shift"] == 0]
     assert pnl == sorted(pnl) and pnl[0] < 0 < pnl[-1]
     assert long_stock.worst_loss == pytest.approx(0.15 * 5700, abs=0.01)
-    long_calls = stress(positions_frame([_opt(2, "AAA", "C", 60, 3, 57, 0.3, 60),
+    long_calls = stress(positions([_opt(2, "AAA", "C", 60, 3, 57, 0.3, 60),
                                          _opt(3, "AAA", "P", 50, 2, 57, 0.3, 60)], AS_OF, RATE))
     by_move: dict[float, list[float]] = {}
     for g in long_calls.grid:
@@ -144,15 +144,15 @@ def test_monotonic_where_it_must_be() -> None:
 def test_the_per_contract_minimum_and_its_parameter() -> None:
     # A far out-of-the-money short call barely moves: the minimum decides.
     rows = [_opt(2, "AAA", "C", 120, -4, 57, 0.2, 10)]
-    assert stress(positions_frame(rows, AS_OF, RATE)).by_underlying["AAA"] == 150.0
+    assert stress(positions(rows, AS_OF, RATE)).by_underlying["AAA"] == 150.0
     params = replace(StressParams(), min_per_contract=1.0)
-    assert stress(positions_frame(rows, AS_OF, RATE), params).worst_loss == 400.0
+    assert stress(positions(rows, AS_OF, RATE), params).worst_loss == 400.0
 
 
 def test_the_correlated_view_takes_one_common_move() -> None:
     # Long AAA and short BBB hedge each other only when they move together.
     rows = [_stk(2, "AAA", 1000, 57), _stk(3, "BBB", -248, 230)]
-    result = stress(positions_frame(rows, AS_OF, RATE))
+    result = stress(positions(rows, AS_OF, RATE))
     assert result.worst_loss == pytest.approx(0.15 * 57_000 + 0.15 * 248 * 230, abs=0.01)
     assert result.correlated_worst_loss == pytest.approx(0.15 * abs(57_000 - 248 * 230),
                                                          abs=0.01)
@@ -160,7 +160,7 @@ def test_the_correlated_view_takes_one_common_move() -> None:
 
 def test_vol_shifts_absolute_and_without_zero() -> None:
     rows = [_opt(2, "AAA", "C", 57, 1, 57, 0.3, 60)]
-    frame = positions_frame(rows, AS_OF, RATE)
+    frame = positions(rows, AS_OF, RATE)
     relative = stress(frame, replace(StressParams(), vol_shifts=(-0.1, 0.1)))
     assert {g["vol_shift"] for g in relative.grid} == {-0.1, 0.1}
     years = 60 / 365

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+from dataclasses import replace
 
 import pytest
 
-from ibterm.risk.whatif import net, what_if
+from ibterm.risk.portfolio import Row
+from ibterm.risk.whatif import FiguresMemo, figures, net, what_if
 from tests.risk.test_margin import AS_OF, opt, stk
 
 
@@ -37,3 +40,34 @@ def test_a_margin_call_is_seen() -> None:
     result = what_if([], [[opt(9, "C", 100, -50, 3.0, 100, expiry=dt.date(2027, 1, 15))]],
                      10_000, AS_OF, 0.04)
     assert result.margin_call
+
+
+def _book(seed: int, n: int) -> list[Row]:
+    rng = random.Random(seed)
+    rows = []
+    for i in range(n):
+        symbol = rng.choice(["AAA", "BBB", "CCC", "SPX"])
+        cls = "broad_index" if symbol == "SPX" else "equity"
+        if rng.random() < 0.15:
+            rows.append(replace(stk(i + 2, rng.choice([-300, 100, 200]), 100, symbol),
+                                index_class=cls))
+            continue
+        rows.append(opt(i + 2, rng.choice("CP"), rng.choice([90, 95, 100, 105, 110]),
+                        rng.choice([-3, -1, 1, 2]), round(rng.uniform(0.5, 12), 2), 100,
+                        symbol, rng.choice([dt.date(2027, 1, 15), dt.date(2027, 3, 19)]), cls))
+    return rows
+
+
+def test_the_memo_changes_no_figure() -> None:
+    # The preview's path (figures remembered per underlying) against a full recomputation,
+    # order after order on the same book: equal to the last digit.
+    rows = _book(3, 60)
+    memo = FiguresMemo()
+    assert figures(rows, AS_OF, 0.04, memo=memo) == figures(rows, AS_OF, 0.04)
+    rng = random.Random(4)
+    for i in range(25):
+        symbol = rng.choice(["AAA", "BBB", "SPX", "DDD"])
+        legs = [opt(900 + i * 4 + j, rng.choice("CP"), rng.choice([95, 100, 105]),
+                    rng.choice([-2, -1, 1]), 2.0, 100, symbol) for j in range(rng.choice([1, 4]))]
+        fast = what_if(rows, [legs], 1e6, AS_OF, 0.04, memo=memo)
+        assert fast == what_if(rows, [legs], 1e6, AS_OF, 0.04)

@@ -30,7 +30,7 @@ from ibterm.risk.margin import DEFAULT_RATE, Rates, compute_margin
 from ibterm.risk.portfolio import Row
 from ibterm.risk.pricing import carry_of, scenario_values
 from ibterm.risk.span import SpanParams
-from ibterm.risk.stress import StressParams, positions_frame
+from ibterm.risk.stress import StressParams, positions
 
 
 def _default(name: str):  # type: ignore[no-untyped-def]
@@ -100,8 +100,7 @@ def liquidation(rows: list[Row], equity: float, as_of: dt.date, rate: float = DE
     """The liquidation moves of each underlying, and of the equity-like ones together."""
     params = params or LiquidationParams()
     stress_params = stress_params or StressParams()
-    frame = positions_frame(rows, as_of, rate)  # every option's volatility
-    vols = frame["vol"].to_list()
+    vols = positions(rows, as_of, rate).vol.tolist()  # every option's volatility
     priced = [replace(r, iv=v) if r.is_option else r for r, v in zip(rows, vols, strict=True)]
 
     def margin(subset: list[Row]) -> float:

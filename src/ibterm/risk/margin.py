@@ -28,9 +28,13 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 from ibterm.risk import tables
+from ibterm.risk.memo import PartsMemo
 from ibterm.risk.portfolio import Row
 from ibterm.risk.span import SpanParams, span_strategies
 from ibterm.risk.strategy import Strategy
@@ -137,10 +141,13 @@ def long_premium(rows: list[Row], as_of: dt.date, rates: Rates | None = None) ->
 
 def compute_margin(rows: list[Row], as_of: dt.date, rates: Rates | None = None,
                    futures_margin: dict[str, tuple[float, float]] | None = None, *,
-                   span: SpanParams | None = None, rate: float = DEFAULT_RATE) -> MarginResult:
+                   span: SpanParams | None = None, rate: float = DEFAULT_RATE,
+                   memo: PartsMemo[list[Strategy]] | None = None) -> MarginResult:
     """Reg T for stock and options, a SPAN-like scan (span.py) for futures and futures
     options; `futures_margin` is (initial, maintenance) per root, overnight or intraday
-    as the caller chooses; `span` a span.SpanParams (default: the shipped table)."""
+    as the caller chooses; `span` a span.SpanParams (default: the shipped table).
+    `memo` remembers each underlying and account's strategies (memo.py): one per set of
+    rates, futures margins and span parameters."""
     rates = rates or Rates()
     result = MarginResult(long_premium=long_premium(rows, as_of, rates))
     groups: dict[tuple[str, str], list[Row]] = {}
@@ -148,19 +155,29 @@ def compute_margin(rows: list[Row], as_of: dt.date, rates: Rates | None = None,
         groups.setdefault((r.symbol, r.account), []).append(r)
     for (symbol, account), members in sorted(groups.items()):
         members = sorted(members, key=lambda r: r.line)
-        futures = [r for r in members if r.sec_type in ("FUT", "FOP")]
-        regt = [r for r in members if r.sec_type not in ("FUT", "FOP")]
-        found: list[Strategy] = []
-        if regt:
-            found.extend(_best_grouping(symbol, account, regt, rates))
-        if futures:
-            found.extend(span_strategies(symbol, account, futures, as_of, rate,
-                                         (futures_margin or {}).get(symbol), span))
+        group = partial(_group_strategies, symbol, account, members, as_of, rate, rates,
+                        (futures_margin or {}).get(symbol), span)
+        found = group() if memo is None else memo.get(members, (as_of, rate), group)
         for s in found:
             result.strategies.append(s)
             result.initial += s.initial
             result.maintenance += s.maintenance
     return result
+
+
+def _group_strategies(symbol: str, account: str, members: list[Row], as_of: dt.date,
+                      rate: float, rates: Rates, futures_margin: tuple[float, float] | None,
+                      span: SpanParams | None) -> list[Strategy]:
+    """One underlying and account: Reg T pairing, and the scan for its futures rows."""
+    futures = [r for r in members if r.sec_type in ("FUT", "FOP")]
+    regt = [r for r in members if r.sec_type not in ("FUT", "FOP")]
+    found: list[Strategy] = []
+    if regt:
+        found.extend(_best_grouping(symbol, account, regt, rates))
+    if futures:
+        found.extend(span_strategies(symbol, account, futures, as_of, rate, futures_margin,
+                                     span))
+    return found
 
 
 # The pairing ------------------------------------------------------------------------------
@@ -173,17 +190,23 @@ class _Leg:
         "itm",
         "key",
         "left",
+        "line",
         "mult",
         "naked",
+        "order",
         "price",
+        "qty",
         "right",
         "row",
+        "size",
         "strike",
     )
 
     def __init__(self, row: Row, rates: Rates) -> None:
         self.row = row
-        self.left = abs(row.quantity)
+        self.line = row.line
+        self.qty = row.quantity
+        self.size = self.left = abs(row.quantity)
         self.strike = row.strike
         self.expiry = row.expiry.toordinal() if row.expiry else 0
         self.right = row.right
@@ -192,84 +215,102 @@ class _Leg:
         option = row.is_option
         self.naked = naked_per_contract(row, rates) if option and row.quantity < 0 else 0.0
         self.itm = _itm(row) if option else 0.0
-        # A canonical order, so the result does not depend on the order of the rows.
+        # A canonical order, so the result does not depend on the order of the rows; `order`
+        # is the leg's place in it among the group's options.
         self.key = (row.right, row.strike, self.expiry, row.multiplier, row.price, row.line)
+        self.order = 0
 
 
 # Candidate kinds, in the pool as (-saving, rank, kind, short, other). At equal savings
 # the rank decides: a vertical before a calendar or diagonal, as it can still be joined
 # into a condor or butterfly; then the order the candidates were made in (canonical).
+# The rank is unique: it also names the candidate.
 _COVERED, _VERTICAL, _CALENDAR, _STRADDLE = range(4)
 _RANK = {_COVERED: 0, _VERTICAL: 1 << 40, _STRADDLE: 2 << 40, _CALENDAR: 3 << 40}
-_ORDERS = ("by-saving", "straddles-first", "no-verticals", "no-straddles",
-           "verticals-only")
+# The walks: the candidate kinds each keeps (None: all), and whether straddles go first.
+_ORDERS: tuple[tuple[frozenset[int] | None, bool], ...] = (
+    (None, False),  # by-saving
+    (None, True),  # straddles-first
+    (frozenset({_COVERED, _STRADDLE}), False),  # no-verticals
+    (frozenset({_COVERED, _VERTICAL, _CALENDAR}), False),  # no-straddles
+    (frozenset({_COVERED, _VERTICAL}), False),  # verticals-only
+)
+_Candidate = tuple[float, int, int, _Leg, _Leg]
+
+# A walk's strategies are kept as (initial, maintenance, shape, a, b, part) and named only
+# for the walk that wins: the shapes beside the candidate kinds above.
+_COMBO, _SPREAD, _PROTECTIVE, _STOCK, _NAKED, _LONG = range(4, 10)
+_Found = tuple[float, float, int, Any, Any, Any]
 
 
 def _best_grouping(symbol: str, account: str, rows: list[Row],
                    rates: Rates) -> list[Strategy]:
     stocks = sorted((_Leg(r, rates) for r in rows if r.sec_type == "STK"),
-                    key=lambda lg: (lg.price, lg.row.quantity, lg.row.line))
+                    key=lambda lg: (lg.price, lg.qty, lg.line))
     opts = sorted((_Leg(r, rates) for r in rows if r.is_option), key=lambda lg: lg.key)
-    shorts = [lg for lg in opts if lg.row.quantity < 0]
-    longs = [lg for lg in opts if lg.row.quantity > 0]
+    for i, lg in enumerate(opts):
+        lg.order = i
+    shorts = [lg for lg in opts if lg.qty < 0]
+    longs = [lg for lg in opts if lg.qty > 0]
     pool = _pool(shorts, longs, stocks)
+    joins = _Joins(pool)
     if not pool:  # nothing pairs: one pass is enough
-        return [Strategy(name, symbol, account, legs, i, m) for name, legs, i, m in
-                _group(pool, stocks, shorts, longs, rates, {})]
+        return _strategies(symbol, account, _group(pool, stocks, shorts, longs, rates, joins))
+    legs = stocks + opts
     best: list[_Found] | None = None
     best_cost = (0.0, 0.0)
-    seen: set[tuple[int, ...]] = set()
-    costs: dict[tuple[int, ...], float] = {}
-    for order in _ORDERS:
-        ordered = _ordered(pool, order)
-        signature = tuple(c[1] for c in ordered)
+    present = {c[2] for c in pool}
+    # Straddles first is the pool itself when no other candidate comes before a straddle.
+    straddles = [i for i, c in enumerate(pool) if c[2] == _STRADDLE]
+    reorders = bool(straddles) and straddles[-1] != len(straddles) - 1
+    seen: set[tuple[frozenset[int], bool]] = set()
+    for keep, first in _ORDERS:
+        kept = frozenset(present if keep is None else present & keep)
+        signature = (kept, first and reorders)
         if signature in seen:  # the same walk as an earlier order
             continue
         seen.add(signature)
-        for lg in stocks:
-            lg.left = abs(lg.row.quantity)
-        for lg in opts:
-            lg.left = abs(lg.row.quantity)
-        found = _group(ordered, stocks, shorts, longs, rates, costs)
-        cost = (round(sum(f[2] for f in found), 6), round(sum(f[3] for f in found), 6))
+        if signature[1]:
+            ordered = [pool[i] for i in straddles] + [c for c in pool if c[2] != _STRADDLE]
+        elif kept == present:
+            ordered = pool
+        else:
+            ordered = [c for c in pool if c[2] in kept]
+        for lg in legs:
+            lg.left = lg.size
+        found = _group(ordered, stocks, shorts, longs, rates, joins)
+        cost = (round(sum([f[0] for f in found]), 6), round(sum([f[1] for f in found]), 6))
         if best is None or cost < best_cost:
             best, best_cost = found, cost
     assert best is not None
-    return [Strategy(name, symbol, account, legs, i, m) for name, legs, i, m in best]
+    return _strategies(symbol, account, best)
 
 
-def _ordered(pool: list[tuple], order: str) -> list[tuple]:  # type: ignore[type-arg]
-    if order == "straddles-first":
-        return [c for c in pool if c[2] == _STRADDLE] + [c for c in pool if c[2] != _STRADDLE]
-    if order == "no-verticals":
-        return [c for c in pool if c[2] not in (_VERTICAL, _CALENDAR)]
-    if order == "no-straddles":
-        return [c for c in pool if c[2] != _STRADDLE]
-    if order == "verticals-only":
-        return [c for c in pool if c[2] not in (_STRADDLE, _CALENDAR)]
-    return pool
-
-
-def _nearest(short: _Leg, legs: list[_Leg], strikes: list[float], count: int,
-             same_expiry: bool) -> list[_Leg]:
-    """Up to `count` of `legs` (in strike order) nearest to the short's strike with its
-    multiplier and its expiry (or, unless same_expiry, a later one), walking outward from
-    the short's strike; at most _SCAN legs are looked at, which bounds the work per leg."""
-    found: list[_Leg] = []
-    hi = bisect.bisect_left(strikes, short.strike)
+def _nearest(k: float, mult: float, expiry: int, strikes: list[float], mults: list[float],
+             expiries: list[int], count: int, same_expiry: bool) -> list[int]:
+    """Up to `count` indices of legs (given as their strikes in order, multipliers and
+    expiries) nearest to strike `k` with multiplier `mult` and expiry `expiry` (or,
+    unless same_expiry, a later one), walking outward from `k`; at most _SCAN legs are
+    looked at, which bounds the work per leg."""
+    found: list[int] = []
+    n = len(strikes)
+    hi = bisect.bisect_left(strikes, k)
     lo = hi - 1
-    k, exp, mult = short.strike, short.expiry, short.mult
     for _ in range(_SCAN):
-        if lo < 0 and hi >= len(legs):
-            break
-        if hi >= len(legs) or (lo >= 0 and k - strikes[lo] <= strikes[hi] - k):
-            lg = legs[lo]
+        if hi < n:
+            if lo >= 0 and k - strikes[lo] <= strikes[hi] - k:
+                i = lo
+                lo -= 1
+            else:
+                i = hi
+                hi += 1
+        elif lo >= 0:
+            i = lo
             lo -= 1
         else:
-            lg = legs[hi]
-            hi += 1
-        if lg.mult == mult and (lg.expiry == exp if same_expiry else lg.expiry >= exp):
-            found.append(lg)
+            break
+        if mults[i] == mult and (expiries[i] == expiry if same_expiry else expiries[i] >= expiry):
+            found.append(i)
             if len(found) == count:
                 break
     return found
@@ -283,39 +324,56 @@ def _spread_cost(short: _Leg, long: _Leg) -> float:
     return max(short.strike - long.strike, 0.0) * short.mult
 
 
-def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg]) -> list[tuple]:  # type: ignore[type-arg]
-    pool: list[tuple] = []  # type: ignore[type-arg]
+def _side(legs: list[_Leg]) -> tuple[list[_Leg], list[float], list[float], list[int]]:
+    """Legs in strike order as what _nearest reads: strikes, multipliers, expiries."""
+    return (legs, [lg.strike for lg in legs], [lg.mult for lg in legs],
+            [lg.expiry for lg in legs])
+
+
+def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg]) -> list[_Candidate]:
+    pool: list[_Candidate] = []
+    append = pool.append
     seq = 0
-    by_right: dict[str, list[_Leg]] = {"C": [], "P": []}
-    for lg in longs:
-        by_right[lg.right].append(lg)  # already in strike order
-    strikes = {r: [lg.strike for lg in legs] for r, legs in by_right.items()}
+    # (longs are already in strike order)
+    side = {r: _side([lg for lg in longs if lg.right == r]) for r in "CP"}
+    covered, vertical, calendar = _RANK[_COVERED], _RANK[_VERTICAL], _RANK[_CALENDAR]
+    # A candidate without a saving is never taken: leaving it out keeps every walk short.
+    # (Its number is used all the same, so the ranks do not depend on which are left out.)
     for sh in shorts:
         naked = sh.naked
-        cover_sign = 1 if sh.right == "C" else -1
+        call = sh.right == "C"
         for st in stocks:
-            if (st.row.quantity > 0) == (cover_sign > 0):
-                pool.append((-(naked - sh.itm * sh.mult), _RANK[_COVERED] + seq, _COVERED, sh, st))
+            if (st.qty > 0) == call:
+                neg = -(naked - sh.itm * sh.mult)
+                if neg < -_EPS:
+                    append((neg, covered + seq, _COVERED, sh, st))
                 seq += 1
         # The longs nearest in strike, of the same multiplier, expiring with the short or
         # later: a few per short keeps the pool near-linear in legs.
-        for lg in _nearest(sh, by_right[sh.right], strikes[sh.right], NEAREST,
-                           same_expiry=False):
-            kind = _VERTICAL if lg.expiry == sh.expiry else _CALENDAR
-            pool.append((-(naked - _spread_cost(sh, lg)), _RANK[kind] + seq, kind, sh, lg))
+        legs, strikes, mults, expiries = side[sh.right]
+        for i in _nearest(sh.strike, sh.mult, sh.expiry, strikes, mults, expiries, NEAREST,
+                          same_expiry=False):
+            lg = legs[i]
+            neg = -(naked - _spread_cost(sh, lg))
+            if neg < -_EPS:
+                if lg.expiry == sh.expiry:
+                    append((neg, vertical + seq, _VERTICAL, sh, lg))
+                else:
+                    append((neg, calendar + seq, _CALENDAR, sh, lg))
             seq += 1
-    puts = [sh for sh in shorts if sh.right == "P"]
-    put_strikes = [p.strike for p in puts]
+    puts, strikes, mults, expiries = _side([sh for sh in shorts if sh.right == "P"])
+    straddle = _RANK[_STRADDLE]
     for c in shorts:
         if c.right != "C":
             continue
-        for p in _nearest(c, puts, put_strikes, NEAREST_PUTS, same_expiry=True):
+        for i in _nearest(c.strike, c.mult, c.expiry, strikes, mults, expiries, NEAREST_PUTS,
+                          same_expiry=True):
+            p = puts[i]
             small = p if p.naked <= c.naked else c
-            pool.append((-(small.naked - small.price * small.mult), _RANK[_STRADDLE] + seq,
-                         _STRADDLE, c, p))
+            neg = -(small.naked - small.price * small.mult)
+            if neg < -_EPS:
+                append((neg, straddle + seq, _STRADDLE, c, p))
             seq += 1
-    # A candidate without a saving is never taken: leaving it out keeps every walk short.
-    pool = [c for c in pool if c[0] < -_EPS]
     pool.sort()
     return pool
 
@@ -326,27 +384,23 @@ class _Spread:
     long: _Leg
     qty: float
     cost: float  # per contract
+    rank: int = 0  # the pool candidate it was made from
+    place: int = 0  # its place among the pool's verticals in the canonical order (_Joins)
 
     @property
     def credit(self) -> bool:
         return self.cost > 0
 
 
-_Found = tuple[str, list[tuple[int, float]], float, float]  # name, legs, initial, maint
-
-
-def _group(pool: list[tuple], stocks: list[_Leg], shorts: list[_Leg],  # type: ignore[type-arg]
-           longs: list[_Leg], rates: Rates,
-           costs: dict[tuple[int, ...], float]) -> list[_Found]:
+def _group(pool: list[_Candidate], stocks: list[_Leg], shorts: list[_Leg],
+           longs: list[_Leg], rates: Rates, joins: _Joins) -> list[_Found]:
     """One pass of the pairing with the pool in the given order (steps 1-4)."""
     out: list[_Found] = []
-
-    def add(name: str, legs: list[tuple[int, float]], initial: float, maint: float) -> None:
-        out.append((name, legs, initial, maint))
+    add = out.append
 
     # 1. the pool, largest saving first.
     spreads: list[_Spread] = []
-    for _neg, _rank, kind, sh, other in pool:
+    for _neg, rank, kind, sh, other in pool:
         if sh.left <= 0 or other.left <= 0:
             continue
         if kind == _STRADDLE:
@@ -354,8 +408,7 @@ def _group(pool: list[tuple], stocks: list[_Leg], shorts: list[_Leg],  # type: i
             qty = min(c.left, p.left)
             per = c.naked + p.price * p.mult if c.naked >= p.naked else \
                 p.naked + c.price * c.mult
-            name = "short straddle" if c.strike == p.strike else "short strangle"
-            add(name, [(c.row.line, -qty), (p.row.line, -qty)], per * qty, per * qty)
+            add((per * qty, per * qty, _STRADDLE, c, p, qty))
             c.left -= qty
             p.left -= qty
         elif kind == _COVERED:
@@ -364,66 +417,113 @@ def _group(pool: list[tuple], stocks: list[_Leg], shorts: list[_Leg],  # type: i
             if qty <= 0:
                 continue
             shares = qty * per
-            sign = 1 if other.row.quantity > 0 else -1
+            sign = 1 if other.qty > 0 else -1
             s_init, s_maint = stock_requirement(other.price, sign * shares, rates)
             extra = sh.itm * sh.mult * qty
-            add("covered call" if sh.right == "C" else "covered put",
-                [(other.row.line, sign * shares), (sh.row.line, -qty)],
-                s_init + extra, s_maint + extra)
+            add((s_init + extra, s_maint + extra, _COVERED, sh, other, (qty, sign * shares)))
             other.left -= shares
             sh.left -= qty
         else:
             qty = min(sh.left, other.left)
             cost = _spread_cost(sh, other)
             if kind == _VERTICAL:
-                spreads.append(_Spread(sh, other, qty, cost))
+                spreads.append(_Spread(sh, other, qty, cost, rank))
             else:
-                name = "calendar spread" if sh.strike == other.strike else "diagonal spread"
-                add(name, [(sh.row.line, -qty), (other.row.line, qty)], cost * qty, cost * qty)
+                add((cost * qty, cost * qty, _CALENDAR, sh, other, qty))
             sh.left -= qty
             other.left -= qty
 
     # 2. spreads of one expiry joined where their combined worst case costs less.
-    _join_spreads(spreads, add, costs)
+    if spreads:
+        joins.join(spreads, add)
 
     # 3. long puts protecting long stock, long calls protecting short stock (maintenance).
-    for lg in longs:
-        for st in stocks:
-            if lg.left <= 0:
-                break
-            long_stock = st.row.quantity > 0
-            if st.left <= 0 or long_stock != (lg.right == "P"):
-                continue
-            qty = min(lg.left, st.left // lg.mult)
-            if qty <= 0:
-                continue
-            shares = qty * lg.mult
-            sign = 1 if long_stock else -1
-            s_init, s_maint = stock_requirement(st.price, sign * shares, rates)
-            per_share = rates.protective_put_pct_strike * lg.strike + _otm(lg.row)
-            add("protective put" if long_stock else "protective call",
-                [(st.row.line, sign * shares), (lg.row.line, qty)], s_init,
-                min(per_share * shares, s_maint))
-            st.left -= shares
-            lg.left -= qty
+    if stocks:
+        for lg in longs:
+            for st in stocks:
+                if lg.left <= 0:
+                    break
+                long_stock = st.qty > 0
+                if st.left <= 0 or long_stock != (lg.right == "P"):
+                    continue
+                qty = min(lg.left, st.left // lg.mult)
+                if qty <= 0:
+                    continue
+                shares = qty * lg.mult
+                sign = 1 if long_stock else -1
+                s_init, s_maint = stock_requirement(st.price, sign * shares, rates)
+                per_share = rates.protective_put_pct_strike * lg.strike + _otm(lg.row)
+                add((s_init, min(per_share * shares, s_maint), _PROTECTIVE, lg, st,
+                     (sign * shares, qty)))
+                st.left -= shares
+                lg.left -= qty
 
     # 4. outright.
     for st in stocks:
         if st.left > 0:
-            sign = 1 if st.row.quantity > 0 else -1
+            sign = 1 if st.qty > 0 else -1
             init, maint = stock_requirement(st.price, sign * st.left, rates)
-            add("long stock" if sign > 0 else "short stock", [(st.row.line, sign * st.left)],
-                init, maint)
+            add((init, maint, _STOCK, st, None, sign * st.left))
     for sh in shorts:
         if sh.left > 0:
             req = sh.naked * sh.left
-            add("naked call" if sh.right == "C" else "naked put", [(sh.row.line, -sh.left)],
-                req, req)
+            add((req, req, _NAKED, sh, None, sh.left))
     for lg in longs:
         if lg.left > 0:
-            add("long call" if lg.right == "C" else "long put", [(lg.row.line, lg.left)],
-                0.0, 0.0)
+            add((0.0, 0.0, _LONG, lg, None, lg.left))
     return out
+
+
+def _strategies(symbol: str, account: str, found: list[_Found]) -> list[Strategy]:
+    out = []
+    for initial, maint, shape, a, b, part in found:
+        name, legs = _named(shape, a, b, part)
+        out.append(Strategy(name, symbol, account, legs, initial, maint))
+    return out
+
+
+def _named(shape: int, a: Any, b: Any, part: Any) -> tuple[str, list[tuple[int, float]]]:
+    """A walk's strategy as its name and legs (line, signed quantity): `a` and `b` are
+    legs or spreads and `part` the quantities, as the shape has them."""
+    if shape == _COMBO:
+        return _combo(a, b, part)
+    if shape == _SPREAD:
+        if a.credit:
+            name = "bear call spread" if a.short.right == "C" else "bull put spread"
+        else:
+            name = "bull call spread" if a.short.right == "C" else "bear put spread"
+        return name, [(a.short.line, -part), (a.long.line, part)]
+    if shape == _STRADDLE:
+        return ("short straddle" if a.strike == b.strike else "short strangle",
+                [(a.line, -part), (b.line, -part)])
+    if shape == _COVERED:
+        qty, shares = part
+        return ("covered call" if a.right == "C" else "covered put",
+                [(b.line, shares), (a.line, -qty)])
+    if shape == _CALENDAR:
+        return ("calendar spread" if a.strike == b.strike else "diagonal spread",
+                [(a.line, -part), (b.line, part)])
+    if shape == _PROTECTIVE:
+        shares, qty = part
+        return ("protective put" if b.qty > 0 else "protective call",
+                [(b.line, shares), (a.line, qty)])
+    if shape == _STOCK:
+        return "long stock" if part > 0 else "short stock", [(a.line, part)]
+    if shape == _NAKED:
+        return "naked call" if a.right == "C" else "naked put", [(a.line, -part)]
+    return "long call" if a.right == "C" else "long put", [(a.line, part)]
+
+
+def _combo(a: _Spread, b: _Spread, qty: float) -> tuple[str, list[tuple[int, float]]]:
+    """Two joined spreads as one strategy: its name and its legs, netted per row."""
+    merged: dict[int, float] = {}
+    shape: dict[tuple[str, float], float] = {}
+    for sp in (a, b):
+        for leg, sign in ((sp.short, -1.0), (sp.long, 1.0)):
+            merged[leg.line] = merged.get(leg.line, 0.0) + sign * qty
+            shape[(leg.right, leg.strike)] = shape.get((leg.right, leg.strike), 0.0) + sign
+    name = _combo_name([(r, k, q) for (r, k), q in shape.items() if abs(q) > _EPS])
+    return name, [(line, q) for line, q in sorted(merged.items()) if abs(q) > _EPS]
 
 
 def payoff_floor(legs: list[tuple[str, float, float]]) -> float | None:
@@ -496,75 +596,118 @@ def _is_butterfly(a: _Spread, b: _Spread) -> bool:
         body - wings[0] == wings[1] - body
 
 
-def _join_spreads(spreads: list[_Spread], add,  # type: ignore[no-untyped-def]
-                  costs: dict[tuple[int, ...], float]) -> None:
-    """Two spreads of one expiry and multiplier become one strategy at their combined
-    worst case when that is less than both apart: a credit call spread with a credit put
-    spread (iron condor / iron butterfly), a credit spread with a debit spread of the same
-    right (butterfly, condor). Greedy, largest saving first; nearest strikes only. `costs`
-    remembers combined costs from one pass of the pairing to the next."""
-    by_kind: dict[tuple[int, float, str, bool], list[_Spread]] = {}
-    for sp in spreads:
-        by_kind.setdefault((sp.short.expiry, sp.short.mult, sp.short.right, sp.credit),
-                           []).append(sp)
-    for legs in by_kind.values():
-        legs.sort(key=lambda sp: (sp.short.key, sp.long.key))
-    short_strikes = {kind: [sp.short.strike for sp in legs] for kind, legs in by_kind.items()}
-    index = {id(sp): i for i, sp in enumerate(
-        sp for _k, legs in sorted(by_kind.items(), key=lambda kv: kv[0]) for sp in legs)}
-    pairs: list[tuple[float, int, _Spread, _Spread, float]] = []
-    tried: set[tuple[int, int]] = set()
-    seq = 0
-    for (expiry, mult, right, credit), group in sorted(by_kind.items(),
-                                                       key=lambda kv: kv[0]):
-        if not credit:
-            continue
-        other_right = "P" if right == "C" else "C"
-        partners = [(by_kind[kind], short_strikes[kind])
-                    for kind in ((expiry, mult, other_right, True), (expiry, mult, right, False))
-                    if kind in by_kind]
-        for sp in group:
-            for others, ks in partners:
-                at = bisect.bisect_left(ks, sp.short.strike)
-                near = others[max(0, at - NEAREST_SPREADS):at + NEAREST_SPREADS]
-                mine = index[id(sp)]
-                for o in near:
-                    theirs = index[id(o)]
-                    pair = (mine, theirs) if mine < theirs else (theirs, mine)
-                    if pair in tried:  # a condor is found from both of its spreads
-                        continue
-                    tried.add(pair)
-                    key = (id(sp.short), id(sp.long), id(o.short), id(o.long))
-                    cost = costs.get(key)
-                    if cost is None:
-                        cost = costs[key] = max(0.0, -_two_spreads_floor(sp, o)) * mult
-                    saving = sp.cost + o.cost - cost
-                    # A butterfly costs no more than its two spreads: joined all the same,
-                    # for its name, after every join that saves.
-                    if saving > _EPS or (saving > -_EPS and _is_butterfly(sp, o)):
-                        pairs.append((-saving, seq, sp, o, cost))
-                        seq += 1
-    pairs.sort(key=lambda p: (p[0], p[1]))  # largest saving first
-    for _neg, _seq, a, b, cost in pairs:
-        qty = min(a.qty, b.qty)
-        if qty <= 0:
-            continue
-        merged: dict[int, float] = {}
-        shape: dict[tuple[str, float], float] = {}
-        for sp in (a, b):
-            for leg, sign in ((sp.short, -1.0), (sp.long, 1.0)):
-                merged[leg.row.line] = merged.get(leg.row.line, 0.0) + sign * qty
-                shape[(leg.right, leg.strike)] = shape.get((leg.right, leg.strike), 0.0) + sign
-        legs = sorted(merged.items(), key=lambda kv: kv[0])
-        name = _combo_name([(r, k, q) for (r, k), q in shape.items() if abs(q) > _EPS])
-        add(name, [(line, q) for line, q in legs if abs(q) > _EPS], cost * qty, cost * qty)
-        a.qty -= qty
-        b.qty -= qty
-    for sp in spreads:
-        if sp.qty > 0:
-            if sp.credit:
-                name = "bear call spread" if sp.short.right == "C" else "bull put spread"
-            else:
-                name = "bull call spread" if sp.short.right == "C" else "bear put spread"
-            add(name, [(sp.short.row.line, -sp.qty), (sp.long.row.line, sp.qty)],
-                sp.cost * sp.qty, sp.cost * sp.qty)
+_Kind = tuple[int, float, str, bool]  # expiry, multiplier, right, credit
+
+
+class _Joins:
+    """Step 2, joining spreads: two spreads of one expiry and multiplier become one
+    strategy at their combined worst case when that is less than both apart: a credit
+    call spread with a credit put spread (iron condor / iron butterfly), a credit spread
+    with a debit spread of the same right (butterfly, condor). Greedy, largest saving
+    first; nearest strikes only.
+
+    One per group, for all its walks: a spread can only be made from a vertical of the
+    pool, so each vertical's place in the canonical order (kind, then short and long
+    leg) is found once, each pair's combined cost and saving once, and the pairs of a set
+    of spreads once."""
+
+    def __init__(self, pool: list[_Candidate]) -> None:
+        self.pool = pool
+        self.place: dict[int, int] = {}  # rank -> place, found when first needed
+        self.kind: list[_Kind] = []  # per place
+        self.joined: dict[int, tuple[float, float] | None] = {}
+        self.pairs_of: dict[tuple[int, ...], list[tuple[float, int, int, int, float]]] = {}
+
+    def _places(self) -> None:
+        keyed = []
+        for _neg, rank, kind, sh, lg in self.pool:
+            if kind == _VERTICAL:
+                keyed.append((sh.expiry, sh.mult, sh.right, _spread_cost(sh, lg) > 0, sh.order,
+                              lg.order, rank))
+        keyed.sort()
+        self.place = {k[-1]: i for i, k in enumerate(keyed)}
+        self.kind = [k[:4] for k in keyed]
+
+    def join(self, spreads: list[_Spread], add: Callable[[_Found], None]) -> None:
+        if not self.place:
+            self._places()
+        place = self.place
+        for sp in spreads:
+            sp.place = place[sp.rank]
+        ordered = sorted(spreads, key=lambda sp: sp.place)
+        signature = tuple([sp.place for sp in ordered])
+        pairs = self.pairs_of.get(signature)
+        if pairs is None:
+            pairs = self.pairs_of[signature] = self._pairs(ordered)
+        if pairs:
+            at = {sp.place: sp for sp in spreads}
+            for _neg, _seq, pa, pb, cost in pairs:
+                a, b = at[pa], at[pb]
+                qty = min(a.qty, b.qty)
+                if qty <= 0:
+                    continue
+                add((cost * qty, cost * qty, _COMBO, a, b, qty))
+                a.qty -= qty
+                b.qty -= qty
+        for sp in spreads:
+            if sp.qty > 0:
+                add((sp.cost * sp.qty, sp.cost * sp.qty, _SPREAD, sp, None, sp.qty))
+
+    def _pairs(self, ordered: list[_Spread]) -> list[tuple[float, int, int, int, float]]:
+        """The pairs worth joining among these spreads (in canonical order), as
+        (-saving, sequence, place, place, combined cost per contract), best first. Each
+        credit spread is tried with the NEAREST_SPREADS spreads of each partner kind
+        nearest by short strike on each side."""
+        by_kind: dict[_Kind, tuple[list[_Spread], list[float]]] = {}
+        kind_of = self.kind
+        for sp in ordered:  # kinds come in their sorted order
+            kind = kind_of[sp.place]
+            run = by_kind.get(kind)
+            if run is None:
+                run = by_kind[kind] = ([], [])
+            run[0].append(sp)
+            run[1].append(sp.short.strike)
+        joined = self.joined
+        size = len(kind_of)
+        pairs: list[tuple[float, int, int, int, float]] = []
+        tried: set[int] = set()
+        seq = 0
+        for (expiry, mult, right, credit), (group, _ks) in by_kind.items():
+            if not credit:
+                continue
+            other_right = "P" if right == "C" else "C"
+            partners = [by_kind[kind] for kind in ((expiry, mult, other_right, True),
+                                                   (expiry, mult, right, False))
+                        if kind in by_kind]
+            for sp in group:
+                mine = sp.place
+                strike = sp.short.strike
+                for others, ks in partners:
+                    at = bisect.bisect_left(ks, strike)
+                    for o in others[max(0, at - NEAREST_SPREADS):at + NEAREST_SPREADS]:
+                        theirs = o.place
+                        pair = mine * size + theirs if mine < theirs else theirs * size + mine
+                        if pair in tried:  # a condor is found from both of its spreads
+                            continue
+                        tried.add(pair)
+                        key = mine * size + theirs
+                        if key in joined:
+                            found = joined[key]
+                        else:
+                            found = joined[key] = _joined(sp, o, mult)
+                        if found is not None:
+                            pairs.append((found[0], seq, mine, theirs, found[1]))
+                            seq += 1
+        pairs.sort()  # largest saving first (the sequence breaks ties: never further)
+        return pairs
+
+
+def _joined(a: _Spread, b: _Spread, mult: float) -> tuple[float, float] | None:
+    """(-saving, combined cost per contract) of joining two spreads, or None when it
+    saves nothing. A butterfly costs no more than its two spreads: joined all the same,
+    for its name, after every join that saves."""
+    cost = max(0.0, -_two_spreads_floor(a, b)) * mult
+    saving = a.cost + b.cost - cost
+    if saving > _EPS or (saving > -_EPS and _is_butterfly(a, b)):
+        return -saving, cost
+    return None

@@ -28,7 +28,7 @@ from ibterm.risk.book import (
 from ibterm.risk.payoff import Payoff, payoff
 from ibterm.risk.portfolio import Row
 from ibterm.risk.settings import RiskSettings
-from ibterm.risk.whatif import Figures, WhatIfResult, figures, net, what_if
+from ibterm.risk.whatif import Figures, FiguresMemo, WhatIfResult, figures, net, what_if
 
 # Differences below a dollar are rounding, not disagreement.
 MIN_DIFFERENCE = 1.0
@@ -139,7 +139,8 @@ def alerts_for(result: WhatIfResult, buffer: float) -> list[Alert]:
 
 class PreviewCalculator:
     """Keeps what does not change with the ticket (implied vols, the figures before the
-    order) so a ticket change costs one margin and stress run of the book after it."""
+    order, the figures of every underlying the order does not touch) so a ticket change
+    costs one margin and stress run of the underlyings it touches."""
 
     def __init__(self, settings: RiskSettings | None = None) -> None:
         self.settings = settings or RiskSettings()
@@ -147,6 +148,7 @@ class PreviewCalculator:
         # caches below are not meant to be shared between threads.
         self._lock = threading.Lock()
         self.vols = VolCache()
+        self.memo = FiguresMemo()
         self._before: tuple[tuple[tuple[Row, ...], dt.date, float], Figures] | None = None
         self._book: tuple[object, Book, list[Row]] | None = None
 
@@ -167,7 +169,7 @@ class PreviewCalculator:
         cached = self._before
         if cached is not None and cached[0] == key:
             return cached[1]
-        result = figures(rows, as_of, rate, self.settings)
+        result = figures(rows, as_of, rate, self.settings, self.memo)
         self._before = (key, result)
         return result
 
@@ -193,7 +195,7 @@ class PreviewCalculator:
         outcomes = [self.vols.fill(fills, req.as_of, req.rate) for fills in outcomes]
         before = self._figures_before(rows, req.as_of, req.rate)
         result = what_if(rows, outcomes, req.net_liquidation, req.as_of, req.rate,
-                         self.settings, before=before)
+                         self.settings, before=before, memo=self.memo)
         # The chart shows the first outcome: the order, a bracket's entry, an OCA group's
         # first order.
         shown = outcomes[0]

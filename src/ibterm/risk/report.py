@@ -14,7 +14,7 @@ from ibterm.risk.liquidation import Liquidation, LiquidationReport, liquidation
 from ibterm.risk.margin import compute_margin
 from ibterm.risk.portfolio import Row
 from ibterm.risk.settings import RiskSettings
-from ibterm.risk.stress import positions_frame, stress
+from ibterm.risk.stress import positions, stress
 
 
 @dataclass(slots=True)
@@ -64,7 +64,7 @@ def analyse(rows: list[Row], as_of: dt.date, rate: float, settings: RiskSettings
         return compute_margin(subset, as_of, s.rates, s.futures_margin, span=s.span, rate=rate)
 
     m = margin(rows)
-    result = stress(positions_frame(rows, as_of, rate), s.stress)
+    result = stress(positions(rows, as_of, rate), s.stress)
     report: dict[str, Any] = {
         "initial_margin": round(m.initial, 2),
         "maintenance_margin": round(m.maintenance, 2),
@@ -81,7 +81,7 @@ def analyse(rows: list[Row], as_of: dt.date, rate: float, settings: RiskSettings
             per[account] = {"initial_margin": round(am.initial, 2),
                             "maintenance_margin": round(am.maintenance, 2),
                             "long_premium": round(am.long_premium, 2),
-                            "worst_loss": stress(positions_frame(mine, as_of, rate), s.stress,
+                            "worst_loss": stress(positions(mine, as_of, rate), s.stress,
                                                  correlated_view=False).worst_loss}
         report["accounts"] = per
     liq = None
@@ -173,7 +173,7 @@ def strategies_table(report: dict[str, Any], instruments: dict[int, str],
                      width: int) -> Table:
     """The strategies with their legs, one a line (`3: SPY 20270115 170 P ×-10`), fitted
     to `width`: the strategy's name wraps first, then the legs; figures fold, they are
-    never cut short ("1,0…")."""
+    never cut short ("1,0…")."""  # noqa: RUF002 (the glyph the report prints)
     # No underlying column: every leg names its instrument, the underlying first, and the
     # room goes to the legs. The account column only when the file has one: otherwise it
     # is a column of dashes.

@@ -15,7 +15,6 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
-import polars as pl
 
 from ibterm.risk import tables
 from ibterm.risk.portfolio import PortfolioErrors, Row
@@ -59,9 +58,35 @@ def _moves(low: float, high: float, n: int) -> list[float]:
                   | {0.0} | {round(high * i / n, 6) for i in range(1, n + 1)})
 
 
-def positions_frame(rows: list[Row], as_of: dt.date, rate: float) -> pl.DataFrame:
-    """One row per position with what the pricing needs; `vol` is the row's iv, or the
-    volatility implied from its price (PortfolioErrors when none reproduces it)."""
+@dataclass(frozen=True, slots=True)
+class Positions:
+    """The book as arrays, one entry per position: what the pricing and the stress read.
+    `vol` is the row's iv, or the volatility implied from its price."""
+
+    line: np.ndarray
+    underlying: list[str]
+    index_class: list[str]
+    option: np.ndarray
+    qty: np.ndarray
+    mult: np.ndarray
+    price: np.ndarray
+    spot: np.ndarray
+    strike: np.ndarray  # stock rows: any positive number
+    years: np.ndarray
+    carry: np.ndarray  # the dividend yield, or the rate for Black-76 (pricing.carry_of)
+    is_call: np.ndarray
+    rate: np.ndarray
+    vol: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return len(self.underlying)
+
+
+def positions(rows: list[Row], as_of: dt.date, rate: float) -> Positions:
+    """The rows as arrays (PortfolioErrors when no volatility reproduces an option's
+    price and it has no iv). No data frame on the way: for the few rows of a ticket's
+    preview its fixed cost would be most of the time."""
     n = len(rows)
     expiries = [r.expiry for r in rows]
     years_of: dict[dt.date | None, float] = {e: (e - as_of).days / 365.0
@@ -69,41 +94,31 @@ def positions_frame(rows: list[Row], as_of: dt.date, rate: float) -> pl.DataFram
     years_of[None] = 0.0
     # Plain comprehensions into np.fromiter: the fastest way from row objects to arrays.
     option = np.fromiter([r.sec_type in _OPTIONS for r in rows], bool, n)
-    iv = pl.Series("iv", [r.iv for r in rows], dtype=pl.Float64)
     strike = np.fromiter([r.strike for r in rows], np.float64, n)
-    cols: dict[str, object] = {
-        "line": np.fromiter([r.line for r in rows], np.int64, n),
-        "underlying": [r.symbol for r in rows],
-        "index_class": [r.index_class for r in rows],
-        "option": option,
-        "qty": np.fromiter([r.quantity for r in rows], np.float64, n),
-        "mult": np.fromiter([r.multiplier for r in rows], np.float64, n),
-        "price": np.fromiter([r.price for r in rows], np.float64, n),
-        "spot": np.fromiter([r.underlying_price for r in rows], np.float64, n),
-        "strike": np.where(strike > 0, strike, 1.0),  # stock rows: any positive number
-        "years": np.fromiter([years_of[e] for e in expiries], np.float64, n),
-        "iv": iv,
-        "carry_yield": np.fromiter([r.div_yield for r in rows], np.float64, n),
-        "is_call": np.fromiter([r.right == "C" for r in rows], bool, n),
-        "black76": np.fromiter([r.sec_type == "FOP" for r in rows], bool, n),
-        "rate": np.full(n, float(rate)),
-    }
-    iv_values = iv.to_numpy()  # NaN where none was given
-    vol = np.where(option, iv_values, 0.0)
-    need = option & np.isnan(iv_values)
+    rates = np.full(n, float(rate))
+    line = np.fromiter([r.line for r in rows], np.int64, n)
+    spot = np.fromiter([r.underlying_price for r in rows], np.float64, n)
+    strike = np.where(strike > 0, strike, 1.0)
+    years = np.fromiter([years_of[e] for e in expiries], np.float64, n)
+    price = np.fromiter([r.price for r in rows], np.float64, n)
+    is_call = np.fromiter([r.right == "C" for r in rows], bool, n)
+    carry = carry_of(rates, np.fromiter([r.div_yield for r in rows], np.float64, n),
+                     np.fromiter([r.sec_type == "FOP" for r in rows], bool, n))
+    iv = np.fromiter([np.nan if r.iv is None else r.iv for r in rows], np.float64, n)
+    vol = np.where(option, iv, 0.0)
+    need = option & np.isnan(iv)
     if need.any():
-        c: dict[str, np.ndarray] = {k: v[need] for k, v in cols.items()
-                                    if isinstance(v, np.ndarray)}
-        implied = implied_vols(c["spot"], c["strike"], c["years"], c["rate"],
-                               carry_of(c["rate"], c["carry_yield"], c["black76"]),
-                               c["is_call"], c["price"])
-        bad = c["line"][np.isnan(implied)]
+        implied = implied_vols(spot[need], strike[need], years[need], rates[need],
+                               carry[need], is_call[need], price[need])
+        bad = line[need][np.isnan(implied)]
         if bad.size:
             raise PortfolioErrors([f"{line}: no volatility makes this option worth its "
                                    "price: give iv" for line in bad.tolist()])
         vol[need] = implied
-    cols["vol"] = vol
-    return pl.DataFrame(cols)
+    return Positions(line, [r.symbol for r in rows], [r.index_class for r in rows], option,
+                     np.fromiter([r.quantity for r in rows], np.float64, n),
+                     np.fromiter([r.multiplier for r in rows], np.float64, n), price, spot,
+                     strike, years, carry, is_call, rates, vol)
 
 
 @dataclass(slots=True)
@@ -125,28 +140,24 @@ class _Part:
         return _Part(*(getattr(self, f)[mask] for f in _Part.__slots__))
 
 
-def _book(frame: pl.DataFrame, correlated: tuple[str, ...]
+def _book(book: Positions, correlated: tuple[str, ...]
           ) -> tuple[list[str], list[str], _Part, _Part, np.ndarray]:
     """(names, first_class, options, linear rows, option contracts per underlying)."""
-    under = frame["underlying"]
-    names = under.unique().sort().to_list()
-    raw = under.cast(pl.Enum(names)).to_physical().to_numpy().astype(np.int64)
-    first = under.is_first_distinct().to_numpy()
-    first_class = [""] * len(names)
-    for code, cls in zip(raw[first].tolist(), frame["index_class"].filter(first).to_list(),
-                         strict=True):
-        first_class[code] = cls
+    under = book.underlying
+    names = sorted(set(under))
+    index = {name: i for i, name in enumerate(names)}
+    raw = np.fromiter([index[u] for u in under], np.int64, book.size)
+    # Built backwards, so each underlying keeps its first row's class.
+    first = dict(zip(reversed(under), reversed(book.index_class), strict=True))
+    first_class = [first[name] for name in names]
+    together = {c: c in correlated for c in set(book.index_class)}
     order = np.argsort(raw, kind="stable")
-    col = {c: frame[c].to_numpy()[order] for c in (
-        "option", "qty", "mult", "spot", "strike", "years", "vol", "rate", "carry_yield",
-        "is_call", "black76")}
-    eligible = frame["index_class"].is_in(list(correlated)).to_numpy()[order]
+    eligible = np.fromiter([together[c] for c in book.index_class], bool, book.size)[order]
     code = raw[order]
-    w = col["qty"] * col["mult"]
-    part = _Part(code, w, eligible, col["spot"], col["strike"], col["years"], col["vol"],
-                 col["rate"], carry_of(col["rate"], col["carry_yield"], col["black76"]),
-                 col["is_call"])
-    option = col["option"]
+    w = (book.qty * book.mult)[order]
+    part = _Part(code, w, eligible, book.spot[order], book.strike[order], book.years[order],
+                 book.vol[order], book.rate[order], book.carry[order], book.is_call[order])
+    option = book.option[order]
     contracts = np.bincount(code[option], weights=np.abs(w[option]), minlength=len(names))
     return names, first_class, part.take(option), part.take(~option), contracts
 
@@ -196,13 +207,13 @@ def _option_sums(p: _Part, grid: _Grid, absolute: bool, size: int
     return sums, together
 
 
-def stress(frame: pl.DataFrame, params: StressParams | None = None,
+def stress(book: Positions, params: StressParams | None = None,
            correlated_view: bool = True) -> StressResult:
     params = params or StressParams()
     absolute = params.vol_shift_mode == "absolute"
-    if frame.height == 0:
+    if book.size == 0:
         return StressResult(0.0, {}, [], 0.0)
-    names, first_class, opts, lin, contracts = _book(frame, params.correlated_classes)
+    names, first_class, opts, lin, contracts = _book(book, params.correlated_classes)
     k = len(names)
     # One scan per underlying, whatever its rows say (the first row's class decides):
     # two classes for one underlying would count its positions twice.

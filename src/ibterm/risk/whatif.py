@@ -10,12 +10,15 @@ by the trade itself (it happens at the mark); commissions are not included here.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import partial
 
 from ibterm.risk.margin import compute_margin
+from ibterm.risk.memo import PartsMemo
 from ibterm.risk.portfolio import Row
 from ibterm.risk.settings import RiskSettings
-from ibterm.risk.stress import positions_frame, stress
+from ibterm.risk.strategy import Strategy
+from ibterm.risk.stress import positions, stress
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,25 +70,58 @@ def net(rows: list[Row], fills: list[Row]) -> list[Row]:
     return [r for r in merged.values() if abs(r.quantity) > 1e-12]
 
 
+@dataclass(slots=True)
+class FiguresMemo:
+    """What figures() remembers between calls (memo.py): each underlying and account's
+    strategies, each underlying's worst stress loss. One per set of risk tables."""
+
+    margin: PartsMemo[list[Strategy]] = field(default_factory=PartsMemo)
+    stress: PartsMemo[float] = field(default_factory=PartsMemo)
+
+
 def figures(rows: list[Row], as_of: dt.date, rate: float,
-            settings: RiskSettings | None = None) -> Figures:
+            settings: RiskSettings | None = None, memo: FiguresMemo | None = None) -> Figures:
     """Margin and worst stress loss of a book, with the user's risk tables (`settings`,
-    default: the shipped ones)."""
+    default: the shipped ones). With a memo, only the underlyings whose rows it has not
+    seen are computed; the figures are the same."""
     if not rows:
         return Figures(0.0, 0.0, 0.0, 0.0)
     t = settings or RiskSettings()
-    m = compute_margin(rows, as_of, t.rates, t.futures_margin, span=t.span, rate=rate)
-    s = stress(positions_frame(rows, as_of, rate), t.stress, correlated_view=False)
-    return Figures(m.initial, m.maintenance, m.long_premium, s.worst_loss)
+    m = compute_margin(rows, as_of, t.rates, t.futures_margin, span=t.span, rate=rate,
+                       memo=None if memo is None else memo.margin)
+    if memo is None:
+        worst = stress(positions(rows, as_of, rate), t.stress, correlated_view=False).worst_loss
+    else:
+        worst = _worst_loss(rows, as_of, rate, t, memo.stress)
+    return Figures(m.initial, m.maintenance, m.long_premium, worst)
+
+
+def _worst_loss(rows: list[Row], as_of: dt.date, rate: float, t: RiskSettings,
+                memo: PartsMemo[float]) -> float:
+    """stress()'s worst loss, one underlying at a time: each one's loss depends on its
+    own rows only (in their order: the first row's class picks the scan), and the total
+    is summed in stress()'s order, by name."""
+    by_symbol: dict[str, list[Row]] = {}
+    for r in rows:
+        by_symbol.setdefault(r.symbol, []).append(r)
+
+    def loss(symbol: str, mine: list[Row]) -> float:
+        return stress(positions(mine, as_of, rate), t.stress,
+                      correlated_view=False).by_underlying[symbol]
+
+    losses = {symbol: memo.get(mine, (as_of, rate), partial(loss, symbol, mine))
+              for symbol, mine in by_symbol.items()}
+    return round(sum(losses[symbol] for symbol in sorted(losses)), 2)
 
 
 def what_if(positions: list[Row], outcomes: list[list[Row]], equity: float, as_of: dt.date,
             rate: float, settings: RiskSettings | None = None,
-            before: Figures | None = None) -> WhatIfResult:
-    """`before` can be passed in: it changes with the positions, not with the ticket."""
+            before: Figures | None = None, memo: FiguresMemo | None = None) -> WhatIfResult:
+    """`before` can be passed in: it changes with the positions, not with the ticket;
+    `memo` keeps the parts of the book an order does not touch (FiguresMemo)."""
     if before is None:
-        before = figures(positions, as_of, rate, settings)
-    afters = [figures(net(positions, fills), as_of, rate, settings)
+        before = figures(positions, as_of, rate, settings, memo)
+    afters = [figures(net(positions, fills), as_of, rate, settings, memo)
               for fills in outcomes] or [before]
     worst = max(afters, key=lambda f: (f.initial, f.maintenance, f.worst_loss))
     return WhatIfResult(before, worst, equity)
