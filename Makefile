@@ -14,7 +14,7 @@ PIP_VERSION        := 26.3
 SETUPTOOLS_VERSION := 84.2.1
 TOOLS_STAMP := $(VENV)/.tools-pip$(PIP_VERSION)-setuptools$(SETUPTOOLS_VERSION)
 
-.PHONY: demo test bench soak lint clean tmux
+.PHONY: demo test bench memory soak lint clean tmux
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,10 +47,15 @@ tmux:
 test: $(TEST_STAMP) tmux lint
 	$(BIN)/python -m pytest -q
 
-bench: $(TEST_STAMP)
+bench: $(TEST_STAMP) tmux
 	$(BIN)/python bench/ticks.py
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/risk.py
+	$(BIN)/python bench/startup.py
+
+# The demo's RSS over ten minutes with 100 symbols ticking (needs tmux).
+memory: $(TEST_STAMP) tmux
+	$(BIN)/python bench/memory.py --minutes $${MEMORY_MINUTES:-10}
 
 # Ten minutes under a fault schedule (a 30-second version runs in make test).
 soak: $(TEST_STAMP)
