@@ -212,16 +212,18 @@ class _Leg:
         self.right = row.right
         self.mult = row.multiplier
         self.price = row.price
-        option = row.is_option
-        self.naked = naked_per_contract(row, rates) if option and row.quantity < 0 else 0.0
-        self.itm = _itm(row) if option else 0.0
+        short_option = row.quantity < 0 and row.is_option
+        # Only a short option's requirement and in-the-money amount are ever read.
+        self.naked = naked_per_contract(row, rates) if short_option else 0.0
+        self.itm = _itm(row) if short_option else 0.0
         # A canonical order, so the result does not depend on the order of the rows; `order`
         # is the leg's place in it among the group's options.
         self.key = (row.right, row.strike, self.expiry, row.multiplier, row.price, row.line)
         self.order = 0
 
 
-# Candidate kinds, in the pool as (-saving, rank, kind, short, other). At equal savings
+# Candidate kinds, in the pool as (-saving, rank, kind, short, other, cost per contract of a
+# vertical, calendar or diagonal). At equal savings
 # the rank decides: a vertical before a calendar or diagonal, as it can still be joined
 # into a condor or butterfly; then the order the candidates were made in (canonical).
 # The rank is unique: it also names the candidate.
@@ -235,7 +237,7 @@ _ORDERS: tuple[tuple[frozenset[int] | None, bool], ...] = (
     (frozenset({_COVERED, _VERTICAL, _CALENDAR}), False),  # no-straddles
     (frozenset({_COVERED, _VERTICAL}), False),  # verticals-only
 )
-_Candidate = tuple[float, int, int, _Leg, _Leg]
+_Candidate = tuple[float, int, int, _Leg, _Leg, float]  # ..., the spread's cost
 
 # A walk's strategies are kept as (initial, maintenance, shape, a, b, part) and named only
 # for the walk that wins: the shapes beside the candidate kinds above.
@@ -319,9 +321,9 @@ def _nearest(k: float, mult: float, expiry: int, strikes: list[float], mults: li
 def _spread_cost(short: _Leg, long: _Leg) -> float:
     """Per contract: the strike width when the long is on the wrong side of the short
     (a credit spread's risk), else nothing."""
-    if short.right == "C":
-        return max(long.strike - short.strike, 0.0) * short.mult
-    return max(short.strike - long.strike, 0.0) * short.mult
+    # max(width, 0.0), written out: this runs for every candidate.
+    width = long.strike - short.strike if short.right == "C" else short.strike - long.strike
+    return (0.0 if 0.0 > width else width) * short.mult
 
 
 def _side(legs: list[_Leg]) -> tuple[list[_Leg], list[float], list[float], list[int]]:
@@ -346,7 +348,7 @@ def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg]) -> list[_Ca
             if (st.qty > 0) == call:
                 neg = -(naked - sh.itm * sh.mult)
                 if neg < -_EPS:
-                    append((neg, covered + seq, _COVERED, sh, st))
+                    append((neg, covered + seq, _COVERED, sh, st, 0.0))
                 seq += 1
         # The longs nearest in strike, of the same multiplier, expiring with the short or
         # later: a few per short keeps the pool near-linear in legs.
@@ -354,12 +356,13 @@ def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg]) -> list[_Ca
         for i in _nearest(sh.strike, sh.mult, sh.expiry, strikes, mults, expiries, NEAREST,
                           same_expiry=False):
             lg = legs[i]
-            neg = -(naked - _spread_cost(sh, lg))
+            cost = _spread_cost(sh, lg)
+            neg = -(naked - cost)
             if neg < -_EPS:
                 if lg.expiry == sh.expiry:
-                    append((neg, vertical + seq, _VERTICAL, sh, lg))
+                    append((neg, vertical + seq, _VERTICAL, sh, lg, cost))
                 else:
-                    append((neg, calendar + seq, _CALENDAR, sh, lg))
+                    append((neg, calendar + seq, _CALENDAR, sh, lg, cost))
             seq += 1
     puts, strikes, mults, expiries = _side([sh for sh in shorts if sh.right == "P"])
     straddle = _RANK[_STRADDLE]
@@ -372,7 +375,7 @@ def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg]) -> list[_Ca
             small = p if p.naked <= c.naked else c
             neg = -(small.naked - small.price * small.mult)
             if neg < -_EPS:
-                append((neg, straddle + seq, _STRADDLE, c, p))
+                append((neg, straddle + seq, _STRADDLE, c, p, 0.0))
             seq += 1
     pool.sort()
     return pool
@@ -400,7 +403,7 @@ def _group(pool: list[_Candidate], stocks: list[_Leg], shorts: list[_Leg],
 
     # 1. the pool, largest saving first.
     spreads: list[_Spread] = []
-    for _neg, rank, kind, sh, other in pool:
+    for _neg, rank, kind, sh, other, cost in pool:
         if sh.left <= 0 or other.left <= 0:
             continue
         if kind == _STRADDLE:
@@ -425,7 +428,6 @@ def _group(pool: list[_Candidate], stocks: list[_Leg], shorts: list[_Leg],
             sh.left -= qty
         else:
             qty = min(sh.left, other.left)
-            cost = _spread_cost(sh, other)
             if kind == _VERTICAL:
                 spreads.append(_Spread(sh, other, qty, cost, rank))
             else:
@@ -620,10 +622,9 @@ class _Joins:
 
     def _places(self) -> None:
         keyed = []
-        for _neg, rank, kind, sh, lg in self.pool:
+        for _neg, rank, kind, sh, lg, cost in self.pool:
             if kind == _VERTICAL:
-                keyed.append((sh.expiry, sh.mult, sh.right, _spread_cost(sh, lg) > 0, sh.order,
-                              lg.order, rank))
+                keyed.append((sh.expiry, sh.mult, sh.right, cost > 0, sh.order, lg.order, rank))
         keyed.sort()
         self.place = {k[-1]: i for i, k in enumerate(keyed)}
         self.kind = [k[:4] for k in keyed]
