@@ -1,13 +1,19 @@
-"""Risk calculator speed: the vectorized margin + stress against a plain Python loop.
+"""Risk calculator speed, every figure against a baseline measured in the same run.
 
-(a) Books of 100, 1,000 and 10,000 option positions over 20 underlyings: margin (with
-    pairing) plus the full stress grid (with the correlated view), timed; and the stress
-    path alone (positions + stress: pricing, grid, worst losses, correlated view)
-    against the same maths as a per-position Python loop over the same rows (scalar
-    Black-Scholes, math.erfc), pairing excluded from both sides of the ratio.
-(b) One ticket change's preview on a 200-position book: the what-if a trader waits for.
+(a) The curve: books of 1,000, 10,000 and 100,000 option positions over 20 to 200
+    underlyings; margin (Reg T pairing included) plus the full stress grid (with the
+    correlated view), and the time per position at each size. Beside it the stress path
+    alone (positions + stress: pricing, grid, worst losses, correlated view) against the
+    same maths as a per-position Python loop over the same rows (scalar Black-Scholes,
+    math.erfc), pairing excluded from both sides of that ratio.
+(b) The pairing against the pairing it replaced (tests/risk/pairing_reference.py: the
+    same strategies, the oracle of the tests), on the same 10,000 positions.
+(c) A ticket's preview on a 200-position book, as the app computes it (the figures of
+    the underlyings the order does not touch remembered): one leg changed, and an iron
+    condor added; against the full recomputation of the book after the order.
 
-Each figure is the median of several runs. Run: make bench   (or python bench/risk.py --quick)
+Medians of several runs (min and max for the preview). Run: make bench
+(or python bench/risk.py --quick: the small sizes only).
 """
 
 from __future__ import annotations
@@ -20,33 +26,41 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from ibterm.risk.black_scholes import bsm_price
-from ibterm.risk.margin import compute_margin
+from ibterm.risk.margin import Rates, _best_grouping, compute_margin
 from ibterm.risk.portfolio import Row
 from ibterm.risk.stress import StressParams, _moves, positions, stress
-from ibterm.risk.whatif import figures, what_if
+from ibterm.risk.whatif import FiguresMemo, figures, what_if
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests/ (b)
+from tests.risk import pairing_reference
 
 AS_OF = dt.date(2026, 11, 27)
 RATE = 0.04
+EXPIRY_DAYS = (14, 35, 63, 126, 252)
 
 
-def book(n: int, seed: int = 1) -> list[Row]:
+def option(line: int, symbol: str, right: str, k: float, days: int, qty: float, s: float,
+           iv: float) -> Row:
+    expiry = AS_OF + dt.timedelta(days=days)
+    price = max(0.01, round(bsm_price(s, k, days / 365, iv, RATE, right == "C"), 2))
+    return Row(line, symbol, "OPT", right, float(k), expiry, 100.0, float(qty), price, s, iv,
+               "", 0.0, "equity")
+
+
+def book(n: int, seed: int = 1, underlyings: int = 20) -> list[Row]:
     rng = random.Random(seed)
-    spots = {f"U{i:02d}": rng.uniform(20, 500) for i in range(20)}
+    spots = {f"U{i:03d}": rng.uniform(20, 500) for i in range(underlyings)}
+    symbols = list(spots)
     rows = []
     for i in range(n):
-        symbol = rng.choice(list(spots))
+        symbol = rng.choice(symbols)
         s = spots[symbol]
-        k = round(s * rng.uniform(0.8, 1.2))
-        right = rng.choice("CP")
-        expiry = AS_OF + dt.timedelta(days=rng.choice([14, 35, 63, 126, 252]))
-        years = (expiry - AS_OF).days / 365
-        iv = rng.uniform(0.15, 0.6)
-        price = max(0.01, round(bsm_price(s, k, years, iv, RATE, right == "C"), 2))
-        qty = rng.choice([-5, -3, -1, 1, 2, 4])
-        rows.append(Row(i + 2, symbol, "OPT", right, float(k), expiry, 100.0, float(qty),
-                        price, s, iv, "", 0.0, "equity"))
+        rows.append(option(i + 2, symbol, rng.choice("CP"), round(s * rng.uniform(0.8, 1.2)),
+                           rng.choice(EXPIRY_DAYS), rng.choice([-5, -3, -1, 1, 2, 4]), s,
+                           rng.uniform(0.15, 0.6)))
     return rows
 
 
@@ -95,63 +109,121 @@ def loop_stress(rows: list[Row], params: StressParams) -> tuple[float, float]:
 
 
 def timed(fn: Callable[[], object], repeat: int) -> float:
-    times = []
+    return statistics.median(times(fn, repeat))
+
+
+def times(fn: Callable[[], object], repeat: int) -> list[float]:
+    out = []
     for _ in range(repeat):
         gc.collect()
         t0 = time.perf_counter()
         fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def pairing_only(rows: list[Row], grouping: Callable[..., object]) -> None:
+    groups: dict[str, list[Row]] = {}
+    for r in rows:
+        groups.setdefault(r.symbol, []).append(r)
+    rates = Rates()
+    for symbol, mine in sorted(groups.items()):
+        grouping(symbol, "", mine, rates)
+
+
+def curve(sizes: list[tuple[int, int]], params: StressParams) -> dict[tuple[int, int], float]:
+    print(f"{'positions':>10} {'underlyings':>11} {'total ms':>9} {'margin ms':>10} "
+          f"{'stress ms':>10} {'us/position':>12} {'loop ms':>9} {'loop/stress':>12}")
+    totals = {}
+    for n, k in sizes:
+        rows = book(n, underlyings=k)
+        repeat = 7 if n <= 10_000 else 3
+
+        def both(rows: list[Row] = rows) -> None:
+            compute_margin(rows, AS_OF)
+            stress(positions(rows, AS_OF, RATE), params)
+
+        def path(rows: list[Row] = rows) -> object:
+            return stress(positions(rows, AS_OF, RATE), params)
+
+        total = timed(both, repeat)
+        margin = timed(lambda rows=rows: compute_margin(rows, AS_OF), repeat)
+        stress_s = timed(path, repeat * 2)
+        loops = 3 if n <= 10_000 else 1
+        loop_times = []
+        for _ in range(loops):
+            t0 = time.perf_counter()
+            ref = loop_stress(rows, params)
+            loop_times.append(time.perf_counter() - t0)
+        loop = statistics.median(loop_times)
+        # The two sides agree, or the ratio means nothing.
+        vec = stress(positions(rows, AS_OF, RATE), params)
+        assert abs(vec.worst_loss - ref[0]) < 1e-6 * max(1.0, ref[0]) + 1.0, (vec, ref)
+        assert abs(vec.correlated_worst_loss - ref[1]) < 1e-6 * max(1.0, ref[1]) + 1.0
+        totals[(n, k)] = total
+        print(f"{n:>10,} {k:>11} {total * 1e3:>9.1f} {margin * 1e3:>10.1f} "
+              f"{stress_s * 1e3:>10.2f} {total / n * 1e6:>12.2f} {loop * 1e3:>9.1f} "
+              f"{loop / stress_s:>11.1f}x")
+    return totals
+
+
+def condor(line: int, r: Row) -> list[Row]:
+    s, iv = r.underlying_price, 0.3
+    days = (r.expiry - AS_OF).days if r.expiry else 35
+    return [option(line, r.symbol, "P", round(s * 0.90), days, 1, s, iv),
+            option(line + 1, r.symbol, "P", round(s * 0.95), days, -1, s, iv),
+            option(line + 2, r.symbol, "C", round(s * 1.05), days, -1, s, iv),
+            option(line + 3, r.symbol, "C", round(s * 1.10), days, 1, s, iv)]
+
+
+def preview(label: str, rows: list[Row], orders: list[list[Row]]) -> None:
+    """Each order is a new ticket (new rows, as the app makes them): nothing of its own
+    underlying is remembered from the last."""
+    memo = FiguresMemo()
+    before = figures(rows, AS_OF, RATE, memo=memo)
+    tickets = iter(orders)
+    fast = times(lambda: what_if(rows, [next(tickets)], 1e6, AS_OF, RATE, before=before,
+                                 memo=memo), len(orders) // 2)
+    full = times(lambda: what_if(rows, [next(tickets)], 1e6, AS_OF, RATE, before=before),
+                 len(orders) // 2)
+    median = statistics.median(fast)
+    print(f"preview, {label}: median {median * 1e3:.2f} ms (min {min(fast) * 1e3:.2f}, max "
+          f"{max(fast) * 1e3:.2f}); the whole book after the order: "
+          f"{statistics.median(full) * 1e3:.2f} ms, {statistics.median(full) / median:.1f}x")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    sizes = [100, 1_000] if args.quick else [100, 1_000, 10_000]
+    sizes = [(1_000, 20), (10_000, 20)] if args.quick else \
+        [(1_000, 20), (10_000, 20), (10_000, 200), (100_000, 200)]
     params = StressParams()
-    print(f"risk benchmark (python {sys.version.split()[0]}): margin + 33-scenario stress, "
-          "medians")
-    print(f"{'positions':>10} {'total ms':>9} {'margin ms':>10} {'stress ms':>10} "
-          f"{'us/position':>12} {'loop ms':>9} {'loop/stress':>12}")
-    results = {}
-    for n in sizes:
-        rows = book(n)
-        # The two sides agree before they are timed.
-        vec = stress(positions(rows, AS_OF, RATE), params)
-        ref = loop_stress(rows, params)
-        assert abs(vec.worst_loss - ref[0]) < 1e-6 * max(1.0, ref[0]) + 1.0, (vec, ref)
-        assert abs(vec.correlated_worst_loss - ref[1]) < 1e-6 * max(1.0, ref[1]) + 1.0
-
-        def both(rows: list[Row] = rows) -> None:
-            compute_margin(rows, AS_OF)
-            stress(positions(rows, AS_OF, RATE), params)
-
-        repeat = 9 if n <= 1_000 else 7
-        total = timed(both, repeat)
-        margin = timed(lambda rows=rows: compute_margin(rows, AS_OF), repeat)
-        stress_ms = timed(lambda rows=rows: stress(positions(rows, AS_OF, RATE), params),
-                          repeat * 2)
-        loop = timed(lambda rows=rows: loop_stress(rows, params), 3 if n >= 10_000 else 5)
-        ratio = loop / stress_ms
-        results[n] = (total, ratio)
-        print(f"{n:>10,} {total * 1000:>9.1f} {margin * 1000:>10.1f} {stress_ms * 1000:>10.2f} "
-              f"{total / n * 1e6:>12.1f} {loop * 1000:>9.1f} {ratio:>11.1f}x")
-    # (b) a ticket change on a 200-position book.
+    print(f"risk benchmark (python {sys.version.split()[0]}): margin with pairing + "
+          "33-scenario stress, medians")
+    totals = curve(sizes, params)
+    if (100_000, 200) in totals:
+        small, large = totals[(10_000, 200)], totals[(100_000, 200)]
+        print(f"growth, 10,000 to 100,000 positions on 200 underlyings: x10 positions, "
+              f"x{large / small:.1f} time ({small / 1e4 * 1e6:.2f} -> {large / 1e5 * 1e6:.2f} "
+              "us/position)")
+    # (b) the pairing against the one it replaced.
+    rows = book(10_000)
+    fast = timed(lambda: pairing_only(rows, _best_grouping), 5)
+    old = timed(lambda: pairing_only(rows, pairing_reference.best_grouping), 5)
+    print(f"pairing, 10,000 positions on 20 underlyings: {fast * 1e3:.1f} ms against "
+          f"{old * 1e3:.1f} ms for the pairing it replaced ({old / fast:.2f}x, same strategies)")
+    # (c) a ticket's preview on a 200-position book.
     rows = book(200, seed=2)
-    order = [Row(9999, "U03", "OPT", "P", rows[0].strike, rows[0].expiry, 100.0, -2.0,
-                 rows[0].price, rows[0].underlying_price, 0.3, "", 0.0, "equity")]
-    # The "before" side changes with the positions, not with the ticket: computed once.
-    before = figures(rows, AS_OF, RATE)
-    preview = timed(lambda: what_if(rows, [order], 1_000_000.0, AS_OF, RATE, before=before), 25)
-    print(f"preview of one ticket change on 200 positions: {preview * 1000:.1f} ms median "
-          "(target < 10 ms)")
-    if 10_000 in results:
-        total, ratio = results[10_000]
-        small = results[1_000][0] / 1_000
-        print(f"10,000 positions: {total * 1000:.0f} ms (target < 250 ms); stress {ratio:.0f}x "
-              f"faster than the loop (target >= 20x); per position {total / 10_000 * 1e6:.1f} "
-              f"us at 10,000 against {small * 1e6:.1f} us at 1,000")
+    first = rows[0]
+    singles = [[option(9_000 + i, first.symbol, "P", first.strike + i % 5, 35, -1 - i % 3,
+                       first.underlying_price, 0.3)] for i in range(60)]
+    preview("one leg on 200 positions", rows, singles)
+    preview("an iron condor added to 200 positions", rows,
+            [condor(9_000 + 4 * i, rows[i % 20]) for i in range(60)])
+    if not args.quick:
+        print("targets: 10,000 positions < 100 ms, 100,000 < 1 s and no worse than linear, "
+              "loop/stress >= 50x, preview < 2 ms (one leg) and < 5 ms (a condor)")
     return 0
 
 
