@@ -25,14 +25,12 @@ class PaletteSource(Protocol):
 
     def palette_macros(self) -> list[tuple[str, str]]:
         """Each macro of the keymap, in order: (what it does, its key)."""
-        ...
 
     def palette_symbols(self) -> list[str]:
         """The watchlist's symbols, as the ticket takes them."""
-        ...
 
 
-def ticket_action(side: Side, symbol: str) -> str:
+def _ticket_action(side: Side, symbol: str) -> str:
     return f"ticket({side.value!r}, {symbol!r})"
 
 
@@ -54,7 +52,7 @@ class IbtermCommands(Provider):
         for name in app.palette_symbols():
             for side in (Side.BUY, Side.SELL):
                 out.append((f"{side.value.title()} {name}: open the ticket",
-                            self._run(ticket_action(side, name)), "symbol"))
+                            self._run(_ticket_action(side, name)), "symbol"))
         return out
 
     async def discover(self) -> AsyncIterator[DiscoveryHit]:
@@ -77,4 +75,4 @@ class IbtermCommands(Provider):
                   self._run(f"add_to_watchlist({name!r})"), help="symbol")
         for side in (Side.BUY, Side.SELL):
             yield Hit(0.8, f"{side.value.title()} {name}: open the ticket",
-                      self._run(ticket_action(side, name)), help="symbol")
+                      self._run(_ticket_action(side, name)), help="symbol")
