@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -153,6 +155,32 @@ def compute_margin(rows: list[Row], as_of: dt.date, rates: Rates | None = None,
     groups: dict[tuple[str, str], list[Row]] = {}
     for r in rows:
         groups.setdefault((r.symbol, r.account), []).append(r)
+    with _collector_paused():
+        _add_groups(result, groups, as_of, rate, rates, futures_margin, span, memo)
+    return result
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The pairing makes hundreds of thousands of small objects and no reference cycle:
+    the cyclic garbage collector, which runs every few hundred allocations and now and
+    then walks every live object, would only slow it down (by a third at 100,000
+    positions). Reference counting frees all of it. The collector is turned back on only
+    if it was on: another thread pausing it at the same time finds it off and leaves it."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _add_groups(result: MarginResult, groups: dict[tuple[str, str], list[Row]],
+                as_of: dt.date, rate: float, rates: Rates,
+                futures_margin: dict[str, tuple[float, float]] | None,
+                span: SpanParams | None, memo: PartsMemo[list[Strategy]] | None) -> None:
+    """Each group's strategies into `result`, by underlying then account."""
     for (symbol, account), members in sorted(groups.items()):
         members = sorted(members, key=lambda r: r.line)
         group = partial(_group_strategies, symbol, account, members, as_of, rate, rates,
@@ -162,7 +190,6 @@ def compute_margin(rows: list[Row], as_of: dt.date, rates: Rates | None = None,
             result.strategies.append(s)
             result.initial += s.initial
             result.maintenance += s.maintenance
-    return result
 
 
 def _group_strategies(symbol: str, account: str, members: list[Row], as_of: dt.date,
