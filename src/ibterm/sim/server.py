@@ -39,10 +39,10 @@ from ibterm.sim.requests.market_data import MarketDataDesk
 from ibterm.sim.requests.orders import OrderDesk
 from ibterm.sim.scenario import MarketSession, Scenario
 from ibterm.sim.wire.errors import ERROR
-from ibterm.sim.wire.fields import int_at, request_id
+from ibterm.sim.wire.fields import request_id
 from ibterm.sim.wire.orders import NEXT_VALID_ID
 from ibterm.sim.wire.session import CURRENT_TIME, REQ_CURRENT_TIME, SERVER_HELLO, START_API
-from ibterm.sim.wire.unserved import unserved
+from ibterm.sim.wire.unserved import Answer, unserved
 from ibterm.sim.world import build_world, find_instrument
 
 log = logging.getLogger("ibterm.sim")
@@ -53,6 +53,13 @@ MAX_WRITE_BUFFER = 32 * 1024 * 1024
 # connection still mid-handshake after this long is a port scan or an attack, and would
 # otherwise hold a socket and a buffer forever. Above ib_async's own 4 s connect timeout.
 HANDSHAKE_TIMEOUT = 5.0
+# IB counts a client's messages over one second. A message is stamped when the read that
+# brought it returns, which can be a few milliseconds after its bytes came (the simulator
+# was answering the previous batch), while a throttled client like ib_async sends its
+# next batch exactly one second, by its own clock, after the one it replaces: so each
+# message counts for a second less this margin, or a late-read batch and the punctual
+# next one overlap. A real burst (60 messages at once) is refused all the same.
+PACING_WINDOW = 1.0 - 0.05
 
 def check_loopback(host: str) -> str:
     """Return `host` if it is a loopback IP address; raise ValueError otherwise."""
@@ -306,7 +313,7 @@ class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk):
         self._closed = False
         self._held: deque[tuple[float, bytes]] = deque()
         self._pump: asyncio.Task[None] | None = None
-        self._pace: list[float] = []  # arrival times of the last second's messages
+        self._pace: deque[float] = deque()  # arrival times of the last second's messages
         self._handshake_timer: asyncio.TimerHandle | None = None
         self._partial_timer: asyncio.TimerHandle | None = None
 
@@ -421,12 +428,16 @@ class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk):
         try:
             await self._handshake(prefix)
             self._watch_partial_frame()
+            loop = asyncio.get_running_loop()
             while not self._closed:
                 data = await self.reader.read(65536)
                 if not data:
                     break
+                # Pacing judges what the client sent, not how fast it is handled here:
+                # every frame of one read arrived together and counts at that moment.
+                arrived = loop.time()
                 for fields in self.decoder.feed(data):
-                    self._dispatch(fields)
+                    self._dispatch(fields, arrived)
                 self._watch_partial_frame()
         except FrameError as exc:
             log.warning("closing connection from %s: %s", self.peer, exc)
@@ -459,11 +470,12 @@ class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk):
         now = dt.datetime.now(dt.UTC)
         stamp = f"{self.server.world.date:%Y%m%d} {now:%H:%M:%S} UTC"
         self.send(self.layout(SERVER_HELLO)(version, stamp))
+        arrived = asyncio.get_running_loop().time()
         for fields in frames[1:]:
-            self._dispatch(fields)
+            self._dispatch(fields, arrived)
 
     # --- dispatch --------------------------------------------------------------------
-    def _dispatch(self, fields: list[str]) -> None:
+    def _dispatch(self, fields: list[str], arrived: float) -> None:
         try:
             msg_id = int(fields[0])
         except (ValueError, IndexError):
@@ -475,7 +487,7 @@ class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk):
             else:
                 self.error(-1, 505, "Fatal Error: the API has not been started.")
             return
-        if self._over_pace(msg_id, fields):
+        if self._over_pace(msg_id, fields, arrived):
             return
         handler = _HANDLERS.get(msg_id)
         if handler is None:
@@ -487,25 +499,32 @@ class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk):
             self.error(request_id(msg_id, fields), 320,
                        f"Error reading request: message {msg_id}: {exc}")
 
-    def _over_pace(self, msg_id: int, fields: list[str]) -> bool:
-        """IB refuses a client's messages past its rate with error 100 (pacing)."""
+    def _over_pace(self, msg_id: int, fields: list[str], arrived: float) -> bool:
+        """IB refuses a client's messages past its rate with error 100 (pacing), counted
+        over the second before each one arrived."""
         limit = self.server.scenario.pacing_limit
         if not limit:
             return False
-        now = asyncio.get_running_loop().time()
-        self._pace = [t for t in self._pace if now - t < 1.0]
-        self._pace.append(now)
-        if len(self._pace) <= limit:
+        pace = self._pace
+        while pace and arrived - pace[0] >= PACING_WINDOW:
+            pace.popleft()
+        pace.append(arrived)
+        if len(pace) <= limit:
             return False
         # Name the request (or order) it refuses, so a client waiting for it is answered.
         self.error(request_id(msg_id, fields), 100, "Max rate of messages per second has been "
-                   f"exceeded:max={limit} rec={len(self._pace)} (1)")
+                   f"exceeded:max={limit} rec={len(pace)} (1)")
         return True
 
     def _unsupported(self, msg_id: int, fields: list[str]) -> None:
-        what, index = unserved(msg_id)
-        req_id = int_at(fields, index) if index is not None else -1
-        self.error(req_id, 505, f"{what} is not supported by the ibterm simulator")
+        request = unserved(msg_id)
+        if request.answer is Answer.SILENT:
+            return
+        if request.empty is not None:
+            self.send(self.layout(request.empty)())
+            return
+        self.error(request_id(msg_id, fields), 505,
+                   f"{request.what} is not supported by the ibterm simulator")
 
     def _start_api(self, fields: list[str]) -> None:
         client_id = START_API.read(self.version, fields)

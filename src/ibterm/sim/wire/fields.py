@@ -4,6 +4,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+# Where each request's id sits, as ib_async 2.1.0 and ib_insync 0.9.86 write it (their
+# client.py; the two agree at 176 and 178). After the message id comes a version field,
+# except in placeOrder (3), reqHistoricalData (20), reqScannerSubscription (22) and every
+# message from 78 on: there the id is field 1. reqScannerSubscription's field 2 is its
+# numberOfRows and reqHistoricalData's is the contract's conId, never the id.
+_ID_AFTER_VERSION = frozenset({
+    1, 2, 7, 9, 10, 11, 21, 23, 25, 50, 51, 52, 53, 54, 55, 56, 57, 62, 63, 67, 68, 69, 70,
+    74, 75, 76, 77,
+})
+_ID_FIRST = frozenset({
+    3, 20, 22, 78, 79, 81, 83, 84, 86, 87, 88, 89, 90, 92, 93, 94, 95, 96, 97, 98, 100, 101,
+    102, 103, 104,
+})
+# The rest carry no request id (reqOpenOrders, reqAccountUpdates, reqPositions,
+# reqScannerParameters, reqMktDepthExchanges, reqNewsProviders, …), or one an error must
+# not name: an error on cancelOrder's order id makes the client drop a working order.
+
 
 def int_at(fields: list[str], index: int) -> int:
     """The integer at `index`, or -1 when it is missing or not a number."""
@@ -14,9 +31,13 @@ def int_at(fields: list[str], index: int) -> int:
 
 
 def request_id(msg_id: int, fields: list[str]) -> int:
-    """Where an error about a request names it: placeOrder and the messages from 78 on
-    carry no version field, so their id is field 1; the older ones have it at 2."""
-    return int_at(fields, 1 if msg_id >= 78 or msg_id == 3 else 2)
+    """The id an error about this request must name for the client's waiting call to end
+    (an order's id for placeOrder); -1 for a message without one."""
+    if msg_id in _ID_FIRST:
+        return int_at(fields, 1)
+    if msg_id in _ID_AFTER_VERSION:
+        return int_at(fields, 2)
+    return -1
 
 
 def int_field(index: int) -> Callable[[list[str]], int]:

@@ -1,36 +1,94 @@
-"""The requests no family serves yet (history and bars, depth, scanner, news …): what each
-is, and where its request id sits, so that the refusal reaches the request that waits
-for it (ib_async keys its futures by request id). A family that starts serving one of
-them takes its entry out of here."""
+"""The requests no family serves yet (history and bars, depth, tick-by-tick, fundamental
+data …) and how each is answered so that no client call waits for ever:
+
+- a request gets its refusal on its own request id (wire/fields.request_id), which ends
+  the call that ib_async and ib_insync key by that id;
+- a cancel (or a setting) gets nothing, as a cancel of a finished request gets nothing
+  the client waits for;
+- a request the client waits for by a fixed name, not an id (ib_async's
+  "mktDepthExchanges"), can be ended by no error: it gets its answer, empty.
+
+A family that starts serving one of them takes its entry out of here (one line each)."""
 
 from __future__ import annotations
 
-# Message id: (what it asks for, the index of its request id or None).
-UNSERVED: dict[int, tuple[str, int | None]] = {
-    10: ("market depth", 2),
-    20: ("historical data", 1),
-    21: ("option exercise", 2),
-    22: ("scanner", 2),
-    50: ("real-time bars", 2),
-    52: ("fundamental data", 2),
-    54: ("implied volatility calculation", 2),
-    55: ("option price calculation", 2),
-    74: ("positions by model", 2),
-    81: ("symbol search", 1),
-    83: ("SMART components", 1),
-    84: ("news articles", 1),
-    86: ("historical news", 1),
-    87: ("head timestamps", 1),
-    88: ("histogram data", 1),
-    96: ("historical ticks", 1),
-    97: ("tick-by-tick data", 1),
-    100: ("WSH metadata", 1),
-    102: ("WSH event data", 1),
-    104: ("user info", 1),
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+from ibterm.sim.protocol import encode
+from ibterm.sim.wire.layouts import Layouts
+
+
+class Answer(Enum):
+    REFUSED = "refused"  # error 505 on its request id
+    SILENT = "silent"  # nothing
+    EMPTY = "empty"  # its answer with nothing in it
+
+
+@dataclass(frozen=True, slots=True)
+class Unserved:
+    what: str
+    answer: Answer = Answer.REFUSED
+    empty: Layouts[Callable[[], bytes]] | None = None  # the empty answer of an EMPTY one
+
+
+def _no_depth_exchanges() -> bytes:
+    return encode(80, 0)  # mktDepthExchanges: none
+
+
+NO_DEPTH_EXCHANGES = Layouts("mktDepthExchanges", {178: _no_depth_exchanges})
+
+_SILENT, _EMPTY = Answer.SILENT, Answer.EMPTY
+
+UNSERVED: dict[int, Unserved] = {
+    10: Unserved("market depth"),
+    11: Unserved("market depth", _SILENT),
+    12: Unserved("news bulletins"),
+    13: Unserved("news bulletins", _SILENT),
+    14: Unserved("server log level", _SILENT),
+    18: Unserved("financial advisor data"),
+    19: Unserved("financial advisor data"),
+    20: Unserved("historical data"),
+    21: Unserved("option exercise"),
+    25: Unserved("historical data", _SILENT),
+    50: Unserved("real-time bars"),
+    51: Unserved("real-time bars", _SILENT),
+    52: Unserved("fundamental data"),
+    53: Unserved("fundamental data", _SILENT),
+    54: Unserved("implied volatility calculation"),
+    55: Unserved("option price calculation"),
+    56: Unserved("implied volatility calculation", _SILENT),
+    57: Unserved("option price calculation", _SILENT),
+    67: Unserved("display groups"),
+    68: Unserved("display groups"),
+    69: Unserved("display groups", _SILENT),
+    70: Unserved("display groups", _SILENT),
+    74: Unserved("positions by model"),
+    75: Unserved("positions by model", _SILENT),
+    79: Unserved("soft dollar tiers"),
+    80: Unserved("family codes"),
+    81: Unserved("symbol search"),
+    82: Unserved("market depth exchanges", _EMPTY, NO_DEPTH_EXCHANGES),
+    83: Unserved("SMART components"),
+    84: Unserved("news articles"),
+    86: Unserved("historical news"),
+    87: Unserved("head timestamps"),
+    88: Unserved("histogram data"),
+    89: Unserved("histogram data", _SILENT),
+    90: Unserved("head timestamps", _SILENT),
+    91: Unserved("market rules"),
+    96: Unserved("historical ticks"),
+    97: Unserved("tick-by-tick data"),
+    98: Unserved("tick-by-tick data", _SILENT),
+    100: Unserved("WSH metadata"),
+    101: Unserved("WSH metadata", _SILENT),
+    102: Unserved("WSH event data"),
+    103: Unserved("WSH event data", _SILENT),
+    104: Unserved("user info"),
 }
 
 
-def unserved(msg_id: int) -> tuple[str, int | None]:
-    """What `msg_id` asks for and where its request id is; a message unknown here is
-    named by its id and answered for no request."""
-    return UNSERVED.get(msg_id, (f"message {msg_id}", None))
+def unserved(msg_id: int) -> Unserved:
+    """How `msg_id` is answered; a message unknown here is refused, named by its id."""
+    return UNSERVED.get(msg_id) or Unserved(f"message {msg_id}")
