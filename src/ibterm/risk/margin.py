@@ -293,12 +293,18 @@ def _best_grouping(symbol: str, account: str, rows: list[Row],
     straddles = [i for i, c in enumerate(pool) if c[2] == _STRADDLE]
     reorders = bool(straddles) and straddles[-1] != len(straddles) - 1
     seen: set[tuple[frozenset[int], bool]] = set()
+    walked: list[tuple[frozenset[int], set[int]]] = []  # in pool order: kinds kept, taken
     for keep, first in _ORDERS:
         kept = frozenset(present if keep is None else present & keep)
         signature = (kept, first and reorders)
         if signature in seen:  # the same walk as an earlier order
             continue
         seen.add(signature)
+        # Leaving out candidates that an earlier walk in the same order never took (both
+        # legs used up when it came to them) walks the same way again.
+        if not signature[1] and any(kept <= k and not taken & (k - kept)
+                                    for k, taken in walked):
+            continue
         if signature[1]:
             ordered = [pool[i] for i in straddles] + [c for c in pool if c[2] != _STRADDLE]
         elif kept == present:
@@ -308,6 +314,12 @@ def _best_grouping(symbol: str, account: str, rows: list[Row],
         for lg in legs:
             lg.left = lg.size
         found = _group(ordered, stocks, shorts, longs, rates, joins)
+        if not signature[1]:
+            shapes = {f[2] for f in found}
+            taken = shapes & {_COVERED, _STRADDLE, _CALENDAR}
+            if _COMBO in shapes or _SPREAD in shapes:  # what verticals become
+                taken.add(_VERTICAL)
+            walked.append((kept, taken))
         cost = (round(sum([f[0] for f in found]), 6), round(sum([f[1] for f in found]), 6))
         if best is None or cost < best_cost:
             best, best_cost = found, cost
