@@ -135,6 +135,7 @@ class OrderEngine:
 
     # --- placing ---------------------------------------------------------------------
     def validate(self, req: OrderRequest, sim: SimInstrument | None, account: str) -> None:
+        _require_exchange(req)
         if sim is None:
             raise Rejection(200, "No security definition has been found for the request")
         if account not in self.accounts:
@@ -195,6 +196,7 @@ class OrderEngine:
         account = req.account or default_account
         existing = self.orders.get((client_id, req.order_id))
         if existing is not None:
+            _require_exchange(req)
             return self._modify(existing, req, sim)
         self.validate(req, sim, account)
         assert sim is not None
@@ -480,6 +482,15 @@ class OrderEngine:
 
     def _now(self) -> str:
         return self.clock().strftime("%Y%m%d %H:%M:%S UTC")
+
+
+def _require_exchange(req: OrderRequest) -> None:
+    """TWS validates an order's destination before looking its contract up: an order (or a
+    what-if) with no exchange is refused with 321 whatever its contract, e.g. one built
+    from a position, which names no exchange. IB's text, as TWS logs it in third-party
+    code quoting it (see docs/simulator.md#refusals)."""
+    if not req.contract.exchange:
+        raise Rejection(321, "Error validating request.-'bN' : cause - Missing order exchange")
 
 
 def _copy_account(acct: SimAccount) -> SimAccount:

@@ -122,6 +122,9 @@ class Scenario(_Model):
     rate: float = Field(0.04, ge=-0.05, le=0.5, description="risk-free rate for option quotes")
     pacing_limit: int = Field(50, ge=0, le=10_000, description="messages a second a client "
                                                                "may send before error 100; 0: off")
+    market_data_lines: int = Field(
+        100, ge=0, le=10_000, description="market data subscriptions open at once, over all "
+                                          "clients, before error 101 (IB's default 100); 0: off")
     house_margin_surcharge: float = Field(
         0.0, ge=0, le=5, description="added to the gateway's margin, in what-if answers and "
                                      "in its buying-power check (0.25 = +25%)")

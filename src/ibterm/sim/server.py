@@ -34,9 +34,12 @@ from ibterm.sim.protocol import (
 )
 from ibterm.sim.requests.accounts import AccountDesk
 from ibterm.sim.requests.contracts import ContractDesk
+from ibterm.sim.requests.depth import DepthDesk
 from ibterm.sim.requests.desk import handlers, serves
+from ibterm.sim.requests.history import HistoryDesk
 from ibterm.sim.requests.market_data import MarketDataDesk
 from ibterm.sim.requests.orders import OrderDesk
+from ibterm.sim.requests.ticks import TickDesk
 from ibterm.sim.scenario import MarketSession, Scenario
 from ibterm.sim.wire.errors import ERROR
 from ibterm.sim.wire.fields import request_id
@@ -290,8 +293,15 @@ class SimServer:
     def account_values(self, account: str) -> dict[str, float]:
         return self.accounts[account].values(self.world, self.market)
 
+    def market_data_line_free(self) -> bool:
+        """Whether one more subscription fits the scenario's market data lines, which (as
+        IB's) belong to the user, not to one connection."""
+        lines = self.scenario.market_data_lines
+        return not lines or sum(len(conn.quotes) for conn in self.connections) < lines
 
-class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk):
+
+class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk, HistoryDesk,
+                       DepthDesk, TickDesk):
     """One client's socket: the transport (stalls, delays, a bounded write buffer), the
     handshake and the dispatch of each request to its family's desk (requests/)."""
 

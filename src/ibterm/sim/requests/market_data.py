@@ -88,6 +88,11 @@ class MarketDataDesk(Desk):
             self.error(req_id, 354, "Requested market data is not subscribed. Delayed "
                                     "market data is available.")
             return
+        # A subscription holds one of the user's lines until it is cancelled; a snapshot
+        # holds none, and a request on an id already subscribed replaces it in its line.
+        if not (req.snapshot or req_id in self.quotes or self.server.market_data_line_free()):
+            self.error(req_id, 101, "Max number of tickers has been reached.")
+            return
         self.send(self.layout(MARKET_DATA_TYPE)(req_id, effective))
         delayed = effective in (DELAYED, DELAYED_FROZEN)
         if delayed:
