@@ -34,12 +34,9 @@ from ibterm.sim.protocol import (
 )
 from ibterm.sim.requests.accounts import AccountDesk
 from ibterm.sim.requests.contracts import ContractDesk
-from ibterm.sim.requests.depth import DepthDesk
 from ibterm.sim.requests.desk import handlers, serves
-from ibterm.sim.requests.history import HistoryDesk
 from ibterm.sim.requests.market_data import MarketDataDesk
 from ibterm.sim.requests.orders import OrderDesk
-from ibterm.sim.requests.ticks import TickDesk
 from ibterm.sim.scenario import MarketSession, Scenario
 from ibterm.sim.wire.errors import ERROR
 from ibterm.sim.wire.fields import request_id
@@ -300,8 +297,7 @@ class SimServer:
         return not lines or sum(len(conn.quotes) for conn in self.connections) < lines
 
 
-class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk, HistoryDesk,
-                       DepthDesk, TickDesk):
+class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk):
     """One client's socket: the transport (stalls, delays, a bounded write buffer), the
     handshake and the dispatch of each request to its family's desk (requests/)."""
 
