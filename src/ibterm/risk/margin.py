@@ -293,7 +293,7 @@ def _best_grouping(symbol: str, account: str, rows: list[Row],
     straddles = [i for i, c in enumerate(pool) if c[2] == _STRADDLE]
     reorders = bool(straddles) and straddles[-1] != len(straddles) - 1
     seen: set[tuple[frozenset[int], bool]] = set()
-    walked: list[tuple[frozenset[int], set[int]]] = []  # in pool order: kinds kept, taken
+    walked: list[tuple[frozenset[int], list[_Found]]] = []  # in pool order: kinds kept, found
     for keep, first in _ORDERS:
         kept = frozenset(present if keep is None else present & keep)
         signature = (kept, first and reorders)
@@ -302,8 +302,8 @@ def _best_grouping(symbol: str, account: str, rows: list[Row],
         seen.add(signature)
         # Leaving out candidates that an earlier walk in the same order never took (both
         # legs used up when it came to them) walks the same way again.
-        if not signature[1] and any(kept <= k and not taken & (k - kept)
-                                    for k, taken in walked):
+        if not signature[1] and any(kept <= k and not _took(earlier, k - kept)
+                                    for k, earlier in walked):
             continue
         if signature[1]:
             ordered = [pool[i] for i in straddles] + [c for c in pool if c[2] != _STRADDLE]
@@ -315,16 +315,19 @@ def _best_grouping(symbol: str, account: str, rows: list[Row],
             lg.left = lg.size
         found = _group(ordered, stocks, shorts, longs, rates, joins)
         if not signature[1]:
-            shapes = {f[2] for f in found}
-            taken = shapes & {_COVERED, _STRADDLE, _CALENDAR}
-            if _COMBO in shapes or _SPREAD in shapes:  # what verticals become
-                taken.add(_VERTICAL)
-            walked.append((kept, taken))
+            walked.append((kept, found))
         cost = (round(sum([f[0] for f in found]), 6), round(sum([f[1] for f in found]), 6))
         if best is None or cost < best_cost:
             best, best_cost = found, cost
     assert best is not None
     return _strategies(symbol, account, best)
+
+
+def _took(found: list[_Found], kinds: frozenset[int]) -> bool:
+    """Whether a walk took a candidate of these kinds (a vertical became a spread, joined
+    or not)."""
+    shapes = {_COMBO, _SPREAD, *kinds} if _VERTICAL in kinds else kinds
+    return any(f[2] in shapes for f in found)
 
 
 def _nearest(k: float, mult: float, expiry: int, strikes: list[float], mults: list[float],
