@@ -36,7 +36,9 @@ from ibterm.sim.requests.accounts import AccountDesk
 from ibterm.sim.requests.contracts import ContractDesk
 from ibterm.sim.requests.desk import handlers, serves
 from ibterm.sim.requests.market_data import MarketDataDesk
+from ibterm.sim.requests.news import NewsDesk
 from ibterm.sim.requests.orders import OrderDesk
+from ibterm.sim.requests.scanner import ScannerDesk
 from ibterm.sim.scenario import MarketSession, Scenario
 from ibterm.sim.wire.errors import ERROR
 from ibterm.sim.wire.fields import request_id
@@ -212,6 +214,7 @@ class SimServer:
             self.market.step()
             for conn in list(self.connections):
                 conn.push_quotes()
+                conn.push_scans()
             self.publish(self.orders.on_step())
 
     def publish(self, events: OrderEvents) -> None:
@@ -297,7 +300,8 @@ class SimServer:
         return not lines or sum(len(conn.quotes) for conn in self.connections) < lines
 
 
-class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk):
+class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk, ScannerDesk,
+                       NewsDesk):
     """One client's socket: the transport (stalls, delays, a bounded write buffer), the
     handshake and the dispatch of each request to its family's desk (requests/)."""
 
