@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from ibterm.config.settings import Profile, config_path, data_dir, load_config, select_profile
-from ibterm.domain.connection import TradingMode
 from ibterm.config.yamlfile import FileProblems
+from ibterm.domain.connection import TradingMode
 
 
 def test_paths_follow_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

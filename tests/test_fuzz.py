@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ibterm.config import yamlfile
-from ibterm.config.settings import Config
 from ibterm.config.keymaps import check_keymap
 from ibterm.config.reference import futures_table
+from ibterm.config.settings import Config
 from ibterm.risk.portfolio import PortfolioErrors, load_portfolio
 from ibterm.sim.protocol import FrameDecoder, FrameError
 from ibterm.sim.world import load_scenario

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ibterm.sim.world import load_scenario
 from ibterm.config.yamlfile import FileProblems
+from ibterm.sim.world import load_scenario
 
 
 def _write(tmp_path: Path, text: str) -> Path:
