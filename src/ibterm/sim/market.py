@@ -9,38 +9,25 @@ their underlying with Black-Scholes, so the whole surface moves together.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
+import time
 import zlib
 from collections import deque
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from ibterm.domain.instrument import Right
 from ibterm.domain.ticks import round_to_tick
 from ibterm.risk.black_scholes import bsm_price
+from ibterm.sim.bars import BarSeries, BarSize, WalkShape, first_day
+from ibterm.sim.book import Book
+from ibterm.sim.depth_book import MAX_ROWS, Row, depth_rows
+from ibterm.sim.sessions import TRADING_SECONDS_PER_YEAR, Hours, hours
 from ibterm.sim.world import PriceModel, SimInstrument, World
 
-# Seconds of trading in a year: 252 sessions of 6.5 hours.
-TRADING_SECONDS_PER_YEAR = 252 * 6.5 * 3600
-
-
-@dataclass(frozen=True, slots=True)
-class Book:
-    bid: float
-    ask: float
-    last: float
-    bid_size: float
-    ask_size: float
-    last_size: float
-    volume: float
-    open: float
-    high: float
-    low: float
-    close: float
-
-    @property
-    def mid(self) -> float:
-        return (self.bid + self.ask) / 2.0
+# How often a step prints a trade.
+TRADE_ODDS = 0.6
 
 
 class Walk:
@@ -99,7 +86,7 @@ class Walk:
         bid = self._px(self.bid_ticks)
         ask = self._px(self.bid_ticks + self.spread)
         last, last_size, volume, high, low = b.last, b.last_size, b.volume, b.high, b.low
-        if trade_draw < 0.6:
+        if trade_draw < TRADE_ODDS:
             last = bid if side_draw < 0.5 else ask
             last_size = self.lot * trade_lots
             volume += last_size
@@ -134,11 +121,74 @@ class Market:
         # Derived books are computed on demand, once per step: (step, delayed) -> Book.
         self._derived: dict[tuple[int, bool], tuple[int, Book]] = {}
         self._opening: dict[int, Book] = {}
+        self.step_seconds = step_seconds
+        # The simulated instant, in epoch seconds: the simulated date at the real time of
+        # day, as in the handshake's time stamp. Tests may set their own clock.
+        offset = (world.date - dt.datetime.now(dt.UTC).date()).days * 86400
+        self.clock: Callable[[], float] = lambda: time.time() + offset
+        self._series: dict[tuple[int, str, bool], BarSeries] = {}
+        self._listeners: list[Callable[[], bool]] = []
+
+    def now(self) -> int:
+        return int(self.clock())
 
     def step(self) -> None:
         for walk in self.walks.values():
             walk.step()
         self.steps += 1
+        if self._series:
+            now = self.now()
+            for (con_id, _, _), series in self._series.items():
+                series.update(now, self.book(con_id))
+        self._listeners = [listener for listener in self._listeners if listener()]
+
+    def listen(self, listener: Callable[[], bool]) -> None:
+        """Call `listener` after every step (and after the bars have taken the step) until
+        it returns False: how streams other than quotes follow the market."""
+        if listener not in self._listeners:
+            self._listeners.append(listener)
+
+    def hours(self, con_id: int, rth: bool) -> Hours:
+        return hours(self.world.instruments[con_id].instrument.sec_type, rth)
+
+    def head_timestamp(self, con_id: int, rth: bool) -> int:
+        """When an instrument's data begins: twenty years back for stocks and currencies,
+        a year before expiry (at most a week before the simulated date) for the others."""
+        sim = self.world.instruments[con_id]
+        date = self.world.date
+        if sim.instrument.expiry:
+            expiry = dt.datetime.strptime(sim.instrument.expiry, "%Y%m%d").date()
+            head = min(date - dt.timedelta(days=7), expiry - dt.timedelta(days=365))
+        else:
+            head = date.replace(year=date.year - 20, day=min(date.day, 28))
+        return first_day(head, self.hours(con_id, rth))
+
+    def depth(self, con_id: int, rows: int) -> tuple[list[Row], list[Row]]:
+        """The level-2 book: bid and ask rows around the live quote (sim/depth_book.py)."""
+        sim = self.world.instruments[con_id]
+        return depth_rows(self.book(con_id), sim.instrument.min_tick, sim.lot,
+                          min(rows, MAX_ROWS), f"{self.seed}/{con_id}", self.steps)
+
+    def bar_series(self, con_id: int, size: BarSize, rth: bool) -> BarSeries:
+        """The bars of one size of an instrument, made (anchored at the live book) on the
+        first request and kept, so that later requests agree with it."""
+        key = (con_id, size.name, rth)
+        series = self._series.get(key)
+        if series is None:
+            sim = self.world.instruments[con_id]
+            book = self.book(con_id)
+            tick = sim.instrument.min_tick
+            walk = self.walks.get(con_id)
+            spread = walk.base_spread if walk else max(1, round((book.ask - book.bid) / tick))
+            price = sim.start_price or book.mid
+            shape = WalkShape(tick, spread,
+                              price * sim.volatility / math.sqrt(TRADING_SECONDS_PER_YEAR) / tick,
+                              sim.lot, TRADE_ODDS / self.step_seconds)
+            series = BarSeries(size, self.hours(con_id, rth), shape,
+                               f"{self.seed}/{con_id}/{size.name}/{rth}",
+                               self.head_timestamp(con_id, rth), self.now(), book)
+            self._series[key] = series
+        return series
 
     def book(self, con_id: int, delayed: bool = False) -> Book:
         walk = self.walks.get(con_id)
