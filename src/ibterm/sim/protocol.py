@@ -14,11 +14,12 @@ MAX_FRAME = 0xFFFFFF
 # 150 times that, yet bounds what a peer can make the simulator buffer: 16 MiB frames from
 # 40 connections took the simulator from 78 to 729 MB of RSS (issue #11).
 MAX_CLIENT_FRAME = 256 * 1024
-# Every message has its v178 layout only (ib_async 2.1's maximum; sim/wire/layouts.py), so
-# a client must accept 178: announcing less would promise layouts this server does not
-# write. MIN_SERVED_VERSION comes down as the older layouts are added.
+# The versions whose layouts every message has (sim/wire/layouts.py): 178, ib_async 2.1's
+# maximum, down to 176, ib_insync 0.9.86's. Below 176 messages change shape again (the
+# contract details at 164, the error at 166, …): announcing less would promise layouts
+# this server does not write. MIN_SERVED_VERSION comes down as the older layouts are added.
 MAX_SERVER_VERSION = 178
-MIN_SERVED_VERSION = 178
+MIN_SERVED_VERSION = 176
 API_PREFIX = b"API\0"
 
 Field = str | int | float | bool | None
@@ -126,7 +127,8 @@ def parse_version_range(text: str) -> tuple[int, int]:
 
 
 def negotiate(low: int, high: int) -> int | None:
-    """The version to announce (min(client max, 178)), or None when it cannot serve it."""
+    """The version to announce, min(client max, 178), or None when that is below the
+    client's minimum or below 176."""
     version = min(high, MAX_SERVER_VERSION)
     if version < low or version < MIN_SERVED_VERSION:
         return None

@@ -26,6 +26,7 @@ from ibterm.sim.orders import OrderEngine, OrderEvents
 from ibterm.sim.protocol import (
     API_PREFIX,
     MAX_CLIENT_FRAME,
+    MAX_SERVER_VERSION,
     MIN_SERVED_VERSION,
     FrameDecoder,
     FrameError,
@@ -34,17 +35,15 @@ from ibterm.sim.protocol import (
 )
 from ibterm.sim.requests.accounts import AccountDesk
 from ibterm.sim.requests.contracts import ContractDesk
-from ibterm.sim.requests.depth import DepthDesk
 from ibterm.sim.requests.desk import handlers, serves
-from ibterm.sim.requests.history import HistoryDesk
 from ibterm.sim.requests.market_data import MarketDataDesk
 from ibterm.sim.requests.news import NewsDesk
 from ibterm.sim.requests.orders import OrderDesk
 from ibterm.sim.requests.scanner import ScannerDesk
-from ibterm.sim.requests.ticks import TickDesk
 from ibterm.sim.scenario import MarketSession, Scenario
 from ibterm.sim.wire.errors import ERROR
 from ibterm.sim.wire.fields import request_id
+from ibterm.sim.wire.layouts import UnservedVersion
 from ibterm.sim.wire.orders import NEXT_VALID_ID
 from ibterm.sim.wire.session import CURRENT_TIME, REQ_CURRENT_TIME, SERVER_HELLO, START_API
 from ibterm.sim.wire.unserved import Answer, unserved
@@ -304,7 +303,7 @@ class SimServer:
 
 
 class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk, ScannerDesk,
-                       NewsDesk, HistoryDesk, DepthDesk, TickDesk):
+                       NewsDesk):
     """One client's socket: the transport (stalls, delays, a bounded write buffer), the
     handshake and the dispatch of each request to its family's desk (requests/)."""
 
@@ -476,7 +475,7 @@ class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk, Sca
             # No version was agreed: the error goes out in the oldest layout served.
             self.send(ERROR.at(MIN_SERVED_VERSION)(
                 -1, 503, f"The TWS API client version range v{low}..{high} is not supported: "
-                         "this server speaks v178."))
+                         f"this server speaks v{MIN_SERVED_VERSION}..{MAX_SERVER_VERSION}."))
             await self.writer.drain()
             raise FrameError(f"unsupported client versions v{low}..{high}")
         self.version = version
@@ -511,6 +510,11 @@ class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk, Sca
         except (IndexError, ValueError) as exc:
             self.error(request_id(msg_id, fields), 320,
                        f"Error reading request: message {msg_id}: {exc}")
+        except UnservedVersion as exc:
+            # A family whose layouts do not go back to this connection's version: the
+            # request is refused on its id, like an unserved one, and the client goes on.
+            self.error(request_id(msg_id, fields), 505,
+                       f"{exc}: not supported by the ibterm simulator")
 
     def _over_pace(self, msg_id: int, fields: list[str], arrived: float) -> bool:
         """IB refuses a client's messages past its rate with error 100 (pacing), counted

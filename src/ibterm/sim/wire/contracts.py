@@ -33,8 +33,8 @@ def _read_sec_def_opt_params(fields: list[str]) -> OptionParamsRequest:
     return OptionParamsRequest(int(fields[1]), fields[2].upper(), int(fields[5] or 0))
 
 
-REQ_CONTRACT_DETAILS = Incoming(9, "reqContractDetails", {178: _read_contract_details})
-REQ_SEC_DEF_OPT_PARAMS = Incoming(78, "reqSecDefOptParams", {178: _read_sec_def_opt_params})
+REQ_CONTRACT_DETAILS = Incoming(9, "reqContractDetails", {176: _read_contract_details})
+REQ_SEC_DEF_OPT_PARAMS = Incoming(78, "reqSecDefOptParams", {176: _read_sec_def_opt_params})
 
 
 def contract_details(req_id: int, sim: SimInstrument) -> bytes:
@@ -78,8 +78,8 @@ def sec_def_opt_params_end(req_id: int) -> bytes:
     return encode(76, req_id)
 
 
-CONTRACT_DETAILS = Layouts("contractData", {178: contract_details})
-CONTRACT_DETAILS_END = Layouts("contractDataEnd", {178: contract_details_end})
-SEC_DEF_OPT_PARAMS = Layouts("securityDefinitionOptionParameter", {178: sec_def_opt_params})
+CONTRACT_DETAILS = Layouts("contractData", {176: contract_details})
+CONTRACT_DETAILS_END = Layouts("contractDataEnd", {176: contract_details_end})
+SEC_DEF_OPT_PARAMS = Layouts("securityDefinitionOptionParameter", {176: sec_def_opt_params})
 SEC_DEF_OPT_PARAMS_END = Layouts("securityDefinitionOptionParameterEnd",
-                                 {178: sec_def_opt_params_end})
+                                 {176: sec_def_opt_params_end})

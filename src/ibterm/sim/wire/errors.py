@@ -10,4 +10,4 @@ def error(req_id: int, code: int, message: str) -> bytes:
     return encode(4, 2, req_id, code, message, "")
 
 
-ERROR = Layouts("error", {178: error})
+ERROR = Layouts("error", {176: error})

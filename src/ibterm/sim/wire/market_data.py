@@ -40,9 +40,9 @@ def _read_mkt_data(fields: list[str]) -> MktDataRequest:
     return MktDataRequest(req_id, contract_at(fields, 3), snapshot)
 
 
-REQ_MKT_DATA = Incoming(1, "reqMktData", {178: _read_mkt_data})
-CANCEL_MKT_DATA = Incoming(2, "cancelMktData", {178: int_field(2)})
-REQ_MARKET_DATA_TYPE = Incoming(59, "reqMarketDataType", {178: int_field(2)})
+REQ_MKT_DATA = Incoming(1, "reqMktData", {176: _read_mkt_data})
+CANCEL_MKT_DATA = Incoming(2, "cancelMktData", {176: int_field(2)})
+REQ_MARKET_DATA_TYPE = Incoming(59, "reqMarketDataType", {176: int_field(2)})
 
 
 def tick_price(req_id: int, tick_type: int, price: float, size: float, attr: int = 0) -> bytes:
@@ -61,7 +61,7 @@ def market_data_type(req_id: int, data_type: int) -> bytes:
     return encode(58, 1, req_id, data_type)
 
 
-TICK_PRICE = Layouts("tickPrice", {178: tick_price})
-TICK_SIZE = Layouts("tickSize", {178: tick_size})
-TICK_SNAPSHOT_END = Layouts("tickSnapshotEnd", {178: tick_snapshot_end})
-MARKET_DATA_TYPE = Layouts("marketDataType", {178: market_data_type})
+TICK_PRICE = Layouts("tickPrice", {176: tick_price})
+TICK_SIZE = Layouts("tickSize", {176: tick_size})
+TICK_SNAPSHOT_END = Layouts("tickSnapshotEnd", {176: tick_snapshot_end})
+MARKET_DATA_TYPE = Layouts("marketDataType", {176: market_data_type})

@@ -7,11 +7,11 @@ from ibterm.sim.protocol import encode
 from ibterm.sim.wire.fields import nothing
 from ibterm.sim.wire.layouts import Incoming, Layouts
 
-REQ_NEWS_PROVIDERS = Incoming(85, "reqNewsProviders", {178: nothing})
+REQ_NEWS_PROVIDERS = Incoming(85, "reqNewsProviders", {176: nothing})
 
 
 def news_providers(providers: list[tuple[str, str]]) -> bytes:
     return encode(85, len(providers), *(f for pair in providers for f in pair))
 
 
-NEWS_PROVIDERS = Layouts("newsProviders", {178: news_providers})
+NEWS_PROVIDERS = Layouts("newsProviders", {176: news_providers})

@@ -55,9 +55,11 @@ class _Reader:
         return self.str() == "1"
 
 
-def parse_place_order(fields: list[str]) -> OrderRequest:
+def parse_place_order(fields: list[str], fa_profile: bool = False) -> OrderRequest:
+    """placeOrder as ib_async writes it at 177 and later; `fa_profile`: as written below
+    177 (ib_insync always), with the faProfile field after faPercentage."""
     r = _Reader(fields)
-    r.skip(1)  # message id 3; no version field at 178
+    r.skip(1)  # message id 3; no version field
     order_id = r.int()
     contract = ContractQuery.from_fields([r.str() for _ in range(12)])
     if contract.sec_type == "BAG":
@@ -78,6 +80,7 @@ def parse_place_order(fields: list[str]) -> OrderRequest:
     outside_rth = r.bool()
     r.skip(1)  # hidden
     r.skip(7)  # "", discretionaryAmt, goodAfterTime, goodTillDate, faGroup, faMethod, faPct
+    r.skip(fa_profile)
     r.skip(4)  # modelCode, shortSaleSlot, designatedLocation, exemptCode
     oca_type = r.int()
     r.skip(17)  # rule80A … volatilityType (see client.placeOrder)
@@ -138,22 +141,29 @@ def exec_filter_time(text: str) -> dt.datetime | None:
         tzinfo=dt.UTC)
 
 
-PLACE_ORDER = Incoming(3, "placeOrder", {178: parse_place_order})
-CANCEL_ORDER = Incoming(4, "cancelOrder", {178: int_field(2)})
-REQ_OPEN_ORDERS = Incoming(5, "reqOpenOrders", {178: nothing})
-REQ_EXECUTIONS = Incoming(7, "reqExecutions", {178: _read_executions})
-REQ_IDS = Incoming(8, "reqIds", {178: nothing})
-REQ_AUTO_OPEN_ORDERS = Incoming(15, "reqAutoOpenOrders", {178: nothing})
-REQ_ALL_OPEN_ORDERS = Incoming(16, "reqAllOpenOrders", {178: nothing})
-REQ_GLOBAL_CANCEL = Incoming(58, "reqGlobalCancel", {178: nothing})
-REQ_COMPLETED_ORDERS = Incoming(99, "reqCompletedOrders", {178: nothing})
+def parse_place_order_v176(fields: list[str]) -> OrderRequest:
+    return parse_place_order(fields, fa_profile=True)
+
+
+PLACE_ORDER = Incoming(3, "placeOrder", {176: parse_place_order_v176, 177: parse_place_order})
+CANCEL_ORDER = Incoming(4, "cancelOrder", {176: int_field(2)})
+REQ_OPEN_ORDERS = Incoming(5, "reqOpenOrders", {176: nothing})
+REQ_EXECUTIONS = Incoming(7, "reqExecutions", {176: _read_executions})
+REQ_IDS = Incoming(8, "reqIds", {176: nothing})
+REQ_AUTO_OPEN_ORDERS = Incoming(15, "reqAutoOpenOrders", {176: nothing})
+REQ_ALL_OPEN_ORDERS = Incoming(16, "reqAllOpenOrders", {176: nothing})
+REQ_GLOBAL_CANCEL = Incoming(58, "reqGlobalCancel", {176: nothing})
+REQ_COMPLETED_ORDERS = Incoming(99, "reqCompletedOrders", {176: nothing})
 
 
 def _num(value: float | None) -> Field:
     return "" if value is None else value
 
 
-def open_order(o: OrderView, inst: Instrument, margin: MarginState | None = None) -> bytes:
+def open_order(o: OrderView, inst: Instrument, margin: MarginState | None = None,
+               fa_profile: tuple[Field, ...] = ()) -> bytes:
+    """openOrder from 177 on; below it (`fa_profile` = one empty field) faProfile follows
+    faPercentage."""
     m = margin
     margin_fields: tuple[Field, ...] = (
         (m.init_before, m.maint_before, m.ewl_before,
@@ -167,6 +177,7 @@ def open_order(o: OrderView, inst: Instrument, margin: MarginState | None = None
         o.action, o.quantity, o.order_type, _num(o.limit), _num(o.aux), o.tif, o.oca_group,
         o.account, "", 0, o.order_ref, o.client_id, o.perm_id, o.outside_rth, False, "",
         "", "", "", "", "",  # discretionaryAmt, goodAfterTime, skipped, faGroup/Method/Pct
+        *fa_profile,
         "", "", "", "", "", 0, "", "", 0, "", "", "", "", "",  # modelCode … stockRangeUpper
         0, 0, False, False, "", o.oca_type, False, False, "", o.parent_id, 0, "", 0,
         "", "",  # deltaNeutralOrderType, deltaNeutralAuxPrice
@@ -192,12 +203,15 @@ def order_status(o: OrderView, avg_price: float, last_fill: float) -> bytes:
 
 def exec_details(req_id: int, o: OrderView, inst: Instrument, exec_id: int | str, time: str,
                  side: str, shares: float, price: float, cum_qty: float,
-                 avg_price: float) -> bytes:
+                 avg_price: float, pending_price_revision: tuple[Field, ...] = (False,)
+                 ) -> bytes:
+    """execDetails from 178 on, ending with pendingPriceRevision; below 178 it ends
+    before it (ib_insync unpacks exactly 31 fields)."""
     return encode(11, req_id, o.order_id, *contract11(inst)[:7], inst.exchange,
                   inst.currency, inst.local_symbol, inst.trading_class, exec_id, time,
                   o.account, inst.exchange if inst.exchange != "SMART" else "ISLAND", side,
                   shares, price, o.perm_id, o.client_id, 0, cum_qty, avg_price, o.order_ref,
-                  "", "", "", 1, False)
+                  "", "", "", 1, *pending_price_revision)
 
 
 def commission_report(exec_id: str, commission: float, realized: float | None) -> bytes:
@@ -205,11 +219,14 @@ def commission_report(exec_id: str, commission: float, realized: float | None) -
                   UNSET_DOUBLE if realized is None else realized, "", "")
 
 
-def completed_order(o: OrderView, inst: Instrument, completed_time: str) -> bytes:
+def completed_order(o: OrderView, inst: Instrument, completed_time: str,
+                    fa_profile: tuple[Field, ...] = ()) -> bytes:
+    """completedOrder from 177 on; below it faProfile follows faPercentage."""
     return encode(
         101, *contract11(inst),
         o.action, o.quantity, o.order_type, _num(o.limit), _num(o.aux), o.tif, o.oca_group,
         o.account, "", 0, o.order_ref, o.perm_id, o.outside_rth, False, "", "", "", "", "",
+        *fa_profile,
         "", "", "", "", "", "", "", "",  # modelCode … exemptCode
         "", "", "", "", "", 0, False, False, "", o.oca_type, 0, "", 0, "", "",
         False, 0, _num(o.trail_stop_price), _num(o.trailing_percent), "",
@@ -240,12 +257,29 @@ def completed_orders_end() -> bytes:
     return encode(102)
 
 
-OPEN_ORDER = Layouts("openOrder", {178: open_order})
-ORDER_STATUS = Layouts("orderStatus", {178: order_status})
-EXEC_DETAILS = Layouts("execDetails", {178: exec_details})
-COMMISSION_REPORT = Layouts("commissionReport", {178: commission_report})
-COMPLETED_ORDER = Layouts("completedOrder", {178: completed_order})
-NEXT_VALID_ID = Layouts("nextValidId", {178: next_valid_id})
-OPEN_ORDER_END = Layouts("openOrderEnd", {178: open_order_end})
-EXEC_DETAILS_END = Layouts("execDetailsEnd", {178: exec_details_end})
-COMPLETED_ORDERS_END = Layouts("completedOrdersEnd", {178: completed_orders_end})
+def open_order_v176(o: OrderView, inst: Instrument, margin: MarginState | None = None
+                    ) -> bytes:
+    return open_order(o, inst, margin, fa_profile=("",))
+
+
+def exec_details_v176(req_id: int, o: OrderView, inst: Instrument, exec_id: int | str,
+                      time: str, side: str, shares: float, price: float, cum_qty: float,
+                      avg_price: float) -> bytes:
+    return exec_details(req_id, o, inst, exec_id, time, side, shares, price, cum_qty,
+                        avg_price, pending_price_revision=())
+
+
+def completed_order_v176(o: OrderView, inst: Instrument, completed_time: str) -> bytes:
+    return completed_order(o, inst, completed_time, fa_profile=("",))
+
+
+OPEN_ORDER = Layouts("openOrder", {176: open_order_v176, 177: open_order})
+ORDER_STATUS = Layouts("orderStatus", {176: order_status})
+EXEC_DETAILS = Layouts("execDetails", {176: exec_details_v176, 178: exec_details})
+COMMISSION_REPORT = Layouts("commissionReport", {176: commission_report})
+COMPLETED_ORDER = Layouts("completedOrder", {176: completed_order_v176,
+                                             177: completed_order})
+NEXT_VALID_ID = Layouts("nextValidId", {176: next_valid_id})
+OPEN_ORDER_END = Layouts("openOrderEnd", {176: open_order_end})
+EXEC_DETAILS_END = Layouts("execDetailsEnd", {176: exec_details_end})
+COMPLETED_ORDERS_END = Layouts("completedOrdersEnd", {176: completed_orders_end})

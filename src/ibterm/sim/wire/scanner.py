@@ -61,9 +61,9 @@ def _read_subscription(fields: list[str]) -> ScannerRequest:
     )
 
 
-REQ_SCANNER_SUBSCRIPTION = Incoming(22, "reqScannerSubscription", {178: _read_subscription})
-CANCEL_SCANNER_SUBSCRIPTION = Incoming(23, "cancelScannerSubscription", {178: int_field(2)})
-REQ_SCANNER_PARAMETERS = Incoming(24, "reqScannerParameters", {178: nothing})
+REQ_SCANNER_SUBSCRIPTION = Incoming(22, "reqScannerSubscription", {176: _read_subscription})
+CANCEL_SCANNER_SUBSCRIPTION = Incoming(23, "cancelScannerSubscription", {176: int_field(2)})
+REQ_SCANNER_PARAMETERS = Incoming(24, "reqScannerParameters", {176: nothing})
 
 
 def parameters_xml() -> str:
@@ -111,5 +111,5 @@ def scanner_data(req_id: int, rows: list[Instrument]) -> bytes:
     return encode(20, 3, req_id, len(rows), *fields)
 
 
-SCANNER_PARAMETERS = Layouts("scannerParameters", {178: scanner_parameters})
-SCANNER_DATA = Layouts("scannerData", {178: scanner_data})
+SCANNER_PARAMETERS = Layouts("scannerParameters", {176: scanner_parameters})
+SCANNER_DATA = Layouts("scannerData", {176: scanner_data})

@@ -8,8 +8,8 @@ from ibterm.sim.protocol import encode
 from ibterm.sim.wire.fields import int_field, nothing
 from ibterm.sim.wire.layouts import Incoming, Layouts
 
-START_API = Incoming(71, "startApi", {178: int_field(2)})  # the client id
-REQ_CURRENT_TIME = Incoming(49, "reqCurrentTime", {178: nothing})
+START_API = Incoming(71, "startApi", {176: int_field(2)})  # the client id
+REQ_CURRENT_TIME = Incoming(49, "reqCurrentTime", {176: nothing})
 
 
 def server_hello(version: int, stamp: str) -> bytes:
@@ -21,5 +21,5 @@ def current_time(epoch: int) -> bytes:
     return encode(49, 1, epoch)
 
 
-SERVER_HELLO = Layouts("serverVersion", {178: server_hello})
-CURRENT_TIME = Layouts("currentTime", {178: current_time})
+SERVER_HELLO = Layouts("serverVersion", {176: server_hello})
+CURRENT_TIME = Layouts("currentTime", {176: current_time})

@@ -37,7 +37,7 @@ def _no_depth_exchanges() -> bytes:
     return encode(80, 0)  # mktDepthExchanges: none
 
 
-NO_DEPTH_EXCHANGES = Layouts("mktDepthExchanges", {178: _no_depth_exchanges})
+NO_DEPTH_EXCHANGES = Layouts("mktDepthExchanges", {176: _no_depth_exchanges})
 
 _SILENT, _EMPTY = Answer.SILENT, Answer.EMPTY
 
