@@ -35,11 +35,14 @@ from ibterm.sim.protocol import (
 )
 from ibterm.sim.requests.accounts import AccountDesk
 from ibterm.sim.requests.contracts import ContractDesk
+from ibterm.sim.requests.depth import DepthDesk
 from ibterm.sim.requests.desk import handlers, serves
+from ibterm.sim.requests.history import HistoryDesk
 from ibterm.sim.requests.market_data import MarketDataDesk
 from ibterm.sim.requests.news import NewsDesk
 from ibterm.sim.requests.orders import OrderDesk
 from ibterm.sim.requests.scanner import ScannerDesk
+from ibterm.sim.requests.ticks import TickDesk
 from ibterm.sim.scenario import MarketSession, Scenario
 from ibterm.sim.wire.errors import ERROR
 from ibterm.sim.wire.fields import request_id
@@ -303,7 +306,7 @@ class SimServer:
 
 
 class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk, ScannerDesk,
-                       NewsDesk):
+                       NewsDesk, HistoryDesk, DepthDesk, TickDesk):
     """One client's socket: the transport (stalls, delays, a bounded write buffer), the
     handshake and the dispatch of each request to its family's desk (requests/)."""
 
