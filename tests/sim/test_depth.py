@@ -41,6 +41,14 @@ async def test_the_book_is_the_quote_on_top_and_a_tick_apart_below_after_every_s
         await until(lambda: _agrees_with_the_market(clocked, aapl, ticker, 5))
         changed += before != [(level.price, level.size) for level in ticker.domBids]
     assert changed > 10
+    # A fall to a cent leaves one bid row, each row below deleted; a rise refills it.
+    clocked.market.shift(aapl.conId, 0.0001)
+    clocked.step()
+    await until(lambda: [(d.price, d.size) for d in ticker.domBids]
+                == [(TICK, clocked.market.book(aapl.conId).bid_size)])
+    clocked.market.shift(aapl.conId, 5000.0)
+    clocked.step()
+    await until(lambda: _agrees_with_the_market(clocked, aapl, ticker, 5))
     assert {level.marketMaker for level in ticker.domBids} == {""}
     client.cancelMktDepth(aapl)
     await asyncio.sleep(0.05)
