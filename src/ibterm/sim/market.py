@@ -126,7 +126,7 @@ class Market:
         # day, as in the handshake's time stamp. Tests may set their own clock.
         offset = (world.date - dt.datetime.now(dt.UTC).date()).days * 86400
         self.clock: Callable[[], float] = lambda: time.time() + offset
-        self._series: dict[tuple[int, str, bool], BarSeries] = {}
+        self._series: dict[tuple[int, str, Hours], BarSeries] = {}
         self._listeners: list[Callable[[], bool]] = []
 
     def now(self) -> int:
@@ -172,7 +172,10 @@ class Market:
     def bar_series(self, con_id: int, size: BarSize, rth: bool) -> BarSeries:
         """The bars of one size of an instrument, made (anchored at the live book) on the
         first request and kept, so that later requests agree with it."""
-        key = (con_id, size.name, rth)
+        h = self.hours(con_id, rth)
+        # Keyed by the hours, not by useRTH: where both are the same hours (currencies,
+        # options) both requests read one series.
+        key = (con_id, size.name, h)
         series = self._series.get(key)
         if series is None:
             sim = self.world.instruments[con_id]
@@ -184,8 +187,8 @@ class Market:
             shape = WalkShape(tick, spread,
                               price * sim.volatility / math.sqrt(TRADING_SECONDS_PER_YEAR) / tick,
                               sim.lot, TRADE_ODDS / self.step_seconds)
-            series = BarSeries(size, self.hours(con_id, rth), shape,
-                               f"{self.seed}/{con_id}/{size.name}/{rth}",
+            series = BarSeries(size, h, shape,
+                               f"{self.seed}/{con_id}/{size.name}/{h.opens}-{h.closes}",
                                self.head_timestamp(con_id, rth), self.now(), book)
             self._series[key] = series
         return series

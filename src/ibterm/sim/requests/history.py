@@ -170,21 +170,10 @@ class HistoryDesk(Desk):
         self._pacing = Pacing()
         self.pacing_clock: Callable[[], float] = time.monotonic
 
-    def _read_history(self, req_id: int, fields: list[str]) -> HistoryRequest | None:
-        # Read here, not by the dispatcher, whose error would name field 2 (the conId):
-        # this message has no version field, its request id is field 1.
-        try:
-            return REQ_HISTORICAL_DATA.read(self.version, fields)
-        except (IndexError, ValueError) as exc:
-            self.error(req_id, 320, f"Error reading request: message 20: {exc}")
-            return None
-
     @serves(REQ_HISTORICAL_DATA)
     def _req_historical_data(self, fields: list[str]) -> None:
-        req_id = int(fields[1]) if fields[1:2] and fields[1].lstrip("-").isdigit() else -1
-        req = self._read_history(req_id, fields)
-        if req is None:
-            return
+        req = REQ_HISTORICAL_DATA.read(self.version, fields)
+        req_id = req.req_id
         size = BAR_SIZES.get(req.bar_size)
         if size is None:
             self.error(req_id, 321, VALIDATING + "Historical data bar size setting is "
