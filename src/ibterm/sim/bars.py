@@ -22,7 +22,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ibterm.domain.ticks import round_to_tick
+from ibterm.domain.ticks import decimals
 from ibterm.sim.book import Book
 from ibterm.sim.sessions import (
     Hours,
@@ -174,6 +174,7 @@ class BarSeries:
         self.shape = shape
         self.head = head  # nothing is generated before the instrument's first day
         self._rng = random.Random(seed)
+        self._digits = decimals(shape.tick)  # what round_to_tick rounds to, found once
         self._older = slots_back(size, h, now)
         anchor = next(self._older)
         elapsed = min(anchor.seconds, max(1, now - anchor.start)) if anchor.end > now \
@@ -190,7 +191,7 @@ class BarSeries:
         self._volume_seen = book.volume
 
     def _px(self, ticks: float) -> float:
-        return round_to_tick(ticks * self.shape.tick, self.shape.tick)
+        return round(ticks * self.shape.tick, self._digits)
 
     def _generate(self, slot: Slot, close_ticks: int, seconds: int) -> tuple[Bar, int]:
         """A bar that closes with the bid at `close_ticks`; and where its bid opened."""
