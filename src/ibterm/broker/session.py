@@ -3,8 +3,9 @@
 The session holds the connection (connect, the reconnect backoff, IB's connection
 codes) and the watchlist; its parts hold the rest: quotes and the bad-tick book
 (`quotes`), instrument resolution (`instruments`), the account (`portfolio`), IB's
-what-if (`what_if`) and the order side (`order_gateway`). Every ib_async subscription is
-made by the session or one of these parts.
+what-if (`what_if`), the order side (`order_gateway`) and the chart's bars (`history`).
+Every ib_async subscription is made by the session or one of these parts, and every
+quote takes one of the login's market-data lines (`lines`) first.
 
 Incoming data is not pushed to the UI tick by tick. The session remembers *what* changed
 (con_ids of quotes, a flag for positions and the account) and the UI drains a
@@ -24,7 +25,9 @@ from dataclasses import dataclass, field
 
 from ib_async import IB, StartupFetch
 
+from ibterm.broker.history import BarHistory
 from ibterm.broker.instruments import InstrumentBook
+from ibterm.broker.lines import MarketDataLines
 from ibterm.broker.order_gateway import OrderGateway
 from ibterm.broker.portfolio import Portfolio
 from ibterm.broker.quotes import QuoteBook
@@ -32,6 +35,7 @@ from ibterm.broker.what_if import WhatIfAsker
 from ibterm.config.reference import futures_table
 from ibterm.config.settings import Profile
 from ibterm.domain.account import AccountSummary, Position
+from ibterm.domain.bars import BarSeries, BarSize
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
 from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.notice import Notice
@@ -86,6 +90,9 @@ class BrokerSession:
         self._portfolio = Portfolio(self.ib, self._instruments)
         self._what_if = WhatIfAsker(self.ib, profile)
         self.orders = OrderGateway(self.ib)
+        self.lines = MarketDataLines(profile.market_data_lines)
+        self._told_no_line: set[int] = set()
+        self._history = BarHistory(self.ib, clock)
         self._notices: list[Notice] = []
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -200,13 +207,46 @@ class BrokerSession:
     # --- subscriptions ---------------------------------------------------------------
     def _clear_subscriptions(self) -> None:
         self._quotes.clear()
+        self.lines.clear()
+        self._told_no_line.clear()
         self._portfolio.clear()
+        self._history.link_lost()
 
     async def _subscribe(self) -> None:
         self.ib.reqMarketDataType(self.profile.market_data.ib_type.value)
         await self._resolve_watchlist()
-        self._quotes.request_all(self._watched())
+        # The watchlist's quotes first, then the others asked for (the ticket's,
+        # positions', underlyings'), each only with a line free.
+        for i, item in enumerate(self.watchlist):
+            if item.instrument is not None and not item.error:
+                refusal = self._take_line(item.instrument)
+                if refusal:
+                    self.watchlist[i] = WatchItem(item.text, item.instrument, refusal)
+                else:
+                    self._quotes.request(item.instrument)
+        extra = self._quotes.extra
+        for con_id, inst in list(extra.items()):
+            if self._take_line(inst):
+                del extra[con_id]  # so that a resubscription (1101) leaves it out too
+                self._note_no_line(inst)
+            else:
+                self._quotes.request(inst)
         self._portfolio.subscribe(self.account)
+        self._history.resume()
+
+    def _take_line(self, inst: Instrument) -> str:
+        """A market-data line for the instrument's quote: "" if it has one, else why not."""
+        return "" if self.lines.take(inst.con_id) else self.lines.refusal(inst.display)
+
+    def _note_no_line(self, inst: Instrument) -> None:
+        """The refusal as a notice, once per instrument until the lines are counted anew."""
+        if inst.con_id not in self._told_no_line:
+            self._told_no_line.add(inst.con_id)
+            self._notices.append(Notice("warning", self.lines.refusal(inst.display)))
+
+    def _quoted(self) -> list[Instrument]:
+        """The watchlist's instruments that hold a line (the others never quote)."""
+        return [inst for inst in self._watched() if self.lines.holds(inst.con_id)]
 
     def _watched(self) -> list[Instrument]:
         return [item.instrument for item in self.watchlist if item.instrument is not None]
@@ -227,11 +267,13 @@ class BrokerSession:
         if any(item.text == text for item in self.watchlist):
             raise ValueError(f"{text} is already in the watchlist")
         inst, error = await self.resolve(text) if self.connected else (None, "not connected")
+        if inst is not None:
+            error = self._take_line(inst)
+            if not error:
+                self._quotes.request(inst)
         item = WatchItem(text, inst, error)
         self.watchlist.append(item)
         self._watch_dirty = True
-        if inst is not None:
-            self._quotes.request(inst)
         return item
 
     def remove_watch(self, text: str) -> None:
@@ -251,9 +293,14 @@ class BrokerSession:
     def ensure_quote(self, inst: Instrument) -> None:
         """Subscribe to an instrument's quote (the ticket's, a position's) if not yet."""
         self._instruments.instruments.setdefault(inst.con_id, inst)
+        if self.status.state is not ConnectionState.CONNECTED:
+            self._quotes.extra[inst.con_id] = inst  # its line is taken on connecting
+            return
+        if self._take_line(inst):
+            self._note_no_line(inst)
+            return
         self._quotes.extra[inst.con_id] = inst
-        if self.status.state is ConnectionState.CONNECTED:
-            self._quotes.request(inst)
+        self._quotes.request(inst)
 
     def quote(self, con_id: int) -> Quote | None:
         """The instrument's quote now, flagged as it was judged when it arrived: reading
@@ -271,6 +318,19 @@ class BrokerSession:
         if price is not None:
             return price
         return self._portfolio.market_price(self.account, con_id)
+
+    # --- the chart's bars --------------------------------------------------------------
+    def show_chart(self, inst: Instrument, size: BarSize) -> None:
+        """Chart this instrument's bars at this interval, the forming bar kept up to date
+        (a broker task; the subscription before is cancelled)."""
+        self._history.show(inst, size, self.connected)
+
+    def close_chart(self) -> None:
+        self._history.stop()
+
+    def chart(self) -> tuple[bool, BarSeries | None]:
+        """(changed since the last call, the chart's bars now; None: no chart)."""
+        return self._history.take_changed()
 
     # --- instruments -----------------------------------------------------------------
     @property
@@ -344,7 +404,8 @@ class BrokerSession:
     # --- IB's errors -----------------------------------------------------------------
     def _on_error(self, req_id: int, code: int, message: str, contract: object) -> None:
         if (self._what_if.claims_error(req_id, code, message)
-                or self._instruments.claims_error(req_id, code, message)):
+                or self._instruments.claims_error(req_id, code, message)
+                or self._history.claims_error(req_id, code, message)):
             return
         self._last_error = (code, message)
         if code == _LOST:
@@ -354,7 +415,8 @@ class BrokerSession:
             self._set_status(ConnectionState.CONNECTED, f"restored ({code})")
             self._notices.append(Notice("info", message))
             if code == _RESTORED_DATA_LOST:
-                self._quotes.resubscribe(self._watched())
+                self._quotes.resubscribe(self._quoted())
+                self._history.resume()
         elif code in _NOTICE_CODES_IGNORED or 2100 <= code < 2200:
             log.info("IB %d: %s", code, message)
         else:

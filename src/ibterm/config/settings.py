@@ -175,6 +175,9 @@ class Profile(_Model):
     mode: TradingMode = Field(TradingMode.PAPER, description="paper or live")
     read_only: bool = Field(False, description="never send orders from this profile")
     market_data: MarketDataChoice = MarketDataChoice.DELAYED_FROZEN
+    market_data_lines: int = Field(100, ge=1, le=10_000, description="the login's concurrent "
+                                   "market-data lines (IB's allowance, 100 to start with): "
+                                   "the app subscribes to no more quotes than this")
     watchlist: list[str] = Field(default_factory=lambda: list(DEFAULT_WATCHLIST))
     stale_after: float = Field(10.0, gt=0, le=3600, description="seconds without an update")
     bad_tick_band: float = Field(0.10, gt=0, le=1, description="a quote further than this "

@@ -1,4 +1,5 @@
-"""The one-line status bar: mode badge, profile, account, connection, data type, clock."""
+"""The one-line status bar: mode badge, profile, account, connection, data type,
+market-data lines in use, clock."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ _STATE_MARK = {
 # connection, the trading state and the kill key never leave: they are what keeps a
 # trader from sending into the wrong account or missing a halt.
 _KEEP = 0
+# From this fraction of the market-data lines in use, the count is shown as a warning.
+LINES_NEAR = 0.9
 
 
 class StatusBar(Static):
@@ -51,6 +54,7 @@ class StatusBar(Static):
         self.data_label = "—"
         self.trading = TradingState.ACTIVE
         self.queued = 0
+        self.lines: tuple[int, int] | None = None  # market-data lines (in use, limit)
         # The keys as bound in the keymap in force: {"kill": "f12", "flatten": "f10",
         # "resume": "f9"}; a missing one is not shown.
         self.safety_keys: dict[str, str] = {}
@@ -64,7 +68,9 @@ class StatusBar(Static):
 
     def update_state(self, status: ConnectionStatus | None = None, account: str | None = None,
                      data_label: str | None = None, trading: TradingState | None = None,
-                     queued: int | None = None) -> None:
+                     queued: int | None = None, lines: tuple[int, int] | None = None) -> None:
+        if lines is not None:
+            self.lines = lines
         if trading is not None:
             self.trading = trading
         if queued is not None:
@@ -99,6 +105,12 @@ class StatusBar(Static):
         if state is not ConnectionState.CONNECTED and self.status.detail:
             part(6, (f" ({self.status.detail})", "dim"))
         part(4, (" │ ", "dim"), (f"data: {self.data_label}", ""))
+        if self.lines is not None:
+            used, limit = self.lines
+            # Near the limit the count matters more than the clock: it stays longer.
+            near = used >= limit * LINES_NEAR
+            part(2 if near else 4, (" │ ", "dim"),
+                 (f"lines {used}/{limit}", f"bold {self._color('badge-paper')}" if near else ""))
         trading_style = {TradingState.ACTIVE: self._color("trade-up"),
                          TradingState.REDUCING: self._color("badge-paper"),
                          TradingState.HALTED: f"#ffffff on {self._color('trade-down')}"}
