@@ -64,6 +64,14 @@ def main(port: int) -> dict[str, object]:
     rows = ib.reqScannerData(ScannerSubscription(
         instrument="STK", locationCode="STK.US.MAJOR", scanCode="MOST_ACTIVE", numberOfRows=3))
     report["scanner"] = [r.contractDetails.contract.symbol for r in rows]
+    # Calls that must end however they are served at 176: by name, or on their id.
+    report["ended"] = {
+        "scanner_parameters": bool(ib.reqScannerParameters()),
+        "news_providers": len(ib.reqNewsProviders()),
+        "depth_exchanges": isinstance(ib.reqMktDepthExchanges(), list),
+        "historical_data": isinstance(ib.reqHistoricalData(
+            aapl, "", "1 D", "1 hour", "TRADES", True, timeout=10), list),
+    }
 
     ib.RaiseRequestErrors = True
     for key, call in (("unserved", lambda: ib.reqFundamentalData(aapl, "ReportSnapshot")),

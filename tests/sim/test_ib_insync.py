@@ -73,6 +73,11 @@ def test_a_scanner_request(seen: dict) -> None:  # type: ignore[type-arg]
     assert len(seen["scanner"]) == 3
 
 
+def test_requests_waited_for_by_name_or_id_end(seen: dict) -> None:  # type: ignore[type-arg]
+    assert seen["ended"] == {"scanner_parameters": True, "news_providers": 3,
+                             "depth_exchanges": True, "historical_data": True}
+
+
 def test_unserved_and_refused_requests_end_with_their_errors(seen: dict) -> None:  # type: ignore[type-arg]
     assert seen["unserved"] == 505
     # 321 is an error to ib_insync: the what-if without an exchange raises.

@@ -36,7 +36,9 @@ def test_the_version_is_the_clients_highest_from_176_to_178(low: int, high: int,
 @pytest.mark.parametrize("module", MINE)
 def test_every_message_has_a_layout_at_each_served_version(module: str) -> None:
     wire = importlib.import_module(f"ibterm.sim.wire.{module}")
-    tables = [v.layouts if isinstance(v, Incoming) else v for v in vars(wire).values()
+    found = [*vars(wire).values()]
+    found += [t for v in found if isinstance(v, dict) for t in v.values()]
+    tables = [v.layouts if isinstance(v, Incoming) else v for v in found
               if isinstance(v, Layouts | Incoming)]
     assert tables
     for table in tables:

@@ -49,7 +49,7 @@ from ibterm.sim.wire.fields import request_id
 from ibterm.sim.wire.layouts import UnservedVersion
 from ibterm.sim.wire.orders import NEXT_VALID_ID
 from ibterm.sim.wire.session import CURRENT_TIME, REQ_CURRENT_TIME, SERVER_HELLO, START_API
-from ibterm.sim.wire.unserved import Answer, unserved
+from ibterm.sim.wire.unserved import EMPTY_ANSWERS, Answer, unserved
 from ibterm.sim.world import build_world, find_instrument
 
 log = logging.getLogger("ibterm.sim")
@@ -515,9 +515,8 @@ class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk, Sca
                        f"Error reading request: message {msg_id}: {exc}")
         except UnservedVersion as exc:
             # A family whose layouts do not go back to this connection's version: the
-            # request is refused on its id, like an unserved one, and the client goes on.
-            self.error(request_id(msg_id, fields), 505,
-                       f"{exc}: not supported by the ibterm simulator")
+            # request is answered as an unserved one, and the client goes on.
+            self._refuse(msg_id, fields, f"{exc}: not supported by the ibterm simulator")
 
     def _over_pace(self, msg_id: int, fields: list[str], arrived: float) -> bool:
         """IB refuses a client's messages past its rate with error 100 (pacing), counted
@@ -538,13 +537,18 @@ class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk, Sca
 
     def _unsupported(self, msg_id: int, fields: list[str]) -> None:
         request = unserved(msg_id)
-        if request.answer is Answer.SILENT:
-            return
-        if request.empty is not None:
-            self.send(self.layout(request.empty)())
-            return
-        self.error(request_id(msg_id, fields), 505,
-                   f"{request.what} is not supported by the ibterm simulator")
+        if request.answer is not Answer.SILENT:
+            self._refuse(msg_id, fields,
+                         f"{request.what} is not supported by the ibterm simulator")
+
+    def _refuse(self, msg_id: int, fields: list[str], text: str) -> None:
+        """Error 505 on the request's id, or, for a request the client waits for by name
+        (which no error ends), its answer, empty."""
+        empty = EMPTY_ANSWERS.get(msg_id)
+        if empty is not None:
+            self.send(self.layout(empty)())
+        else:
+            self.error(request_id(msg_id, fields), 505, text)
 
     def _start_api(self, fields: list[str]) -> None:
         client_id = START_API.read(self.version, fields)

@@ -1,12 +1,15 @@
-"""The requests no family serves yet (history and bars, depth, tick-by-tick, fundamental
-data …) and how each is answered so that no client call waits for ever:
+"""The requests no family serves yet (fundamental data, symbol search, news articles …)
+and how each is answered so that no client call waits for ever:
 
 - a request gets its refusal on its own request id (wire/fields.request_id), which ends
   the call that ib_async and ib_insync key by that id;
 - a cancel (or a setting) gets nothing, as a cancel of a finished request gets nothing
-  the client waits for;
-- a request the client waits for by a fixed name, not an id (ib_async's
-  "mktDepthExchanges"), can be ended by no error: it gets its answer, empty.
+  the client waits for.
+
+A request the client waits for by a fixed name, not an id (ib_async's and ib_insync's
+"mktDepthExchanges"), can be ended by no error: whenever nothing else can answer it (no
+family serves it, or its family has no layout at the connection's version) it gets its
+answer, empty (EMPTY_ANSWERS).
 
 A family that starts serving one of them takes its entry out of here (one line each)."""
 
@@ -23,23 +26,23 @@ from ibterm.sim.wire.layouts import Layouts
 class Answer(Enum):
     REFUSED = "refused"  # error 505 on its request id
     SILENT = "silent"  # nothing
-    EMPTY = "empty"  # its answer with nothing in it
 
 
 @dataclass(frozen=True, slots=True)
 class Unserved:
     what: str
     answer: Answer = Answer.REFUSED
-    empty: Layouts[Callable[[], bytes]] | None = None  # the empty answer of an EMPTY one
 
 
 def _no_depth_exchanges() -> bytes:
     return encode(80, 0)  # mktDepthExchanges: none
 
 
-NO_DEPTH_EXCHANGES = Layouts("mktDepthExchanges", {176: _no_depth_exchanges})
+EMPTY_ANSWERS: dict[int, Layouts[Callable[[], bytes]]] = {
+    82: Layouts("mktDepthExchanges", {176: _no_depth_exchanges}),
+}
 
-_SILENT, _EMPTY = Answer.SILENT, Answer.EMPTY
+_SILENT = Answer.SILENT
 
 UNSERVED: dict[int, Unserved] = {
     12: Unserved("news bulletins"),
