@@ -35,8 +35,10 @@ from ibterm.config.keymaps import Keymap
 from ibterm.config.macros import MacroError, build_intent
 from ibterm.config.settings import data_dir, user_dir
 from ibterm.config.write import save_watchlist
+from ibterm.domain.bars import BarSize
 from ibterm.domain.connection import ConnectionState
 from ibterm.domain.instrument import Instrument, SecType
+from ibterm.domain.levels import PriceLevel, price_levels
 from ibterm.domain.orders import CheckResult, Confirmation, IntentKind, OrderIntent, Side
 from ibterm.domain.quote import MarketDataType, quote_mark
 from ibterm.domain.symbols import SymbolError
@@ -46,7 +48,9 @@ from ibterm.files.logs import write_crash_report
 from ibterm.risk.preview import PreviewCalculator, PreviewRequest, order_words
 from ibterm.risk.settings import RiskSettings, load_settings
 from ibterm.tui.commands import IbtermCommands
+from ibterm.tui.format import tick_decimals
 from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, DEFAULT_THEME, LoadedThemes, load_themes
+from ibterm.tui.widgets.chart import ChartView, message_of, title_of
 from ibterm.tui.widgets.confirm import (
     AskText,
     AskYesNo,
@@ -74,6 +78,9 @@ REFRESH_INTERVAL = 0.25
 # The margin preview waits for the typing to pause this long before it computes.
 PREVIEW_DEBOUNCE = 0.15
 PANES = ("watchlist", "positions", "orders")
+# The chart follows the cursor once it has rested on an instrument for two of these: a
+# cursor run down the watchlist must not spend IB's history requests (60 in ten minutes).
+CHART_REFRESH = 0.4
 # After SIGHUP, how long the normal shutdown may take before the process just ends.
 HANGUP_GRACE = 5.0
 # Quitting with "cancel all", how long the cancels may take to be confirmed.
@@ -115,6 +122,10 @@ class IbtermApp(App[None]):
                 id="toggle-preview"),
         Binding("r", "show_reconciliation", "Reconcile", show=False, id="show-reconciliation"),
         Binding("e", "show_executions", "Executions", show=False, id="show-executions"),
+        Binding("v", "toggle_chart", "Chart", show=False, id="toggle-chart"),
+        *(Binding(key, f"chart_interval('{size.value}')", f"Chart {size.value}", show=False,
+                  id=f"chart-{size.value.lower()}")
+          for key, size in zip("12345", BarSize, strict=True)),
     ]
 
     def __init__(self, session: BrokerSession, journal: Journal | None = None,
@@ -140,6 +151,14 @@ class IbtermApp(App[None]):
         self._underlyings_asked: set[int] = set()
         self._removed: list[tuple[int, str]] = []  # watchlist rows removed: (index, entry)
         self._told_watch_errors: set[tuple[str, str]] = set()
+        self.chart_size = BarSize.M5
+        # The instrument the chart shows (con_id), and the one the cursor is on, waiting
+        # to rest there before the chart asks for its bars.
+        self._chart_con_id: int | None = None
+        self._chart_next: int | None = None
+        self._chart_asked: tuple[int, BarSize] | None = None
+        self._chart_drawn: tuple[object, ...] = ()
+        self._lines_shown: tuple[int, int] | None = None
         self.keymap = keymap
         # Watchlist edits are saved here (the profile's entry); None: the demo, not saved.
         self.config_file = config_file
@@ -172,6 +191,9 @@ class IbtermApp(App[None]):
                 with Pane(id="orders-pane", classes="pane") as pane:
                     pane.border_title = "Orders"
                     yield OrdersTable(self.session.profile.blotter_finished, id="orders")
+            with Pane(id="chart-pane", classes="pane") as pane:
+                pane.border_title = "Chart"
+                yield ChartView(id="chart")
             yield MarginPreviewPane(self.session.profile.whatif_disagreement, id="preview")
         yield OrderTicket(self.session.profile.ticket, id="ticket")
         yield Footer()
@@ -186,6 +208,8 @@ class IbtermApp(App[None]):
         self.status_bar = self.query_one(StatusBar)
         self.ticket = self.query_one(OrderTicket)
         self.preview_pane = self.query_one(MarginPreviewPane)
+        self.chart_view = self.query_one(ChartView)
+        self.chart_pane = self.query_one("#chart-pane", Pane)
         self.query_one("#watchlist").focus()
         self._apply_keymap()
         self.status_bar.safety_keys = self.safety_keys()
@@ -208,6 +232,7 @@ class IbtermApp(App[None]):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hang_up)
         self.set_interval(REFRESH_INTERVAL, self.refresh_from_session)
         self.set_interval(1.0, self._tick_clock)
+        self.set_interval(CHART_REFRESH, self._refresh_chart)
         self.run_worker(self.session.start(), name="connect", exclusive=True,
                         exit_on_error=False)
 
@@ -711,6 +736,89 @@ class IbtermApp(App[None]):
     def action_show_reconciliation(self) -> None:
         self.push_screen(ReconcileScreen(self.reconciliation))
 
+    # --- the chart ---------------------------------------------------------------------
+    @property
+    def chart_open(self) -> bool:
+        return self.screen.has_class("-chart-open")
+
+    def action_toggle_chart(self) -> None:
+        """The chart beside the panes, or not (its subscription ends with it)."""
+        if self.chart_open:
+            self._close_chart()
+        else:
+            self._open_chart()
+
+    def action_chart_interval(self, size: str) -> None:
+        """Bars of this interval (and the chart open, if it was not)."""
+        self.chart_size = BarSize(size)
+        self._open_chart()
+
+    def _open_chart(self) -> None:
+        self.screen.add_class("-chart-open")
+        self._chart_con_id = self._chart_next = self._chart_asked = None  # ask now
+        self._refresh_chart()
+
+    def _close_chart(self) -> None:
+        if self.focused is self.chart_view:
+            self.watchlist.focus()
+        if self.screen.maximized is self.chart_pane:
+            self.screen.minimize()
+        self.screen.remove_class("-chart-open")
+        self.session.close_chart()
+        self._chart_con_id = self._chart_next = self._chart_asked = None
+
+    def _refresh_chart(self) -> None:
+        """Follow the cursor, draw what the session has, count the lines in use."""
+        lines = (self.session.lines.used, self.session.lines.limit)
+        if lines != self._lines_shown:
+            self._lines_shown = lines
+            self.status_bar.update_state(lines=lines)
+        if not self.chart_open:
+            return
+        try:
+            inst = self.current_instrument()
+        except NoMatches:
+            return  # the DOM is being taken down
+        con_id = inst.con_id if inst is not None else None
+        if con_id != self._chart_con_id:
+            if self._chart_con_id is not None and con_id != self._chart_next:
+                self._chart_next = con_id  # moved: wait for the cursor to rest
+                return
+            self._chart_con_id = con_id
+            if inst is None:
+                self.session.close_chart()
+                self._chart_asked = None
+        if inst is not None and self._chart_asked != (inst.con_id, self.chart_size):
+            # Asked once per instrument and interval: a refusal is not retried on its own
+            # (that would run into IB's pacing); the interval's key asks again.
+            self._chart_asked = (inst.con_id, self.chart_size)
+            self.session.show_chart(inst, self.chart_size)
+        _, series = self.session.chart()
+        if series is not None and (inst is None or series.con_id != inst.con_id):
+            series = None
+        levels = self._chart_levels(inst) if inst is not None else []
+        title = (title_of(inst.display, self.chart_size, series, self.wall_clock())
+                 if inst is not None else "Chart")
+        drawn = (series, tuple(levels), inst, title)
+        if drawn == self._chart_drawn:
+            return
+        self._chart_drawn = drawn
+        key = self.key_of(f"chart-{self.chart_size.value.lower()}")
+        self.chart_pane.border_title = title
+        self.chart_view.show(series, levels,
+                             tick_decimals(inst.min_tick) if inst is not None else 2,
+                             message_of(series if inst is not None else None, key))
+
+    def _chart_levels(self, inst: Instrument) -> list[PriceLevel]:
+        ticket_intent = None
+        if self.ticket.has_class("open"):
+            try:
+                ticket_intent = self.ticket.build()
+            except TicketError:
+                pass  # half-typed: nothing to draw yet
+        return price_levels(inst.con_id, self.pipeline.working_orders(),
+                            self.session.positions(), ticket_intent)
+
     # --- navigation and the rest -----------------------------------------------------
     def action_focus_pane(self, step: int) -> None:
         focused = self.focused
@@ -721,9 +829,10 @@ class IbtermApp(App[None]):
             else:
                 self.screen.focus_previous()
             return
-        current = focused.id if focused is not None and focused.id in PANES else PANES[0]
-        index = (PANES.index(current) + step) % len(PANES)
-        self.query_one(f"#{PANES[index]}").focus()
+        panes = (*PANES, "chart") if self.chart_open else PANES
+        current = focused.id if focused is not None and focused.id in panes else panes[0]
+        index = (panes.index(current) + step) % len(panes)
+        self.query_one(f"#{panes[index]}").focus()
 
     def action_focus_named(self, name: str) -> None:
         self.query_one(f"#{name}").focus()
