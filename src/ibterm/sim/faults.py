@@ -133,15 +133,38 @@ class _Timing(pydantic.BaseModel):
         return out
 
 
-def _scheduled(kind: type[_Fault]) -> type[_Fault]:
-    # The schedule's entries are flat (`{at: 60, fault: drop}`), so each fault gets a timed
-    # twin rather than a nested `fault:` mapping: errors then point at the right YAML line.
-    return pydantic.create_model(f"Scheduled{kind.__name__}", __base__=(_Timing, kind))
+# The schedule's entries are flat (`{at: 60, fault: drop}`), so each fault has a timed
+# twin rather than a nested `fault:` mapping: errors then point at the right YAML line.
+class ScheduledDrop(_Timing, Drop):
+    pass
+
+
+class ScheduledRestart(_Timing, Restart):
+    pass
+
+
+class ScheduledConnectivity(_Timing, Connectivity):
+    pass
+
+
+class ScheduledStall(_Timing, Stall):
+    pass
+
+
+class ScheduledDelay(_Timing, Delay):
+    pass
+
+
+class ScheduledBadTick(_Timing, BadTick):
+    pass
+
+
+class ScheduledRejectNextOrder(_Timing, RejectNextOrder):
+    pass
 
 
 Scheduled = Annotated[
-    _scheduled(Drop) | _scheduled(Restart) | _scheduled(Connectivity)  # type: ignore[valid-type]
-    | _scheduled(Stall) | _scheduled(Delay) | _scheduled(BadTick)  # type: ignore[valid-type]
-    | _scheduled(RejectNextOrder),  # type: ignore[valid-type]
+    ScheduledDrop | ScheduledRestart | ScheduledConnectivity | ScheduledStall | ScheduledDelay
+    | ScheduledBadTick | ScheduledRejectNextOrder,
     Field(discriminator="fault"),
 ]
