@@ -1,10 +1,10 @@
 """Messages keyed by server version: each message's layouts live in one table, so that an
-older layout (ib_insync 0.9.86 negotiates v157..176) is one more entry beside the current.
+older layout (ib_insync 0.9.86 is served at 176) is one more entry beside the current.
 
 A layout is filed under the oldest server version it is written for; a connection uses
-the newest layout at or below the version it negotiated. Today every message has one
-layout, v178's, and `protocol.MIN_SERVED_VERSION` keeps older clients out until the
-tables have theirs.
+the newest layout at or below the version it negotiated. Most messages have one layout,
+filed under 176 (`protocol.MIN_SERVED_VERSION`, which keeps older clients out); the few
+that change between 176 and 178 have one entry per shape (wire/orders.py).
 """
 
 from __future__ import annotations
