@@ -56,10 +56,9 @@ class ChartView(Widget, can_focus=True):
         def colour(name: str) -> str:
             return rich_colour(variables.get(name, "default"))
 
+        # The axes in the terminal's own foreground, dimmed: readable on any palette.
         return ChartStyle(colour("trade-up"), colour("trade-down"), colour("quote-stale"),
-                          colour("text-muted") if "text-muted" in variables
-                          else colour("quote-stale"),
-                          {kind: colour(name) for kind, name in _LEVEL_COLOURS.items()})
+                          "dim", {kind: colour(name) for kind, name in _LEVEL_COLOURS.items()})
 
     def render(self) -> RenderResult:
         series = self.series
