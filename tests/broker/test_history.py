@@ -145,3 +145,24 @@ def test_bars_convert_with_day_bars_at_midnight_and_no_volume_kept_as_none() -> 
     minute = dt.datetime(2026, 11, 27, 15, 0, tzinfo=dt.UTC)
     assert bar_of(BarData(date=minute, open=1, high=1, low=1, close=1,
                           volume=300)).volume == 300.0
+
+
+async def test_asking_again_within_15_seconds_waits_for_ibs_pacing_and_says_so(
+        sim: SimServer) -> None:
+    session = await _session(sim, 65)
+    try:
+        es = session.watchlist[0].instrument
+        assert es is not None
+        for size in (BarSize.M5, BarSize.M1):
+            session.show_chart(es, size)
+            await _until(lambda z=size: (s := _series(session)) is not None and s.live
+                         and s.size is z)
+        session.show_chart(es, BarSize.M5)  # the same request as 0.1 s ago: IB says 162
+        await _until(lambda: (s := _series(session)) is not None
+                     and s.detail.startswith("waiting ") and s.detail.endswith(
+                         "s for IB's pacing"))
+        series = _series(session)
+        assert series is not None and series.state is HistoryState.LOADING
+        assert not _streams(session)  # nothing asked meanwhile, nothing streaming
+    finally:
+        await session.close()

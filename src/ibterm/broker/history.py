@@ -109,6 +109,7 @@ class BarHistory:
         self.stop()
         self._want = (inst, size)
         if connected:
+            self._set(BarSeries(inst.con_id, size, (), HistoryState.LOADING, "", self.clock()))
             self._start()
         else:
             self._set(BarSeries(inst.con_id, size, (), HistoryState.STOPPED, "not connected",
@@ -120,6 +121,12 @@ class BarHistory:
         self._end_stream(cancel=True)
         self._series = None
         self._changed = True
+
+    def close(self) -> None:
+        """The session ends: no chart, and no request left waiting for its turn."""
+        self.stop()
+        for task in self._tasks:
+            task.cancel()
 
     def resume(self) -> None:
         """Connected again (or IB lost the data, 1101): the chart's request again."""

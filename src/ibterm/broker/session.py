@@ -166,6 +166,7 @@ class BrokerSession:
 
     async def close(self) -> None:
         self._closing = True
+        self._history.close()
         if self._reconnect_task is not None:
             self._reconnect_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
