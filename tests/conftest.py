@@ -7,12 +7,19 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from ib_async import IB
 
 from ibterm.sim.scenario import Scenario
 from ibterm.sim.server import SimServer
 
 SIM_DATE = dt.date(2026, 11, 27)
+
+# The same examples on every machine, every run: derandomized, and no example database
+# (a local .hypothesis/ replaying what it once found would make a local run differ from
+# CI's). The number of examples stays each test's own.
+settings.register_profile("ibterm", derandomize=True, database=None)
+settings.load_profile("ibterm")
 
 
 @pytest.fixture(autouse=True)

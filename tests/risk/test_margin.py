@@ -7,7 +7,7 @@ import random
 from dataclasses import replace
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from ibterm.risk.margin import Rates, compute_margin
@@ -212,6 +212,12 @@ _extra = st.tuples(st.sampled_from("CP"), st.sampled_from([90, 95, 100, 105, 110
 
 @settings(max_examples=80, deadline=None)
 @given(_legs, st.integers(-300, 300), _extra, st.randoms(use_true_random=False))
+# Found by Hypothesis: the long 90 call added pairs with a short 90 call as a debit spread,
+# which moves the strangles and breaks the iron condor (11,150 -> 11,200 before the
+# search over long options left out).
+@example([("C", 90, 3, 1.0), ("C", 90, -3, 1.0), ("C", 90, -3, 0.5), ("C", 105, -3, 1.0),
+          ("C", 110, 1, 1.0), ("P", 90, 1, 1.0), ("P", 95, -3, 5.0), ("P", 100, -3, 1.0)],
+         0, ("C", 90, 1, 1.0), random.Random(0))
 def test_invariants(legs: list[tuple[str, int, int, float]], shares: int,
                     extra: tuple[str, int, int, float], rnd: random.Random) -> None:
     rows = [opt(i + 2, r, k, q, p, 100) for i, (r, k, q, p) in enumerate(legs)]
@@ -277,6 +283,27 @@ def test_a_later_long_call_does_not_break_an_iron_condor() -> None:
     later = opt(7, "C", 100, 1, 3.0, 100, expiry=dt.date(2027, 3, 19))
     assert compute_margin(rows, AS_OF).initial == 4000
     assert compute_margin([*rows, later], AS_OF).initial == 4000
+
+
+def test_a_long_option_added_never_raises_the_margin() -> None:
+    # Hypothesis's book (above), and a window one: a seventh long put nearest the short
+    # 100 put pushed the diagonal with the long 110 put out of the short's six, and took
+    # its place as a credit spread (5,000 -> 6,000 before the search).
+    legs = [("C", 90, 3, 1.0), ("C", 90, -3, 1.0), ("C", 90, -3, 0.5), ("C", 105, -3, 1.0),
+            ("C", 110, 1, 1.0), ("P", 90, 1, 1.0), ("P", 95, -3, 5.0), ("P", 100, -3, 1.0)]
+    rows = [opt(i + 2, r, k, q, p, 100) for i, (r, k, q, p) in enumerate(legs)]
+    before = compute_margin(rows, AS_OF)
+    after = compute_margin([*rows, opt(99, "C", 90, 1, 1.0, 100)], AS_OF)
+    assert before.initial == pytest.approx(11_150) and after.initial == pytest.approx(11_150)
+    feb, mar = dt.date(2027, 2, 19), dt.date(2027, 3, 19)
+    rows = [opt(2, "P", 90, 3, 5.0, 100, expiry=feb), opt(3, "P", 90, 2, 0.5, 100),
+            opt(4, "P", 100, 1, 10.0, 100), opt(5, "C", 95, 1, 0.5, 100, expiry=feb),
+            opt(6, "P", 110, 3, 11.48, 100, expiry=mar), opt(7, "P", 90, 2, 2.5, 100, expiry=feb),
+            opt(8, "P", 85, -2, 4.81, 100, expiry=mar), opt(9, "P", 100, -3, 1.0, 100),
+            opt(10, "P", 100, 1, 10.0, 100, expiry=feb), stk(11, 100, 100)]
+    before = compute_margin(rows, AS_OF)
+    after = compute_margin([*rows, opt(99, "P", 90, 1, 0.5, 100)], AS_OF)
+    assert before.initial == pytest.approx(5_000) and after.initial == pytest.approx(5_000)
 
 
 _spread = st.tuples(st.sampled_from("CP"), st.sampled_from([90, 95, 100, 105, 110]),

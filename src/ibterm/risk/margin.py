@@ -29,6 +29,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import gc
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -47,6 +48,13 @@ _SCAN = 4 * NEAREST  # legs looked at, at most, to find them
 NEAREST_SPREADS = 3  # spreads tried per credit spread when joining spreads
 DEFAULT_RATE = 0.04  # the risk-free rate when none is given (pricing futures options)
 _EPS = 1e-9
+# The search over long options left out (docs/risk.md, Limits) is exhaustive for a group
+# whose walks place at most this many long options beside a short (at most 2^10 books
+# without some of them, far fewer in practice) ...
+_LEAVE_OUT_LONGS = 10
+# ... and stops after building this many pool candidates, counting the first pool's
+# (about 60 ms): a bound on the time a group of many shorts and few longs can take.
+_LEAVE_OUT_WORK = 20_000
 
 
 def _default(name: str):  # type: ignore[no-untyped-def]
@@ -286,6 +294,52 @@ def _best_grouping(symbol: str, account: str, rows: list[Row],
     if not pool:  # nothing pairs: one pass is enough
         return _strategies(symbol, account, _group(pool, stocks, shorts, longs, rates, joins))
     legs = stocks + opts
+    best, best_cost, paired = _cheapest(pool, legs, stocks, shorts, longs, rates, joins)
+    # Leaving long options out (_LEAVE_OUT_WORK): the book without them, every walk again,
+    # for each set of longs reached by leaving out, one more at a time, a long that some
+    # walk placed beside a short; smallest sets first.
+    if len(paired) > _LEAVE_OUT_LONGS:
+        return _strategies(symbol, account, best)
+    work = len(pool)
+    seen: set[frozenset[_Leg]] = {frozenset()}
+    queue: deque[tuple[frozenset[_Leg], set[_Leg]]] = deque([(frozenset(), paired)])
+    while queue:
+        out, placed = queue.popleft()
+        for lg in sorted(placed - out, key=lambda lg: lg.order):
+            trial = out | {lg}
+            if trial in seen:
+                continue
+            seen.add(trial)
+            kept = [x for x in longs if x not in trial]
+            sub = _pool(shorts, kept, stocks)
+            work += len(sub)
+            if work > _LEAVE_OUT_WORK:
+                return _strategies(symbol, account, best)
+            found, cost, now = _cheapest(sub, legs, stocks, shorts, longs, rates, _Joins(sub))
+            if cost < best_cost:
+                best, best_cost = found, cost
+            queue.append((trial, now))
+    return _strategies(symbol, account, best)
+
+
+def _paired_longs(found: list[_Found], paired: set[_Leg]) -> None:
+    """Adds the long options a walk placed beside a short one to `paired`."""
+    for f in found:
+        if f[2] == _SPREAD:
+            paired.add(f[3].long)
+        elif f[2] == _COMBO:
+            paired.add(f[3].long)
+            paired.add(f[4].long)
+        elif f[2] == _CALENDAR:
+            paired.add(f[4])
+
+
+def _cheapest(pool: list[_Candidate], legs: list[_Leg], stocks: list[_Leg],
+              shorts: list[_Leg], longs: list[_Leg], rates: Rates,
+              joins: _Joins) -> tuple[list[_Found], tuple[float, float], set[_Leg]]:
+    """The walks (_ORDERS) over this pool: the cheapest outcome, its (initial,
+    maintenance), and the long options any walk placed beside a short one."""
+    paired: set[_Leg] = set()
     best: list[_Found] | None = None
     best_cost = (0.0, 0.0)
     present = {c[2] for c in pool}
@@ -314,13 +368,14 @@ def _best_grouping(symbol: str, account: str, rows: list[Row],
         for lg in legs:
             lg.left = lg.size
         found = _group(ordered, stocks, shorts, longs, rates, joins)
+        _paired_longs(found, paired)
         if not signature[1]:
             walked.append((kept, found))
         cost = (round(sum([f[0] for f in found]), 6), round(sum([f[1] for f in found]), 6))
         if best is None or cost < best_cost:
             best, best_cost = found, cost
     assert best is not None
-    return _strategies(symbol, account, best)
+    return best, best_cost, paired
 
 
 def _took(found: list[_Found], kinds: frozenset[int]) -> bool:
