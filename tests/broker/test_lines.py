@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from ibterm.broker.lines import MarketDataLines
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Profile
 from ibterm.domain.bars import BarSize
@@ -74,3 +75,11 @@ async def test_the_lines_are_counted_anew_after_a_reconnect(sim: SimServer) -> N
         assert all("101" not in n.message for n in session.drain().notices)
     finally:
         await session.close()
+
+
+def test_a_released_line_is_free_for_the_next_subscription() -> None:
+    lines = MarketDataLines(2)
+    assert lines.take(1) and lines.take(2) and lines.take(2)  # holding one is no new one
+    assert not lines.take(3) and lines.used == 2
+    lines.release(1)
+    assert lines.take(3) and not lines.holds(1) and lines.used == 2

@@ -16,19 +16,25 @@ from __future__ import annotations
 class MarketDataLines:
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self._held: set[int] = set()  # con_ids with a streaming quote
+        # What holds a line: a quote by its instrument's con_id; another subscription
+        # (depth, tick-by-tick) by a key of its own that no con_id takes.
+        self._held: set[int] = set()
 
-    def take(self, con_id: int) -> bool:
-        """A line for this instrument's quote: True if it holds one or one is free."""
-        if con_id in self._held:
+    def take(self, key: int) -> bool:
+        """A line for this subscription: True if it holds one or one is free."""
+        if key in self._held:
             return True
         if len(self._held) >= self.limit:
             return False
-        self._held.add(con_id)
+        self._held.add(key)
         return True
 
-    def holds(self, con_id: int) -> bool:
-        return con_id in self._held
+    def release(self, key: int) -> None:
+        """The subscription ended: its line is free again."""
+        self._held.discard(key)
+
+    def holds(self, key: int) -> bool:
+        return key in self._held
 
     def clear(self) -> None:
         """The link went, and the gateway's subscriptions with it."""
