@@ -25,12 +25,14 @@ from dataclasses import dataclass, field
 
 from ib_async import IB, StartupFetch
 
+from ibterm.broker.depth import DepthFeed
 from ibterm.broker.history import BarHistory
 from ibterm.broker.instruments import InstrumentBook
 from ibterm.broker.lines import MarketDataLines
 from ibterm.broker.order_gateway import OrderGateway
 from ibterm.broker.portfolio import Portfolio
 from ibterm.broker.quotes import QuoteBook
+from ibterm.broker.tape import TapeFeed
 from ibterm.broker.what_if import WhatIfAsker
 from ibterm.config.reference import futures_table
 from ibterm.config.settings import Profile
@@ -93,6 +95,8 @@ class BrokerSession:
         self.lines = MarketDataLines(profile.market_data_lines)
         self._told_no_line: set[int] = set()
         self._history = BarHistory(self.ib, clock)
+        self.depth = DepthFeed(self.ib, self.lines, clock)  # the ladder's book and tape
+        self.tape = TapeFeed(self.ib, self.lines, clock)
         self._notices: list[Notice] = []
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -406,7 +410,9 @@ class BrokerSession:
     def _on_error(self, req_id: int, code: int, message: str, contract: object) -> None:
         if (self._what_if.claims_error(req_id, code, message)
                 or self._instruments.claims_error(req_id, code, message)
-                or self._history.claims_error(req_id, code, message)):
+                or self._history.claims_error(req_id, code, message)
+                or self.depth.claims_error(req_id, code, message)
+                or self.tape.claims_error(req_id, code, message)):
             return
         self._last_error = (code, message)
         if code == _LOST:
