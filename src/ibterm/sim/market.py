@@ -23,6 +23,7 @@ from ibterm.risk.black_scholes import bsm_price
 from ibterm.sim.bars import BarSeries, BarSize, WalkShape, first_day
 from ibterm.sim.book import Book
 from ibterm.sim.depth_book import MAX_ROWS, Row, depth_rows
+from ibterm.sim.greeks import Computation, Side, computations
 from ibterm.sim.sessions import TRADING_SECONDS_PER_YEAR, Hours, hours
 from ibterm.sim.world import PriceModel, SimInstrument, World
 
@@ -121,6 +122,7 @@ class Market:
         # Derived books are computed on demand, once per step: (step, delayed) -> Book.
         self._derived: dict[tuple[int, bool], tuple[int, Book]] = {}
         self._opening: dict[int, Book] = {}
+        self._computed: dict[tuple[int, bool], tuple[int, dict[Side, Computation]]] = {}
         self.step_seconds = step_seconds
         # The simulated instant, in epoch seconds: the simulated date at the real time of
         # day, as in the handshake's time stamp. Tests may set their own clock.
@@ -205,6 +207,21 @@ class Market:
         book = self._derive(sim, delayed, cached[1] if cached else None)
         self._derived[key] = (self.steps, book)
         return book
+
+    def option_computations(self, con_id: int, delayed: bool = False) -> dict[Side, Computation]:
+        """An option's implied volatilities and greeks at this step (sim/greeks.py), made
+        once per step however many subscriptions read them; {} for anything else."""
+        sim = self.world.instruments[con_id]
+        if sim.model is not PriceModel.OPTION:
+            return {}
+        key = (con_id, delayed)
+        cached = self._computed.get(key)
+        if cached is None or cached[0] != self.steps:
+            cached = (self.steps, computations(sim, self.book(con_id, delayed),
+                                               self.book(sim.underlying, delayed),
+                                               self.world.rate))
+            self._computed[key] = cached
+        return cached[1]
 
     def shift(self, con_id: int, factor: float) -> None:
         """Gap a walking instrument (and all priced from it) by `factor` from the next

@@ -26,6 +26,15 @@ class MarketSession(StrEnum):
     CLOSED = "closed"  # nothing moves: one snapshot per request, frozen if asked for
 
 
+class Smile(_Model):
+    """An underlying's volatility by strike: atm + skew·k + curvature·k², k = ln(strike /
+    start price). Fixed by strike when the world is built (sticky strike)."""
+
+    atm: float | None = Field(None, gt=0, le=5, description="default: the chain's volatility")
+    skew: float = Field(0.0, ge=-5, le=5, description="slope in log-moneyness; < 0: puts dearer")
+    curvature: float = Field(0.0, ge=0, le=50, description="the smile's bend; 0: a straight skew")
+
+
 class OptionChain(_Model):
     strike_step: float = Field(5.0, gt=0)
     strike_range: float = Field(0.15, gt=0, le=1,
@@ -33,6 +42,7 @@ class OptionChain(_Model):
     weeklies: int = Field(4, ge=0, le=12, description="weekly expiries (Fridays)")
     monthlies: int = Field(3, ge=0, le=12, description="monthly expiries (third Fridays)")
     volatility: float | None = Field(None, gt=0, le=5, description="default: the underlying's")
+    smile: Smile = Smile()
 
 
 class InstrumentDef(_Model):

@@ -20,6 +20,8 @@ from ibterm.sim.faults import BadTick
 from ibterm.sim.scenario import InstrumentDef, Scenario
 
 Loc = tuple[str | int, ...]
+# A smile that bends below this somewhere on the chain is a scenario error, not a price.
+MIN_SMILE_VOL = 0.01
 
 
 class WorldError(ValueError):
@@ -196,7 +198,7 @@ def option_expiries(today: dt.date, weeklies: int, monthlies: int) -> list[dt.da
     return sorted(dates)
 
 
-def _add_options(world: World, under: SimInstrument, d: InstrumentDef) -> None:
+def _add_options(world: World, under: SimInstrument, d: InstrumentDef, loc: Loc) -> None:
     chain = d.options
     assert chain is not None
     spot = under.start_price
@@ -205,8 +207,17 @@ def _add_options(world: World, under: SimInstrument, d: InstrumentDef) -> None:
     high = math.floor(spot * (1 + chain.strike_range) / step) * step
     count = round((high - low) / step) + 1
     strikes = [round(low + i * step, 4) for i in range(max(count, 0))]
-    vol = chain.volatility or under.volatility
+    smile = chain.smile
+    atm = smile.atm or chain.volatility or under.volatility
     symbol = under.instrument.symbol
+    vols = {}
+    for strike in strikes:
+        k = math.log(strike / spot)
+        vols[strike] = atm + smile.skew * k + smile.curvature * k * k
+        if vols[strike] < MIN_SMILE_VOL:
+            raise WorldError((*loc, "options", "smile"),
+                             f"the smile gives strike {strike:g} a volatility of "
+                             f"{vols[strike]:.4f}; it must stay at or above {MIN_SMILE_VOL}")
     for expiry_date in option_expiries(world.date, chain.weeklies, chain.monthlies):
         expiry = expiry_date.strftime("%Y%m%d")
         # Options expiring today still trade until the close: give them half a day.
@@ -229,7 +240,8 @@ def _add_options(world: World, under: SimInstrument, d: InstrumentDef) -> None:
                     trading_class=symbol,
                     long_name=under.long_name,
                 )
-                world.add(SimInstrument(inst, PriceModel.OPTION, 0.0, vol, under.live_data,
+                world.add(SimInstrument(inst, PriceModel.OPTION, 0.0, vols[strike],
+                                        under.live_data,
                                         underlying=under.instrument.con_id, years=years,
                                         last_trade_date=expiry, long_name=under.long_name,
                                         lot=1.0))
@@ -249,7 +261,7 @@ def build_world(scenario: Scenario, today: dt.date | None = None,
             if d.sec_type is SecType.STK:
                 under = _add_stock(world, d)
                 if d.options is not None:
-                    _add_options(world, under, d)
+                    _add_options(world, under, d, loc)
             elif d.sec_type is SecType.CASH:
                 _add_cash(world, d, loc)
             else:

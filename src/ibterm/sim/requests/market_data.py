@@ -3,9 +3,11 @@ rules, streamed on each market step as the changes since what was sent."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 from ibterm.sim.contracts import match
+from ibterm.sim.greeks import Computation, Side
 from ibterm.sim.market import Book
 from ibterm.sim.requests.desk import Desk, serves
 from ibterm.sim.wire.market_data import (
@@ -16,6 +18,7 @@ from ibterm.sim.wire.market_data import (
     CANCEL_MKT_DATA,
     CLOSE,
     DELAYED,
+    DELAYED_COMPUTATION_OFFSET,
     DELAYED_FROZEN,
     DELAYED_TICKS,
     FROZEN,
@@ -24,9 +27,12 @@ from ibterm.sim.wire.market_data import (
     LIVE,
     LOW,
     MARKET_DATA_TYPE,
+    NO_IMPLIED_VOL,
+    NO_UND_PRICE,
     OPEN,
     REQ_MARKET_DATA_TYPE,
     REQ_MKT_DATA,
+    TICK_OPTION_COMPUTATION,
     TICK_PRICE,
     TICK_SIZE,
     TICK_SNAPSHOT_END,
@@ -41,6 +47,7 @@ class Subscription:
     delayed: bool
     streaming: bool
     sent: dict[int, float] = field(default_factory=dict)
+    computed: dict[Side, Computation] = field(default_factory=dict)  # as last sent
 
 
 class MarketDataDesk(Desk):
@@ -141,7 +148,26 @@ class MarketDataDesk(Desk):
             if sent.get(tick_type) != price:
                 out.append(tick_price(req_id, tt(tick_type), price, 0))
                 sent[tick_type] = price
+        out += self._computation_ticks(req_id, sub,
+                                       self.server.market.option_computations(sub.con_id,
+                                                                              sub.delayed))
         return b"".join(out)
+
+    def _computation_ticks(self, req_id: int, sub: Subscription,
+                           computed: dict[Side, Computation]) -> list[bytes]:
+        """The option computations that changed since they were last sent."""
+        out = []
+        write = self.layout(TICK_OPTION_COMPUTATION)
+        offset = DELAYED_COMPUTATION_OFFSET if sub.delayed else 0
+        for side, c in computed.items():
+            if sub.computed.get(side) == c:
+                continue
+            sub.computed[side] = c
+            out.append(write(req_id, side + offset,
+                             NO_IMPLIED_VOL if math.isnan(c.implied_vol) else c.implied_vol,
+                             c.delta, c.price, c.gamma, c.vega, c.theta,
+                             NO_UND_PRICE if math.isnan(c.und_price) else c.und_price))
+        return out
 
     def push_quotes(self) -> None:
         if not self.quotes or self._closed:

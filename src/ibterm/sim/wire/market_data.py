@@ -1,5 +1,6 @@
 """Market data requests and ticks: reqMktData (1), cancelMktData (2), reqMarketDataType (59)
-and the tickPrice, tickSize, tickSnapshotEnd and marketDataType answers."""
+and the tickPrice, tickSize, tickOptionComputation, tickSnapshotEnd and marketDataType
+answers."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ HIGH, LOW, VOLUME, CLOSE, OPEN = 6, 7, 8, 9, 14
 # Delayed data uses its own tick type for each live one.
 DELAYED_TICKS = {BID: 66, ASK: 67, LAST: 68, BID_SIZE: 69, ASK_SIZE: 70, LAST_SIZE: 71,
                  HIGH: 72, LOW: 73, VOLUME: 74, CLOSE: 75, OPEN: 76}
+# Option computations: bid, ask, last and model (10-13) are 80-83 in delayed data.
+DELAYED_COMPUTATION_OFFSET = 70
+# tickOptionComputation's "not computed" values, which both clients read as None.
+NO_IMPLIED_VOL, NO_UND_PRICE = -1.0, -1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,16 @@ def tick_size(req_id: int, tick_type: int, size: float) -> bytes:
     return encode(2, 6, req_id, tick_type, size)
 
 
+def tick_option_computation(req_id: int, tick_type: int, implied_vol: float, delta: float,
+                            price: float, gamma: float, vega: float, theta: float,
+                            und_price: float) -> bytes:
+    """Exactly 12 fields, no version: both clients unpack them by position with float(),
+    so every number is sent (a "not computed" one as its sentinel, never empty). The
+    attribute is 1, price based; the dividends' present value is 0 (no dividends)."""
+    return encode(21, req_id, tick_type, 1, implied_vol, delta, price, 0.0, gamma, vega,
+                  theta, und_price)
+
+
 def tick_snapshot_end(req_id: int) -> bytes:
     return encode(57, 1, req_id)
 
@@ -63,5 +78,6 @@ def market_data_type(req_id: int, data_type: int) -> bytes:
 
 TICK_PRICE = Layouts("tickPrice", {176: tick_price})
 TICK_SIZE = Layouts("tickSize", {176: tick_size})
+TICK_OPTION_COMPUTATION = Layouts("tickOptionComputation", {176: tick_option_computation})
 TICK_SNAPSHOT_END = Layouts("tickSnapshotEnd", {176: tick_snapshot_end})
 MARKET_DATA_TYPE = Layouts("marketDataType", {176: market_data_type})
