@@ -16,6 +16,7 @@ from functools import cache
 
 from lark import Lark, Token, Tree, UnexpectedInput
 
+from ibterm.domain.numbers import plain
 from ibterm.domain.orders import Side
 from ibterm.domain.quote import MarketDataType, Quote
 from ibterm.domain.ticks import round_in_favour
@@ -147,5 +148,5 @@ def evaluate(expr: PriceExpr, side: Side, tick: float, quote: Quote | None = Non
         price = value
     price += _terms(expr, price, tick)
     if not price > 0:
-        raise ExpressionError(f"{expr.text!r} gives {price:g}, not a price")
+        raise ExpressionError(f"{expr.text!r} gives {plain(price)}, not a price")
     return round_in_favour(price, tick, side)

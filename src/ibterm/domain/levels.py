@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from ibterm.domain.account import Position
+from ibterm.domain.numbers import plain
 from ibterm.domain.orders import (
     IntentKind,
     OrderIntent,
@@ -40,7 +41,7 @@ def _order_price(order_type: OrderType, limit: float | None, stop: float | None)
 
 
 def _qty(quantity: float) -> str:
-    return f"{quantity:g}"
+    return plain(quantity)
 
 
 def price_levels(con_id: int, working: Iterable[OrderUpdate], positions: Iterable[Position],

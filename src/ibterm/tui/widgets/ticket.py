@@ -20,6 +20,7 @@ from textual.widgets import Checkbox, Input, Static
 
 from ibterm.config.settings import PriceFrom, TicketDefaults
 from ibterm.domain.instrument import Instrument
+from ibterm.domain.numbers import plain
 from ibterm.domain.offsets import BracketPrices, bracket_prices, parse_offset
 from ibterm.domain.orders import (
     CheckResult,
@@ -381,8 +382,8 @@ class OrderTicket(Vertical):
             self._instrument_text = Text(error or "", style="bold red")
             self.query_one("#t-quote", Static).update(self._instrument_text)
             return
-        self._instrument_text = Text(f"{inst.display} tick {inst.min_tick:g} "
-                                     f"×{inst.multiplier:g}", style="dim")
+        self._instrument_text = Text(f"{inst.display} tick {plain(inst.min_tick)} "
+                                     f"×{plain(inst.multiplier)}", style="dim")
         self.query_one("#t-quote", Static).update(self._instrument_text)
         for field in ("#t-limit", "#t-stop"):
             self.query_one(field, StepInput).step = inst.min_tick
