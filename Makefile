@@ -52,6 +52,7 @@ bench: $(TEST_STAMP) tmux
 	$(BIN)/python bench/orders.py
 	$(BIN)/python bench/risk.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/chart.py
 
 # The demo's RSS over ten minutes with 100 symbols ticking (needs tmux).
 memory: $(TEST_STAMP) tmux
