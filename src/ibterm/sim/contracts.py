@@ -47,6 +47,17 @@ class ContractQuery:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class LegQuery:
+    """One combo leg as a request writes it (reqMktData, placeOrder): its conId, ratio,
+    action and exchange."""
+
+    con_id: int
+    ratio: int
+    action: str
+    exchange: str
+
+
 def _exchange_ok(query: str, sim: SimInstrument) -> bool:
     inst = sim.instrument
     if not query or query == inst.exchange:

@@ -4,7 +4,6 @@ and its underlying's, from the project's pricer (risk/black_scholes, risk/pricin
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -33,25 +32,15 @@ class Side(IntEnum):
 @dataclass(frozen=True, slots=True)
 class Computation:
     """One tickOptionComputation: vega per volatility point, theta per calendar day, as
-    IB reports them."""
+    IB reports them; None where nothing is computed (a combo's volatility)."""
 
-    implied_vol: float
+    implied_vol: float | None
     delta: float
     price: float
     gamma: float
     vega: float
     theta: float
-    und_price: float
-
-    def __add__(self, other: Computation) -> Computation:
-        return Computation(math.nan, self.delta + other.delta, self.price + other.price,
-                           self.gamma + other.gamma, self.vega + other.vega,
-                           self.theta + other.theta, self.und_price)
-
-    def scaled(self, factor: float) -> Computation:
-        return Computation(math.nan, self.delta * factor, self.price * factor,
-                           self.gamma * factor, self.vega * factor, self.theta * factor,
-                           self.und_price)
+    und_price: float | None
 
 
 def implied_vol(sim: SimInstrument, spot: float, price: float, rate: float) -> float | None:

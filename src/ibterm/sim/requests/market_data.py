@@ -3,9 +3,9 @@ rules, streamed on each market step as the changes since what was sent."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
+from ibterm.sim.combos import Combo, ComboError, combo_book, combo_computations, make_combo
 from ibterm.sim.contracts import match
 from ibterm.sim.greeks import Computation, Side
 from ibterm.sim.market import Book
@@ -47,6 +47,7 @@ class Subscription:
     delayed: bool
     streaming: bool
     sent: dict[int, float] = field(default_factory=dict)
+    combo: Combo | None = None  # a BAG's legs: its book is theirs (con_id is BAG_CON_ID)
     computed: dict[Side, Computation] = field(default_factory=dict)  # as last sent
 
 
@@ -64,11 +65,11 @@ class MarketDataDesk(Desk):
             return
         self.data_type = data_type
 
-    def _effective_type(self, sim: SimInstrument) -> int | None:
+    def _effective_type(self, live_data: bool) -> int | None:
         """IB's rule: live data when subscribed (even if delayed was asked for); frozen when
         the market is closed and frozen was asked for; delayed only without a subscription."""
         requested = self.data_type
-        if sim.live_data:
+        if live_data:
             if not self.server.market_open and requested in (FROZEN, DELAYED_FROZEN):
                 return FROZEN
             return LIVE
@@ -82,15 +83,20 @@ class MarketDataDesk(Desk):
     def _req_mkt_data(self, fields: list[str]) -> None:
         req = REQ_MKT_DATA.read(self.version, fields)
         req_id = req.req_id
-        if req.contract is None:
-            self.error(req_id, 505, "combo market data is not supported by the ibterm simulator")
-            return
-        found = match(self.server.world, req.contract)
-        if len(found) != 1:
-            self.error(req_id, 200, "No security definition has been found for the request")
-            return
-        sim = found[0]
-        effective = self._effective_type(sim)
+        sim: SimInstrument | Combo
+        if req.contract.sec_type == "BAG":
+            try:
+                sim = make_combo(self.server.world, req.contract, req.legs)
+            except ComboError as exc:
+                self.error(req_id, exc.code, exc.message)
+                return
+        else:
+            found = match(self.server.world, req.contract)
+            if len(found) != 1:
+                self.error(req_id, 200, "No security definition has been found for the request")
+                return
+            sim = found[0]
+        effective = self._effective_type(sim.live_data)
         if effective is None:
             self.error(req_id, 354, "Requested market data is not subscribed. Delayed "
                                     "market data is available.")
@@ -106,7 +112,10 @@ class MarketDataDesk(Desk):
             self.error(req_id, 10167, "Requested market data is not subscribed. "
                                       "Displaying delayed market data.")
         streaming = not req.snapshot and effective in (LIVE, DELAYED) and self.server.market_open
-        sub = Subscription(sim.instrument.con_id, delayed, streaming)
+        if isinstance(sim, Combo):
+            sub = Subscription(sim.con_id, delayed, streaming, combo=sim)
+        else:
+            sub = Subscription(sim.instrument.con_id, delayed, streaming)
         self.send(self._book_ticks(req_id, sub))
         if req.snapshot:
             self.send(self.layout(TICK_SNAPSHOT_END)(req_id))
@@ -118,7 +127,9 @@ class MarketDataDesk(Desk):
         self.quotes.pop(CANCEL_MKT_DATA.read(self.version, fields), None)
 
     def _book_ticks(self, req_id: int, sub: Subscription) -> bytes:
-        book: Book = self.server.market.book(sub.con_id, sub.delayed)
+        market = self.server.market
+        book = (combo_book(market, sub.combo, sub.delayed) if sub.combo
+                else market.book(sub.con_id, sub.delayed))
         sent = sub.sent
         out: list[bytes] = []
         dmap = DELAYED_TICKS if sub.delayed else None
@@ -148,9 +159,9 @@ class MarketDataDesk(Desk):
             if sent.get(tick_type) != price:
                 out.append(tick_price(req_id, tt(tick_type), price, 0))
                 sent[tick_type] = price
-        out += self._computation_ticks(req_id, sub,
-                                       self.server.market.option_computations(sub.con_id,
-                                                                              sub.delayed))
+        out += self._computation_ticks(
+            req_id, sub, combo_computations(market, sub.combo, sub.delayed) if sub.combo
+            else market.option_computations(sub.con_id, sub.delayed))
         return b"".join(out)
 
     def _computation_ticks(self, req_id: int, sub: Subscription,
@@ -164,9 +175,9 @@ class MarketDataDesk(Desk):
                 continue
             sub.computed[side] = c
             out.append(write(req_id, side + offset,
-                             NO_IMPLIED_VOL if math.isnan(c.implied_vol) else c.implied_vol,
+                             NO_IMPLIED_VOL if c.implied_vol is None else c.implied_vol,
                              c.delta, c.price, c.gamma, c.vega, c.theta,
-                             NO_UND_PRICE if math.isnan(c.und_price) else c.und_price))
+                             NO_UND_PRICE if c.und_price is None else c.und_price))
         return out
 
     def push_quotes(self) -> None:

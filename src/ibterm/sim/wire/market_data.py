@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ibterm.sim.contracts import ContractQuery
+from ibterm.sim.contracts import ContractQuery, LegQuery
 from ibterm.sim.protocol import encode
 from ibterm.sim.wire.contract_fields import contract_at
 from ibterm.sim.wire.fields import int_field
@@ -30,19 +30,32 @@ NO_IMPLIED_VOL, NO_UND_PRICE = -1.0, -1.0
 @dataclass(frozen=True, slots=True)
 class MktDataRequest:
     req_id: int
-    contract: ContractQuery | None  # None: a combo (BAG), which the simulator does not serve
+    contract: ContractQuery
+    legs: tuple[LegQuery, ...]  # a combo's (BAG) legs
     snapshot: bool  # a snapshot or a regulatory snapshot: one answer, no stream
+
+
+def read_legs(fields: list[str], at: int, width: int) -> tuple[tuple[LegQuery, ...], int]:
+    """A combo's legs from their count at `at`, each `width` fields from conId, ratio,
+    action, exchange; and where the fields after them start."""
+    count = int(fields[at] or 0)
+    legs = tuple(LegQuery(int(fields[i] or 0), int(fields[i + 1] or 0), fields[i + 2],
+                          fields[i + 3])
+                 for i in range(at + 1, at + 1 + count * width, width))
+    return legs, at + 1 + count * width
 
 
 def _read_mkt_data(fields: list[str]) -> MktDataRequest:
     req_id = int(fields[2])
-    if fields[5].upper() == "BAG":
-        return MktDataRequest(req_id, None, False)
+    contract = contract_at(fields, 3)
     at = 15
+    legs: tuple[LegQuery, ...] = ()
+    if contract.sec_type == "BAG":
+        legs, at = read_legs(fields, at, 4)
     if fields[at] == "1":  # delta-neutral block
         at += 3
     snapshot = fields[at + 2] == "1" or fields[at + 3] == "1"
-    return MktDataRequest(req_id, contract_at(fields, 3), snapshot)
+    return MktDataRequest(req_id, contract, legs, snapshot)
 
 
 REQ_MKT_DATA = Incoming(1, "reqMktData", {176: _read_mkt_data})
