@@ -9,8 +9,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from ibterm.broker.checks import MarketView, check_intent
-from ibterm.broker.convert import order_contract, to_ib_order
-from ibterm.broker.ledger import Ledger, Unjournaled
+from ibterm.broker.convert import spec_contract, to_ib_order
+from ibterm.broker.ledger import Ledger, Unjournaled, legs_data
 from ibterm.broker.sender import Sender
 from ibterm.broker.session import BrokerSession
 from ibterm.broker.tracking import OrderTracker, QueuedOrder, leg_of
@@ -106,6 +106,9 @@ class Approval:
         if spec.instrument.con_id != old.instrument.con_id or spec.side is not old.side:
             return SubmitResult(Outcome.REJECTED, [], "a modify keeps the instrument and side: "
                                                       "cancel and place a new order")
+        if spec.combo != old.combo:
+            return SubmitResult(Outcome.REJECTED, [], "a modify keeps a combination's legs: "
+                                                      "cancel and place a new order")
         intent = OrderIntent((spec,), source="modify", id=original.id, replaces=old)
         self._last_checks = []
         try:
@@ -114,8 +117,9 @@ class Approval:
                 return approved
             self.ledger.record_before(intent, "modify", intent_id=original.id,
                                       order_ref=order_ref,
-                                      symbol=approved.legs[0].instrument.display,
-                                      order=approved.legs[0].describe())
+                                      symbol=approved.legs[0].display,
+                                      order=approved.legs[0].describe(),
+                                      **legs_data(approved.legs[0]))
         except Unjournaled as exc:
             return SubmitResult(Outcome.REJECTED, self._last_checks, str(exc))
         [new] = approved.legs
@@ -134,7 +138,7 @@ class Approval:
         """Journal, check, confirm: the intent to send (ticks rounded if overridden), or
         the result that says why nothing is sent."""
         record_before = self.ledger.record_before
-        symbol = intent.legs[0].instrument.display if intent.legs else ""
+        symbol = intent.legs[0].display if intent.legs else ""
         record_before(intent, "intent", intent_id=intent.id, symbol=symbol,
                       type=intent.kind.value, source=intent.source,
                       description=intent.describe())
@@ -180,7 +184,7 @@ class Approval:
 
     def _reject(self, intent: OrderIntent, checks: list[CheckResult], why: str) -> SubmitResult:
         self.ledger.record("rejected", intent_id=intent.id,
-                           symbol=intent.legs[0].instrument.display if intent.legs else "",
+                           symbol=intent.legs[0].display if intent.legs else "",
                            reason=why)
         return SubmitResult(Outcome.REJECTED, checks, why)
 
@@ -204,15 +208,15 @@ class Approval:
             if oca_group:
                 order.ocaGroup, order.ocaType = oca_group, intent.oca_type
             self._seq += 1
-            items.append(QueuedOrder(intent, i, order_contract(spec.instrument), order, spec,
+            items.append(QueuedOrder(intent, i, spec_contract(spec), order, spec,
                                      seq=self._seq))
         # Every leg journaled before any is queued: a journal failing half-way through a
         # bracket queues none of it.
         for item in items:
             self.ledger.record_before(intent, "queued", intent_id=intent.id,
                                       order_ref=item.order.orderRef,
-                                      symbol=item.spec.instrument.display,
-                                      order=item.spec.describe(), order_id=item.order.orderId)
+                                      symbol=item.spec.display, order=item.spec.describe(),
+                                      order_id=item.order.orderId, **legs_data(item.spec))
         for item in items:
             self.tracker.queue.append(item)
             self.tracker.specs[item.order.orderRef] = (intent, item.spec)

@@ -41,18 +41,20 @@ class Cancels:
             self.gateway.cancel(trade.order)
         except ConnectionError:  # the link went between the check and the send
             self.ledger.record("cancel-failed", intent_id=intent.id, order_ref=order_ref,
-                               symbol=spec.instrument.display, reason="not connected")
+                               symbol=spec.display, reason="not connected")
             self.ledger.notice("error", f"{spec.describe()}: the link dropped, the cancel was "
                                         "not sent (the order may still be working)")
             return False
         self.ledger.record("cancel", sent=f"The cancel of {spec.describe()}",
-                           intent_id=intent.id, order_ref=order_ref,
-                           symbol=spec.instrument.display)
+                           intent_id=intent.id, order_ref=order_ref, symbol=spec.display)
         return True
 
     def cancel_instrument(self, con_id: int) -> int:
+        """Cancel every working order on the instrument: those that trade it in a
+        combination too, and for a combination's own id those on the same legs."""
         refs = [ref for ref, (_, spec) in self.tracker.specs.items()
-                if spec.instrument.con_id == con_id]
+                if spec.instrument.con_id == con_id
+                or any(leg.instrument.con_id == con_id for leg in spec.combo)]
         return sum(self.cancel(ref) for ref in refs)
 
     def cancel_all(self) -> bool:

@@ -7,9 +7,11 @@ the trader types, the pipeline calls them again just before sending.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ibterm.config.settings import Profile
+from ibterm.domain.combo import combo_market, combo_problem
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.orders import (
     CheckResult,
@@ -87,15 +89,9 @@ def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
         out.append(CheckResult(check, severity, message, leg))
 
     # --- validation (no override) ---
-    if profile.read_only:
-        add("read-only", BLOCK, "this profile is read-only: it never sends orders")
-    mismatch = account_mode_problem(view.mode, view.accounts, view.profile_name)
-    if mismatch:
-        add("account-mode", BLOCK, mismatch)
+    _permissions(spec, profile, view, add)
     if inst.sec_type not in profile.allowed_sec_types:
         add("scope", BLOCK, f"{inst.sec_type.value} is not allowed by this profile")
-    if profile.allowed_accounts and spec.account and spec.account not in profile.allowed_accounts:
-        add("scope", BLOCK, f"account {spec.account} is not allowed by this profile")
     if not (spec.quantity > 0 and math.isfinite(spec.quantity)):
         add("quantity", BLOCK, "quantity must be a positive number")
     else:
@@ -168,10 +164,109 @@ def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
     return out
 
 
+def check_combo(spec: OrderSpec, leg: int, profile: Profile,
+                view: MarketView) -> list[CheckResult]:
+    """A combination order, as one order over its legs: permissions, size and position
+    per leg; value and price against the market built from every leg's quote, which each
+    must be usable (live, fresh, not flagged, two-sided) or nothing prices the combination."""
+    out: list[CheckResult] = []
+
+    def add(check: str, severity: CheckSeverity, message: str) -> None:
+        out.append(CheckResult(check, severity, message, leg))
+
+    legs = spec.combo
+    names = [f"leg {i + 1} ({c.instrument.display})" for i, c in enumerate(legs)]
+    # --- validation (no override) ---
+    _permissions(spec, profile, view, add)
+    problem = combo_problem(legs)
+    if problem:
+        add("combo", BLOCK, problem)
+    for name, c in zip(names, legs, strict=True):
+        if c.instrument.sec_type not in profile.allowed_sec_types:
+            add("scope", BLOCK, f"{name}: {c.instrument.sec_type.value} is not allowed by "
+                                "this profile")
+    if not (spec.quantity > 0 and math.isfinite(spec.quantity)
+            and spec.quantity == round(spec.quantity)):
+        add("quantity", BLOCK, "a combination's quantity is a whole positive number")
+    t = spec.order_type
+    limit = spec.limit
+    if t not in (OrderType.LMT, OrderType.MKT):
+        add("price", BLOCK, "a combination is LMT or MKT")
+    elif t is OrderType.LMT and not (limit is not None and math.isfinite(limit) and limit):
+        add("price", BLOCK, "a limit price is required (positive a debit, negative a credit)")
+    tick = spec.instrument.min_tick
+    if limit is not None and math.isfinite(limit) and not on_tick(limit, tick):
+        rounded = round_in_favour(limit, tick, spec.side)
+        add("tick", BREACH, f"limit {limit:g} is not on the {tick:g} tick: override to send "
+                            f"it at {rounded:g} (rounded in your favour)")
+
+    # --- trading state and account limits (no override) ---
+    moves = [(name, c.instrument.con_id, view.positions.get(c.instrument.con_id, 0.0),
+              spec.leg_side(c).sign * spec.leg_quantity(c)) for name, c in zip(names, legs,
+                                                                            strict=True)]
+    reduces = all(_reduces(position, signed) for _, _, position, signed in moves)
+    if view.state is TradingState.HALTED:
+        add("state", BLOCK, "trading is HALTED: only cancels and flatten")
+    elif view.state is TradingState.REDUCING and not reduces:
+        add("state", BLOCK, "trading is REDUCING: a combination must reduce the position "
+                            "of every leg")
+    max_position = profile.limits.max_position
+    if max_position is not None and not reduces:
+        for name, _, position, signed in moves:
+            if abs(position + signed) > max_position:
+                add("position", BLOCK, f"{name}: position would be {position + signed:g}, "
+                                       f"over the limit of {max_position:g}")
+
+    # --- quotes: every leg's, or no price for the combination (no override) ---
+    usable = True
+    for name, c in zip(names, legs, strict=True):
+        quote = view.quotes.get(c.instrument.con_id)
+        why = "missing" if quote is None else _quote_problem(quote, view)
+        if why:
+            usable = False
+            add("quote", BLOCK, f"{name}: the quote is {why}: a combination is priced from "
+                                "every leg's live quote")
+    market = combo_market(legs, view.quotes) if usable else None
+
+    # --- precautionary limits (override in the confirmation) ---
+    lim = profile.limits.for_combo(c.instrument.sec_type for c in legs)
+    if spec.quantity > lim.max_order_size:
+        add("size", BREACH, f"size {spec.quantity:g} is over the limit of "
+                            f"{lim.max_order_size:g} combinations")
+    for name, c in zip(names, legs, strict=True):
+        leg_limit = profile.limits.for_sec_type(c.instrument.sec_type).max_order_size
+        if spec.leg_quantity(c) > leg_limit:
+            add("size", BREACH, f"{name}: size {spec.leg_quantity(c):g} is over the limit "
+                                f"of {leg_limit:g}")
+    price = limit if limit is not None else (market.natural(spec.side) if market else None)
+    if price is not None and math.isfinite(price):
+        value = abs(price) * spec.instrument.multiplier * spec.quantity
+        if value > lim.max_order_value:
+            add("value", BREACH, f"value {value:,.0f} is over the limit of "
+                                 f"{lim.max_order_value:,.0f}")
+    if limit is not None and market is not None and math.isfinite(limit):
+        distance = abs(limit - market.mid)
+        allowed = max(lim.max_price_deviation * abs(market.mid), market.half_width)
+        if distance > allowed + 1e-9:
+            add("deviation", BREACH,
+                f"limit {limit:g} is {distance:g} from the legs' mid {market.mid:g}, more than "
+                f"{lim.max_price_deviation:.0%} of it and outside the legs' market "
+                f"{market.bid:g} to {market.ask:g}")
+    if not out:
+        add("all", OK, "all checks passed")
+    return out
+
+
 def check_intent(intent: OrderIntent, profile: Profile, view: MarketView) -> list[CheckResult]:
     flatten = intent.kind is IntentKind.FLATTEN
     results: list[CheckResult] = []
     for i, spec in enumerate(intent.legs):
+        if spec.combo:
+            results += check_combo(spec, i, profile, view)
+            if intent.kind is not IntentKind.SINGLE:
+                results.append(CheckResult("combo", BLOCK, "a combination order goes alone, "
+                                           "not in a bracket, an OCA group or flatten", i))
+            continue
         # A bracket's exits only ever close what its entry opens.
         opening = not (intent.kind is IntentKind.BRACKET and i > 0) and not flatten
         results += check_leg(spec, i, profile, view, opening=opening,
@@ -179,6 +274,18 @@ def check_intent(intent: OrderIntent, profile: Profile, view: MarketView) -> lis
     if flatten:
         results = [r for r in results if not (r.check == "state" and r.severity is BLOCK)]
     return results
+
+
+def _permissions(spec: OrderSpec, profile: Profile, view: MarketView,
+                 add: Callable[[str, CheckSeverity, str], None]) -> None:
+    """What the profile and the gateway's login allow, the same for every order."""
+    if profile.read_only:
+        add("read-only", BLOCK, "this profile is read-only: it never sends orders")
+    mismatch = account_mode_problem(view.mode, view.accounts, view.profile_name)
+    if mismatch:
+        add("account-mode", BLOCK, mismatch)
+    if profile.allowed_accounts and spec.account and spec.account not in profile.allowed_accounts:
+        add("scope", BLOCK, f"account {spec.account} is not allowed by this profile")
 
 
 def _quote_problem(quote: Quote, view: MarketView) -> str:

@@ -1,17 +1,21 @@
-"""ib_async's orders, tickers, portfolio items and order states, as domain values and
-back. Instruments and contracts are translated in `contracts`."""
+"""ib_async's orders (a combination's BAG included), tickers, portfolio items and order
+states, as domain values and back. Instruments and contracts are translated in
+`contracts`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 
+from ib_async import ComboLeg as IbComboLeg
 from ib_async import Contract, Order, OrderState, PnLSingle, PortfolioItem, Ticker
 
 from ibterm.broker.contracts import contract_to_instrument
 from ibterm.domain.account import Position
+from ibterm.domain.combo import combo_instrument
 from ibterm.domain.instrument import Instrument
-from ibterm.domain.orders import OrderSpec, OrderType, Side
+from ibterm.domain.orders import ComboLeg, OrderSpec, OrderType, Side
 from ibterm.domain.quote import MarketDataType, Quote, clean_price
 from ibterm.domain.what_if import IbWhatIf
 
@@ -39,15 +43,38 @@ def order_contract(inst: Instrument) -> Contract:
     return Contract(conId=inst.con_id, exchange=inst.exchange)
 
 
-def spec_of_order(contract: Contract, order: Order) -> OrderSpec:
+def spec_contract(spec: OrderSpec) -> Contract:
+    """The contract an order is placed on: its instrument's, or for a combination a BAG
+    of its legs' conIds, routed SMART, named by the legs' underlying symbol."""
+    if not spec.combo:
+        return order_contract(spec.instrument)
+    first = spec.combo[0].instrument
+    return Contract(secType="BAG", symbol=first.symbol, exchange="SMART",
+                    currency=first.currency,
+                    comboLegs=[IbComboLeg(conId=leg.instrument.con_id, ratio=leg.ratio,
+                                          action=leg.action.value, exchange="SMART")
+                               for leg in spec.combo])
+
+
+def spec_of_order(contract: Contract, order: Order,
+                  known: Mapping[int, Instrument] | None = None) -> OrderSpec:
     """The spec of an order found at the gateway; ValueError for a side or order type
-    the app does not model."""
+    the app does not model. A combination's legs are the instruments `known` by conId;
+    one not known is named by its conId and the BAG's symbol (its details were never
+    looked up in this run)."""
+    legs: tuple[ComboLeg, ...] = ()
+    if contract.secType == "BAG":
+        found = known or {}
+        legs = tuple(ComboLeg(found.get(c.conId) or contract_to_instrument(Contract(
+            conId=c.conId, symbol=contract.symbol, currency=contract.currency,
+            exchange=c.exchange, localSymbol=f"conId {c.conId}")), Side(c.action), c.ratio)
+            for c in contract.comboLegs or [])
     return OrderSpec(
-        contract_to_instrument(contract), Side(order.action), order.totalQuantity,
-        OrderType(order.orderType),
+        combo_instrument(legs) if legs else contract_to_instrument(contract),
+        Side(order.action), order.totalQuantity, OrderType(order.orderType),
         limit=_price(order.lmtPrice) if order.orderType in ("LMT", "STP LMT") else None,
         stop=_price(order.auxPrice) if order.orderType in ("STP", "STP LMT") else None,
-        account=order.account)
+        account=order.account, combo=legs)
 
 
 def _price(value: float | Decimal | None) -> float | None:

@@ -12,7 +12,14 @@ from typing import Any
 from ibterm.broker.journal import Journal
 from ibterm.broker.reconcile import Discrepancy
 from ibterm.domain.notice import Notice
-from ibterm.domain.orders import FillUpdate, IntentKind, OrderIntent, OrderUpdate, TradingState
+from ibterm.domain.orders import (
+    FillUpdate,
+    IntentKind,
+    OrderIntent,
+    OrderSpec,
+    OrderUpdate,
+    TradingState,
+)
 
 log = logging.getLogger("ibterm.orders")
 
@@ -21,6 +28,17 @@ log = logging.getLogger("ibterm.orders")
 JOURNAL_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError)
 # Called when trading HALTs: take the queue back, keeping flatten's legs if told to.
 Withdraw = Callable[[str, bool], None]
+
+
+def legs_data(spec: OrderSpec) -> dict[str, Any]:
+    """A combination's legs as its journal rows record them (nothing for other orders):
+    each leg's conId, name, what the order does with it and how many, so the journal
+    alone tells what was traded."""
+    if not spec.combo:
+        return {}
+    return {"legs": [{"con_id": leg.instrument.con_id, "symbol": leg.instrument.display,
+                      "action": spec.leg_side(leg).value, "ratio": leg.ratio,
+                      "quantity": spec.leg_quantity(leg)} for leg in spec.combo]}
 
 
 class Unjournaled(Exception):

@@ -101,7 +101,12 @@ async def reconcile(gateway: OrderGateway, journal: Journal, since: dt.datetime 
                 f"({t.orderStatus.status}) placed by {who}"))
     final = {t.order.orderRef: t for t in completed if t.order.orderRef}
     executed: dict[str, tuple[float, float]] = {}  # ref -> (shares, shares x price)
+    # A combination's fills count as its BAG executions only: its legs' executions, on
+    # the legs' contracts, come with them and are no more combinations filled.
+    combos = {f.execution.orderRef for f in fills if f.contract.secType == "BAG"}
     for f in fills:
+        if f.execution.orderRef in combos and f.contract.secType != "BAG":
+            continue
         shares, value = executed.get(f.execution.orderRef, (0.0, 0.0))
         executed[f.execution.orderRef] = (shares + f.execution.shares,
                                           value + f.execution.shares * f.execution.price)

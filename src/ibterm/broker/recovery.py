@@ -156,7 +156,7 @@ class Recovery:
         """Track an order of ours that outlived a previous run of the app."""
         o = trade.order
         try:
-            spec = spec_of_order(trade.contract, o)
+            spec = spec_of_order(trade.contract, o, self.session.instruments)
         except ValueError:
             return  # an order type the app does not model: reported, not tracked
         parts = o.orderRef.split("-")

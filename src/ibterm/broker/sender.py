@@ -11,7 +11,7 @@ from dataclasses import replace
 from ib_async import Trade
 
 from ibterm.broker.flatten import Flattener
-from ibterm.broker.ledger import Ledger, Unjournaled
+from ibterm.broker.ledger import Ledger, Unjournaled, legs_data
 from ibterm.broker.session import BrokerSession
 from ibterm.broker.throttle import Throttle
 from ibterm.broker.tracking import OrderTracker, QueuedOrder
@@ -76,10 +76,11 @@ class Sender:
         # Journaled before it leaves the process: a crash after this line loses nothing.
         try:
             self.ledger.record_before(item.intent, "submitted", intent_id=item.intent.id,
-                                      order_ref=ref, symbol=item.spec.instrument.display,
+                                      order_ref=ref, symbol=item.spec.display,
                                       order_id=item.order.orderId, order=item.spec.describe(),
                                       transmit=item.order.transmit,
-                                      parent_id=item.order.parentId, **priced)
+                                      parent_id=item.order.parentId, **priced,
+                                      **legs_data(item.spec))
         except Unjournaled as exc:
             # Back at the head, so it is withdrawn and reported with the rest of the queue.
             self.tracker.queue.appendleft(item)
@@ -115,7 +116,7 @@ class Sender:
         for item in gone:
             ref = item.order.orderRef
             self.ledger.record("withdrawn", intent_id=item.intent.id, order_ref=ref,
-                               symbol=item.spec.instrument.display, reason=reason,
+                               symbol=item.spec.display, reason=reason,
                                modify=item.modify)
             trade = self.tracker.trades.get(ref)
             if item.modify and trade is not None:
@@ -147,7 +148,7 @@ class Sender:
         queue.insert(index, again)
         self.tracker.queued_now()
         self.ledger.record("requeued", intent_id=item.intent.id, order_ref=ref,
-                           symbol=item.spec.instrument.display,
+                           symbol=item.spec.display,
                            old_order_id=trade.order.orderId, order_id=again.order.orderId,
                            reason="pacing violation (100): never accepted")
         self.wake()

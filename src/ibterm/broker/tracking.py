@@ -113,7 +113,8 @@ class OrderTracker:
             order_ref=ref, intent_id=intent.id, instrument=spec.instrument, side=spec.side,
             quantity=filled + remaining, order_type=spec.order_type, limit=spec.limit,
             stop=spec.stop, status=status, filled=filled, remaining=remaining, avg_price=avg,
-            order_id=order_id, message=message, kind=intent.kind, leg=leg_of(ref))
+            order_id=order_id, message=message, kind=intent.kind, leg=leg_of(ref),
+            combo=spec.combo)
 
     def _snapshot(self, ref: str, trade: Trade, message: str = "") -> OrderUpdate:
         st = trade.orderStatus
@@ -129,7 +130,7 @@ class OrderTracker:
         message = trade.log[-1].message if trade.log and trade.log[-1].message else ""
         intent, spec = self.specs[ref]
         self.ledger.record("status", intent_id=intent.id, order_ref=ref,
-                           symbol=spec.instrument.display, status=st.status, filled=st.filled,
+                           symbol=spec.display, status=st.status, filled=st.filled,
                            remaining=st.remaining, avg_price=st.avgFillPrice, message=message)
         self.ledger.update.orders.append(self._snapshot(ref, trade, message))
         if (st.status == "Cancelled" and trade.log and trade.log[-1].errorCode == PACING_VIOLATION
@@ -146,11 +147,21 @@ class OrderTracker:
             return
         intent, spec = self.specs[ref]
         ex = fill.execution
+        inst, side = spec.instrument, spec.side
+        leg: dict[str, str] = {}
+        if spec.combo:
+            # A combination's executions come one per leg, on the leg's contract, and one
+            # for the combination itself (the BAG): each is journaled as what it filled.
+            part = next((c for c in spec.combo if c.instrument.con_id == fill.contract.conId),
+                        None)
+            if part is not None:
+                inst, side = part.instrument, spec.leg_side(part)
+            leg = {"leg": inst.display if part is not None else "combo"}
         self.ledger.record("fill", intent_id=intent.id, order_ref=ref,
-                           symbol=spec.instrument.display, exec_id=ex.execId, side=ex.side,
-                           shares=ex.shares, price=ex.price, time=str(ex.time))
-        self.ledger.update.fills.append(FillUpdate(ref, ex.execId, spec.instrument, spec.side,
-                                                   ex.shares, ex.price, None, str(ex.time)))
+                           symbol=spec.display, exec_id=ex.execId, side=ex.side,
+                           shares=ex.shares, price=ex.price, time=str(ex.time), **leg)
+        self.ledger.update.fills.append(FillUpdate(ref, ex.execId, inst, side, ex.shares,
+                                                   ex.price, None, str(ex.time)))
 
     def _on_commission(self, trade: Trade, fill: Fill, report: object) -> None:
         ref = trade.order.orderRef
@@ -158,7 +169,7 @@ class OrderTracker:
             intent, spec = self.specs[ref]
             commission = getattr(report, "commission", None)
             self.ledger.record("commission", intent_id=intent.id, order_ref=ref,
-                               symbol=spec.instrument.display, exec_id=fill.execution.execId,
+                               symbol=spec.display, exec_id=fill.execution.execId,
                                commission=commission)
             if commission is not None:
                 self.ledger.update.commissions[fill.execution.execId] = commission

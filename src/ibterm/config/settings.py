@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -78,6 +79,26 @@ def _derivative_sizes() -> dict[SecType, OrderLimits]:
     }
 
 
+class ComboLimits(_Model):
+    """A combination (BAG) order's limits as a whole; a field left unset takes the
+    strictest of its legs' security types. Each leg's quantity (ratio x combinations)
+    is also held to its own security type's max_order_size."""
+
+    max_order_size: float | None = Field(None, gt=0, description="combinations per order")
+    max_order_value: float | None = Field(
+        None, gt=0, description="|net price| × multiplier × quantity")
+    max_price_deviation: float | None = Field(
+        None, gt=0, le=1, description="from the mid of the legs' quotes, as a fraction of "
+                                      "it; a limit within the legs' own market never breaches")
+
+
+@dataclass(frozen=True, slots=True)
+class EffectiveComboLimits:
+    max_order_size: float
+    max_order_value: float
+    max_price_deviation: float
+
+
 class Limits(_Model):
     """Precautionary checks, TWS-style. A breach needs an explicit override to send."""
 
@@ -90,6 +111,7 @@ class Limits(_Model):
     daily_loss_limit: float | None = Field(
         None, gt=0, description="USD; a daily P&L below minus this switches to REDUCING")
     by_sec_type: dict[SecType, OrderLimits] = Field(default_factory=_derivative_sizes)
+    combo: ComboLimits = Field(default_factory=ComboLimits)
 
     @pydantic.field_validator("by_sec_type")
     @classmethod
@@ -108,6 +130,16 @@ class Limits(_Model):
             max_order_value=o.max_order_value or self.max_order_value,
             max_price_deviation=o.max_price_deviation or self.max_price_deviation,
             max_ticks_away=o.max_ticks_away or self.max_ticks_away,
+        )
+
+    def for_combo(self, sec_types: Iterable[SecType]) -> EffectiveComboLimits:
+        legs = [self.for_sec_type(t) for t in set(sec_types)]
+        c = self.combo
+        return EffectiveComboLimits(
+            max_order_size=c.max_order_size or min(x.max_order_size for x in legs),
+            max_order_value=c.max_order_value or min(x.max_order_value for x in legs),
+            max_price_deviation=c.max_price_deviation
+            or min(x.max_price_deviation for x in legs),
         )
 
 

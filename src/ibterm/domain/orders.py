@@ -1,5 +1,5 @@
-"""Orders as the pipeline sees them: intents (one order, a bracket, an OCA group),
-check results, trading states, and the updates the blotter shows."""
+"""Orders as the pipeline sees them: intents (one order, a bracket, an OCA group, a
+combination order), check results, trading states, and the updates the blotter shows."""
 
 from __future__ import annotations
 
@@ -59,7 +59,24 @@ class TradingState(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
+class ComboLeg:
+    """One leg of a combination (BAG) order: its instrument, what is done with it when
+    the combination is bought, and how many of it one combination holds."""
+
+    instrument: Instrument
+    action: Side
+    ratio: int = 1
+
+    def describe(self) -> str:
+        return f"{self.action.value} {self.ratio} {self.instrument.display}"
+
+
+@dataclass(frozen=True, slots=True)
 class OrderSpec:
+    """One order. With `combo` legs it is a combination (BAG) order: `instrument` is then
+    the combination's stand-in (see domain.combo), `quantity` counts combinations, and a
+    limit is the net price of one, positive a debit, negative a credit."""
+
     instrument: Instrument
     side: Side
     quantity: float
@@ -71,19 +88,40 @@ class OrderSpec:
     tif: TimeInForce = TimeInForce.DAY
     outside_rth: bool = False
     account: str = ""
+    combo: tuple[ComboLeg, ...] = ()
 
     @property
     def signed_quantity(self) -> float:
         return self.quantity * self.side.sign
 
+    @property
+    def display(self) -> str:
+        """What the order is on, as the journal's symbol and the blotter name it."""
+        if self.combo:
+            return f"{self.instrument.symbol} combo"
+        return self.instrument.display
+
+    def leg_side(self, leg: ComboLeg) -> Side:
+        """What the order does with a leg: selling a combination reverses every leg."""
+        return leg.action if self.side is Side.BUY else leg.action.opposite
+
+    def leg_quantity(self, leg: ComboLeg) -> float:
+        return leg.ratio * self.quantity
+
     def describe(self) -> str:
-        """Plain words: 'BUY 100 AAPL LMT 230.50 DAY'."""
-        parts = [self.side.value, f"{self.quantity:g}", self.instrument.display,
-                 self.order_type.value]
+        """Plain words: 'BUY 100 AAPL LMT 230.50 DAY'; a combination names its legs,
+        'BUY 1 SPY combo (BUY 1 SPY 20261218 600 C + SELL 1 SPY 20261218 610 C) LMT limit
+        4.2 debit DAY'."""
+        parts = [self.side.value, f"{self.quantity:g}", self.display]
+        if self.combo:
+            parts.append("(" + " + ".join(leg.describe() for leg in self.combo) + ")")
+        parts.append(self.order_type.value)
         if self.stop is not None:
             parts.append(f"stop {self.stop:g}")
         if self.limit is not None:
             parts.append(f"limit {self.limit:g}")
+            if self.combo:
+                parts.append("credit" if self.limit < 0 else "debit")
         if self.trail_percent is not None:
             parts.append(f"trail {self.trail_percent:g}%")
         elif self.trail_amount is not None:
@@ -178,6 +216,12 @@ class OrderUpdate:
     # group's members together: the intent's kind and this order's leg in it.
     kind: IntentKind = IntentKind.SINGLE
     leg: int = 0
+    # A combination order's legs, which the blotter shows under its one row.
+    combo: tuple[ComboLeg, ...] = ()
+
+    @property
+    def display(self) -> str:
+        return f"{self.instrument.symbol} combo" if self.combo else self.instrument.display
 
     @property
     def done(self) -> bool:

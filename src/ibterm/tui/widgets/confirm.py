@@ -98,6 +98,12 @@ class ConfirmOrder(ModalScreen[Confirmation]):
                 yield Static(Text(f"was: {old.describe()}", style="dim"))
             for leg in self.intent.legs:
                 yield Static(Text(leg.describe(), style="bold"))
+                # A combination is one order over several contracts: each is listed with
+                # what this order does with it, so none is sent unread.
+                for i, part in enumerate(leg.combo):
+                    yield Static(Text(f"  leg {i + 1}: {leg.leg_side(part).value} "
+                                      f"{leg.leg_quantity(part):g} {part.instrument.display}"
+                                      f"  (ratio {part.ratio})"), classes="combo-leg")
             if old is not None:
                 changes = modify_changes(old, self.intent.legs[0])
                 lines = Text()

@@ -3,7 +3,9 @@
 A bracket's legs and an OCA group's members stay together, newest group first, drawn as
 a tree in the symbol column so that which stop belongs to which entry reads without
 colour: `┌ AAPL` entry, `├ TP` take profit, `└ SL` stop loss; `┌◇ MSFT` … `└◇ IBM` for
-the members of one OCA group.
+the members of one OCA group. A combination order is one row (`┌ SPY combo`) with its
+legs under it while it works (`├ 20261218 600 C`, `└ 20261218 610 C`: the side and
+quantity this order trades of each); once it has finished it is its one row again.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from ibterm.domain.orders import IntentKind, OrderUpdate, Side
+from ibterm.domain.orders import ComboLeg, IntentKind, OrderUpdate, Side
 from ibterm.tui import format as fmt
 from ibterm.tui.widgets.grid import Column, Grid
 
@@ -38,8 +40,25 @@ _STATUS_STYLE = {
 _BRACKET_ROLE = {0: "", 1: "TP", 2: "SL"}  # leg -> what it is, as the pipeline numbers them
 
 
+def leg_key(order_ref: str, leg: int) -> str:
+    """The row of a combination's leg: its own key, never an orderRef (`|` is in none)."""
+    return f"{order_ref}|{leg}"
+
+
+def _legs_shown(u: OrderUpdate) -> bool:
+    return bool(u.combo) and not u.done
+
+
+def leg_label(leg: ComboLeg, last: bool) -> str:
+    """A combination leg's symbol cell: its contract without the combination's symbol."""
+    name = leg.instrument.display.removeprefix(leg.instrument.symbol).strip()
+    return f"{'└' if last else '├'} {name or leg.instrument.display}"
+
+
 def tree_label(u: OrderUpdate, position: int, size: int) -> str:
     """The symbol cell: the instrument, marked with its place in its group."""
+    if _legs_shown(u):
+        return f"┌ {u.display}"
     if u.kind is IntentKind.BRACKET and size > 1:
         if u.leg == 0:
             return f"┌ {u.instrument.display}"
@@ -48,7 +67,7 @@ def tree_label(u: OrderUpdate, position: int, size: int) -> str:
     if u.kind is IntentKind.OCA and size > 1:
         branch = "┌" if position == 0 else "└" if position == size - 1 else "├"
         return f"{branch}◇ {u.instrument.display}"
-    return u.instrument.display
+    return u.display
 
 
 class OrdersTable(Grid):
@@ -86,6 +105,8 @@ class OrdersTable(Grid):
                 self._groups.setdefault(u.intent_id, []).append(u.order_ref)
                 grown.add(u.intent_id)
             self.orders[u.order_ref] = u
+            if u.combo and self._sync_legs(u):
+                grown.add(u.intent_id)
         if grown:
             self._arrange()
         changed = {u.order_ref for u in updates}
@@ -94,12 +115,30 @@ class OrdersTable(Grid):
             self._render(self.orders[ref])
         self._trim()
 
+    def _sync_legs(self, u: OrderUpdate) -> bool:
+        """A combination's leg rows: added while it works, removed once it has finished.
+        True when rows came or went."""
+        keys = [leg_key(u.order_ref, i) for i in range(len(u.combo))]
+        shown = _legs_shown(u)
+        if shown == (keys[0] in self._index):
+            return False
+        for key in keys:
+            if shown:
+                self.add_row(key)
+            else:
+                self.remove_row(key)
+        return True
+
     def _arrange(self) -> None:
         """Newest group first; within a group, its legs in order (entry, take profit,
-        stop loss; OCA members as sent)."""
+        stop loss; OCA members as sent), a combination's legs under it."""
         order: list[str] = []
         for refs in reversed(self._groups.values()):
-            order += sorted(refs, key=lambda r: self.orders[r].leg)
+            for ref in sorted(refs, key=lambda r: self.orders[r].leg):
+                order.append(ref)
+                u = self.orders[ref]
+                if _legs_shown(u):
+                    order += [leg_key(ref, i) for i in range(len(u.combo))]
         self.reorder(order)
 
     def _group_of(self, u: OrderUpdate) -> list[str]:
@@ -109,7 +148,7 @@ class OrdersTable(Grid):
     def _trim(self) -> None:
         """The oldest finished orders leave once there are more than keep_finished; the
         journal keeps them. Working orders always stay."""
-        finished = [k for k in self._keys if self.orders[k].done]  # newest first
+        finished = [k for k in self._keys if k in self.orders and self.orders[k].done]
         for key in finished[self.keep_finished:]:
             self.remove_row(key)
             intent = self.orders.pop(key).intent_id
@@ -138,11 +177,26 @@ class OrdersTable(Grid):
         self.set_cell(key, "avg", Text(fmt.price(u.avg_price, dec) if u.filled else "",
                                        style=dim))
         self.set_cell(key, "note", Text(u.message, style="dim"))
+        if _legs_shown(u):
+            for i, leg in enumerate(u.combo):
+                self._render_leg(u, i, leg)
+
+    def _render_leg(self, u: OrderUpdate, i: int, leg: ComboLeg) -> None:
+        key = leg_key(u.order_ref, i)
+        side = leg.action if u.side is Side.BUY else leg.action.opposite
+        self.set_cell(key, "symbol", Text(leg_label(leg, i == len(u.combo) - 1)))
+        self.set_cell(key, "side", Text(side.value, style=self.color(
+            "trade-up" if side is Side.BUY else "trade-down")))
+        self.set_cell(key, "qty", Text(fmt.quantity(leg.ratio * u.quantity)))
+        self.set_cell(key, "filled", Text(fmt.quantity(leg.ratio * u.filled)))
 
     def selected(self) -> OrderUpdate | None:
+        """The order under the cursor: a combination's leg row stands for the combination
+        (its legs are cancelled and modified with it, never alone)."""
         if not self._keys:
             return None
-        return self.orders.get(self._keys[self.cursor_row])
+        key = self._keys[self.cursor_row]
+        return self.orders.get(key.split("|", 1)[0])
 
     def action_cancel(self) -> None:
         order = self.selected()
@@ -151,7 +205,11 @@ class OrdersTable(Grid):
 
     def action_modify(self) -> None:
         order = self.selected()
-        if order is not None and not order.done:
+        if order is not None and order.combo:
+            # The ticket holds one contract: loading a combination there would drop its legs.
+            self.notify("The ticket cannot show a combination's legs yet: cancel it (c) and "
+                        "place it again", severity="warning")
+        elif order is not None and not order.done:
             self.post_message(self.ModifyRequested(order))
 
     def action_cancel_instrument(self) -> None:
