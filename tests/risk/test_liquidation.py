@@ -52,6 +52,23 @@ def test_a_naked_put_with_its_margin_recomputed_at_each_move() -> None:
     assert excess(xyz.down) <= 0 < excess(xyz.down + 2 * TOL)
 
 
+def test_an_iron_condor_stays_one_strategy_after_a_large_fall() -> None:
+    # From about -41% the short 180 call's naked requirement (10% of S plus its price) is
+    # below the 10-point width: its vertical saves nothing alone, and was left out of the
+    # condor (put spread 10,000 + naked call), so a 20,000 account was "liquidated" at
+    # -41% though the condor can never lose more than its width.
+    rows = [opt(2, "P", 160, 10, 0.5, 170, "SPY"), opt(3, "P", 170, -10, 1.5, 170, "SPY"),
+            opt(4, "C", 180, -10, 1.5, 170, "SPY"), opt(5, "C", 190, 10, 0.5, 170, "SPY")]
+    mover = _Mover(rows, AS_OF, 0.04)
+    for move in (-0.41, -0.45, -0.5, -0.9):
+        result = compute_margin(mover.moved(move), AS_OF)
+        assert [s.name for s in result.strategies] == ["iron condor"]
+        assert result.initial == pytest.approx(10_000)
+        assert result.maintenance == pytest.approx(10_000)
+    [spy] = liquidation(rows, 20_000, AS_OF).by_underlying
+    assert spy.down is None and spy.up is None
+
+
 def test_below_zero_already_and_out_of_range() -> None:
     report = liquidation([stk(2, -100, 100)], 1_000, AS_OF)
     assert report.excess < 0

@@ -195,8 +195,8 @@ def test_pairing_is_near_linear_in_legs() -> None:
                     1.0 + i % 5, 100, expiry=EXP + dt.timedelta(days=7 * (i % 5)))
                 for i in range(n)]
         opts = sorted((margin._Leg(r, Rates()) for r in rows), key=lambda lg: lg.key)
-        pool = margin._pool([lg for lg in opts if lg.row.quantity < 0],
-                            [lg for lg in opts if lg.row.quantity > 0], [])
+        pool, _idle = margin._pool([lg for lg in opts if lg.row.quantity < 0],
+                                   [lg for lg in opts if lg.row.quantity > 0], [])
         sizes.append(len(pool))
     assert sizes[1] <= 2.2 * sizes[0]
 
@@ -283,6 +283,17 @@ def test_a_later_long_call_does_not_break_an_iron_condor() -> None:
     later = opt(7, "C", 100, 1, 3.0, 100, expiry=dt.date(2027, 3, 19))
     assert compute_margin(rows, AS_OF).initial == 4000
     assert compute_margin([*rows, later], AS_OF).initial == 4000
+
+
+def test_an_iron_condor_of_verticals_that_save_nothing_alone() -> None:
+    # The shorts' naked requirements (14.90 and 11.90 a share) are below the 15-point
+    # widths, so neither vertical saves on its own; the strangle costs 19.80, both naked
+    # 26.80, the condor one width.
+    rows = [opt(2, "C", 130, -1, 4.9, 100), opt(3, "C", 145, 1, 0.5, 100),
+            opt(4, "P", 70, -1, 4.9, 100), opt(5, "P", 55, 1, 0.5, 100)]
+    result = compute_margin(rows, AS_OF)
+    assert [s.name for s in result.strategies] == ["iron condor"]
+    assert result.initial == pytest.approx(1_500)
 
 
 def test_a_long_option_added_never_raises_the_margin() -> None:

@@ -16,12 +16,16 @@ has the full algorithm and its limits:
    quantities allow;
 2. spreads of one expiry are joined two by two where their combined worst case at expiry
    costs less than both apart: iron condors and iron butterflies, butterflies, condors;
+   then credit verticals that save nothing alone (no candidates) where joining them
+   with a spread left, or with one another, does;
 3. long puts protect long stock and long calls short stock (maintenance);
 4. the rest is outright.
-Steps 1-4 run with the pool in a few orders and the cheapest outcome is kept. Every step
-only ever lowers a requirement, so the result never costs more than leaving every leg
-naked. Greedy is not exhaustive: a grouping that needs one leg to give up a good pair for
-two better ones can be missed.
+Steps 1-4 run with the pool in a few orders and the cheapest outcome is kept; in a group
+where they place few long options, also for every subset of its long options left out
+(standing alone), so that a long option added never raises the initial margin. Every
+step only ever lowers a requirement, so the result never costs more than leaving every
+leg naked. Greedy is not exhaustive: a grouping that needs one leg to give up a good pair
+for two better ones can be missed.
 """
 
 from __future__ import annotations
@@ -273,6 +277,10 @@ _ORDERS: tuple[tuple[frozenset[int] | None, bool], ...] = (
     (frozenset({_COVERED, _VERTICAL}), False),  # verticals-only
 )
 _Candidate = tuple[float, int, int, _Leg, _Leg, float]  # ..., the spread's cost
+# A credit vertical whose width is no less than the short's naked requirement: it saves
+# nothing alone, so it is no candidate, but it can still be joined (_join_idle): (short,
+# long, cost per contract).
+_Idle = tuple[_Leg, _Leg, float]
 
 # A walk's strategies are kept as (initial, maintenance, shape, a, b, part) and named only
 # for the walk that wins: the shapes beside the candidate kinds above.
@@ -289,37 +297,53 @@ def _best_grouping(symbol: str, account: str, rows: list[Row],
         lg.order = i
     shorts = [lg for lg in opts if lg.qty < 0]
     longs = [lg for lg in opts if lg.qty > 0]
-    pool = _pool(shorts, longs, stocks)
+    pool, idle = _pool(shorts, longs, stocks)
     joins = _Joins(pool)
-    if not pool:  # nothing pairs: one pass is enough
-        return _strategies(symbol, account, _group(pool, stocks, shorts, longs, rates, joins))
+    if not shorts:  # nothing pairs: one pass is enough
+        return _strategies(symbol, account, _group(pool, idle, stocks, shorts, longs, rates,
+                                                   joins))
     legs = stocks + opts
-    best, best_cost, paired = _cheapest(pool, legs, stocks, shorts, longs, rates, joins)
-    # Leaving long options out (_LEAVE_OUT_WORK): the book without them, every walk again,
-    # for each set of longs reached by leaving out, one more at a time, a long that some
-    # walk placed beside a short; smallest sets first.
-    if len(paired) > _LEAVE_OUT_LONGS:
-        return _strategies(symbol, account, best)
-    work = len(pool)
+    best, best_cost, placed = _cheapest(pool, idle, legs, stocks, shorts, longs, rates, joins)
+    if len(placed) <= _LEAVE_OUT_LONGS:
+        best = _leave_out(best, best_cost, placed, len(pool), legs, stocks, shorts, longs,
+                          rates)
+    return _strategies(symbol, account, best)
+
+
+def _leave_out(best: list[_Found], best_cost: tuple[float, float], placed: set[_Leg],
+               work: int, legs: list[_Leg], stocks: list[_Leg],
+               shorts: list[_Leg], longs: list[_Leg], rates: Rates) -> list[_Found]:
+    """The cheapest walk over every subset of the long options left out, as a search from
+    the whole group (docs/risk.md, Limits): each set is reached by leaving out one more
+    of the longs that matter to the walks without the set, smallest sets first, each set
+    once. A long matters when a walk placed it beside a short, or it takes a place in a
+    short's full window of nearest longs, or it is in a vertical that saves nothing alone
+    (whose joins are tried among the nearest): leaving out longs that do not matter gives
+    the same walks. The longs left out stand alone or protect stock, which leaves the
+    initial margin as it is."""
+    crowded: set[_Leg] = set()
+    _pool(shorts, longs, stocks, crowded)
     seen: set[frozenset[_Leg]] = {frozenset()}
-    queue: deque[tuple[frozenset[_Leg], set[_Leg]]] = deque([(frozenset(), paired)])
+    queue: deque[tuple[frozenset[_Leg], set[_Leg]]] = deque([(frozenset(), placed | crowded)])
     while queue:
-        out, placed = queue.popleft()
-        for lg in sorted(placed - out, key=lambda lg: lg.order):
+        out, matter = queue.popleft()
+        for lg in sorted(matter - out, key=lambda lg: lg.order):
             trial = out | {lg}
             if trial in seen:
                 continue
             seen.add(trial)
             kept = [x for x in longs if x not in trial]
-            sub = _pool(shorts, kept, stocks)
+            crowded = set()
+            sub, idle = _pool(shorts, kept, stocks, crowded)
             work += len(sub)
             if work > _LEAVE_OUT_WORK:
-                return _strategies(symbol, account, best)
-            found, cost, now = _cheapest(sub, legs, stocks, shorts, longs, rates, _Joins(sub))
+                return best
+            found, cost, now = _cheapest(sub, idle, legs, stocks, shorts, longs, rates,
+                                         _Joins(sub))
             if cost < best_cost:
                 best, best_cost = found, cost
-            queue.append((trial, now))
-    return _strategies(symbol, account, best)
+            queue.append((trial, now | crowded))
+    return best
 
 
 def _paired_longs(found: list[_Found], paired: set[_Leg]) -> None:
@@ -334,7 +358,8 @@ def _paired_longs(found: list[_Found], paired: set[_Leg]) -> None:
             paired.add(f[4])
 
 
-def _cheapest(pool: list[_Candidate], legs: list[_Leg], stocks: list[_Leg],
+def _cheapest(pool: list[_Candidate], idle: list[_Idle], legs: list[_Leg],
+              stocks: list[_Leg],
               shorts: list[_Leg], longs: list[_Leg], rates: Rates,
               joins: _Joins) -> tuple[list[_Found], tuple[float, float], set[_Leg]]:
     """The walks (_ORDERS) over this pool: the cheapest outcome, its (initial,
@@ -367,7 +392,7 @@ def _cheapest(pool: list[_Candidate], legs: list[_Leg], stocks: list[_Leg],
             ordered = [c for c in pool if c[2] in kept]
         for lg in legs:
             lg.left = lg.size
-        found = _group(ordered, stocks, shorts, longs, rates, joins)
+        found = _group(ordered, idle, stocks, shorts, longs, rates, joins)
         _paired_longs(found, paired)
         if not signature[1]:
             walked.append((kept, found))
@@ -386,11 +411,14 @@ def _took(found: list[_Found], kinds: frozenset[int]) -> bool:
 
 
 def _nearest(k: float, mult: float, expiry: int, strikes: list[float], mults: list[float],
-             expiries: list[int], count: int, same_expiry: bool) -> list[int]:
+             expiries: list[int], count: int, same_expiry: bool,
+             crowded: list[int] | None = None) -> list[int]:
     """Up to `count` indices of legs (given as their strikes in order, multipliers and
     expiries) nearest to strike `k` with multiplier `mult` and expiry `expiry` (or,
     unless same_expiry, a later one), walking outward from `k`; at most _SCAN legs are
-    looked at, which bounds the work per leg."""
+    looked at, which bounds the work per leg. When legs are left unseen, the indices
+    looked at are added to `crowded` (given): without one of them, another could come
+    in."""
     found: list[int] = []
     n = len(strikes)
     hi = bisect.bisect_left(strikes, k)
@@ -412,6 +440,8 @@ def _nearest(k: float, mult: float, expiry: int, strikes: list[float], mults: li
             found.append(i)
             if len(found) == count:
                 break
+    if crowded is not None and (lo >= 0 or hi < n):
+        crowded.extend(range(lo + 1, hi))
     return found
 
 
@@ -429,8 +459,15 @@ def _side(legs: list[_Leg]) -> tuple[list[_Leg], list[float], list[float], list[
             [lg.expiry for lg in legs])
 
 
-def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg]) -> list[_Candidate]:
+def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg],
+          crowded: set[_Leg] | None = None) -> tuple[list[_Candidate], list[_Idle]]:
+    """The candidates, and the credit verticals that save nothing on their own (_Idle);
+    `crowded`, when given, gets the longs whose absence could change the candidates or
+    the joins tried (_leave_out): those that take a place in some short's full window
+    (_nearest), and those of an idle vertical."""
     pool: list[_Candidate] = []
+    idle: list[_Idle] = []
+    looked: list[int] | None = None if crowded is None else []
     append = pool.append
     seq = 0
     # (longs are already in strike order)
@@ -451,7 +488,7 @@ def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg]) -> list[_Ca
         # later: a few per short keeps the pool near-linear in legs.
         legs, strikes, mults, expiries = side[sh.right]
         for i in _nearest(sh.strike, sh.mult, sh.expiry, strikes, mults, expiries, NEAREST,
-                          same_expiry=False):
+                          False, looked):
             lg = legs[i]
             cost = _spread_cost(sh, lg)
             neg = -(naked - cost)
@@ -460,14 +497,20 @@ def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg]) -> list[_Ca
                     append((neg, vertical + seq, _VERTICAL, sh, lg, cost))
                 else:
                     append((neg, calendar + seq, _CALENDAR, sh, lg, cost))
+            elif lg.expiry == sh.expiry:
+                idle.append((sh, lg, cost))
             seq += 1
+        if looked:
+            assert crowded is not None
+            crowded.update(legs[i] for i in looked)
+            looked.clear()
     puts, strikes, mults, expiries = _side([sh for sh in shorts if sh.right == "P"])
     straddle = _RANK[_STRADDLE]
     for c in shorts:
         if c.right != "C":
             continue
         for i in _nearest(c.strike, c.mult, c.expiry, strikes, mults, expiries, NEAREST_PUTS,
-                          same_expiry=True):
+                          True):
             p = puts[i]
             small = p if p.naked <= c.naked else c
             neg = -(small.naked - small.price * small.mult)
@@ -475,7 +518,9 @@ def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg]) -> list[_Ca
                 append((neg, straddle + seq, _STRADDLE, c, p, 0.0))
             seq += 1
     pool.sort()
-    return pool
+    if crowded is not None:
+        crowded.update(lg for _sh, lg, _cost in idle)
+    return pool, idle
 
 
 @dataclass(slots=True)
@@ -486,14 +531,16 @@ class _Spread:
     cost: float  # per contract
     rank: int = 0  # the pool candidate it was made from
     place: int = 0  # its place among the pool's verticals in the canonical order (_Joins)
+    idle: bool = False  # an idle vertical (_join_idle): its legs' quantities are its own
 
     @property
     def credit(self) -> bool:
         return self.cost > 0
 
 
-def _group(pool: list[_Candidate], stocks: list[_Leg], shorts: list[_Leg],
-           longs: list[_Leg], rates: Rates, joins: _Joins) -> list[_Found]:
+def _group(pool: list[_Candidate], idle: list[_Idle], stocks: list[_Leg],
+           shorts: list[_Leg], longs: list[_Leg], rates: Rates,
+           joins: _Joins) -> list[_Found]:
     """One pass of the pairing with the pool in the given order (steps 1-4)."""
     out: list[_Found] = []
     add = out.append
@@ -532,9 +579,10 @@ def _group(pool: list[_Candidate], stocks: list[_Leg], shorts: list[_Leg],
             sh.left -= qty
             other.left -= qty
 
-    # 2. spreads of one expiry joined where their combined worst case costs less.
-    if spreads:
-        joins.join(spreads, add)
+    # 2. spreads of one expiry joined where their combined worst case costs less; then
+    # the verticals that save nothing alone, where joining them does.
+    if spreads or idle:
+        joins.join(spreads, add, idle)
 
     # 3. long puts protecting long stock, long calls protecting short stock (maintenance).
     if stocks:
@@ -726,7 +774,17 @@ class _Joins:
         self.place = {k[-1]: i for i, k in enumerate(keyed)}
         self.kind = [k[:4] for k in keyed]
 
-    def join(self, spreads: list[_Spread], add: Callable[[_Found], None]) -> None:
+    def join(self, spreads: list[_Spread], add: Callable[[_Found], None],
+             idle: list[_Idle]) -> None:
+        if spreads:
+            self._join(spreads, add)
+        if idle:
+            _join_idle([sp for sp in spreads if sp.qty > 0], idle, add)
+        for sp in spreads:
+            if sp.qty > 0:
+                add((sp.cost * sp.qty, sp.cost * sp.qty, _SPREAD, sp, None, sp.qty))
+
+    def _join(self, spreads: list[_Spread], add: Callable[[_Found], None]) -> None:
         if not self.place:
             self._places()
         place = self.place
@@ -747,9 +805,6 @@ class _Joins:
                 add((cost * qty, cost * qty, _COMBO, a, b, qty))
                 a.qty -= qty
                 b.qty -= qty
-        for sp in spreads:
-            if sp.qty > 0:
-                add((sp.cost * sp.qty, sp.cost * sp.qty, _SPREAD, sp, None, sp.qty))
 
     def _pairs(self, ordered: list[_Spread]) -> list[tuple[float, int, int, int, float]]:
         """The pairs worth joining among these spreads (in canonical order), as
@@ -798,6 +853,64 @@ class _Joins:
                             seq += 1
         pairs.sort()  # largest saving first (the sequence breaks ties: never further)
         return pairs
+
+
+def _join_idle(left: list[_Spread], idle: list[_Idle],
+               add: Callable[[_Found], None]) -> None:
+    """The verticals that save nothing alone (their short's naked requirement is no more
+    than their width: a short call far out of the money after a fall, at the 10% floor)
+    joined, where both legs are still there, with a spread left unjoined or with one
+    another: an iron condor's call side once the call vertical saves nothing, or a
+    butterfly's. Each against the short naked, the long alone and the spread as it is;
+    largest saving first, each idle vertical tried with the NEAREST_SPREADS nearest by
+    short strike on each side of each partner kind. What is not joined stays as it was:
+    naked short, long option."""
+    units = [_Spread(sh, lg, 0.0, cost, idle=True) for sh, lg, cost in idle
+             if sh.left > 0 and lg.left > 0]
+    if not units:
+        return
+    by_kind: dict[_Kind, tuple[list[_Spread], list[float]]] = {}
+    for sp in left + units:  # leftover spreads first: at equal savings they join first
+        kind = (sp.short.expiry, sp.short.mult, sp.short.right, sp.cost > 0)
+        run = by_kind.setdefault(kind, ([], []))
+        run[0].append(sp)
+    for run in by_kind.values():
+        run[0].sort(key=lambda sp: sp.short.strike)  # stable: the order above on ties
+        run[1].extend(sp.short.strike for sp in run[0])
+    pairs: list[tuple[float, int, _Spread, _Spread, float]] = []
+    tried: set[tuple[int, int]] = set()
+    for u in units:
+        expiry, mult, right = u.short.expiry, u.short.mult, u.short.right
+        other = "P" if right == "C" else "C"
+        for kind in ((expiry, mult, other, True), (expiry, mult, right, False)):
+            partners = by_kind.get(kind)
+            if partners is None:
+                continue
+            others, strikes = partners
+            at = bisect.bisect_left(strikes, u.short.strike)
+            for o in others[max(0, at - NEAREST_SPREADS):at + NEAREST_SPREADS]:
+                key = (id(u), id(o)) if id(u) < id(o) else (id(o), id(u))
+                if key in tried:
+                    continue
+                tried.add(key)
+                alone = u.short.naked + (o.short.naked if o.idle else o.cost)
+                cost = max(0.0, -_two_spreads_floor(u, o)) * mult
+                if alone - cost > _EPS:
+                    pairs.append((cost - alone, len(pairs), u, o, cost))
+    pairs.sort(key=lambda p: (p[0], p[1]))
+    for _neg, _seq, u, o, cost in pairs:
+        qty = min(u.short.left, u.long.left)
+        qty = min(qty, o.short.left, o.long.left) if o.idle else min(qty, o.qty)
+        if qty <= 0:
+            continue
+        add((cost * qty, cost * qty, _COMBO, u, o, qty))
+        u.short.left -= qty
+        u.long.left -= qty
+        if o.idle:
+            o.short.left -= qty
+            o.long.left -= qty
+        else:
+            o.qty -= qty
 
 
 def _joined(a: _Spread, b: _Spread, mult: float) -> tuple[float, float] | None:
