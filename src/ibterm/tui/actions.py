@@ -18,6 +18,7 @@ from ibterm.config.keymaps import ActionInfo
 def action_registry() -> dict[str, ActionInfo]:
     from ibterm.tui.app import IbtermApp
     from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder, QuitDialog
+    from ibterm.tui.widgets.depth_screen import DepthScreen
     from ibterm.tui.widgets.executions import ExecutionsScreen
     from ibterm.tui.widgets.fields import (
         ActionButton,
@@ -52,6 +53,7 @@ def action_registry() -> dict[str, ActionInfo]:
         ("help", [HelpScreen]),
         ("reconciliation", [ReconcileScreen]),
         ("executions", [ExecutionsScreen]),
+        ("ladder", [DepthScreen]),
     ]
     # The row keys of the table scope are active in each table as well.
     active_in = {"table": ("watchlist", "orders", "positions"), "input": ("input", "step")}

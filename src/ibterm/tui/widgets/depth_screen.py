@@ -1,0 +1,348 @@
+"""The depth screen: a price ladder (DOM) for one instrument with its time & sales beside
+it. Orders placed, moved and cancelled from the ladder take the one order pipeline, with
+its checks and confirmations, as the ticket's do. Escape closes it and ends both
+subscriptions.
+
+The ladder stays still while the trader works it: it recentres on the touch only when
+asked (the centre key) or when the touch has left the rows on screen, and the cursor
+keeps its price when the ladder moves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import replace
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from ibterm.broker.approval import Outcome
+from ibterm.broker.pipeline import OrderPipeline
+from ibterm.broker.session import BrokerSession
+from ibterm.domain.depth import DepthBook, FeedState
+from ibterm.domain.instrument import Instrument
+from ibterm.domain.ladder import LadderRow, ladder_rows, order_price, price_at, touch_index
+from ibterm.domain.orders import OrderIntent, OrderSpec, OrderType, OrderUpdate, Side
+from ibterm.domain.quote import Quote
+from ibterm.domain.tape import Tape
+from ibterm.domain.ticket_form import TicketError, parse_number
+from ibterm.tui import format as fmt
+from ibterm.tui.widgets.confirm import AskText
+from ibterm.tui.widgets.footer import Footer
+from ibterm.tui.widgets.ladder import WIDTH, LadderView
+from ibterm.tui.widgets.status_bar import StatusBar
+from ibterm.tui.widgets.tape import TapeView
+
+# The ladder and the tape are drawn from the session at this rate, whatever the feed's.
+REFRESH = 0.1
+# The touch may come this close to the edge of the rows on screen before they recentre.
+EDGE = 1
+
+
+def intent_at(inst: Instrument, side: Side, quantity: float, price: float,
+              account: str) -> OrderIntent:
+    """A limit order at a ladder row, journaled with the ladder as its source."""
+    return OrderIntent((OrderSpec(inst, side, quantity, OrderType.LMT, limit=price,
+                                  account=account),), source="ladder")
+
+
+def moved(spec: OrderSpec, ticks: int, tick: float) -> OrderSpec:
+    """The order `ticks` ticks higher (lower when negative): its limit, its stop, or both
+    for a stop limit, which keeps its offset."""
+    def step(price: float | None) -> float | None:
+        return None if price is None else price_at(round(price / tick) + ticks, tick)
+
+    return replace(spec, limit=step(spec.limit), stop=step(spec.stop))
+
+
+def book_title(inst: Instrument, book: DepthBook | None, quote: Quote | None, now: float,
+               stale_after: float) -> str:
+    """The ladder's title: what, and how fresh its depth is, never old rows passed off as
+    the market."""
+    head = f"Depth {inst.display}"
+    if quote is not None and not quote.data_type.is_live:
+        head += f" · quote {quote.data_type.label.upper()}"
+    if book is None:
+        return head
+    if book.state is FeedState.LIVE:
+        if book.age(now) > stale_after:
+            return f"{head} · STALE: no change for {fmt.age(book.age(now))}"
+        return f"{head} · ● live"
+    if book.state is FeedState.LOADING:
+        return f"{head} · loading"
+    if book.state is FeedState.STOPPED:
+        return f"{head} · ✖ not live: {book.detail}"
+    return f"{head} · ✖ depth refused"
+
+
+def book_message(book: DepthBook | None) -> str:
+    """Where the ladder has no rows, why."""
+    if book is not None and book.state is FeedState.REFUSED:
+        return f"No depth: {book.detail}"
+    return "Waiting for the quote…"
+
+
+def tape_title(tape: Tape | None) -> str:
+    if tape is None or tape.state is FeedState.LIVE:
+        return "Time & sales · ● live" if tape is not None else "Time & sales"
+    if tape.state is FeedState.LOADING:
+        return "Time & sales · loading"
+    if tape.state is FeedState.STOPPED:
+        return f"Time & sales · ✖ not live: {tape.detail}"
+    return "Time & sales · ✖ refused"
+
+
+class DepthScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="ladder-close"),
+        Binding("up", "row(1)", "Row up", show=False, id="ladder-row-up"),
+        Binding("down", "row(-1)", "Row down", show=False, id="ladder-row-down"),
+        Binding("pageup", "page(1)", "Page up", show=False, id="ladder-page-up"),
+        Binding("pagedown", "page(-1)", "Page down", show=False, id="ladder-page-down"),
+        Binding("b", "place('BUY')", "Buy limit", id="ladder-buy"),
+        Binding("s", "place('SELL')", "Sell limit", id="ladder-sell"),
+        Binding("shift+up,plus", "move(1)", "Order up a tick", id="ladder-order-up"),
+        Binding("shift+down,minus", "move(-1)", "Order down a tick", show=False,
+                id="ladder-order-down"),
+        Binding("c,delete", "cancel_row", "Cancel at row", id="ladder-cancel"),
+        Binding("space", "centre", "Centre on the touch", show=False, id="ladder-centre"),
+        Binding("n", "quantity", "Quantity", show=False, id="ladder-quantity"),
+    ]
+    DEFAULT_CSS = f"""
+    DepthScreen {{ background: $background; }}
+    DepthScreen #ladder-head {{ height: 1; padding: 0 1; }}
+    DepthScreen #depth-body {{ height: 1fr; }}
+    DepthScreen .depth-pane {{ border: round $panel-lighten-2; border-title-color: $text-muted;
+                               height: 1fr; }}
+    DepthScreen #ladder-pane {{ width: {WIDTH + 2}; border: round $primary;
+                                border-title-color: $primary; }}
+    DepthScreen #tape-pane {{ width: 1fr; min-width: 20; }}
+    """
+
+    def __init__(self, session: BrokerSession, pipeline: OrderPipeline, inst: Instrument,
+                 wall_clock: Callable[[], dt.datetime] = dt.datetime.now,
+                 safety_keys: dict[str, str] | None = None) -> None:
+        super().__init__()
+        self.session = session
+        self.pipeline = pipeline
+        self.instrument = inst
+        self.wall_clock = wall_clock
+        self.safety_keys = safety_keys or {}
+        self.tick = inst.min_tick
+        self.decimals = fmt.tick_decimals(inst.min_tick)
+        self.quantity = session.profile.ticket.quantity.get(inst.sec_type, inst.size_increment)
+        self.top: int | None = None  # the grid index of the first row on screen
+        self.cursor: int | None = None
+        self.book: DepthBook | None = None
+        self.tape: Tape | None = None
+        self.rows: list[LadderRow] = []
+        self._working: list[OrderUpdate] = []
+        # What the ladder placed (order_ref -> spec): a move re-places it with everything
+        # the trader chose kept (its time in force, account), which the blotter's view of
+        # an order does not carry.
+        self.placed: dict[str, OrderSpec] = {}
+        self._drawn: tuple[object, ...] = ()
+        self._status_shown: tuple[object, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(self.session.name, self.session.mode, self.wall_clock)
+        yield Static(id="ladder-head")
+        with Horizontal(id="depth-body"):
+            with Vertical(id="ladder-pane", classes="depth-pane"):
+                yield LadderView()
+            with Vertical(id="tape-pane", classes="depth-pane"):
+                yield TapeView()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.ladder = self.query_one(LadderView)
+        self.tape_view = self.query_one(TapeView)
+        self.status_bar = self.query_one(StatusBar)
+        self.status_bar.safety_keys = self.safety_keys
+        self.ladder.focus()
+        self.session.ensure_quote(self.instrument)
+        self.session.depth.show(self.instrument)
+        self.session.tape.show(self.instrument)
+        self.refresh_view()
+        self.set_interval(REFRESH, self.refresh_view)
+
+    def on_unmount(self) -> None:
+        # However the screen goes (escape, the app quitting), its subscriptions go too.
+        self.session.depth.stop()
+        self.session.tape.stop()
+
+    # --- drawing -----------------------------------------------------------------------
+    def refresh_view(self) -> None:
+        session = self.session
+        inst = self.instrument
+        _, book = session.depth.take_changed()
+        _, tape = session.tape.take_changed()
+        self.book, self.tape = book, tape
+        quote = session.quote(inst.con_id)
+        self._working = [o for o in self.pipeline.working_orders()
+                         if o.instrument.con_id == inst.con_id]
+        self._show_status(quote)
+        count = self.ladder.row_count
+        touch = touch_index(book, quote, self.tick)
+        if touch is not None and (self.top is None or not (
+                self.top - count + 1 + EDGE <= touch <= self.top - EDGE)):
+            self._centre_on(touch, count, keep_cursor=self.cursor is not None)
+        now = session.clock()
+        stale_after = session.profile.stale_after
+        title = book_title(inst, book, quote, now, stale_after)
+        self.rows = (ladder_rows(self.top, count, self.tick, book, quote, self._working,
+                                 inst.con_id) if self.top is not None else [])
+        drawn = (tuple(self.rows), self.cursor, title, tape, self.tape_view.size,
+                 self.ladder.size)
+        if drawn == self._drawn:
+            return
+        self._drawn = drawn
+        self.query_one("#ladder-pane").border_title = title
+        self.ladder.show(self.rows, self.cursor, self.decimals, book_message(book))
+        self.query_one("#tape-pane").border_title = tape_title(tape)
+        self.tape_view.show(tape.prints if tape is not None else (), self.decimals,
+                            f"No prints: {tape.detail}" if tape is not None and tape.detail
+                            else "No prints yet")
+
+    def _show_status(self, quote: Quote | None) -> None:
+        session = self.session
+        label = quote.data_type.label if quote is not None else "—"
+        state = (session.status, session.account, self.pipeline.state, label,
+                 (session.lines.used, session.lines.limit), quote, self.quantity)
+        if state == self._status_shown:
+            return
+        self._status_shown = state
+        self.status_bar.update_state(status=session.status, account=session.account,
+                                     trading=self.pipeline.state, data_label=label,
+                                     lines=(session.lines.used, session.lines.limit))
+        head = Text.assemble((self.instrument.display, "bold"))
+        if quote is not None:
+            d = self.decimals
+            head.append(f"  bid {fmt.price(quote.bid, d)} × {fmt.compact(quote.bid_size)}"
+                        f"  ask {fmt.price(quote.ask, d)} × {fmt.compact(quote.ask_size)}"
+                        f"  last {fmt.price(quote.last, d)}")
+            if quote.flag:
+                head.append(f"  {quote.flag.upper()}", "bold")
+        head.append(f"  │ qty {fmt.quantity(self.quantity)}", "bold")
+        head.append(f"  tick {self.tick:g}", "dim")
+        self.query_one("#ladder-head", Static).update(head)
+
+    def _centre_on(self, index: int, count: int, keep_cursor: bool) -> None:
+        self.top = index + count // 2
+        bottom = self.top - count + 1
+        if not keep_cursor or self.cursor is None or not bottom <= self.cursor <= self.top:
+            self.cursor = index
+
+    def _redraw(self) -> None:
+        self._drawn = ()
+        self.refresh_view()
+
+    # --- keys --------------------------------------------------------------------------
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_row(self, step: int) -> None:
+        if self.cursor is None or self.top is None:
+            return
+        count = self.ladder.row_count
+        self.cursor += step
+        if self.cursor > self.top:
+            self.top = self.cursor
+        elif self.cursor < self.top - count + 1:
+            self.top = self.cursor + count - 1
+        self._redraw()
+
+    def action_page(self, step: int) -> None:
+        self.action_row(step * max(1, self.ladder.row_count - 1))
+
+    def action_centre(self) -> None:
+        touch = touch_index(self.book, self.session.quote(self.instrument.con_id), self.tick)
+        if touch is not None:
+            self._centre_on(touch, self.ladder.row_count, keep_cursor=False)
+            self._redraw()
+
+    def _orders_at_cursor(self) -> list[OrderUpdate]:
+        return [o for o in self._working if (p := order_price(o)) is not None
+                and round(p / self.tick) == self.cursor]
+
+    def _cursor_price(self) -> float | None:
+        return price_at(self.cursor, self.tick) if self.cursor is not None else None
+
+    @work(group="ladder-orders", exit_on_error=False)
+    async def action_place(self, side: str) -> None:
+        price = self._cursor_price()
+        if price is None:
+            self.notify("No ladder yet: waiting for the quote", severity="warning")
+            return
+        intent = intent_at(self.instrument, Side(side), self.quantity, price,
+                           self.session.account)
+        result = await self.pipeline.submit(intent)
+        if result.outcome is Outcome.QUEUED:
+            self.placed[intent.order_ref(0)] = intent.legs[0]
+            self.notify(f"Sent: {intent.describe()}", timeout=4)
+        elif result.outcome is Outcome.REJECTED:
+            self.notify(f"Not sent: {result.message}", severity="error", timeout=10)
+
+    @work(group="ladder-orders", exit_on_error=False)
+    async def action_move(self, ticks: int) -> None:
+        orders = self._orders_at_cursor()
+        if not orders:
+            self.notify(f"No working order at {fmt.price(self._cursor_price(), self.decimals)}",
+                        severity="warning")
+            return
+        moved_any = False
+        for order in orders:
+            spec = self.placed.get(order.order_ref)
+            if spec is None:
+                # The blotter's view of it has no time in force or account: re-placing it
+                # from here could quietly make a GTC order a DAY one.
+                self.notify(f"{order.order_ref} was not placed from this ladder: modify it "
+                            "from the blotter (m)", severity="warning", timeout=8)
+                continue
+            new = moved(spec, ticks, self.tick)
+            result = await self.pipeline.modify(order.order_ref, new)
+            if result.outcome is Outcome.QUEUED:
+                self.placed[order.order_ref] = new
+                moved_any = True
+                self.notify(f"Modified: {new.describe()}", timeout=4)
+            elif result.outcome is Outcome.REJECTED:
+                self.notify(f"Not modified: {result.message}", severity="error", timeout=10)
+        if moved_any and self.cursor is not None:
+            self.cursor += ticks  # the cursor goes with the order: the next press moves on
+            self._redraw()
+
+    def action_cancel_row(self) -> None:
+        orders = self._orders_at_cursor()
+        if not orders:
+            self.notify(f"No working order at {fmt.price(self._cursor_price(), self.decimals)}",
+                        severity="warning")
+            return
+        sent = sum(self.pipeline.cancel(order.order_ref) for order in orders)
+        self.notify(f"Cancelling {sent} order(s) at "
+                    f"{fmt.price(self._cursor_price(), self.decimals)}")
+
+    @work(group="ladder-quantity", exclusive=True, exit_on_error=False)
+    async def action_quantity(self) -> None:
+        text = await self.app.push_screen_wait(AskText(
+            f"Ladder quantity for {self.instrument.display} (now "
+            f"{fmt.quantity(self.quantity)})", "a number of shares or contracts"))
+        if not text:
+            return
+        try:
+            value = parse_number(text, "quantity")
+        except TicketError as exc:
+            self.notify(f"Quantity not changed: {exc}", severity="error")
+            return
+        if value is None or value <= 0:
+            self.notify("Quantity not changed: it must be greater than zero", severity="error")
+            return
+        self.quantity = value
+        self._status_shown = ()
+        self._redraw()
