@@ -135,6 +135,9 @@ profiles:
         await until(pilot, lambda: app.focused is watchlist)
         await pilot.press("home", "x")  # AAPL is gone
         await until(pilot, lambda: "AAPL" not in config.read_text())
+        # The file is written before the table has its rows: on a busy machine `end`
+        # could land on MSFT while ES is still resolving.
+        await until(pilot, lambda: watchlist.row_keys == ["MSFT", "ES"])
         await pilot.press("end", "shift+up")  # ES before MSFT
         await until(pilot, lambda: load_config(config).profiles["demo"].watchlist
                     == ["ES", "MSFT"])
