@@ -6,17 +6,19 @@ IB refuses depth, the sizes it works at, and escape ending both subscriptions.""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 from textual.pilot import Pilot
 
 from ibterm.broker.journal import read_events
 from ibterm.domain.depth import FeedState
 from ibterm.domain.ladder import LadderRow
+from ibterm.domain.orders import OrderIntent, Side, TimeInForce
 from ibterm.domain.tape import Aggressor
 from ibterm.sim.server import SimServer
 from ibterm.tui.app import IbtermApp
-from ibterm.tui.widgets.confirm import ConfirmOrder
-from ibterm.tui.widgets.depth_screen import DepthScreen
+from ibterm.tui.widgets.confirm import AskText, ConfirmOrder
+from ibterm.tui.widgets.depth_screen import DepthScreen, intent_at
 from ibterm.tui.widgets.ladder import WIDTH, LadderView
 from ibterm.tui.widgets.tape import TapeView
 from ibterm.tui.widgets.watchlist import WatchlistTable
@@ -140,10 +142,31 @@ async def test_a_ladder_order_takes_the_confirmation_like_any_other(sim: SimServ
         await pilot.press("escape")  # not approved: nothing sent, back on the ladder
         await until(pilot, lambda: isinstance(app.screen, DepthScreen))
         assert not sim.orders.orders
-        # A move of an order the ladder did not place is refused, never guessed.
+        # No working order at the row: nothing to move.
         await pilot.press("shift+up")
         await pilot.pause(0.2)
         assert not sim.orders.orders
+
+
+async def test_an_order_placed_elsewhere_is_not_moved_from_the_ladder(sim: SimServer) -> None:
+    app = make_app(sim, 140, ["AAPL"], confirm_orders=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(pilot, app)
+        await until(pilot, lambda: _consistent(screen, sim))
+        assert screen.cursor is not None
+        price = round((screen.cursor - 5) * TICK, 2)
+        # A GTC order from the ticket: the blotter's view of it has no time in force.
+        [spec] = intent_at(screen.instrument, Side.BUY, 10, price, app.session.account).legs
+        await app.pipeline.submit(OrderIntent((replace(spec, tif=TimeInForce.GTC),)))
+        await until(pilot, lambda: _row(screen, price).buys == 10)
+        await pilot.press(*["down"] * 5, "shift+up")
+        await until(pilot, lambda: any("not placed from this ladder" in n.message
+                                       for n in app._notifications))
+        [sent] = sim.orders.orders.values()
+        await pilot.pause(0.3)
+        assert sent.req.limit == price and sent.req.tif == "GTC"
+        await pilot.press("c")  # a cancel needs nothing but the order
+        await until(pilot, lambda: sent.done)
 
 
 async def test_time_and_sales_shows_prints_with_their_side(sim: SimServer) -> None:
@@ -190,3 +213,60 @@ async def test_usable_at_80_by_24(sim: SimServer) -> None:
         await until(pilot, lambda: bool(screen.tape and screen.tape.prints))
         line = str(tape.render()).splitlines()[0]
         assert len(line) <= tape.size.width and line.rstrip()[-1] in "▲▼·"
+
+
+async def test_the_quantity_key_sets_what_the_next_order_is_for(sim: SimServer) -> None:
+    app = make_app(sim, 137, ["AAPL", "ES"], confirm_orders=False)
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(pilot, app, row=1)  # ES: the ticket's default is 1 contract
+        assert screen.quantity == 1
+        await until(pilot, lambda: screen.cursor is not None)
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, AskText))
+        await pilot.press(*"2x", "enter")  # not a number: nothing changes
+        await until(pilot, lambda: isinstance(app.screen, DepthScreen))
+        assert screen.quantity == 1
+        await pilot.press("n")
+        await until(pilot, lambda: isinstance(app.screen, AskText))
+        await pilot.press("3", "enter")
+        await until(pilot, lambda: screen.quantity == 3)
+        assert "qty 3" in str(screen.query_one("#ladder-head").render())
+        for _ in range(4):
+            await pilot.press("down")
+        await pilot.press("b")
+        await until(pilot, lambda: len(sim.orders.orders) == 1)
+        [sent] = sim.orders.orders.values()
+        assert sent.req.quantity == 3
+
+
+async def test_the_cursor_keeps_its_price_and_space_recentres(sim: SimServer) -> None:
+    app = make_app(sim, 138, ["AAPL"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(pilot, app)
+        await until(pilot, lambda: _consistent(screen, sim))
+        touch = screen.cursor
+        assert touch is not None
+        for _ in range(30):  # past the bottom row: the ladder scrolls
+            await pilot.press("down")
+        assert screen.cursor == touch - 30
+        await pilot.pause(0.3)
+        assert screen.cursor == touch - 30  # not pulled back to the touch
+        assert screen.rows[-1].index == screen.cursor
+        await pilot.press("space")
+        assert screen.cursor is not None and abs(screen.cursor - touch) <= 3
+
+
+async def test_a_dropped_link_marks_the_ladder_not_live_and_it_comes_back(
+        sim: SimServer) -> None:
+    app = make_app(sim, 139, ["AAPL"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        screen = await _open(pilot, app)
+        await until(pilot, lambda: _consistent(screen, sim))
+        sim.drop(139)
+        await until(pilot, lambda: "✖ not live: connection lost" in _title(app, "ladder-pane"))
+        assert "not live" in _title(app, "tape-pane")
+        # No sizes from a book that no longer streams: its last rows are not the market.
+        assert not any(r.bid_size or r.ask_size for r in screen.rows)
+        await until(pilot, lambda: "● live" in _title(app, "ladder-pane"), timeout=10)
+        await until(pilot, lambda: _consistent(screen, sim))
+        assert _subscriptions(sim) == (1, 2)

@@ -148,8 +148,10 @@ class DepthScreen(ModalScreen[None]):
         # the trader chose kept (its time in force, account), which the blotter's view of
         # an order does not carry.
         self.placed: dict[str, OrderSpec] = {}
-        self._drawn: tuple[object, ...] = ()
+        self._rows_drawn: tuple[object, ...] = ()
+        self._tape_drawn: tuple[object, ...] = ()
         self._status_shown: tuple[object, ...] = ()
+        self._head_shown = Text()
 
     def compose(self) -> ComposeResult:
         yield StatusBar(self.session.name, self.session.mode, self.wall_clock)
@@ -199,29 +201,35 @@ class DepthScreen(ModalScreen[None]):
         title = book_title(inst, book, quote, now, stale_after)
         self.rows = (ladder_rows(self.top, count, self.tick, book, quote, self._working,
                                  inst.con_id) if self.top is not None else [])
-        drawn = (tuple(self.rows), self.cursor, title, tape, self.tape_view.size,
-                 self.ladder.size)
-        if drawn == self._drawn:
-            return
-        self._drawn = drawn
-        self.query_one("#ladder-pane").border_title = title
-        self.ladder.show(self.rows, self.cursor, self.decimals, book_message(book))
-        self.query_one("#tape-pane").border_title = tape_title(tape)
-        self.tape_view.show(tape.prints if tape is not None else (), self.decimals,
-                            f"No prints: {tape.detail}" if tape is not None and tape.detail
-                            else "No prints yet")
+        rows_drawn = (tuple(self.rows), self.cursor, title, self.ladder.size)
+        if rows_drawn != self._rows_drawn:
+            self._rows_drawn = rows_drawn
+            self._title("#ladder-pane", title)
+            self.ladder.show(self.rows, self.cursor, self.decimals, book_message(book))
+        tape_drawn = (tape, self.tape_view.size)
+        if tape_drawn != self._tape_drawn:
+            self._tape_drawn = tape_drawn
+            self._title("#tape-pane", tape_title(tape))
+            self.tape_view.show(tape.prints if tape is not None else (), self.decimals,
+                                f"No prints: {tape.detail}" if tape is not None and tape.detail
+                                else "No prints yet")
+
+    def _title(self, pane: str, title: str) -> None:
+        widget = self.query_one(pane)
+        if widget.border_title != title:
+            widget.border_title = title
 
     def _show_status(self, quote: Quote | None) -> None:
         session = self.session
         label = quote.data_type.label if quote is not None else "—"
         state = (session.status, session.account, self.pipeline.state, label,
-                 (session.lines.used, session.lines.limit), quote, self.quantity)
-        if state == self._status_shown:
-            return
-        self._status_shown = state
-        self.status_bar.update_state(status=session.status, account=session.account,
-                                     trading=self.pipeline.state, data_label=label,
-                                     lines=(session.lines.used, session.lines.limit))
+                 (session.lines.used, session.lines.limit))
+        if state != self._status_shown:
+            # Only a change: each update of the bar lays the screen out again.
+            self._status_shown = state
+            self.status_bar.update_state(status=session.status, account=session.account,
+                                         trading=self.pipeline.state, data_label=label,
+                                         lines=(session.lines.used, session.lines.limit))
         head = Text.assemble((self.instrument.display, "bold"))
         if quote is not None:
             d = self.decimals
@@ -232,7 +240,9 @@ class DepthScreen(ModalScreen[None]):
                 head.append(f"  {quote.flag.upper()}", "bold")
         head.append(f"  │ qty {fmt.quantity(self.quantity)}", "bold")
         head.append(f"  tick {self.tick:g}", "dim")
-        self.query_one("#ladder-head", Static).update(head)
+        if head != self._head_shown:
+            self._head_shown = head
+            self.query_one("#ladder-head", Static).update(head, layout=False)
 
     def _centre_on(self, index: int, count: int, keep_cursor: bool) -> None:
         self.top = index + count // 2
@@ -241,7 +251,7 @@ class DepthScreen(ModalScreen[None]):
             self.cursor = index
 
     def _redraw(self) -> None:
-        self._drawn = ()
+        self._rows_drawn = ()
         self.refresh_view()
 
     # --- keys --------------------------------------------------------------------------
@@ -344,5 +354,4 @@ class DepthScreen(ModalScreen[None]):
             self.notify("Quantity not changed: it must be greater than zero", severity="error")
             return
         self.quantity = value
-        self._status_shown = ()
         self._redraw()
