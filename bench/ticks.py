@@ -11,7 +11,12 @@ or flat out. The consumer runs in this process, so its CPU time is this process'
 Both count ticks at the same hook (the wrapper's priceSizeTick), so the count costs both
 the same. Printed: ticks/s each consumer keeps up with (all ticks processed, lag under a
 bound), saturated throughput, consumer CPU seconds per 1,000 ticks, the feeder's own CPU per
-1,000 ticks (to show the producer is not the bottleneck), and the app/bare ratio.
+1,000 ticks (to show the producer is not the bottleneck), the app/bare ratio, and where each
+consumer's time went in the saturated run: reading the socket (ib_async's decoding and
+the handlers of its events, the app's quote book among them), the app's batched table
+updates, Textual's frames, and Python's garbage collector (timed inside the others).
+Each consumer starts from a collected heap: they share this process, and the garbage of
+one must not be collected on the other's time.
 
 Run: make bench   (or python bench/ticks.py --quick, --rounds N)
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import multiprocessing as mp
 import os
 import statistics
@@ -30,6 +36,8 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
 from ib_async import IB, Contract
+from ib_async.client import Client
+from textual.screen import Screen
 
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Profile
@@ -147,6 +155,66 @@ class Result:
     saturated: float = 0.0
     cpu_per_1k: float = 0.0
     feeder_cpu_per_1k: float = 0.0
+    parts: dict[str, float] | None = None  # the saturated run's seconds, by part
+
+
+# The parts of a consumer's time, timed around these methods: (label, class, method).
+PARTS = [
+    ("socket", Client, "_onSocketHasData"),
+    ("tables", IbtermApp, "refresh_from_session"),
+    ("frames", Screen, "_on_timer_update"),
+]
+
+
+class Meter:
+    """Seconds spent in each part while a meter is on, and in the garbage collector.
+
+    The parts are wrapped once, before any consumer exists (ib_async, the app's timer and
+    the screen's keep the bound methods they are given); a wrapper costs a clock read per
+    call, and the parts are called tens of times a second."""
+
+    active: Meter | None = None
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {label: 0.0 for label, _, _ in PARTS} | {"gc": 0.0}
+        self._gc_start = 0.0
+
+    @staticmethod
+    def install() -> None:
+        for label, cls, name in PARTS:
+            setattr(cls, name, Meter._timed(label, cls.__dict__[name]))
+        gc.callbacks.append(Meter._on_gc)
+
+    def __enter__(self) -> Meter:
+        Meter.active = self
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        Meter.active = None
+
+    @staticmethod
+    def _timed(label: str, original: Callable[..., object]) -> Callable[..., object]:
+        def timed(*args: object, **kwargs: object) -> object:
+            meter = Meter.active
+            if meter is None:
+                return original(*args, **kwargs)
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                meter.seconds[label] += time.perf_counter() - start
+
+        return timed
+
+    @staticmethod
+    def _on_gc(phase: str, _info: dict[str, int]) -> None:
+        meter = Meter.active
+        if meter is None:
+            return
+        if phase == "start":
+            meter._gc_start = time.perf_counter()
+        elif meter._gc_start:
+            meter.seconds["gc"] += time.perf_counter() - meter._gc_start
 
 
 async def _run_blasts(name: str, pipe: Connection, counter: Counter, rates: list[int],
@@ -179,14 +247,16 @@ async def _run_blasts(name: str, pipe: Connection, counter: Counter, rates: list
     await quiet()
     start = counter.count
     counter.first = 0.0
-    cpu0 = time.process_time()
-    pipe.send(("blast", saturate, 0))
-    loop = asyncio.get_running_loop()
-    reply = loop.run_in_executor(None, pipe.recv)
-    while counter.count - start < saturate:
-        await asyncio.sleep(0.002)
-    t_end = counter.last
-    cpu = time.process_time() - cpu0
+    with Meter() as meter:
+        cpu0 = time.process_time()
+        pipe.send(("blast", saturate, 0))
+        loop = asyncio.get_running_loop()
+        reply = loop.run_in_executor(None, pipe.recv)
+        while counter.count - start < saturate:
+            await asyncio.sleep(0.002)
+        t_end = counter.last
+        cpu = time.process_time() - cpu0
+    result.parts = meter.seconds | {"cpu": cpu}
     _sent_at, _send_s, feeder_cpu = await reply
     result.saturated = saturate / (t_end - counter.first)
     result.cpu_per_1k = cpu / saturate * 1000
@@ -247,6 +317,7 @@ def _pair(runner: Callable[..., object], rates: list[int], seconds: float, satur
     proc = mp.get_context("spawn").Process(target=feeder_main, args=(child,), daemon=True)
     proc.start()
     port = parent.recv()
+    gc.collect()
     try:
         coro = runner(parent, port, rates, seconds, saturate)
         if profile_to:
@@ -274,6 +345,7 @@ def main() -> int:
     seconds = 3.0 if not args.quick else 1.0
     saturate = 200_000 if not args.quick else 30_000
     rounds = 1 if args.quick else max(1, args.rounds)
+    Meter.install()
 
     # The keep-up rates once, then saturated pairs interleaved so that both consumers of a
     # round see the same machine: the ratio of each round is what the target is about.
@@ -305,6 +377,18 @@ def main() -> int:
         ratios.append(a.saturated / b.saturated)
         print(f"  {index:>5} {b.saturated:>13,.0f} {a.saturated:>12,.0f} {ratios[-1]:>6.2f} "
               f"{b.cpu_per_1k * 1000:>11.2f} {a.cpu_per_1k * 1000:>10.2f}")
+    print("where the saturated runs' time went, ms per 1,000 ticks (socket: ib_async and its "
+          "event handlers; tables: the app's batched updates; frames: Textual's rendering; "
+          "gc: the collector, inside the others):")
+    print(f"  {'round':>5} {'':<5} {'cpu':>6} {'socket':>7} {'tables':>7} {'frames':>7} "
+          f"{'gc':>6}")
+    for index, (b, a) in enumerate(pairs, 1):
+        for label, r in (("bare", b), ("app", a)):
+            parts = r.parts or {}
+            cells = " ".join(f"{parts.get(k, 0.0) / saturate * 1e6:>{w}.2f}" for k, w in
+                             (("cpu", 6), ("socket", 7), ("tables", 7), ("frames", 7),
+                              ("gc", 6)))
+            print(f"  {index:>5} {label:<5} {cells}")
     print(f"app/bare saturated throughput ratio: min {min(ratios):.2f}, "
           f"median {statistics.median(ratios):.2f} over {len(ratios)} rounds "
           f"(target >= 0.92 in every round)")

@@ -4,6 +4,10 @@ Textual's DataTable re-renders every visible cell after any `update_cell` (its c
 is keyed by a global update count), which at a hundred quoting rows costs more than the
 feed itself. Here each row is rendered to a Strip once per change, and a frame only
 re-assembles cached strips, so the cost of a refresh is proportional to what changed.
+
+Every segment of a row costs again downstream (Textual's line styling, its colour filter,
+the compositor's cuts), so a row is drawn as few segments as its styles allow: cells and
+padding of one style are one segment, and a row comes padded to the widget's width.
 """
 
 from __future__ import annotations
@@ -104,9 +108,15 @@ def _place(shown: list[Column], available: int, shrink: bool,
     return tuple(Placed(c, w, pad) for c, w in zip(shown, widths, strict=True))
 
 
-@lru_cache(maxsize=1024)
-def _style(spec: str) -> Style:
-    return Style.parse(spec) if spec else Style()
+# A cell's text and its style (a Rich style string or Style).
+Cell = tuple[str, "str | Style"]
+_BLANK: Cell = ("", "")
+
+
+@lru_cache(maxsize=4096)
+def _on(base: Style, spec: str | Style) -> Style:
+    """A cell's style over the row's: parsed and combined once per pair, not per frame."""
+    return base + (spec if isinstance(spec, Style) else Style.parse(spec))
 
 
 def _fit(text: str, width: int, justify: str) -> str:
@@ -116,7 +126,7 @@ def _fit(text: str, width: int, justify: str) -> str:
         return set_cell_size(text, width - 1) + "…" if width > 1 else "…"
     if length == width:
         return text
-    pad = " " * (width - cell_len(text))
+    pad = " " * (width - length)
     return text + pad if justify == "left" else pad + text
 
 
@@ -145,11 +155,17 @@ class Grid(ScrollView, can_focus=True):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._keys: list[str] = []
         self._index: dict[str, int] = {}
-        self._cells: dict[str, dict[str, Text]] = {}
-        self._strips: dict[tuple[str, str], Strip] = {}
+        self._cells: dict[str, dict[str, Cell]] = {}
         # The last visible line of each row, as cropped for the screen: a frame that does
         # not touch a row reuses it, so unchanged rows cost a dict lookup.
         self._lines: dict[str, tuple[tuple[str, int, int], Strip]] = {}
+        # Rows changed since their line was last drawn: their next change asks for no
+        # repaint (a quote changes up to nine cells). An off-screen row waits here too: it
+        # comes into view only by a scroll or a resize, and both repaint every line.
+        self._pending: set[str] = set()
+        # The widget's own style, looked up once a frame (it walks every ancestor).
+        self._base: Style | None = None
+        self._colours: tuple[dict[str, str], dict[str, str]] = ({}, {})
         self._cursor = 0
         self._layout: tuple[Placed, ...] = tuple(Placed(c, c.width, 1) for c in self.COLUMNS)
         self._total_width = self._width_of(self._layout)
@@ -179,7 +195,6 @@ class Grid(ScrollView, can_focus=True):
             return
         self._layout = layout
         self._total_width = self._width_of(layout)
-        self._strips.clear()
         self._lines.clear()
         self.virtual_size = Size(self._total_width, len(self._keys) + 1)
         self.refresh()
@@ -208,8 +223,8 @@ class Grid(ScrollView, can_focus=True):
         self._keys.remove(key)
         self._index = {k: i for i, k in enumerate(self._keys)}
         del self._cells[key]
-        self._strips = {k: v for k, v in self._strips.items() if k[0] != key}
         self._lines.pop(key, None)
+        self._pending.discard(key)
         self._cursor = max(0, min(self._cursor, len(self._keys) - 1))
         self._resize()
         self.refresh()
@@ -223,7 +238,6 @@ class Grid(ScrollView, can_focus=True):
         current = self._keys[self._cursor] if self._keys else None
         self._keys = ordered
         self._index = {k: i for i, k in enumerate(ordered)}
-        self._strips.clear()
         self._lines.clear()
         if current is not None:
             self._cursor = self._index[current]
@@ -231,18 +245,22 @@ class Grid(ScrollView, can_focus=True):
 
     def set_cell(self, row: str, column: str, value: Text) -> None:
         """Change one cell; the row is re-rendered only if its text or style changed."""
+        self.set_text(row, column, value.plain, value.style)
+
+    def set_text(self, row: str, column: str, text: str, style: str | Style = "") -> None:
+        """`set_cell` without building a Text: the path every quote takes."""
         cells = self._cells[row]
-        old = cells.get(column)
-        if old is not None and old.plain == value.plain and old.style == value.style:
+        if cells.get(column) == (text, style):
             return
-        cells[column] = value
-        for variant in ("even", "odd", "cursor", "cursor-blurred"):
-            self._strips.pop((row, variant), None)
+        cells[column] = (text, style)
         self._lines.pop(row, None)
-        self._refresh_row(self._index[row])
+        if row not in self._pending:
+            self._pending.add(row)
+            self._refresh_row(self._index[row])
 
     def get_cell(self, row: str, column: str) -> Text:
-        return self._cells[row].get(column, Text(""))
+        text, style = self._cells[row].get(column, _BLANK)
+        return Text(text, style=style)
 
     def get_cell_at(self, coordinate: tuple[int, int]) -> Text:
         row, col = coordinate
@@ -250,7 +268,15 @@ class Grid(ScrollView, can_focus=True):
 
     def color(self, name: str) -> str:
         """An app colour variable (trade-up, quote-stale, …) as a Rich colour string."""
-        return rich_colour(self.app.theme_variables.get(name, "default"))
+        variables = self.app.theme_variables
+        source, colours = self._colours
+        if source is not variables:
+            # A new theme is a new variables dict: the colours of the old one are gone.
+            source, colours = self._colours = (variables, {})
+        colour = colours.get(name)
+        if colour is None:
+            colour = colours[name] = rich_colour(variables.get(name, "default"))
+        return colour
 
     # --- cursor ----------------------------------------------------------------------
     @property
@@ -312,7 +338,6 @@ class Grid(ScrollView, can_focus=True):
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
-        self._strips.clear()
         self._lines.clear()
 
     def _header(self) -> Strip:
@@ -324,51 +349,74 @@ class Grid(ScrollView, can_focus=True):
                                     f"{tail}", style))
         return Strip(segments, self._total_width)
 
-    def _row_strip(self, key: str, variant: str) -> Strip:
-        cached = self._strips.get((key, variant))
-        if cached is not None:
-            return cached
-        if variant in ("even",):
-            base = self.rich_style
-        else:
-            base = self.get_component_rich_style(f"grid--{variant}")
+    def _row_line(self, key: str, variant: str, scroll_x: int, width: int,
+                  fill: Style) -> Strip:
+        """The row as shown: the cells from `scroll_x`, `width` cells, padded with `fill`."""
+        base = fill if variant == "even" else self.get_component_rich_style(f"grid--{variant}")
         cells = self._cells[key]
-        segments = []
+        # (text, style) runs: a piece of the style of the run before it joins that run.
+        # Styles are compared by identity: `_on` hands out one object per combination
+        # (an unstyled cell takes the row's own), and two equal styles left apart only
+        # cost a segment.
+        texts: list[str] = []
+        styles: list[Style] = []
         for placed in self._layout:
             col = placed.column
-            cell = cells.get(col.key)
-            text = cell.plain if cell is not None else ""
-            style = cell.style if cell is not None else ""
-            cell_style = base + (style if isinstance(style, Style) else _style(style))
-            segments.append(Segment(" ", base))
-            segments.append(Segment(_fit(text, placed.width, col.justify), cell_style))
+            text, spec = cells.get(col.key, _BLANK)
+            style = _on(base, spec) if spec else base
+            cell = _fit(text, placed.width, col.justify)
+            if styles and styles[-1] is base:
+                texts[-1] += " "
+            else:
+                texts.append(" ")
+                styles.append(base)
+            if style is styles[-1]:
+                texts[-1] += cell
+            else:
+                texts.append(cell)
+                styles.append(style)
             if placed.pad:
-                segments.append(Segment(" ", base))
-        strip = Strip(segments, self._total_width)
-        self._strips[(key, variant)] = strip
-        return strip
+                if styles[-1] is base:
+                    texts[-1] += " "
+                else:
+                    texts.append(" ")
+                    styles.append(base)
+        total = self._total_width
+        if scroll_x == 0 and width >= total:
+            if width > total:
+                if styles and styles[-1] is fill:
+                    texts[-1] += " " * (width - total)
+                else:
+                    texts.append(" " * (width - total))
+                    styles.append(fill)
+            return Strip([Segment(t, s) for t, s in zip(texts, styles, strict=True)], width)
+        strip = Strip([Segment(t, s) for t, s in zip(texts, styles, strict=True)], total)
+        return strip.crop_extend(scroll_x, scroll_x + width, fill)
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._base = self.rich_style
+        return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         scroll_x = int(self.scroll_x)
-        base = self.rich_style
+        base = self._base if self._base is not None else self.rich_style
         if y == 0:
-            strip = self._header()
+            fill = self.get_component_rich_style("grid--header")
+            return self._header().crop_extend(scroll_x, scroll_x + width, fill)
+        index = int(self.scroll_y) + y - 1
+        if index >= len(self._keys):
+            return Strip.blank(width, base)
+        if index == self._cursor:
+            variant = "cursor" if self.has_focus else "cursor-blurred"
         else:
-            index = int(self.scroll_y) + y - 1
-            if index >= len(self._keys):
-                return Strip.blank(width, base)
-            if index == self._cursor:
-                variant = "cursor" if self.has_focus else "cursor-blurred"
-            else:
-                variant = "odd" if index % 2 else "even"
-            key = self._keys[index]
-            stamp = (variant, scroll_x, width)
-            cached = self._lines.get(key)
-            if cached is not None and cached[0] == stamp:
-                return cached[1]
-            line = self._row_strip(key, variant).crop_extend(scroll_x, scroll_x + width, base)
-            self._lines[key] = (stamp, line)
-            return line
-        fill = self.get_component_rich_style("grid--header")
-        return strip.crop_extend(scroll_x, scroll_x + width, fill)
+            variant = "odd" if index % 2 else "even"
+        key = self._keys[index]
+        self._pending.discard(key)
+        stamp = (variant, scroll_x, width)
+        cached = self._lines.get(key)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        line = self._row_line(key, variant, scroll_x, width, base)
+        self._lines[key] = (stamp, line)
+        return line

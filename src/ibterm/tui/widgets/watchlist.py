@@ -115,19 +115,19 @@ class WatchlistTable(Grid):
         trend = ""
         if not stale and change:
             trend = self.color("trade-up") if change > 0 else self.color("trade-down")
-        self.set_cell(key, "bid", Text(fmt.price(q.bid, dec), style=base))
-        self.set_cell(key, "ask", Text(fmt.price(q.ask, dec), style=base))
-        self.set_cell(key, "last", Text(fmt.price(q.last, dec), style=f"bold {base}".strip()))
-        self.set_cell(key, "chg", Text(fmt.signed(change, dec), style=trend or base))
-        self.set_cell(key, "chg_pct", Text(fmt.percent(q.change_pct), style=trend or base))
-        self.set_cell(key, "volume", Text(fmt.compact(q.volume), style=base))
-        self.set_cell(key, "age", Text(fmt.age(q.age(now)), style=base or "dim"))
+        put = self.set_text
+        put(key, "bid", fmt.price(q.bid, dec), base)
+        put(key, "ask", fmt.price(q.ask, dec), base)
+        put(key, "last", fmt.price(q.last, dec), f"bold {base}" if base else "bold")
+        put(key, "chg", fmt.signed(change, dec), trend or base)
+        put(key, "chg_pct", fmt.percent(q.change_pct), trend or base)
+        put(key, "volume", fmt.compact(q.volume), base)
+        put(key, "age", fmt.age(q.age(now)), base or "dim")
         label = "STALE" if stale else _DATA_LABEL[q.data_type]
         if q.flag:
             label = q.flag.upper()  # BAD, CROSSED, ZERO: before anything else
         flagged = bool(q.flag) or stale or delayed or not q.data_type.is_live
-        style = f"bold {base}" if flagged else "dim"
-        self.set_cell(key, "data", Text(label, style=style))
+        put(key, "data", label, f"bold {base}" if flagged else "dim")
 
     def data_types(self) -> set[MarketDataType]:
         return {q.data_type for q in self.quotes.values()}
