@@ -156,14 +156,14 @@ def test_size_per_combination_and_per_leg() -> None:
 
 
 def test_value_is_the_net_price_times_multiplier_and_quantity() -> None:
-    # |−5.05| × 100 × 10 = 5,050: over a 5,000 limit, whether a debit or a credit.
+    # |-5.05| x 100 x 10 = 5,050: over a 5,000 limit, whether a debit or a credit.
     limits = Limits(by_sec_type={SecType.OPT: OrderLimits(max_order_value=5_000)})
     credit = (ComboLeg(LOW, Side.SELL), ComboLeg(HIGH, Side.BUY))
     for intent in (_combo(5.05, qty=10), _combo(-5.05, qty=10, legs=credit)):
         assert _results(intent, profile=Profile(limits=limits))["value"] == [
             "breach: value 5,050 is over the limit of 5,000"]
     assert "value" not in _results(_combo(5.05, qty=9), profile=Profile(limits=limits))
-    # A market order is valued at the legs' natural price: 5.20 × 100 × 10.
+    # A market order is valued at the legs' natural price: 5.20 x 100 x 10.
     assert _results(_combo(None, qty=10), profile=Profile(limits=limits))["value"] == [
         "breach: value 5,200 is over the limit of 5,000"]
     own = Profile(limits=Limits(combo=ComboLimits(max_order_value=400)))

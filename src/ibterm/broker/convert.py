@@ -11,7 +11,7 @@ from decimal import Decimal
 from ib_async import ComboLeg as IbComboLeg
 from ib_async import Contract, Order, OrderState, PnLSingle, PortfolioItem, Ticker
 
-from ibterm.broker.contracts import contract_to_instrument
+from ibterm.broker.contracts import contract_to_instrument, spec_to_contract
 from ibterm.domain.account import Position
 from ibterm.domain.combo import combo_instrument
 from ibterm.domain.instrument import Instrument
@@ -39,8 +39,12 @@ def to_ib_order(spec: OrderSpec, order_ref: str) -> Order:
 
 
 def order_contract(inst: Instrument) -> Contract:
-    """The contract an order or a quote request names: the conId says it all."""
-    return Contract(conId=inst.con_id, exchange=inst.exchange)
+    """The contract an order or a quote request names: the conId, and an exchange, which
+    IB requires of an order (error 321, "Missing order exchange"). An instrument known
+    only from a portfolio update has none: it gets the one its lookup would name
+    (SMART for stocks and options)."""
+    return Contract(conId=inst.con_id,
+                    exchange=inst.exchange or spec_to_contract(inst.spec).exchange)
 
 
 def spec_contract(spec: OrderSpec) -> Contract:

@@ -41,6 +41,10 @@ class Flattener:
         for pos in self.session.positions():
             if not pos.quantity:
                 continue
+            # Its quote asked for now, while the trader reads the dialog: a leg priced
+            # from the position's mark is rarely marketable where the spread is wider
+            # than `through_ticks` (an option's usually is), and re-pricing needs a touch.
+            self.session.ensure_quote(pos.instrument)
             side = Side.SELL if pos.quantity > 0 else Side.BUY
             spec = OrderSpec(pos.instrument, side, abs(pos.quantity), OrderType.LMT,
                              account=pos.account)
