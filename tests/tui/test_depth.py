@@ -19,6 +19,7 @@ from ibterm.sim.server import SimServer
 from ibterm.tui.app import IbtermApp
 from ibterm.tui.widgets.confirm import AskText, ConfirmOrder
 from ibterm.tui.widgets.depth_screen import DepthScreen, intent_at
+from ibterm.tui.widgets.help import HelpScreen
 from ibterm.tui.widgets.ladder import WIDTH, LadderView
 from ibterm.tui.widgets.tape import TapeView
 from ibterm.tui.widgets.watchlist import WatchlistTable
@@ -90,6 +91,12 @@ async def test_the_ladder_is_the_book_around_the_quote_and_follows_it(sim: SimSe
         for _ in range(10):
             sim.step()
             await until(pilot, lambda: _consistent(screen, sim))
+        await pilot.press("question_mark")  # the ladder's own keys, with their ids
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        ids = {row[1] for row in help_screen.rows}
+        assert {"ladder-buy", "ladder-order-up", "ladder-cancel", "ladder-close"} <= ids
 
 
 async def test_buy_at_a_row_moved_a_tick_up_and_cancelled_through_the_pipeline(

@@ -36,6 +36,7 @@ from ibterm.domain.ticket_form import TicketError, parse_number
 from ibterm.tui import format as fmt
 from ibterm.tui.widgets.confirm import AskText
 from ibterm.tui.widgets.footer import Footer
+from ibterm.tui.widgets.help import HelpScreen, binding_rows
 from ibterm.tui.widgets.ladder import WIDTH, LadderView
 from ibterm.tui.widgets.status_bar import StatusBar
 from ibterm.tui.widgets.tape import TapeView
@@ -114,6 +115,7 @@ class DepthScreen(ModalScreen[None]):
         Binding("c,delete", "cancel_row", "Cancel at row", id="ladder-cancel"),
         Binding("space", "centre", "Centre on the touch", show=False, id="ladder-centre"),
         Binding("n", "quantity", "Quantity", show=False, id="ladder-quantity"),
+        Binding("question_mark", "show_keys", "Keys", show=False, id="ladder-keys"),
     ]
     DEFAULT_CSS = f"""
     DepthScreen {{ background: $background; }}
@@ -257,6 +259,9 @@ class DepthScreen(ModalScreen[None]):
     # --- keys --------------------------------------------------------------------------
     def action_close(self) -> None:
         self.dismiss(None)
+
+    def action_show_keys(self) -> None:
+        self.app.push_screen(HelpScreen(binding_rows(self.app, [self])))
 
     def action_row(self, step: int) -> None:
         if self.cursor is None or self.top is None:
