@@ -6,6 +6,7 @@ value and off the legs' mid; cancel, modify, the kill switch and flatten cover i
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +27,8 @@ from ibterm.domain.orders import (
     OrderSpec,
     OrderType,
     Side,
+    TradingState,
+    new_intent_id,
 )
 from ibterm.domain.ticks import round_to_tick
 from ibterm.sim.scenario import DEFAULT_INSTRUMENTS, AccountDef, PositionDef
@@ -182,3 +185,92 @@ async def test_flatten_closes_option_positions(spread_held: SimServer, tmp_path:
         assert {e.data["priced_from"] for e in submitted} == {"bid", "ask"}
     finally:
         await pipeline.session.close()
+
+
+def _sim_order(sim: SimServer, ref: str) -> Any:
+    return next((o for o in sim.orders.orders.values() if o.req.order_ref == ref), None)
+
+
+async def _placed(pipeline: OrderPipeline, sim: SimServer, intent: OrderIntent) -> Any:
+    result = await pipeline.submit(intent)
+    assert result.outcome is Outcome.QUEUED, (result.message, result.checks)
+    ref = intent.order_ref(0)
+    await _until(lambda: _sim_order(sim, ref) is not None and ref in pipeline.trades
+                 and pipeline.trades[ref].orderStatus.status not in ("", "PendingSubmit"))
+    return _sim_order(sim, ref)
+
+
+@pytest.mark.parametrize("credit", [False, True])
+async def test_a_vertical_at_the_legs_natural_price_fills_both_legs(
+        world: Any, sim: SimServer, credit: bool) -> None:
+    pipeline, trader = world
+    low, high = await _calls(pipeline, 590, 600)
+    intent = _vertical(pipeline, low, high, qty=2, credit=credit)
+    spec = intent.legs[0]
+    market = combo_market(spec.combo, pipeline.session.quotes())
+    assert market is not None
+    # Marketable: the natural price, a debit for the vertical bought, a credit sold.
+    intent = replace(intent, legs=(replace(spec, limit=market.ask),))
+    assert (market.ask < 0) is credit
+    order = await _placed(pipeline, sim, intent)
+    assert order.req.limit == market.ask and order.req.contract.sec_type == "BAG"
+    ref = intent.order_ref(0)
+    await _until(lambda: pipeline.trades[ref].orderStatus.status == "Filled")
+    positions = sim.accounts[ACCOUNT].positions
+    long_leg, short_leg = (high, low) if credit else (low, high)
+    await _until(lambda: long_leg.con_id in positions and short_leg.con_id in positions)
+    assert (positions[long_leg.con_id].quantity, positions[short_leg.con_id].quantity) == (2, -2)
+    events = read_events(pipeline.journal.path)
+    [submitted] = [e for e in events if e.kind == "submitted"]
+    assert submitted.symbol == "SPY combo"
+    assert [(leg["con_id"], leg["action"], leg["quantity"]) for leg in submitted.data["legs"]] \
+        == [(long_leg.con_id, "BUY", 2), (short_leg.con_id, "SELL", 2)]
+    await _until(lambda: {e.data.get("leg") for e in read_events(pipeline.journal.path)
+                          if e.kind == "fill"} >= {long_leg.display, short_leg.display})
+    update = pipeline.drain()
+    last = [u for u in update.orders if u.order_ref == ref][-1]
+    assert (last.status, last.filled, last.combo) == ("Filled", 2, spec.combo)
+    assert {f.instrument.con_id for f in update.fills} >= {long_leg.con_id, short_leg.con_id}
+
+
+async def test_a_working_combination_is_modified_cancelled_and_killed(
+        world: Any, sim: SimServer) -> None:
+    pipeline, trader = world
+    low, high = await _calls(pipeline, 590, 600)
+    quotes = pipeline.session.quotes()
+    # Resting at the legs' bid: inside their market, so no deviation breach, and working.
+    first = _vertical(pipeline, low, high)
+    market = combo_market(first.legs[0].combo, quotes)
+    assert market is not None
+    resting = round(market.bid - 0.05, 2)
+    first = replace(first, legs=(replace(first.legs[0], limit=resting),))
+    trader.overrides = {"deviation"}
+    order = await _placed(pipeline, sim, first)
+    ref = first.order_ref(0)
+    assert pipeline.trades[ref].orderStatus.status == "Submitted"
+    order_id = order.req.order_id
+    # Modify: a new limit, same order id; the legs cannot change.
+    lower = round(resting - 0.10, 2)
+    result = await pipeline.modify(ref, replace(first.legs[0], limit=lower))
+    assert result.outcome is Outcome.QUEUED, result.message
+    await _until(lambda: order.req.limit == lower)
+    assert order.req.order_id == order_id and len(sim.orders.orders) == 1
+    swapped = replace(first.legs[0], combo=first.legs[0].combo[::-1])
+    assert "keeps a combination's legs" in (await pipeline.modify(ref, swapped)).message
+    modified = [e for e in read_events(pipeline.journal.path) if e.kind == "modify"]
+    assert [len(e.data["legs"]) for e in modified] == [2]
+    # Cancel it.
+    assert pipeline.cancel(ref)
+    await _until(lambda: order.done and pipeline.trades[ref].orderStatus.status == "Cancelled")
+    # Another one, cancelled with every order on one of its legs.
+    second = replace(first, id=new_intent_id())
+    again = await _placed(pipeline, sim, second)
+    assert pipeline.cancel_instrument(high.con_id) == 1
+    await _until(lambda: again.done)
+    # And a third, which the kill switch cancels.
+    third = replace(first, id=new_intent_id())
+    last = await _placed(pipeline, sim, third)
+    pipeline.kill()
+    await _until(lambda: last.done)
+    assert pipeline.state is TradingState.HALTED
+    assert pipeline.trades[third.order_ref(0)].orderStatus.status == "Cancelled"
