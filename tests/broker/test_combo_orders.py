@@ -274,3 +274,53 @@ async def test_a_working_combination_is_modified_cancelled_and_killed(
     await _until(lambda: last.done)
     assert pipeline.state is TradingState.HALTED
     assert pipeline.trades[third.order_ref(0)].orderStatus.status == "Cancelled"
+
+
+async def test_a_combination_filled_while_away_counts_its_combinations(
+        world: Any, sim: SimServer) -> None:
+    import dataclasses
+
+    pipeline, trader = world
+    low, high = await _calls(pipeline, 590, 600)
+    intent = _vertical(pipeline, low, high, qty=2)
+    market = combo_market(intent.legs[0].combo, pipeline.session.quotes())
+    assert market is not None
+    intent = replace(intent, legs=(replace(intent.legs[0], limit=market.bid),))
+    order = await _placed(pipeline, sim, intent)
+    ref = intent.order_ref(0)
+    sim.drop(61)
+    await _until(lambda: not pipeline.session.connected, 3)
+    # While away the market comes to it: two combinations, four option executions.
+    order.req = dataclasses.replace(order.req, limit=round(market.ask + 1.0, 2))
+    sim.publish(sim.orders.on_step())
+    assert order.status == "Filled"
+    await _until(lambda: pipeline.session.connected, 10)
+    await _until(lambda: pipeline._reconcile_task is not None
+                 and pipeline._reconcile_task.done())
+    settled = [u for u in pipeline.drain().orders if u.order_ref == ref][-1]
+    assert (settled.status, settled.filled) == ("Filled", 2)
+
+
+async def test_a_combination_from_a_previous_run_is_tracked_again(sim: SimServer,
+                                                                  tmp_path: Path) -> None:
+    pipeline, trader = await _pipeline(sim, tmp_path)
+    low, high = await _calls(pipeline, 590, 600)
+    intent = _vertical(pipeline, low, high)
+    market = combo_market(intent.legs[0].combo, pipeline.session.quotes())
+    assert market is not None
+    intent = replace(intent, legs=(replace(intent.legs[0], limit=market.bid),))
+    order = await _placed(pipeline, sim, intent)
+    await pipeline.session.close()
+    # A new app on the same journal: the combination still works at the gateway.
+    again, _ = await _pipeline(sim, tmp_path)
+    try:
+        assert not await again.reconcile()
+        ref = intent.order_ref(0)
+        assert ref in again.trades
+        [adopted] = [u for u in again.working_orders() if u.order_ref == ref]
+        assert [(leg.instrument.con_id, leg.action, leg.ratio) for leg in adopted.combo] == [
+            (low.con_id, Side.BUY, 1), (high.con_id, Side.SELL, 1)]
+        assert again.cancel(ref)
+        await _until(lambda: order.done)
+    finally:
+        await again.session.close()

@@ -64,14 +64,14 @@ def spec_of_order(contract: Contract, order: Order,
                   known: Mapping[int, Instrument] | None = None) -> OrderSpec:
     """The spec of an order found at the gateway; ValueError for a side or order type
     the app does not model. A combination's legs are the instruments `known` by conId;
-    one not known is named by its conId and the BAG's symbol (its details were never
-    looked up in this run)."""
+    one not known (its details never looked up in this run) has only its conId, the
+    BAG's symbol and currency: enough to follow and cancel the order."""
     legs: tuple[ComboLeg, ...] = ()
     if contract.secType == "BAG":
         found = known or {}
         legs = tuple(ComboLeg(found.get(c.conId) or contract_to_instrument(Contract(
             conId=c.conId, symbol=contract.symbol, currency=contract.currency,
-            exchange=c.exchange, localSymbol=f"conId {c.conId}")), Side(c.action), c.ratio)
+            exchange=c.exchange)), Side(c.action), c.ratio)
             for c in contract.comboLegs or [])
     return OrderSpec(
         combo_instrument(legs) if legs else contract_to_instrument(contract),
