@@ -3,23 +3,29 @@ after the order, IB's own what-if beside them, the warnings, and a P&L chart acr
 underlying's price scan.
 
 It only renders: the app computes the preview in a worker and hands the results here.
+The risk calculator's modules (polars) and plotext are imported when first used, not with
+the app: a trader who never opens a ticket never waits for them.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import Vertical
+from textual.containers import Container, Vertical
 from textual.widgets import Static
-from textual_plotext import PlotextPlot
 
 from ibterm.domain.what_if import IbWhatIf
-from ibterm.risk.preview import Disagreement, MarginPreview, disagreements
-from ibterm.risk.whatif import Figures
 from ibterm.tui import format as fmt
+
+if TYPE_CHECKING:
+    from textual_plotext import PlotextPlot
+
+    from ibterm.risk.preview import Disagreement, MarginPreview
+    from ibterm.risk.whatif import Figures
 
 # Columns: label, now, after, change. The pane is as narrow as these allow, so the
 # tables beside it keep their columns (the blotter's Status among them).
@@ -80,11 +86,21 @@ class MarginPreviewPane(Vertical):
         self.ib_note = ""  # "entry only", "the larger of 2 orders"
         self.ib_pending = False
         self.flags: list[Disagreement] = []
+        self._plot: PlotextPlot | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="p-figures")
         yield Static("", id="p-legend")
-        yield PlotextPlot(id="p-chart")
+        # The chart's place: the plot fills it when it is first drawn.
+        yield Container(id="p-chart")
+
+    def _chart(self) -> PlotextPlot:
+        if self._plot is None:
+            from textual_plotext import PlotextPlot
+
+            self._plot = PlotextPlot()
+            self.query_one("#p-chart").mount(self._plot)
+        return self._plot
 
     # --- what the app hands over -----------------------------------------------------
     def show_message(self, message: str) -> None:
@@ -169,6 +185,9 @@ class MarginPreviewPane(Vertical):
             text.append(f"✖ {ib.error}{note}\n", style="yellow")
             return
         assert p.result is not None
+        # Loaded already: the local figures shown came from it.
+        from ibterm.risk.preview import disagreements
+
         _line(text, "IB initial", "", "", _money(ib.init_change, True))
         _line(text, "IB maint.", "", "", _money(ib.maint_change, True))
         self.flags = disagreements(p.result, ib.init_change, ib.maint_change, self.threshold)
@@ -180,7 +199,7 @@ class MarginPreviewPane(Vertical):
             text.append(f"✔ IB agrees within {self.threshold:.0%}{note}\n", style="green")
 
     def _render_chart(self) -> None:
-        chart = self.query_one(PlotextPlot)
+        chart = self._chart()
         plt = chart.plt
         plt.clear_figure()
         chart.theme = "clear" if self.app.current_theme.ansi else "auto"
