@@ -66,14 +66,14 @@ async def _calls(pipeline: OrderPipeline, *strikes: int) -> list[Instrument]:
 
 
 def _vertical(pipeline: OrderPipeline, low: Instrument, high: Instrument, qty: float = 1,
-              offset: float = 0.0, credit: bool = False) -> OrderIntent:
+              offset: float = 0.0, credit: bool = False, at: str = "mid") -> OrderIntent:
     """Buy the lower call and sell the higher (or the reverse, for a credit), limit at the
-    legs' mid plus `offset`."""
+    legs' `at` (mid, bid: resting, ask: the natural price) plus `offset`."""
     buy, sell = (high, low) if credit else (low, high)
     legs = (ComboLeg(buy, Side.BUY), ComboLeg(sell, Side.SELL))
     market = combo_market(legs, pipeline.session.quotes())
     assert market is not None
-    limit = round_to_tick(market.mid + offset, 0.01)
+    limit = round_to_tick(getattr(market, at) + offset, 0.01)
     spec = OrderSpec(combo_instrument(legs), Side.BUY, qty, OrderType.LMT, limit=limit,
                      combo=legs)
     return OrderIntent((spec,))
@@ -205,15 +205,12 @@ async def test_a_vertical_at_the_legs_natural_price_fills_both_legs(
         world: Any, sim: SimServer, credit: bool) -> None:
     pipeline, trader = world
     low, high = await _calls(pipeline, 590, 600)
-    intent = _vertical(pipeline, low, high, qty=2, credit=credit)
-    spec = intent.legs[0]
-    market = combo_market(spec.combo, pipeline.session.quotes())
-    assert market is not None
     # Marketable: the natural price, a debit for the vertical bought, a credit sold.
-    intent = replace(intent, legs=(replace(spec, limit=market.ask),))
-    assert (market.ask < 0) is credit
+    intent = _vertical(pipeline, low, high, qty=2, credit=credit, at="ask")
+    spec = intent.legs[0]
+    assert spec.limit is not None and (spec.limit < 0) is credit
     order = await _placed(pipeline, sim, intent)
-    assert order.req.limit == market.ask and order.req.contract.sec_type == "BAG"
+    assert order.req.limit == spec.limit and order.req.contract.sec_type == "BAG"
     ref = intent.order_ref(0)
     await _until(lambda: pipeline.trades[ref].orderStatus.status == "Filled")
     positions = sim.accounts[ACCOUNT].positions
@@ -237,13 +234,10 @@ async def test_a_working_combination_is_modified_cancelled_and_killed(
         world: Any, sim: SimServer) -> None:
     pipeline, trader = world
     low, high = await _calls(pipeline, 590, 600)
-    quotes = pipeline.session.quotes()
-    # Resting at the legs' bid: inside their market, so no deviation breach, and working.
-    first = _vertical(pipeline, low, high)
-    market = combo_market(first.legs[0].combo, quotes)
-    assert market is not None
-    resting = round(market.bid - 0.05, 2)
-    first = replace(first, legs=(replace(first.legs[0], limit=resting),))
+    # Resting under the legs' bid (a deviation the trader overrides), working.
+    first = _vertical(pipeline, low, high, at="bid", offset=-0.05)
+    resting = first.legs[0].limit
+    assert resting is not None
     trader.overrides = {"deviation"}
     order = await _placed(pipeline, sim, first)
     ref = first.order_ref(0)
@@ -282,16 +276,13 @@ async def test_a_combination_filled_while_away_counts_its_combinations(
 
     pipeline, trader = world
     low, high = await _calls(pipeline, 590, 600)
-    intent = _vertical(pipeline, low, high, qty=2)
-    market = combo_market(intent.legs[0].combo, pipeline.session.quotes())
-    assert market is not None
-    intent = replace(intent, legs=(replace(intent.legs[0], limit=market.bid),))
+    intent = _vertical(pipeline, low, high, qty=2, at="bid")
     order = await _placed(pipeline, sim, intent)
     ref = intent.order_ref(0)
     sim.drop(61)
     await _until(lambda: not pipeline.session.connected, 3)
     # While away the market comes to it: two combinations, four option executions.
-    order.req = dataclasses.replace(order.req, limit=round(market.ask + 1.0, 2))
+    order.req = dataclasses.replace(order.req, limit=round(order.req.limit + 2.0, 2))
     sim.publish(sim.orders.on_step())
     assert order.status == "Filled"
     await _until(lambda: pipeline.session.connected, 10)
@@ -305,10 +296,7 @@ async def test_a_combination_from_a_previous_run_is_tracked_again(sim: SimServer
                                                                   tmp_path: Path) -> None:
     pipeline, trader = await _pipeline(sim, tmp_path)
     low, high = await _calls(pipeline, 590, 600)
-    intent = _vertical(pipeline, low, high)
-    market = combo_market(intent.legs[0].combo, pipeline.session.quotes())
-    assert market is not None
-    intent = replace(intent, legs=(replace(intent.legs[0], limit=market.bid),))
+    intent = _vertical(pipeline, low, high, at="bid")
     order = await _placed(pipeline, sim, intent)
     await pipeline.session.close()
     # A new app on the same journal: the combination still works at the gateway.
