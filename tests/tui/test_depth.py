@@ -256,9 +256,12 @@ async def test_the_cursor_keeps_its_price_and_space_recentres(sim: SimServer) ->
         for _ in range(30):  # past the bottom row: the ladder scrolls
             await pilot.press("down")
         assert screen.cursor == touch - 30
+        top = screen.top
+        sim.step(40)  # the market moves on; the ladder being worked stays still
         await pilot.pause(0.3)
-        assert screen.cursor == touch - 30  # not pulled back to the touch
+        assert screen.cursor == touch - 30 and screen.top == top
         assert screen.rows[-1].index == screen.cursor
+        assert "at " in str(screen.query_one("#ladder-head").render())
         await pilot.press("space")
         assert screen.cursor is not None and abs(screen.cursor - touch) <= 3
 

@@ -3,9 +3,10 @@ it. Orders placed, moved and cancelled from the ladder take the one order pipeli
 its checks and confirmations, as the ticket's do. Escape closes it and ends both
 subscriptions.
 
-The ladder stays still while the trader works it: it recentres on the touch only when
-asked (the centre key) or when the touch has left the rows on screen, and the cursor
-keeps its price when the ladder moves.
+The ladder follows the touch (recentring when it reaches the edge of the rows on screen)
+until the trader moves the cursor or an order; then it stays still, so no row slides under
+the cursor being aimed, until the centre key. Following the market never moves the
+cursor off the price the trader chose.
 """
 
 from __future__ import annotations
@@ -142,6 +143,9 @@ class DepthScreen(ModalScreen[None]):
         self.quantity = session.profile.ticket.quantity.get(inst.sec_type, inst.size_increment)
         self.top: int | None = None  # the grid index of the first row on screen
         self.cursor: int | None = None
+        # The ladder follows the touch until the trader moves the cursor, then stays still
+        # (rows do not slide under the cursor being aimed) until the centre key.
+        self.following = True
         self.book: DepthBook | None = None
         self.tape: Tape | None = None
         self.rows: list[LadderRow] = []
@@ -192,12 +196,12 @@ class DepthScreen(ModalScreen[None]):
         quote = session.quote(inst.con_id)
         self._working = [o for o in self.pipeline.working_orders()
                          if o.instrument.con_id == inst.con_id]
-        self._show_status(quote)
         count = self.ladder.row_count
         touch = touch_index(book, quote, self.tick)
-        if touch is not None and (self.top is None or not (
-                self.top - count + 1 + EDGE <= touch <= self.top - EDGE)):
-            self._centre_on(touch, count, keep_cursor=self.cursor is not None)
+        if touch is not None and (self.top is None or (self.following and not (
+                self.top - count + 1 + EDGE <= touch <= self.top - EDGE))):
+            self._centre_on(touch, count, move_cursor=False)
+        self._show_status(quote, touch)
         now = session.clock()
         stale_after = session.profile.stale_after
         title = book_title(inst, book, quote, now, stale_after)
@@ -221,7 +225,7 @@ class DepthScreen(ModalScreen[None]):
         if widget.border_title != title:
             widget.border_title = title
 
-    def _show_status(self, quote: Quote | None) -> None:
+    def _show_status(self, quote: Quote | None, touch: int | None) -> None:
         session = self.session
         label = quote.data_type.label if quote is not None else "—"
         state = (session.status, session.account, self.pipeline.state, label,
@@ -241,15 +245,25 @@ class DepthScreen(ModalScreen[None]):
             if quote.flag:
                 head.append(f"  {quote.flag.upper()}", "bold")
         head.append(f"  │ qty {fmt.quantity(self.quantity)}", "bold")
+        if self.cursor is not None and self.top is not None:
+            head.append(f" at {fmt.price(price_at(self.cursor, self.tick), self.decimals)}",
+                        "bold")
+            if not self.top - self.ladder.row_count < self.cursor <= self.top:
+                head.append(" (off screen: ↑/↓ bring it back)", "bold reverse")
+        if touch is not None and self.top is not None and not (
+                self.top - self.ladder.row_count < touch <= self.top):
+            head.append("  market off screen: space recentres", "bold reverse")
         head.append(f"  tick {self.tick:g}", "dim")
         if head != self._head_shown:
             self._head_shown = head
             self.query_one("#ladder-head", Static).update(head, layout=False)
 
-    def _centre_on(self, index: int, count: int, keep_cursor: bool) -> None:
+    def _centre_on(self, index: int, count: int, move_cursor: bool) -> None:
+        # Following the market never moves the cursor: a key pressed as the ladder moves
+        # must trade at the price the trader chose, even when its row has left the screen
+        # (the line above says where it is; a row key brings it back).
         self.top = index + count // 2
-        bottom = self.top - count + 1
-        if not keep_cursor or self.cursor is None or not bottom <= self.cursor <= self.top:
+        if move_cursor or self.cursor is None:
             self.cursor = index
 
     def _redraw(self) -> None:
@@ -267,6 +281,7 @@ class DepthScreen(ModalScreen[None]):
         if self.cursor is None or self.top is None:
             return
         count = self.ladder.row_count
+        self.following = False
         self.cursor += step
         if self.cursor > self.top:
             self.top = self.cursor
@@ -280,7 +295,8 @@ class DepthScreen(ModalScreen[None]):
     def action_centre(self) -> None:
         touch = touch_index(self.book, self.session.quote(self.instrument.con_id), self.tick)
         if touch is not None:
-            self._centre_on(touch, self.ladder.row_count, keep_cursor=False)
+            self.following = True
+            self._centre_on(touch, self.ladder.row_count, move_cursor=True)
             self._redraw()
 
     def _orders_at_cursor(self) -> list[OrderUpdate]:
@@ -330,6 +346,7 @@ class DepthScreen(ModalScreen[None]):
             elif result.outcome is Outcome.REJECTED:
                 self.notify(f"Not modified: {result.message}", severity="error", timeout=10)
         if moved_any and self.cursor is not None:
+            self.following = False
             self.cursor += ticks  # the cursor goes with the order: the next press moves on
             self._redraw()
 
