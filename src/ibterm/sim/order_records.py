@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ibterm.sim.contracts import ContractQuery
+from ibterm.sim.contracts import ContractQuery, LegQuery
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,8 @@ class OrderRequest:
     trail_stop_price: float | None
     trailing_percent: float | None
     what_if: bool
+    legs: tuple[LegQuery, ...] = ()  # a combo's (BAG)
+    combo_params: tuple[tuple[str, str], ...] = ()  # smartComboRoutingParams, echoed back
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +70,4 @@ class OrderView:
     what_if: bool
     status: str
     filled: float
+    combo_params: tuple[tuple[str, str], ...] = ()

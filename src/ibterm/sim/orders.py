@@ -14,6 +14,9 @@ Rules (docs/simulator.md has the full table):
   at their limit when the last trade goes through them. Stops trigger on the last price
   and then behave as market (STP) or limit (STP LMT) orders. TRAIL follows the best last
   price by an amount (auxPrice) or a percentage.
+- Combos (BAG, MKT or LMT at a net debit or credit) fill whole when their natural price
+  (sim/combos.py) reaches the limit, as many units as every leg's displayed size allows:
+  each leg at its touch, its own execution and commission, then the combo's execution.
 - IOC orders are cancelled after their first chance to fill. DAY and GTC orders both stay
   working: the simulated session never ends. outsideRth is accepted and changes nothing.
 """
@@ -25,14 +28,17 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
+from ibterm.domain.instrument import Instrument
 from ibterm.domain.ticks import on_tick, round_to_tick
 from ibterm.sim.accounts import SimAccount, SimPosition
+from ibterm.sim.combos import Combo, ComboLeg, combo_book
 from ibterm.sim.commissions import commission
 from ibterm.sim.market import Book, Market
 from ibterm.sim.order_records import MarginState, OrderRequest, OrderView
 from ibterm.sim.world import SimInstrument, World
 
 ORDER_TYPES = frozenset({"MKT", "LMT", "STP", "STP LMT", "TRAIL"})
+COMBO_ORDER_TYPES = frozenset({"MKT", "LMT"})
 TIFS = frozenset({"DAY", "GTC", "IOC"})
 DONE = frozenset({"Filled", "Cancelled", "Inactive", "ApiCancelled"})
 
@@ -51,7 +57,7 @@ class SimOrder:
     req: OrderRequest
     client_id: int
     perm_id: int
-    sim: SimInstrument
+    sim: SimInstrument  # what it trades; a combo's first leg (the symbol /orders names)
     account: str
     status: str = "PendingSubmit"
     filled: float = 0.0
@@ -64,6 +70,13 @@ class SimOrder:
     extreme: float | None = None  # best last price seen, for TRAIL
     seen_volume: float = -1.0  # market volume when it last filled on a trade-through
     completed_time: str = ""
+    combo: Combo | None = None  # a BAG order: it fills all of these legs at once
+    leg_avg: dict[int, float] = field(default_factory=dict)  # a combo leg's average price
+
+    @property
+    def contract(self) -> Instrument | Combo:
+        """What its messages name: the instrument, or the combo."""
+        return self.combo or self.sim.instrument
 
     @property
     def key(self) -> tuple[int, int]:
@@ -91,12 +104,15 @@ class SimOrder:
             outside_rth=r.outside_rth,
             trail_stop_price=self.trail_stop if r.order_type == "TRAIL" else None,
             trailing_percent=r.trailing_percent, what_if=r.what_if, status=self.status,
-            filled=self.filled,
+            filled=self.filled, combo_params=r.combo_params,
         )
 
 
 @dataclass(frozen=True, slots=True)
 class Fill:
+    """One execution. A combo's fill is one per leg (`leg` set, in the leg's shares and
+    price) and then the combo's own, in combo units at the net price, as IB reports them."""
+
     order: SimOrder
     exec_id: str
     time: str
@@ -104,6 +120,33 @@ class Fill:
     price: float
     commission: float
     realized: float | None
+    leg: ComboLeg | None = None
+
+    @property
+    def contract(self) -> Instrument | Combo:
+        return self.leg.sim.instrument if self.leg else self.order.contract
+
+    @property
+    def bought(self) -> bool:
+        """A combo's sold leg is sold when the combo is bought."""
+        return self.order.buy == (self.leg.buy if self.leg else True)
+
+    @property
+    def cum_qty(self) -> float:
+        return self.order.filled * (self.leg.ratio if self.leg else 1)
+
+    @property
+    def avg_price(self) -> float:
+        if self.leg:
+            return self.order.leg_avg[self.leg.sim.instrument.con_id]
+        return self.order.avg_price
+
+    @property
+    def position_con_id(self) -> int | None:
+        """The instrument whose position it moved; None for a combo's own execution."""
+        if self.order.combo is None:
+            return self.order.sim.instrument.con_id
+        return self.leg.sim.instrument.con_id if self.leg else None
 
 
 @dataclass(slots=True)
@@ -134,7 +177,8 @@ class OrderEngine:
         self._taken_step = -1
 
     # --- placing ---------------------------------------------------------------------
-    def validate(self, req: OrderRequest, sim: SimInstrument | None, account: str) -> None:
+    def validate(self, req: OrderRequest, sim: SimInstrument | None, account: str,
+                 combo: Combo | None = None) -> None:
         _require_exchange(req)
         if sim is None:
             raise Rejection(200, "No security definition has been found for the request")
@@ -142,6 +186,9 @@ class OrderEngine:
             raise Rejection(201, f"Order rejected - reason:Unknown account {account!r}")
         if req.action not in ("BUY", "SELL"):
             raise Rejection(201, f"Order rejected - reason:Invalid action {req.action!r}")
+        if combo is not None:
+            self._validate_combo(req, combo)
+            return
         if req.order_type not in ORDER_TYPES:
             raise Rejection(201, f"Order rejected - reason:Order type {req.order_type} is "
                                  "not supported by the simulator")
@@ -167,17 +214,53 @@ class OrderEngine:
             raise Rejection(201, "Order rejected - reason:A TRAIL order needs a trailing "
                                  "amount or percent")
 
+    def _validate_combo(self, req: OrderRequest, combo: Combo) -> None:
+        """A combo is bought or sold whole, at market or at a net limit, which may be a
+        credit (negative) as at IB."""
+        if req.order_type not in COMBO_ORDER_TYPES:
+            raise Rejection(201, f"Order rejected - reason:Order type {req.order_type} is "
+                                 "not supported for combination orders by the simulator")
+        if req.tif not in TIFS:
+            raise Rejection(201, f"Order rejected - reason:Time in force {req.tif} is not "
+                                 "supported by the simulator")
+        if not req.quantity > 0 or not math.isfinite(req.quantity) \
+                or abs(req.quantity - round(req.quantity)) > 1e-9:
+            raise Rejection(201, "Order rejected - reason:A combination order's quantity must "
+                                 "be a positive whole number")
+        if req.order_type == "LMT":
+            if req.limit is None or not math.isfinite(req.limit):
+                raise Rejection(201, "Order rejected - reason:A LMT order needs a price")
+            if not on_tick(abs(req.limit), combo.min_tick):
+                raise Rejection(110, "The price does not conform to the minimum price "
+                                     "variation for this contract.")
+
+    def _fills_at_mark(self, req: OrderRequest, sim: SimInstrument,
+                       combo: Combo | None) -> list[tuple[SimInstrument, float, float, float]]:
+        """(instrument, signed quantity, price, commission) of the order filled whole at
+        the marks: one per leg for a combo."""
+        side = 1 if req.action == "BUY" else -1
+        legs = ([(leg.sim, side * leg.sign * leg.ratio) for leg in combo.legs] if combo
+                else [(sim, side)])
+        out = []
+        for leg_sim, per_unit in legs:
+            price = self.market.mark(leg_sim.instrument.con_id)
+            qty = per_unit * req.quantity
+            out.append((leg_sim, qty, price, commission(leg_sim.instrument, qty, price)))
+        return out
+
     def margin_check(self, req: OrderRequest, sim: SimInstrument, account: str,
-                     reserved: float = 0.0) -> MarginState:
+                     reserved: float = 0.0, combo: Combo | None = None) -> MarginState:
         """Margin before and after the order as if filled at the current mark: the account's
-        margin (the local calculator, accounts.py) times 1 + the house surcharge."""
+        margin (the local calculator, accounts.py) times 1 + the house surcharge. A combo
+        is the change of all its legs at once, so the calculator pairs them."""
         acct = self.accounts[account]
         before = acct.values(self.world, self.market)
         trial = _copy_account(acct)
-        signed = req.quantity if req.action == "BUY" else -req.quantity
-        price = self.market.mark(sim.instrument.con_id)
-        fee = commission(sim.instrument, req.quantity, price)
-        trial.apply_fill(sim, signed, price, fee)
+        fee = 0.0
+        for leg_sim, qty, price, leg_fee in self._fills_at_mark(req, sim, combo):
+            trial.apply_fill(leg_sim, qty, price, leg_fee)
+            fee += leg_fee
+        fee = round(fee, 2)
         after = trial.values(self.world, self.market)
         factor = 1.0 + self.surcharge
         return MarginState(
@@ -191,29 +274,31 @@ class OrderEngine:
         )
 
     def place(self, req: OrderRequest, client_id: int, sim: SimInstrument | None,
-              default_account: str) -> OrderEvents:
-        """Place or modify; raise Rejection with IB's code when the gateway would refuse."""
+              default_account: str, combo: Combo | None = None) -> OrderEvents:
+        """Place or modify; raise Rejection with IB's code when the gateway would refuse.
+        A combo's `sim` is its first leg."""
         account = req.account or default_account
         existing = self.orders.get((client_id, req.order_id))
         if existing is not None:
             _require_exchange(req)
-            return self._modify(existing, req, sim)
-        self.validate(req, sim, account)
+            return self._modify(existing, req, sim, combo)
+        self.validate(req, sim, account, combo)
         assert sim is not None
         if req.parent_id:
             parent = self.orders.get((client_id, req.parent_id))
             if parent is None or parent.done:
                 raise Rejection(201, f"Order rejected - reason:Parent order {req.parent_id} "
                                      "is not working")
-        if not req.what_if and self._opens_more(req, sim, account):
-            margin = self.margin_check(req, sim, account)
+        if not req.what_if and self._opens_more(req, sim, account, combo):
+            margin = self.margin_check(req, sim, account, combo=combo)
             if margin.init_after > margin.ewl_after:
                 raise Rejection(201, "Order rejected - reason:Your order is not accepted "
                                      "because your Equity with Loan Value of "
                                      f"[{margin.ewl_after:,.2f} USD] is insufficient to cover "
                                      "the Initial Margin requirement of "
                                      f"[{margin.init_after:,.2f} USD]")
-        order = SimOrder(req, client_id, self._next_perm, sim, account, quantity=req.quantity)
+        order = SimOrder(req, client_id, self._next_perm, sim, account, quantity=req.quantity,
+                         combo=combo)
         self._next_perm += 1
         events = OrderEvents()
         if req.what_if:
@@ -229,11 +314,22 @@ class OrderEngine:
         self._match_all(events, only=[o for o in self._chain(order) if not o.done])
         return events
 
-    def _opens_more(self, req: OrderRequest, sim: SimInstrument, account: str) -> bool:
-        pos = self.accounts[account].positions.get(sim.instrument.con_id)
-        qty = pos.quantity if pos else 0.0
-        signed = req.quantity if req.action == "BUY" else -req.quantity
-        return abs(qty + signed) > abs(qty)
+    def _opens_more(self, req: OrderRequest, sim: SimInstrument, account: str,
+                    combo: Combo | None = None) -> bool:
+        """Whether the order makes any position it touches larger (a combo: any leg's)."""
+        positions = self.accounts[account].positions
+        for leg_sim, signed, _, _ in self._fills_at_mark(req, sim, combo):
+            pos = positions.get(leg_sim.instrument.con_id)
+            qty = pos.quantity if pos else 0.0
+            if abs(qty + signed) > abs(qty):
+                return True
+        return False
+
+    def book(self, order: SimOrder) -> Book:
+        """The book an order meets: its instrument's, or its combo's from the legs'."""
+        if order.combo is not None:
+            return combo_book(self.market, order.combo)
+        return self.market.book(order.sim.instrument.con_id)
 
     def _chain(self, order: SimOrder) -> list[SimOrder]:
         root_id = order.req.parent_id or order.req.order_id
@@ -253,7 +349,7 @@ class OrderEngine:
         if r.order_type == "TRAIL":
             self._init_trail(order)
         # Trades before it arrived are not trades through it.
-        order.seen_volume = self.market.book(order.sim.instrument.con_id).volume
+        order.seen_volume = self.book(order).volume
         stop_like = r.order_type in ("STP", "STP LMT", "TRAIL")
         order.status = "PreSubmitted" if (waiting_parent or stop_like) else "Submitted"
         events.touch(order)
@@ -270,19 +366,23 @@ class OrderEngine:
         stop = extreme + offset if order.buy else extreme - offset
         return round_to_tick(stop, tick)
 
-    def _modify(self, order: SimOrder, req: OrderRequest, sim: SimInstrument | None) -> OrderEvents:
+    def _modify(self, order: SimOrder, req: OrderRequest, sim: SimInstrument | None,
+                combo: Combo | None = None) -> OrderEvents:
         if order.status == "Filled":
             raise Rejection(104, "Can't modify a filled order.")
         if order.done:
             raise Rejection(201, f"Order rejected - reason:Order {req.order_id} is "
                                  f"{order.status} and cannot be modified")
-        if sim is None or sim.instrument.con_id != order.sim.instrument.con_id:
+        same = (combo.key() == order.combo.key() if combo and order.combo
+                else combo is None and order.combo is None and sim is not None
+                and sim.instrument.con_id == order.sim.instrument.con_id)
+        if not same:
             raise Rejection(201, "Order rejected - reason:The contract of an order cannot "
                                  "be modified")
         if req.action != order.req.action:
             raise Rejection(201, "Order rejected - reason:The side of an order cannot be "
                                  "modified")
-        self.validate(req, sim, order.account)
+        self.validate(req, sim, order.account, combo)
         if req.quantity < order.filled:
             raise Rejection(201, "Order rejected - reason:The new quantity is below the "
                                  "filled quantity")
@@ -349,7 +449,7 @@ class OrderEngine:
         for order in candidates:
             if order.done or order.held or not self._active(order):
                 continue
-            book = self.market.book(order.sim.instrument.con_id)
+            book = self.book(order)
             self._update_stop(order, book)
             fill = self._fillable(order, book)
             if fill is None:
@@ -405,6 +505,8 @@ class OrderEngine:
         if kind in ("STP", "STP LMT", "TRAIL") and not order.triggered:
             return None
         limit = r.limit if kind in ("LMT", "STP LMT") else None
+        if order.combo is not None:
+            return self._combo_fillable(order, order.combo, book, limit)
         touch, size = (book.ask, book.ask_size) if order.buy else (book.bid, book.bid_size)
         key = (order.sim.instrument.con_id, order.buy)
         available = size - self._taken.get(key, 0.0)
@@ -422,10 +524,81 @@ class OrderEngine:
             return shares, limit
         return None
 
+    def _combo_fillable(self, order: SimOrder, combo: Combo, book: Book,
+                        limit: float | None) -> tuple[float, float] | None:
+        """A combo fills whole at its natural price when that reaches its limit, as many
+        units as every leg's displayed size allows; what it takes of each leg is gone for
+        the other orders of the step. It does not fill on trades through its limit: a
+        combo has no trades of its own."""
+        touch = book.ask if order.buy else book.bid
+        if limit is not None and (touch > limit + 1e-9 if order.buy else touch < limit - 1e-9):
+            return None
+        units = order.remaining
+        for leg in combo.legs:
+            leg_buy = order.buy == leg.buy
+            b = self.market.book(leg.sim.instrument.con_id)
+            size = b.ask_size if leg_buy else b.bid_size
+            left = size - self._taken.get((leg.sim.instrument.con_id, leg_buy), 0.0)
+            units = min(units, left // leg.ratio)
+        if units <= 0:
+            return None
+        for leg in combo.legs:
+            key = (leg.sim.instrument.con_id, order.buy == leg.buy)
+            self._taken[key] = self._taken.get(key, 0.0) + units * leg.ratio
+        return units, touch
+
     def _execute(self, order: SimOrder, shares: float, price: float, events: OrderEvents,
                  apply_oca: bool = True) -> None:
         if shares <= 0 or order.done:
             return
+        if order.combo is not None:
+            self._execute_combo(order, order.combo, shares, price, events)
+        else:
+            self._execute_single(order, shares, price, events)
+        if order.remaining <= 1e-9:
+            order.status = "Filled"
+            order.completed_time = self._now()
+            self._release_children(order, events)
+        else:
+            order.status = "Submitted"
+        events.touch(order)
+        if apply_oca:
+            self._apply_oca(order, shares, events)
+
+    def _execute_combo(self, order: SimOrder, combo: Combo, units: float, price: float,
+                       events: OrderEvents) -> None:
+        """Every leg at its touch (which together make the natural `price`), each its own
+        execution with its own commission; then the combo's execution, commission-free."""
+        total = order.filled + units
+        for leg in combo.legs:
+            leg_buy = order.buy == leg.buy
+            con_id = leg.sim.instrument.con_id
+            b = self.market.book(con_id)
+            leg_price = b.ask if leg_buy else b.bid
+            shares = units * leg.ratio
+            fee = commission(leg.sim.instrument, shares, leg_price)
+            realized = self.accounts[order.account].apply_fill(
+                leg.sim, shares if leg_buy else -shares, leg_price, fee)
+            done = order.filled * leg.ratio
+            order.leg_avg[con_id] = ((order.leg_avg.get(con_id, 0.0) * done + leg_price * shares)
+                                     / (done + shares))
+            self._record(Fill(order, self._exec_id(), self._now(), shares, leg_price, fee,
+                              realized, leg), events)
+        order.avg_price = (order.avg_price * order.filled + price * units) / total
+        order.filled = total
+        order.last_fill = price
+        self._record(Fill(order, self._exec_id(), self._now(), units, price, 0.0, None), events)
+
+    def _exec_id(self) -> str:
+        self._exec_seq += 1
+        return f"0000e0d5.{self._exec_seq:08d}.01.01"
+
+    def _record(self, fill: Fill, events: OrderEvents) -> None:
+        self.fills.append(fill)
+        events.fills.append(fill)
+
+    def _execute_single(self, order: SimOrder, shares: float, price: float,
+                        events: OrderEvents) -> None:
         inst = order.sim.instrument
         fee = commission(inst, shares, price)
         signed = shares if order.buy else -shares
@@ -434,20 +607,8 @@ class OrderEngine:
         order.avg_price = (order.avg_price * order.filled + price * shares) / total
         order.filled += shares
         order.last_fill = price
-        self._exec_seq += 1
-        fill = Fill(order, f"0000e0d5.{self._exec_seq:08d}.01.01", self._now(), shares, price,
-                    fee, realized)
-        self.fills.append(fill)
-        events.fills.append(fill)
-        if order.remaining <= 1e-9:
-            order.status = "Filled"
-            order.completed_time = fill.time
-            self._release_children(order, events)
-        else:
-            order.status = "Submitted"
-        events.touch(order)
-        if apply_oca:
-            self._apply_oca(order, shares, events)
+        self._record(Fill(order, self._exec_id(), self._now(), shares, price, fee, realized),
+                     events)
 
     def _release_children(self, parent: SimOrder, events: OrderEvents) -> None:
         for child in self.orders.values():

@@ -231,7 +231,8 @@ class SimServer:
             conn.push_order_events(events)
         if events.fills:
             for conn in list(self.connections):
-                conn.push_positions({f.order.sim.instrument.con_id for f in events.fills})
+                conn.push_positions({c for f in events.fills
+                                     if (c := f.position_con_id) is not None})
                 conn.push_account()
 
     def push_account_updates(self) -> None:

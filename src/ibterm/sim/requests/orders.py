@@ -3,6 +3,7 @@ executions, and each client's view of its orders' changes and fills."""
 
 from __future__ import annotations
 
+from ibterm.sim.combos import Combo, ComboError, make_combo
 from ibterm.sim.contracts import match
 from ibterm.sim.order_records import OrderRequest
 from ibterm.sim.orders import Fill, OrderEvents, Rejection, SimOrder
@@ -52,29 +53,36 @@ class OrderDesk(Desk):
                 server.next_order_rejection = None
                 self.error(order_id, *rejection)
                 return
-            found = match(server.world, req.contract)
-            sim = found[0] if len(found) == 1 else None
+            combo: Combo | None = None
+            sim: SimInstrument | None
+            if req.contract.sec_type == "BAG" and req.contract.exchange:
+                combo = make_combo(server.world, req.contract, req.legs)
+                sim = combo.legs[0].sim
+            else:
+                found = match(server.world, req.contract)
+                sim = found[0] if len(found) == 1 else None
             default_account = next(iter(server.accounts))
             if req.what_if:
-                self._what_if(req, sim, req.account or default_account)
+                self._what_if(req, sim, req.account or default_account, combo)
                 return
-            events = server.orders.place(req, self.client_id, sim, default_account)
+            events = server.orders.place(req, self.client_id, sim, default_account, combo)
         except UnsupportedOrder as exc:
             self.error(order_id, 201, f"Order rejected - reason:{exc}")
             return
-        except Rejection as exc:
+        except (Rejection, ComboError) as exc:
             self.error(order_id, exc.code, exc.message)
             return
         server.publish(events)
 
-    def _what_if(self, req: OrderRequest, sim: SimInstrument | None, account: str) -> None:
+    def _what_if(self, req: OrderRequest, sim: SimInstrument | None, account: str,
+                 combo: Combo | None) -> None:
         engine = self.server.orders
-        engine.validate(req, sim, account)
+        engine.validate(req, sim, account, combo)
         assert sim is not None and self.client_id is not None
-        margin = engine.margin_check(req, sim, account)
-        view = SimOrder(req, self.client_id, 0, sim, account, status="PreSubmitted",
-                        quantity=req.quantity).view()
-        self.send(self.layout(OPEN_ORDER)(view, sim.instrument, margin))
+        margin = engine.margin_check(req, sim, account, combo=combo)
+        order = SimOrder(req, self.client_id, 0, sim, account, status="PreSubmitted",
+                         quantity=req.quantity, combo=combo)
+        self.send(self.layout(OPEN_ORDER)(order.view(), order.contract, margin))
 
     @serves(CANCEL_ORDER)
     def _cancel_order(self, fields: list[str]) -> None:
@@ -110,8 +118,8 @@ class OrderDesk(Desk):
 
     def _send_open_orders(self, all_clients: bool) -> None:
         open_order, order_status = self.layout(OPEN_ORDER), self.layout(ORDER_STATUS)
-        out = [open_order(o.view(), o.sim.instrument) + order_status(o.view(), o.avg_price,
-                                                                     o.last_fill)
+        out = [open_order(o.view(), o.contract) + order_status(o.view(), o.avg_price,
+                                                               o.last_fill)
                for o in self.server.orders.working() if all_clients or self._sees(o)]
         out.append(self.layout(OPEN_ORDER_END)())
         self.send(b"".join(out))
@@ -119,7 +127,7 @@ class OrderDesk(Desk):
     @serves(REQ_COMPLETED_ORDERS)
     def _req_completed_orders(self, fields: list[str]) -> None:
         completed_order = self.layout(COMPLETED_ORDER)
-        out = [completed_order(o.view(), o.sim.instrument, o.completed_time)
+        out = [completed_order(o.view(), o.contract, o.completed_time)
                for o in self.server.orders.orders.values() if o.done]
         out.append(self.layout(COMPLETED_ORDERS_END)())
         self.send(b"".join(out))
@@ -135,27 +143,26 @@ class OrderDesk(Desk):
             return
         out = []
         for fill in self.server.orders.fills:
-            o, inst = fill.order, fill.order.sim.instrument
+            o, inst = fill.order, fill.contract
+            sec_type = "BAG" if isinstance(inst, Combo) else inst.sec_type.value
             if f.client_id and o.client_id != f.client_id:
                 continue
             filled_at = exec_filter_time(fill.time)
             if since is not None and filled_at is not None and filled_at < since:
                 continue
             if (f.account and o.account != f.account) or (f.symbol and inst.symbol != f.symbol) \
-                    or (f.sec_type and inst.sec_type.value != f.sec_type) \
-                    or (f.side and f.side != o.req.action):
+                    or (f.sec_type and sec_type != f.sec_type) \
+                    or (f.side and f.side != ("BUY" if fill.bought else "SELL")):
                 continue
             out.append(self._fill_messages(f.req_id, fill))
         out.append(self.layout(EXEC_DETAILS_END)(f.req_id))
         self.send(b"".join(out))
 
     def _fill_messages(self, req_id: int, fill: Fill) -> bytes:
-        o = fill.order
-        side = "BOT" if o.buy else "SLD"
-        view = o.view()
+        side = "BOT" if fill.bought else "SLD"
         return self.layout(EXEC_DETAILS)(
-            req_id, view, o.sim.instrument, fill.exec_id, fill.time, side, fill.shares,
-            fill.price, o.filled, o.avg_price,
+            req_id, fill.order.view(), fill.contract, fill.exec_id, fill.time, side,
+            fill.shares, fill.price, fill.cum_qty, fill.avg_price,
         ) + self.layout(COMMISSION_REPORT)(fill.exec_id, fill.commission, fill.realized)
 
     def push_order_events(self, events: OrderEvents) -> None:
@@ -166,7 +173,7 @@ class OrderDesk(Desk):
         if not mine and not fills:
             return
         open_order, order_status = self.layout(OPEN_ORDER), self.layout(ORDER_STATUS)
-        out = [open_order(o.view(), o.sim.instrument) for o in mine]
+        out = [open_order(o.view(), o.contract) for o in mine]
         out += [self._fill_messages(-1, f) for f in fills]
         out += [order_status(o.view(), o.avg_price, o.last_fill) for o in mine]
         self.send(b"".join(out))

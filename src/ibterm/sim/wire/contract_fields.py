@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ibterm.domain.instrument import Instrument, SecType
+from ibterm.sim.combos import BAG_TRADING_CLASS, Combo
 from ibterm.sim.contracts import ContractQuery
 from ibterm.sim.protocol import Field
 
@@ -24,7 +25,24 @@ def contract_head(inst: Instrument) -> tuple[Field, ...]:
             inst.right.value if inst.right else "", multiplier(inst))
 
 
-def contract11(inst: Instrument) -> tuple[Field, ...]:
-    """conId … tradingClass with the exchange, without primaryExchange."""
+def contract11(inst: Instrument | Combo) -> tuple[Field, ...]:
+    """conId … tradingClass with the exchange, without primaryExchange. A combo is IB's
+    spread template: its conId, also as local symbol, and trading class COMB."""
+    if isinstance(inst, Combo):
+        return (inst.con_id, inst.symbol, "BAG", "", 0.0, "", "", inst.exchange,
+                inst.currency, str(inst.con_id), BAG_TRADING_CLASS)
     return (*contract_head(inst), inst.exchange, inst.currency, inst.local_symbol,
             inst.trading_class)
+
+
+def combo_fields(inst: Instrument | Combo) -> tuple[Field, ...]:
+    """comboLegsDescrip, then the legs with their eight fields (conId, ratio, action,
+    exchange, openClose, shortSaleSlot, designatedLocation, exemptCode): what openOrder
+    and completedOrder carry of a combo; an empty description and no legs otherwise."""
+    if not isinstance(inst, Combo):
+        return ("", 0)
+    legs: list[Field] = []
+    for leg in inst.legs:
+        legs += [leg.sim.instrument.con_id, leg.ratio, "BUY" if leg.buy else "SELL",
+                 inst.exchange, 0, 0, "", -1]
+    return (inst.descrip, len(inst.legs), *legs)

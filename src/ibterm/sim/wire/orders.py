@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ibterm.domain.instrument import Instrument
-from ibterm.sim.contracts import ContractQuery
+from ibterm.sim.combos import Combo
+from ibterm.sim.contracts import ContractQuery, LegQuery
 from ibterm.sim.order_records import MarginState, OrderRequest, OrderView
 from ibterm.sim.protocol import Field, encode
-from ibterm.sim.wire.contract_fields import contract11
+from ibterm.sim.wire.contract_fields import combo_fields, contract11
 from ibterm.sim.wire.fields import int_field, nothing
 from ibterm.sim.wire.layouts import Incoming, Layouts
 
@@ -62,8 +63,6 @@ def parse_place_order(fields: list[str], fa_profile: bool = False) -> OrderReque
     r.skip(1)  # message id 3; no version field
     order_id = r.int()
     contract = ContractQuery.from_fields([r.str() for _ in range(12)])
-    if contract.sec_type == "BAG":
-        raise UnsupportedOrder("combination (BAG) orders are not supported by the simulator")
     r.skip(2)  # secIdType, secId
     action = r.str().upper()
     quantity = r.float() or 0.0
@@ -79,6 +78,14 @@ def parse_place_order(fields: list[str], fa_profile: bool = False) -> OrderReque
     r.skip(4)  # blockOrder, sweepToFill, displaySize, triggerMethod
     outside_rth = r.bool()
     r.skip(1)  # hidden
+    legs: tuple[LegQuery, ...] = ()
+    params: tuple[tuple[str, str], ...] = ()
+    if contract.sec_type == "BAG":
+        legs = tuple(_read_leg(r) for _ in range(r.int()))
+        if any(r.str() for _ in range(r.int())):
+            raise UnsupportedOrder("combo orders with per-leg prices are not supported by "
+                                   "the simulator")
+        params = tuple((r.str(), r.str()) for _ in range(r.int()))
     r.skip(7)  # "", discretionaryAmt, goodAfterTime, goodTillDate, faGroup, faMethod, faPct
     r.skip(fa_profile)
     r.skip(4)  # modelCode, shortSaleSlot, designatedLocation, exemptCode
@@ -110,8 +117,14 @@ def parse_place_order(fields: list[str], fa_profile: bool = False) -> OrderReque
         order_type=order_type, limit=limit, aux=aux, tif=tif, oca_group=oca_group,
         account=account, order_ref=order_ref, transmit=transmit, parent_id=parent_id,
         outside_rth=outside_rth, oca_type=oca_type, trail_stop_price=trail_stop_price,
-        trailing_percent=trailing_percent, what_if=what_if,
+        trailing_percent=trailing_percent, what_if=what_if, legs=legs, combo_params=params,
     )
+
+
+def _read_leg(r: _Reader) -> LegQuery:
+    leg = LegQuery(r.int(), r.int(), r.str(), r.str())
+    r.skip(4)  # openClose, shortSaleSlot, designatedLocation, exemptCode
+    return leg
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +173,16 @@ def _num(value: float | None) -> Field:
     return "" if value is None else value
 
 
-def open_order(o: OrderView, inst: Instrument, margin: MarginState | None = None,
+def _order_combo(o: OrderView, inst: Instrument | Combo) -> tuple[Field, ...]:
+    """A combo's description and legs, no per-leg prices, and the routing parameters the
+    order was placed with."""
+    params: list[Field] = [len(o.combo_params)]
+    for tag, value in o.combo_params:
+        params += [tag, value]
+    return (*combo_fields(inst), 0, *params)
+
+
+def open_order(o: OrderView, inst: Instrument | Combo, margin: MarginState | None = None,
                fa_profile: tuple[Field, ...] = ()) -> bytes:
     """openOrder from 177 on; below it (`fa_profile` = one empty field) faProfile follows
     faPercentage."""
@@ -181,8 +203,8 @@ def open_order(o: OrderView, inst: Instrument, margin: MarginState | None = None
         "", "", "", "", "", 0, "", "", 0, "", "", "", "", "",  # modelCode … stockRangeUpper
         0, 0, False, False, "", o.oca_type, False, False, "", o.parent_id, 0, "", 0,
         "", "",  # deltaNeutralOrderType, deltaNeutralAuxPrice
-        False, 0, _num(o.trail_stop_price), _num(o.trailing_percent), "", "", "",
-        0, 0, 0,  # combo legs, order combo legs, smart combo params
+        False, 0, _num(o.trail_stop_price), _num(o.trailing_percent), "", "",
+        *_order_combo(o, inst),  # comboLegsDescrip, legs, order combo legs, smart params
         "", "", "",  # scaleInitLevelSize, scaleSubsLevelSize, scalePriceIncrement
         "",  # hedgeType
         False, "", "", False, False,  # optOutSmartRouting … notHeld, no delta-neutral
@@ -201,14 +223,14 @@ def order_status(o: OrderView, avg_price: float, last_fill: float) -> bytes:
                   avg_price, o.perm_id, o.parent_id, last_fill, o.client_id, "", "")
 
 
-def exec_details(req_id: int, o: OrderView, inst: Instrument, exec_id: int | str, time: str,
+def exec_details(req_id: int, o: OrderView, inst: Instrument | Combo, exec_id: int | str,
+                 time: str,
                  side: str, shares: float, price: float, cum_qty: float,
                  avg_price: float, pending_price_revision: tuple[Field, ...] = (False,)
                  ) -> bytes:
     """execDetails from 178 on, ending with pendingPriceRevision; below 178 it ends
     before it (ib_insync unpacks exactly 31 fields)."""
-    return encode(11, req_id, o.order_id, *contract11(inst)[:7], inst.exchange,
-                  inst.currency, inst.local_symbol, inst.trading_class, exec_id, time,
+    return encode(11, req_id, o.order_id, *contract11(inst), exec_id, time,
                   o.account, inst.exchange if inst.exchange != "SMART" else "ISLAND", side,
                   shares, price, o.perm_id, o.client_id, 0, cum_qty, avg_price, o.order_ref,
                   "", "", "", 1, *pending_price_revision)
@@ -219,7 +241,7 @@ def commission_report(exec_id: str, commission: float, realized: float | None) -
                   UNSET_DOUBLE if realized is None else realized, "", "")
 
 
-def completed_order(o: OrderView, inst: Instrument, completed_time: str,
+def completed_order(o: OrderView, inst: Instrument | Combo, completed_time: str,
                     fa_profile: tuple[Field, ...] = ()) -> bytes:
     """completedOrder from 177 on; below it faProfile follows faPercentage."""
     return encode(
@@ -229,8 +251,9 @@ def completed_order(o: OrderView, inst: Instrument, completed_time: str,
         *fa_profile,
         "", "", "", "", "", "", "", "",  # modelCode … exemptCode
         "", "", "", "", "", 0, False, False, "", o.oca_type, 0, "", 0, "", "",
-        False, 0, _num(o.trail_stop_price), _num(o.trailing_percent), "",
-        0, 0, 0, "", "", "", "",  # legs; scale fields; hedgeType
+        False, 0, _num(o.trail_stop_price), _num(o.trailing_percent),
+        *_order_combo(o, inst),  # comboLegsDescrip, legs, order combo legs, smart params
+        "", "", "", "",  # scale fields; hedgeType
         "", "", False, False,  # clearingAccount, clearingIntent, notHeld, no delta-neutral
         "",  # algoStrategy
         False, o.status, False, False,
@@ -257,19 +280,20 @@ def completed_orders_end() -> bytes:
     return encode(102)
 
 
-def open_order_v176(o: OrderView, inst: Instrument, margin: MarginState | None = None
+def open_order_v176(o: OrderView, inst: Instrument | Combo, margin: MarginState | None = None
                     ) -> bytes:
     return open_order(o, inst, margin, fa_profile=("",))
 
 
-def exec_details_v176(req_id: int, o: OrderView, inst: Instrument, exec_id: int | str,
+def exec_details_v176(req_id: int, o: OrderView, inst: Instrument | Combo, exec_id: int | str,
                       time: str, side: str, shares: float, price: float, cum_qty: float,
                       avg_price: float) -> bytes:
     return exec_details(req_id, o, inst, exec_id, time, side, shares, price, cum_qty,
                         avg_price, pending_price_revision=())
 
 
-def completed_order_v176(o: OrderView, inst: Instrument, completed_time: str) -> bytes:
+def completed_order_v176(o: OrderView, inst: Instrument | Combo, completed_time: str
+                         ) -> bytes:
     return completed_order(o, inst, completed_time, fa_profile=("",))
 
 
