@@ -9,13 +9,7 @@ import sys
 
 from ib_insync import IB, Bag, ComboLeg, LimitOrder, MarketOrder, Option
 
-
-def wait(ib: IB, done, seconds: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    for _ in range(int(seconds / 0.05)):
-        if done():
-            return
-        ib.sleep(0.05)
-    raise TimeoutError("not in time")
+from tests.sim.insync_client import wait
 
 
 def bag(ib: IB, *legs: tuple[float, str, str]) -> Bag:

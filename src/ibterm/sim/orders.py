@@ -186,15 +186,16 @@ class OrderEngine:
             raise Rejection(201, f"Order rejected - reason:Unknown account {account!r}")
         if req.action not in ("BUY", "SELL"):
             raise Rejection(201, f"Order rejected - reason:Invalid action {req.action!r}")
-        if combo is not None:
-            self._validate_combo(req, combo)
-            return
-        if req.order_type not in ORDER_TYPES:
+        if req.order_type not in (ORDER_TYPES if combo is None else COMBO_ORDER_TYPES):
+            kind = "" if combo is None else "for combination orders "
             raise Rejection(201, f"Order rejected - reason:Order type {req.order_type} is "
-                                 "not supported by the simulator")
+                                 f"not supported {kind}by the simulator")
         if req.tif not in TIFS:
             raise Rejection(201, f"Order rejected - reason:Time in force {req.tif} is not "
                                  "supported by the simulator")
+        if combo is not None:
+            _validate_combo(req, combo)
+            return
         inst = sim.instrument
         if not req.quantity > 0 or not math.isfinite(req.quantity):
             raise Rejection(201, "Order rejected - reason:The order quantity must be positive")
@@ -213,26 +214,6 @@ class OrderEngine:
         if req.order_type == "TRAIL" and not (req.aux or req.trailing_percent):
             raise Rejection(201, "Order rejected - reason:A TRAIL order needs a trailing "
                                  "amount or percent")
-
-    def _validate_combo(self, req: OrderRequest, combo: Combo) -> None:
-        """A combo is bought or sold whole, at market or at a net limit, which may be a
-        credit (negative) as at IB."""
-        if req.order_type not in COMBO_ORDER_TYPES:
-            raise Rejection(201, f"Order rejected - reason:Order type {req.order_type} is "
-                                 "not supported for combination orders by the simulator")
-        if req.tif not in TIFS:
-            raise Rejection(201, f"Order rejected - reason:Time in force {req.tif} is not "
-                                 "supported by the simulator")
-        if not req.quantity > 0 or not math.isfinite(req.quantity) \
-                or abs(req.quantity - round(req.quantity)) > 1e-9:
-            raise Rejection(201, "Order rejected - reason:A combination order's quantity must "
-                                 "be a positive whole number")
-        if req.order_type == "LMT":
-            if req.limit is None or not math.isfinite(req.limit):
-                raise Rejection(201, "Order rejected - reason:A LMT order needs a price")
-            if not on_tick(abs(req.limit), combo.min_tick):
-                raise Rejection(110, "The price does not conform to the minimum price "
-                                     "variation for this contract.")
 
     def _fills_at_mark(self, req: OrderRequest, sim: SimInstrument,
                        combo: Combo | None) -> list[tuple[SimInstrument, float, float, float]]:
@@ -643,6 +624,21 @@ class OrderEngine:
 
     def _now(self) -> str:
         return self.clock().strftime("%Y%m%d %H:%M:%S UTC")
+
+
+def _validate_combo(req: OrderRequest, combo: Combo) -> None:
+    """A combo is bought or sold whole, in whole units, at market or at a net limit, which
+    may be a credit (negative) as at IB."""
+    if not req.quantity > 0 or not math.isfinite(req.quantity) \
+            or abs(req.quantity - round(req.quantity)) > 1e-9:
+        raise Rejection(201, "Order rejected - reason:A combination order's quantity must "
+                             "be a positive whole number")
+    if req.order_type == "LMT":
+        if req.limit is None or not math.isfinite(req.limit):
+            raise Rejection(201, "Order rejected - reason:A LMT order needs a price")
+        if not on_tick(abs(req.limit), combo.min_tick):
+            raise Rejection(110, "The price does not conform to the minimum price "
+                                 "variation for this contract.")
 
 
 def _require_exchange(req: OrderRequest) -> None:
