@@ -96,6 +96,11 @@ async def test_a_working_combo_is_cancelled(sim: SimServer, ib: IB) -> None:
     await _done(second)
     assert second.orderStatus.status == "Cancelled" and second.filled() == 0
     assert sim.con_id_of(LONG) not in sim.accounts[ACCOUNT].positions
+    # Completed orders name the combo with its legs.
+    completed = await ib.reqCompletedOrdersAsync(False)
+    assert [(t.contract.secType, [leg.conId for leg in t.contract.comboLegs],
+             t.orderStatus.status) for t in completed] == [
+        ("BAG", [sim.con_id_of(LONG), sim.con_id_of(SHORT)], "Cancelled")] * 2
 
 
 async def test_a_bracket_on_a_combo_parent(sim: SimServer, ib: IB) -> None:
