@@ -1,6 +1,6 @@
 """An ib_insync 0.9.86 script trading combos, run in its own process by
 test_ib_insync_combos.py: a vertical bought at market, a working credit limit listed and
-cancelled, an iron condor's what-if; prints what it saw as one JSON object."""
+cancelled, the completed orders, an iron condor's what-if; prints what it saw as one JSON object."""
 
 from __future__ import annotations
 
@@ -48,6 +48,8 @@ def main(port: int) -> dict[str, object]:
                             for t in listed]
     ib.cancelOrder(working.order)
     wait(ib, lambda: working.orderStatus.status == "Cancelled")
+    report["completed"] = sorted([t.contract.secType, len(t.contract.comboLegs),
+                                  t.orderStatus.status] for t in ib.reqCompletedOrders(False))
     condor = bag(ib, (570, "P", "BUY"), (580, "P", "SELL"), (620, "C", "SELL"),
                  (630, "C", "BUY"))
     state = ib.whatIfOrder(condor, LimitOrder("BUY", 1, -2.0))
