@@ -153,3 +153,30 @@ async def test_an_unknown_leg_is_no_security(sim: SimServer, ib: IB) -> None:
     await _done(trade)
     assert trade.orderStatus.status == "Cancelled"
     assert [e.errorCode for e in trade.log if e.errorCode] == [200]
+
+
+async def test_selling_a_combo_reverses_every_leg(sim: SimServer, ib: IB) -> None:
+    legs = ((LONG, 1, "BUY"), (SHORT, 1, "SELL"))
+    price = _natural(sim, False, *legs)
+    long_b, short_b = (sim.market.book(sim.con_id_of(s)) for s in (LONG, SHORT))
+    trade = ib.placeOrder(bag(sim, *legs), LimitOrder("SELL", 1, round(price - 0.05, 2)))
+    await _done(trade)
+    assert trade.orderStatus.avgFillPrice == pytest.approx(price)  # better than its limit
+    sides = {f.contract.conId: (f.execution.side, f.execution.price) for f in trade.fills}
+    assert sides == {sim.con_id_of(LONG): ("SLD", long_b.bid),
+                     sim.con_id_of(SHORT): ("BOT", short_b.ask), 28812380: ("SLD", price)}
+    positions = sim.accounts[ACCOUNT].positions
+    assert positions[sim.con_id_of(LONG)].quantity == -1
+    assert positions[sim.con_id_of(SHORT)].quantity == 1
+
+
+async def test_a_combos_legs_cannot_be_modified(sim: SimServer, ib: IB) -> None:
+    legs = ((LONG, 1, "BUY"), (SHORT, 1, "SELL"))
+    trade = ib.placeOrder(bag(sim, *legs), LimitOrder("BUY", 1, 0.05))
+    await until(lambda: trade.orderStatus.status == "Submitted", "not working")
+    errors: list[tuple[int, str]] = []
+    ib.errorEvent += lambda req_id, c, msg, _: errors.append((c, msg))
+    ib.placeOrder(bag(sim, (LONG, 1, "BUY"), (SHORT, 2, "SELL")), trade.order)
+    await until(lambda: bool(errors), "no error")
+    assert errors == [(201, "Order rejected - reason:The contract of an order cannot be "
+                            "modified")]
