@@ -1,5 +1,6 @@
-"""Market data: quotes for one instrument per request, live, frozen or delayed by IB's
-rules, streamed on each market step as the changes since what was sent."""
+"""Market data: quotes for one instrument or combo per request, live, frozen or delayed by
+IB's rules, with an option's computations (greeks), streamed on each market step as the
+changes since what was sent."""
 
 from __future__ import annotations
 
