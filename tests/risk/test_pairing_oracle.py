@@ -68,6 +68,34 @@ def test_the_same_strategies_on_random_books(legs: list[tuple[str, int, int, flo
     _same(rows)
 
 
+@settings(max_examples=30, deadline=None)
+@given(st.lists(_leg, min_size=25, max_size=40), st.sampled_from([95.0, 100.0, 104.0]))
+def test_the_same_strategies_on_larger_random_books(legs: list[tuple[str, int, int, float,
+                                                                     dt.date, float]],
+                                                    spot: float) -> None:
+    # Often more long options than the search takes: walks given up early (margin._group's
+    # bound) must never lose a cheaper grouping.
+    _same([_row(i + 2, r, k, q * (100 if not r else 1), p, e, m, spot)
+           for i, (r, k, q, p, e, m) in enumerate(legs)])
+
+
+def test_many_joins_priced_at_once_are_priced_as_one_at_a_time() -> None:
+    rng = random.Random(3)
+    tried = []
+    for i in range(200):
+        spreads = []
+        for _ in range(2):
+            right = rng.choice("CP")
+            k_short, k_long = rng.sample([80.0, 85.0, 90.0, 95.0, 100.0, 105.0, 110.0], 2)
+            short = margin._Leg(_row(2, right, k_short, -1.0, 1.0, EXPIRIES[0]), Rates())
+            long = margin._Leg(_row(3, right, k_long, 1.0, 1.0, EXPIRIES[0]), Rates())
+            width = (k_long - k_short) if right == "C" else (k_short - k_long)
+            spreads.append(margin._Spread(short, long, 1.0, max(width, 0.0) * 100.0))
+        tried.append((i, i + 1, spreads[0], spreads[1], 100.0))
+    assert len(tried) >= margin._VECTOR_PAIRS
+    assert margin._joined_all(tried) == [margin._joined(a, b, m) for _i, _j, a, b, m in tried]
+
+
 def test_the_same_strategies_on_dense_books() -> None:
     # Hundreds of legs on one underlying: every window (nearest longs, puts, spreads) full.
     rng = random.Random(7)

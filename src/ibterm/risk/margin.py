@@ -40,6 +40,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
+import numpy as np
+
 from ibterm.risk import tables
 from ibterm.risk.memo import PartsMemo
 from ibterm.risk.portfolio import Row
@@ -53,12 +55,12 @@ NEAREST_SPREADS = 3  # spreads tried per credit spread when joining spreads
 DEFAULT_RATE = 0.04  # the risk-free rate when none is given (pricing futures options)
 _EPS = 1e-9
 # The search over long options left out (docs/risk.md, Limits) is exhaustive for a group
-# whose walks place at most this many long options beside a short (at most 2^10 books
-# without some of them, far fewer in practice) ...
+# of at most this many long options (at most 2^10 sets of them left out, a few dozen in
+# practice) ...
 _LEAVE_OUT_LONGS = 10
-# ... and stops after building this many pool candidates, counting the first pool's
-# (about 60 ms): a bound on the time a group of many shorts and few longs can take.
-_LEAVE_OUT_WORK = 20_000
+# ... and stops, keeping the cheapest so far, after building this many pool candidates,
+# counting the first pool's (a few milliseconds; random books of up to 9 legs need 500).
+_LEAVE_OUT_WORK = 3_000
 
 
 def _default(name: str):  # type: ignore[no-untyped-def]
@@ -268,6 +270,7 @@ class _Leg:
 # The rank is unique: it also names the candidate.
 _COVERED, _VERTICAL, _CALENDAR, _STRADDLE = range(4)
 _RANK = {_COVERED: 0, _VERTICAL: 1 << 40, _STRADDLE: 2 << 40, _CALENDAR: 3 << 40}
+_KINDS = frozenset(_RANK)
 # The walks: the candidate kinds each keeps (None: all), and whether straddles go first.
 _ORDERS: tuple[tuple[frozenset[int] | None, bool], ...] = (
     (None, False),  # by-saving
@@ -300,14 +303,19 @@ def _best_grouping(symbol: str, account: str, rows: list[Row],
     pool, idle = _pool(shorts, longs, stocks)
     joins = _Joins(pool)
     if not shorts:  # nothing pairs: one pass is enough
-        return _strategies(symbol, account, _group(pool, idle, stocks, shorts, longs, rates,
-                                                   joins))
+        found, _taken = _group(pool, idle, stocks, shorts, longs, rates, joins)
+        assert found is not None
+        return _strategies(symbol, account, found)
     legs = stocks + opts
-    best, best_cost, placed = _cheapest(pool, idle, legs, stocks, shorts, longs, rates, joins)
-    if len(placed) <= _LEAVE_OUT_LONGS:
-        best = _leave_out(best, best_cost, placed, len(pool), legs, stocks, shorts, longs,
-                          rates)
-    return _strategies(symbol, account, best)
+    if len(longs) > _LEAVE_OUT_LONGS:
+        best, _cost = _cheapest(pool, idle, legs, stocks, shorts, longs, rates, joins)
+        assert best is not None
+        return _strategies(symbol, account, best)
+    placed: set[_Leg] = set()
+    best, best_cost = _cheapest(pool, idle, legs, stocks, shorts, longs, rates, joins, placed)
+    assert best is not None
+    return _strategies(symbol, account, _leave_out(best, best_cost, placed, len(pool), legs,
+                                                   stocks, shorts, longs, rates))
 
 
 def _leave_out(best: list[_Found], best_cost: tuple[float, float], placed: set[_Leg],
@@ -317,10 +325,11 @@ def _leave_out(best: list[_Found], best_cost: tuple[float, float], placed: set[_
     the whole group (docs/risk.md, Limits): each set is reached by leaving out one more
     of the longs that matter to the walks without the set, smallest sets first, each set
     once. A long matters when a walk placed it beside a short, or it takes a place in a
-    short's full window of nearest longs, or it is in a vertical that saves nothing alone
-    (whose joins are tried among the nearest): leaving out longs that do not matter gives
-    the same walks. The longs left out stand alone or protect stock, which leaves the
-    initial margin as it is."""
+    short's full window of nearest longs or in a full window of idle verticals' partners
+    (_join_idle): leaving out longs that do not matter gives the same walks. A walk given
+    up (_group) after its first step could not have beaten the best with them left out
+    either: that step, and what it fixes, are the same. The longs left out stand alone
+    or protect stock, which leaves the initial margin as it is."""
     crowded: set[_Leg] = set()
     _pool(shorts, longs, stocks, crowded)
     seen: set[frozenset[_Leg]] = {frozenset()}
@@ -338,33 +347,25 @@ def _leave_out(best: list[_Found], best_cost: tuple[float, float], placed: set[_
             work += len(sub)
             if work > _LEAVE_OUT_WORK:
                 return best
-            found, cost, now = _cheapest(sub, idle, legs, stocks, shorts, longs, rates,
-                                         _Joins(sub))
-            if cost < best_cost:
+            now: set[_Leg] = set()
+            # Walks that cannot beat the best so far are given up (their long options
+            # placed are known from their first step all the same).
+            found, cost = _cheapest(sub, idle, legs, stocks, shorts, longs, rates, _Joins(sub),
+                                    now, best_cost[0])
+            if found is not None and cost < best_cost:
                 best, best_cost = found, cost
             queue.append((trial, now | crowded))
     return best
 
 
-def _paired_longs(found: list[_Found], paired: set[_Leg]) -> None:
-    """Adds the long options a walk placed beside a short one to `paired`."""
-    for f in found:
-        if f[2] == _SPREAD:
-            paired.add(f[3].long)
-        elif f[2] == _COMBO:
-            paired.add(f[3].long)
-            paired.add(f[4].long)
-        elif f[2] == _CALENDAR:
-            paired.add(f[4])
-
-
 def _cheapest(pool: list[_Candidate], idle: list[_Idle], legs: list[_Leg],
-              stocks: list[_Leg],
-              shorts: list[_Leg], longs: list[_Leg], rates: Rates,
-              joins: _Joins) -> tuple[list[_Found], tuple[float, float], set[_Leg]]:
-    """The walks (_ORDERS) over this pool: the cheapest outcome, its (initial,
-    maintenance), and the long options any walk placed beside a short one."""
-    paired: set[_Leg] = set()
+              stocks: list[_Leg], shorts: list[_Leg], longs: list[_Leg], rates: Rates,
+              joins: _Joins, placed: set[_Leg] | None = None, bound: float | None = None
+              ) -> tuple[list[_Found] | None, tuple[float, float]]:
+    """The walks (_ORDERS) over this pool: the cheapest outcome and its (initial,
+    maintenance); None when none costs less than `bound` (initial). A walk is given up
+    once it shows it cannot cost less than the best so far (_group). With `placed`, the
+    long options any walk placed beside a short are added to it (_leave_out)."""
     best: list[_Found] | None = None
     best_cost = (0.0, 0.0)
     present = {c[2] for c in pool}
@@ -372,7 +373,8 @@ def _cheapest(pool: list[_Candidate], idle: list[_Idle], legs: list[_Leg],
     straddles = [i for i, c in enumerate(pool) if c[2] == _STRADDLE]
     reorders = bool(straddles) and straddles[-1] != len(straddles) - 1
     seen: set[tuple[frozenset[int], bool]] = set()
-    walked: list[tuple[frozenset[int], list[_Found]]] = []  # in pool order: kinds kept, found
+    walked: list[tuple[frozenset[int], frozenset[int]]] = []  # in pool order: kept, taken
+    joinable = {sh for sh, _lg, _cost in idle}
     for keep, first in _ORDERS:
         kept = frozenset(present if keep is None else present & keep)
         signature = (kept, first and reorders)
@@ -381,8 +383,8 @@ def _cheapest(pool: list[_Candidate], idle: list[_Idle], legs: list[_Leg],
         seen.add(signature)
         # Leaving out candidates that an earlier walk in the same order never took (both
         # legs used up when it came to them) walks the same way again.
-        if not signature[1] and any(kept <= k and not _took(earlier, k - kept)
-                                    for k, earlier in walked):
+        if not signature[1] and any(kept <= k and not taken & (k - kept)
+                                    for k, taken in walked):
             continue
         if signature[1]:
             ordered = [pool[i] for i in straddles] + [c for c in pool if c[2] != _STRADDLE]
@@ -392,22 +394,18 @@ def _cheapest(pool: list[_Candidate], idle: list[_Idle], legs: list[_Leg],
             ordered = [c for c in pool if c[2] in kept]
         for lg in legs:
             lg.left = lg.size
-        found = _group(ordered, idle, stocks, shorts, longs, rates, joins)
-        _paired_longs(found, paired)
+        limit = bound if best is None else best_cost[0] if bound is None else \
+            min(bound, best_cost[0])
+        found, taken = _group(ordered, idle, stocks, shorts, longs, rates, joins, limit,
+                              joinable, placed)
         if not signature[1]:
-            walked.append((kept, found))
+            walked.append((kept, taken))
+        if found is None:
+            continue
         cost = (round(sum([f[0] for f in found]), 6), round(sum([f[1] for f in found]), 6))
         if best is None or cost < best_cost:
             best, best_cost = found, cost
-    assert best is not None
-    return best, best_cost, paired
-
-
-def _took(found: list[_Found], kinds: frozenset[int]) -> bool:
-    """Whether a walk took a candidate of these kinds (a vertical became a spread, joined
-    or not)."""
-    shapes = {_COMBO, _SPREAD, *kinds} if _VERTICAL in kinds else kinds
-    return any(f[2] in shapes for f in found)
+    return best, best_cost
 
 
 def _nearest(k: float, mult: float, expiry: int, strikes: list[float], mults: list[float],
@@ -445,14 +443,6 @@ def _nearest(k: float, mult: float, expiry: int, strikes: list[float], mults: li
     return found
 
 
-def _spread_cost(short: _Leg, long: _Leg) -> float:
-    """Per contract: the strike width when the long is on the wrong side of the short
-    (a credit spread's risk), else nothing."""
-    # max(width, 0.0), written out: this runs for every candidate.
-    width = long.strike - short.strike if short.right == "C" else short.strike - long.strike
-    return (0.0 if 0.0 > width else width) * short.mult
-
-
 def _side(legs: list[_Leg]) -> tuple[list[_Leg], list[float], list[float], list[int]]:
     """Legs in strike order as what _nearest reads: strikes, multipliers, expiries."""
     return (legs, [lg.strike for lg in legs], [lg.mult for lg in legs],
@@ -462,9 +452,8 @@ def _side(legs: list[_Leg]) -> tuple[list[_Leg], list[float], list[float], list[
 def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg],
           crowded: set[_Leg] | None = None) -> tuple[list[_Candidate], list[_Idle]]:
     """The candidates, and the credit verticals that save nothing on their own (_Idle);
-    `crowded`, when given, gets the longs whose absence could change the candidates or
-    the joins tried (_leave_out): those that take a place in some short's full window
-    (_nearest), and those of an idle vertical."""
+    `crowded`, when given, gets the longs that take a place in some short's full window
+    (_nearest): without one of them, the candidates could change (_leave_out)."""
     pool: list[_Candidate] = []
     idle: list[_Idle] = []
     looked: list[int] | None = None if crowded is None else []
@@ -490,7 +479,10 @@ def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg],
         for i in _nearest(sh.strike, sh.mult, sh.expiry, strikes, mults, expiries, NEAREST,
                           False, looked):
             lg = legs[i]
-            cost = _spread_cost(sh, lg)
+            # The spread's cost per contract: the strike width when the long is on the
+            # wrong side of the short (a credit spread's risk), else nothing.
+            width = lg.strike - sh.strike if call else sh.strike - lg.strike
+            cost = 0.0 if 0.0 > width else width * sh.mult
             neg = -(naked - cost)
             if neg < -_EPS:
                 if lg.expiry == sh.expiry:
@@ -518,8 +510,6 @@ def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg],
                 append((neg, straddle + seq, _STRADDLE, c, p, 0.0))
             seq += 1
     pool.sort()
-    if crowded is not None:
-        crowded.update(lg for _sh, lg, _cost in idle)
     return pool, idle
 
 
@@ -539,14 +529,24 @@ class _Spread:
 
 
 def _group(pool: list[_Candidate], idle: list[_Idle], stocks: list[_Leg],
-           shorts: list[_Leg], longs: list[_Leg], rates: Rates,
-           joins: _Joins) -> list[_Found]:
-    """One pass of the pairing with the pool in the given order (steps 1-4)."""
+           shorts: list[_Leg], longs: list[_Leg], rates: Rates, joins: _Joins,
+           bound: float | None = None, joinable: frozenset[_Leg] | set[_Leg] = frozenset(),
+           placed: set[_Leg] | None = None) -> tuple[list[_Found] | None, frozenset[int]]:
+    """One pass of the pairing with the pool in the given order (steps 1-4): its
+    strategies, and the kinds of candidate it took. None for the strategies when, after
+    step 1, the initial margin already fixed is above `bound`: what step 1 made, the
+    stock left, and the shorts left naked that no idle vertical in `joinable`'s could
+    take; the steps after only ever lower the rest, never these."""
     out: list[_Found] = []
     add = out.append
 
     # 1. the pool, largest saving first.
     spreads: list[_Spread] = []
+    # Straddles are most of what a losing walk fixes early: given up once they pass it
+    # (not when the longs it places are asked for: they are known only at the end).
+    limit = None if bound is None else bound + 1e-6 * (1.0 + abs(bound))
+    early = None if placed is not None else limit
+    fixed = 0.0
     for _neg, rank, kind, sh, other, cost in pool:
         if sh.left <= 0 or other.left <= 0:
             continue
@@ -558,6 +558,10 @@ def _group(pool: list[_Candidate], idle: list[_Idle], stocks: list[_Leg],
             add((per * qty, per * qty, _STRADDLE, c, p, qty))
             c.left -= qty
             p.left -= qty
+            if early is not None:
+                fixed += per * qty
+                if fixed > early:
+                    return None, _KINDS  # not all it would take: skip no walk for it
         elif kind == _COVERED:
             per = sh.mult
             qty = min(sh.left, other.left // per)
@@ -579,10 +583,26 @@ def _group(pool: list[_Candidate], idle: list[_Idle], stocks: list[_Leg],
             sh.left -= qty
             other.left -= qty
 
+    taken = frozenset({f[2] for f in out} | ({_VERTICAL} if spreads else set()))
+    if placed is not None:  # (the joins after place no long option of their own)
+        placed.update(sp.long for sp in spreads)
+        placed.update(f[4] for f in out if f[2] == _CALENDAR)
+    if limit is not None:
+        fixed = sum([f[0] for f in out])
+        for st in stocks:
+            if st.left > 0:
+                fixed += stock_requirement(st.price, st.left if st.qty > 0 else -st.left,
+                                           rates)[0]
+        for sh in shorts:
+            if sh.left > 0 and sh not in joinable:
+                fixed += sh.naked * sh.left
+        if fixed > limit:
+            return None, taken
+
     # 2. spreads of one expiry joined where their combined worst case costs less; then
     # the verticals that save nothing alone, where joining them does.
     if spreads or idle:
-        joins.join(spreads, add, idle)
+        joins.join(spreads, add, idle, placed)
 
     # 3. long puts protecting long stock, long calls protecting short stock (maintenance).
     if stocks:
@@ -618,7 +638,7 @@ def _group(pool: list[_Candidate], idle: list[_Idle], stocks: list[_Leg],
     for lg in longs:
         if lg.left > 0:
             add((0.0, 0.0, _LONG, lg, None, lg.left))
-    return out
+    return out, taken
 
 
 def _strategies(symbol: str, account: str, found: list[_Found]) -> list[Strategy]:
@@ -775,11 +795,11 @@ class _Joins:
         self.kind = [k[:4] for k in keyed]
 
     def join(self, spreads: list[_Spread], add: Callable[[_Found], None],
-             idle: list[_Idle]) -> None:
+             idle: list[_Idle], placed: set[_Leg] | None) -> None:
         if spreads:
             self._join(spreads, add)
         if idle:
-            _join_idle([sp for sp in spreads if sp.qty > 0], idle, add)
+            _join_idle([sp for sp in spreads if sp.qty > 0], idle, add, placed)
         for sp in spreads:
             if sp.qty > 0:
                 add((sp.cost * sp.qty, sp.cost * sp.qty, _SPREAD, sp, None, sp.qty))
@@ -822,9 +842,8 @@ class _Joins:
             run[1].append(sp.short.strike)
         joined = self.joined
         size = len(kind_of)
-        pairs: list[tuple[float, int, int, int, float]] = []
+        tried_pairs: list[tuple[int, int, _Spread, _Spread, float]] = []
         tried: set[int] = set()
-        seq = 0
         for (expiry, mult, right, credit), (group, _ks) in by_kind.items():
             if not credit:
                 continue
@@ -843,20 +862,21 @@ class _Joins:
                         if pair in tried:  # a condor is found from both of its spreads
                             continue
                         tried.add(pair)
-                        key = mine * size + theirs
-                        if key in joined:
-                            found = joined[key]
-                        else:
-                            found = joined[key] = _joined(sp, o, mult)
-                        if found is not None:
-                            pairs.append((found[0], seq, mine, theirs, found[1]))
-                            seq += 1
+                        tried_pairs.append((mine, theirs, sp, o, mult))
+        new = [t for t in tried_pairs if t[0] * size + t[1] not in joined]
+        for (mine, theirs, _a, _b, _m), found in zip(new, _joined_all(new), strict=True):
+            joined[mine * size + theirs] = found
+        pairs: list[tuple[float, int, int, int, float]] = []
+        for mine, theirs, _a, _b, _m in tried_pairs:
+            found = joined[mine * size + theirs]
+            if found is not None:
+                pairs.append((found[0], len(pairs), mine, theirs, found[1]))
         pairs.sort()  # largest saving first (the sequence breaks ties: never further)
         return pairs
 
 
-def _join_idle(left: list[_Spread], idle: list[_Idle],
-               add: Callable[[_Found], None]) -> None:
+def _join_idle(left: list[_Spread], idle: list[_Idle], add: Callable[[_Found], None],
+               placed: set[_Leg] | None) -> None:
     """The verticals that save nothing alone (their short's naked requirement is no more
     than their width: a short call far out of the money after a fall, at the 10% floor)
     joined, where both legs are still there, with a spread left unjoined or with one
@@ -864,7 +884,9 @@ def _join_idle(left: list[_Spread], idle: list[_Idle],
     butterfly's. Each against the short naked, the long alone and the spread as it is;
     largest saving first, each idle vertical tried with the NEAREST_SPREADS nearest by
     short strike on each side of each partner kind. What is not joined stays as it was:
-    naked short, long option."""
+    naked short, long option. `placed`, when given, gets the long options joined, and
+    every idle vertical's long when one of them had more partners than it tried
+    (_leave_out: without one of them, another could be tried)."""
     units = [_Spread(sh, lg, 0.0, cost, idle=True) for sh, lg, cost in idle
              if sh.left > 0 and lg.left > 0]
     if not units:
@@ -888,6 +910,8 @@ def _join_idle(left: list[_Spread], idle: list[_Idle],
                 continue
             others, strikes = partners
             at = bisect.bisect_left(strikes, u.short.strike)
+            if placed is not None and len(others) > 2 * NEAREST_SPREADS:
+                placed.update(v.long for v in units)
             for o in others[max(0, at - NEAREST_SPREADS):at + NEAREST_SPREADS]:
                 key = (id(u), id(o)) if id(u) < id(o) else (id(o), id(u))
                 if key in tried:
@@ -904,6 +928,9 @@ def _join_idle(left: list[_Spread], idle: list[_Idle],
         if qty <= 0:
             continue
         add((cost * qty, cost * qty, _COMBO, u, o, qty))
+        if placed is not None:
+            placed.add(u.long)
+            placed.add(o.long)
         u.short.left -= qty
         u.long.left -= qty
         if o.idle:
@@ -911,6 +938,39 @@ def _join_idle(left: list[_Spread], idle: list[_Idle],
             o.long.left -= qty
         else:
             o.qty -= qty
+
+
+_VECTOR_PAIRS = 24  # from this many pairs on, their floors in one numpy pass
+
+
+def _joined_all(tried: list[tuple[int, int, _Spread, _Spread, float]]
+                ) -> list[tuple[float, float] | None]:
+    """_joined of each (place, place, spread, spread, multiplier); many at a time with
+    numpy, the same operations in the same order, so the same figures to the last bit."""
+    if len(tried) < _VECTOR_PAIRS:
+        return [_joined(a, b, mult) for _pa, _pb, a, b, mult in tried]
+    columns = list(zip(*[(a.short.right == "C", a.short.strike, a.long.strike,
+                          b.short.right == "C", b.short.strike, b.long.strike)
+                         for _pa, _pb, a, b, _m in tried], strict=True))
+    a_call, ak, al, b_call, bk, bl = (np.array(c) for c in columns)
+    points = np.stack([np.zeros_like(ak), ak, al, bk, bl], axis=1)
+
+    def value(call: np.ndarray, short: np.ndarray, long: np.ndarray) -> np.ndarray:
+        sign = np.where(call, 1.0, -1.0)[:, None]
+        x = (points - long[:, None]) * sign
+        y = (points - short[:, None]) * sign
+        return np.maximum(x, 0.0) - np.maximum(y, 0.0)  # type: ignore[no-any-return]
+
+    low = (value(a_call, ak, al) + value(b_call, bk, bl)).min(axis=1)
+    out: list[tuple[float, float] | None] = []
+    for (_pa, _pb, a, b, mult), floor in zip(tried, low.tolist(), strict=True):
+        cost = max(0.0, -floor) * mult
+        saving = a.cost + b.cost - cost
+        if saving > _EPS or (saving > -_EPS and _is_butterfly(a, b)):
+            out.append((-saving, cost))
+        else:
+            out.append(None)
+    return out
 
 
 def _joined(a: _Spread, b: _Spread, mult: float) -> tuple[float, float] | None:
