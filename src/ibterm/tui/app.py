@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import logging
 import os
 import signal
@@ -14,7 +15,7 @@ import traceback
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -45,8 +46,6 @@ from ibterm.domain.symbols import SymbolError
 from ibterm.domain.ticket_form import TicketError
 from ibterm.domain.what_if import IbWhatIf
 from ibterm.files.logs import write_crash_report
-from ibterm.risk.preview import PreviewCalculator, PreviewRequest, order_words
-from ibterm.risk.settings import RiskSettings, load_settings
 from ibterm.tui.commands import IbtermCommands
 from ibterm.tui.format import tick_decimals
 from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, DEFAULT_THEME, LoadedThemes, load_themes
@@ -58,6 +57,7 @@ from ibterm.tui.widgets.confirm import (
     QuitChoice,
     QuitDialog,
 )
+from ibterm.tui.widgets.depth_screen import DepthScreen
 from ibterm.tui.widgets.executions import ExecutionLog, ExecutionsScreen
 from ibterm.tui.widgets.fields import StepInput
 from ibterm.tui.widgets.footer import Footer
@@ -70,6 +70,9 @@ from ibterm.tui.widgets.reconcile import ReconcileScreen
 from ibterm.tui.widgets.status_bar import StatusBar
 from ibterm.tui.widgets.ticket import OrderTicket
 from ibterm.tui.widgets.watchlist import WatchlistTable
+
+if TYPE_CHECKING:
+    from ibterm.risk.preview import PreviewCalculator, PreviewRequest
 
 log = logging.getLogger("ibterm.tui")
 
@@ -85,6 +88,17 @@ CHART_REFRESH = 0.4
 HANGUP_GRACE = 5.0
 # Quitting with "cancel all", how long the cancels may take to be confirmed.
 CANCELS_GRACE = 3.0
+
+
+def _make_calculator() -> tuple[PreviewCalculator, str]:
+    """The calculator on the user's risk tables, else on the shipped ones and why."""
+    from ibterm.risk.preview import PreviewCalculator
+    from ibterm.risk.settings import RiskSettings, load_settings
+
+    try:
+        return PreviewCalculator(load_settings()), ""
+    except yamlfile.FileProblems as exc:
+        return PreviewCalculator(RiskSettings()), str(exc)
 
 
 class IbtermApp(App[None]):
@@ -123,6 +137,7 @@ class IbtermApp(App[None]):
         Binding("r", "show_reconciliation", "Reconcile", show=False, id="show-reconciliation"),
         Binding("e", "show_executions", "Executions", show=False, id="show-executions"),
         Binding("v", "toggle_chart", "Chart", show=False, id="toggle-chart"),
+        Binding("d", "open_depth", "Depth", show=False, id="open-depth"),
         *(Binding(key, f"chart_interval('{size.value}')", f"Chart {size.value}", show=False,
                   id=f"chart-{size.value.lower()}")
           for key, size in zip("12345", BarSize, strict=True)),
@@ -140,14 +155,8 @@ class IbtermApp(App[None]):
         self.pipeline = OrderPipeline(session, self.journal, self.confirm_order)
         self.reconciliation: list[Discrepancy] = []
         self.executions = ExecutionLog()
-        # The user's risk tables (risk.yaml beside the config); a bad file is reported
-        # with its PATH:LINE:COL and the shipped tables are used meanwhile.
-        self._risk_problem = ""
-        try:
-            risk_settings = load_settings()
-        except yamlfile.FileProblems as exc:
-            risk_settings, self._risk_problem = RiskSettings(), str(exc)
-        self.preview_calc = PreviewCalculator(risk_settings)
+        # The local risk calculator, made when the first preview asks for it (_calculator).
+        self._calculator_made: asyncio.Future[tuple[PreviewCalculator, str]] | None = None
         self._underlyings_asked: set[int] = set()
         self._removed: list[tuple[int, str]] = []  # watchlist rows removed: (index, entry)
         self._told_watch_errors: set[tuple[str, str]] = set()
@@ -223,13 +232,14 @@ class IbtermApp(App[None]):
             self.notify(self._theme_problem, severity="warning", timeout=12)
         for warning in self.startup_warnings:
             self.notify(warning, title="Config", severity="warning", timeout=15)
-        if self._risk_problem:
-            self.notify(f"{self._risk_problem}\nThe shipped risk tables are used.",
-                        title="Risk tables not loaded", severity="warning", timeout=15)
         # The terminal going away (an SSH session dropped, tmux killed) ends the app the
         # normal way: session closed, journal closed, no process left spinning.
         with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
             asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._hang_up)
+        # What start-up built (modules, the DOM, styles) lives as long as the app: kept
+        # out of the collector's full passes, which a tick burst sets off every few socket
+        # reads and which would walk it all each time (10% of the CPU of a burst).
+        gc.freeze()
         self.set_interval(REFRESH_INTERVAL, self.refresh_from_session)
         self.set_interval(1.0, self._tick_clock)
         self.set_interval(CHART_REFRESH, self._refresh_chart)
@@ -290,7 +300,10 @@ class IbtermApp(App[None]):
                                 severity="warning")
         if update.quotes:
             watchlist.apply_quotes(update.quotes, now)
-            status_bar.update_state(data_label=self._data_label(watchlist.data_types()))
+            label = self._data_label(watchlist.data_types())
+            if label != status_bar.data_label:
+                # Only a change redraws the bar: each redraw lays the whole screen out.
+                status_bar.update_state(data_label=label)
             self._refresh_ticket_quote()
         if update.positions is not None:
             self.positions.apply_positions(update.positions)
@@ -385,8 +398,30 @@ class IbtermApp(App[None]):
         self.preview_local()
         self.preview_ib()
 
+    async def _calculator(self) -> PreviewCalculator:
+        """The local risk calculator, made on first use in a thread: its modules (polars
+        among them) are the app's heaviest, and neither start-up nor the screen waits for
+        them. The user's risk tables are read then: a bad file is reported once, with
+        its PATH:LINE:COL, and the shipped tables are used."""
+        if self._calculator_made is None:
+            made = self._calculator_made = asyncio.ensure_future(
+                asyncio.to_thread(_make_calculator))
+
+            def report(done: asyncio.Future[tuple[PreviewCalculator, str]]) -> None:
+                if not done.cancelled() and done.exception() is None and done.result()[1]:
+                    self.notify(f"{done.result()[1]}\nThe shipped risk tables are used.",
+                                title="Risk tables not loaded", severity="warning",
+                                timeout=15)
+
+            made.add_done_callback(report)
+        # Shielded: a newer preview cancelling this one must not cancel the making.
+        calculator, _problem = await asyncio.shield(self._calculator_made)
+        return calculator
+
     def _preview_request(self, intent: OrderIntent) -> PreviewRequest:
         """The positions, prices and account values now, copied for the worker thread."""
+        from ibterm.risk.preview import PreviewRequest  # loaded with the calculator
+
         s = self.session
         positions = tuple(s.positions())
         mark = {c: m for c, q in s.quotes().items() if (m := quote_mark(q)) is not None}
@@ -420,9 +455,10 @@ class IbtermApp(App[None]):
             return
         except NoMatches:
             return
+        calculator = await self._calculator()
         request = self._preview_request(intent)
         try:
-            preview = await asyncio.to_thread(self.preview_calc.preview, request)
+            preview = await asyncio.to_thread(calculator.preview, request)
         except Exception as exc:  # a bad figure must not take the app down: say it, go on
             log.exception("margin preview failed")
             pane.show_message(f"✖ the preview failed: {exc}")
@@ -438,6 +474,9 @@ class IbtermApp(App[None]):
         except (TicketError, NoMatches):
             return
         pane = self.preview_pane
+        await self._calculator()  # its module words the order; loaded off the UI thread
+        from ibterm.risk.preview import order_words
+
         order = order_words(intent)
         if intent.kind is IntentKind.BRACKET:
             legs, note = intent.legs[:1], "entry only: IB ignores bracket links"
@@ -730,6 +769,15 @@ class IbtermApp(App[None]):
         if await self.push_screen_wait(AskYesNo(f"Resume trading (now {self.pipeline.state})?")):
             self.pipeline.resume()
 
+    def action_open_depth(self) -> None:
+        """The depth ladder and time & sales of the instrument under the cursor."""
+        inst = self.current_instrument()
+        if inst is None:
+            self.notify("Depth: no instrument under the cursor", severity="warning")
+            return
+        self.push_screen(DepthScreen(self.session, self.pipeline, inst, self.wall_clock,
+                                     self.safety_keys()))
+
     def action_show_executions(self) -> None:
         self.push_screen(ExecutionsScreen(list(self.executions.fills.values())))
 
@@ -920,6 +968,7 @@ class IbtermApp(App[None]):
         # However the app ends (q, ctrl+q, the terminal going away), end the session too.
         await self.session.close()
         self.journal.close()
+        gc.unfreeze()  # what it froze can be collected again (tests run many apps)
 
     @property
     def connected(self) -> bool:
