@@ -182,3 +182,25 @@ def test_the_side_of_a_print() -> None:
     assert aggressor(10.01, 10.00, 10.02) is Aggressor.MID
     assert aggressor(10.01, None, 10.02) is Aggressor.UNKNOWN
     assert aggressor(10.01, float("nan"), 10.02) is Aggressor.UNKNOWN
+
+
+async def test_depth_alone_does_not_make_a_quote_look_fresh(sim: SimServer) -> None:
+    """ib_async keeps one ticker per contract and reports it pending for a depth row as
+    for a quote: only price and size ticks may reset the quote's age."""
+    from ib_async import DOMLevel, MktDepthData
+
+    session = await _session(sim, 71)
+    try:
+        inst = _inst(session, 0)
+        await _until(lambda: session.quote(inst.con_id) is not None)
+        ticker = next(t for t in session.ib.tickers() if t.contract.conId == inst.con_id)
+        before = session.quote(inst.con_id)
+        assert before is not None
+        ticker.ticks = []
+        ticker.domTicks = [MktDepthData(ticker.time, 0, "", 1, 0, before.bid or 1.0, 100)]
+        ticker.domBids = [DOMLevel(before.bid or 1.0, 100, "")]
+        session.ib.pendingTickersEvent.emit({ticker})
+        after = session.quote(inst.con_id)
+        assert after is not None and after.updated_at == before.updated_at
+    finally:
+        await session.close()

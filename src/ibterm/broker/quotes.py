@@ -87,6 +87,10 @@ class QuoteBook:
         at = self._quote_at
         checks = self._checks
         for ticker in tickers:
+            if not ticker.ticks:
+                # ib_async shares one ticker per contract: a depth row, a tick-by-tick
+                # print or greeks alone must not make a stuck quote look fresh.
+                continue
             con_id = ticker.contract.conId  # type: ignore[union-attr]
             changed[con_id] = now
             at[con_id] = now
