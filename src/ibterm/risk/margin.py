@@ -20,9 +20,10 @@ has the full algorithm and its limits:
    with a spread left, or with one another, does;
 3. long puts protect long stock and long calls short stock (maintenance);
 4. the rest is outright.
-Steps 1-4 run with the pool in a few orders and the cheapest outcome is kept; in a group
-where they place few long options, also for every subset of its long options left out
-(standing alone), so that a long option added never raises the initial margin. Every
+Steps 1-4 run with the pool in a few orders and the cheapest outcome is kept (a walk that
+cannot beat the best so far is given up early); in a group of few long options, also for
+every subset of them left out (standing alone), so that a long option added never raises
+the initial margin. Every
 step only ever lowers a requirement, so the result never costs more than leaving every
 leg naked. Greedy is not exhaustive: a grouping that needs one leg to give up a good pair
 for two better ones can be missed.
