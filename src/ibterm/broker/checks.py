@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ibterm.config.settings import Profile
 from ibterm.domain.combo import combo_market, combo_problem
 from ibterm.domain.connection import TradingMode
+from ibterm.domain.numbers import plain
 from ibterm.domain.orders import (
     CheckResult,
     CheckSeverity,
@@ -97,7 +98,7 @@ def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
     else:
         steps = spec.quantity / inst.size_increment
         if abs(steps - round(steps)) > 1e-9:
-            add("quantity", BLOCK, f"quantity must be a multiple of {inst.size_increment:g}")
+            add("quantity", BLOCK, f"quantity must be a multiple of {plain(inst.size_increment)}")
     t = spec.order_type
     if t.needs_limit and not _positive(spec.limit):
         add("price", BLOCK, "a limit price is required")
@@ -110,8 +111,9 @@ def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
         if _positive(price) and not on_tick(price, inst.min_tick):  # type: ignore[arg-type]
             # A stop rounds away from the market (later to trigger), a limit to a better price.
             rounded = round_in_favour(price, inst.min_tick, side)  # type: ignore[arg-type]
-            add("tick", BREACH, f"{name} {price:g} is not on the {inst.min_tick:g} tick: "
-                                f"override to send it at {rounded:g} (rounded in your favour)")
+            add("tick", BREACH, f"{name} {plain(price)} is not on the "  # type: ignore[arg-type]
+                                f"{plain(inst.min_tick)} tick: "
+                                f"override to send it at {plain(rounded)} (rounded in your favour)")
 
     # --- trading state (no override) ---
     position = view.positions.get(inst.con_id, 0.0)
@@ -124,8 +126,8 @@ def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
     # --- account limits (no override) ---
     if (profile.limits.max_position is not None and opening and not reduces
             and abs(position + spec.signed_quantity) > profile.limits.max_position):
-        add("position", BLOCK, f"position would be {position + spec.signed_quantity:g}, over "
-                               f"the limit of {profile.limits.max_position:g}")
+        add("position", BLOCK, f"position would be {plain(position + spec.signed_quantity)}, over "
+                               f"the limit of {plain(profile.limits.max_position)}")
 
     # --- precautionary limits (override in the confirmation) ---
     quote = view.quotes.get(inst.con_id)
@@ -141,8 +143,8 @@ def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
     lim = profile.limits.for_sec_type(inst.sec_type)
     if limits_apply:
         if spec.quantity > lim.max_order_size:
-            add("size", BREACH, f"size {spec.quantity:g} is over the limit of "
-                                f"{lim.max_order_size:g}")
+            add("size", BREACH, f"size {plain(spec.quantity)} is over the limit of "
+                                f"{plain(lim.max_order_size)}")
         price = spec.limit or spec.stop or ref
         if price:
             value = spec.quantity * price * inst.multiplier
@@ -153,8 +155,9 @@ def check_leg(spec: OrderSpec, leg: int, profile: Profile, view: MarketView,
         deviation = abs(spec.limit - ref) / ref
         if deviation > lim.max_price_deviation:
             touch = "ask" if spec.side is Side.BUY else "bid"
-            add("deviation", BREACH, f"limit {spec.limit:g} is {deviation:.1%} from the {touch} "
-                                     f"{ref:g} (limit {lim.max_price_deviation:.0%})")
+            add("deviation", BREACH, f"limit {plain(spec.limit)} is {deviation:.1%} from the "
+                                     f"{touch} {plain(ref)} (limit "
+                                     f"{lim.max_price_deviation:.0%})")
         ticks = abs(spec.limit - ref) / inst.min_tick
         if ticks > lim.max_ticks_away:
             add("ticks", BREACH, f"limit is {ticks:.0f} ticks from the market (limit "
@@ -197,8 +200,8 @@ def check_combo(spec: OrderSpec, leg: int, profile: Profile,
     tick = spec.instrument.min_tick
     if limit is not None and math.isfinite(limit) and not on_tick(limit, tick):
         rounded = round_in_favour(limit, tick, spec.side)
-        add("tick", BREACH, f"limit {limit:g} is not on the {tick:g} tick: override to send "
-                            f"it at {rounded:g} (rounded in your favour)")
+        add("tick", BREACH, f"limit {plain(limit)} is not on the {plain(tick)} tick: "
+                            f"override to send it at {plain(rounded)} (rounded in your favour)")
 
     # --- trading state and account limits (no override) ---
     moves = [(name, c.instrument.con_id, view.positions.get(c.instrument.con_id, 0.0),
@@ -214,8 +217,8 @@ def check_combo(spec: OrderSpec, leg: int, profile: Profile,
     if max_position is not None and not reduces:
         for name, _, position, signed in moves:
             if abs(position + signed) > max_position:
-                add("position", BLOCK, f"{name}: position would be {position + signed:g}, "
-                                       f"over the limit of {max_position:g}")
+                add("position", BLOCK, f"{name}: position would be {plain(position + signed)}, "
+                                       f"over the limit of {plain(max_position)}")
 
     # --- quotes: every leg's, or no price for the combination (no override) ---
     usable = True
@@ -231,13 +234,13 @@ def check_combo(spec: OrderSpec, leg: int, profile: Profile,
     # --- precautionary limits (override in the confirmation) ---
     lim = profile.limits.for_combo(c.instrument.sec_type for c in legs)
     if spec.quantity > lim.max_order_size:
-        add("size", BREACH, f"size {spec.quantity:g} is over the limit of "
-                            f"{lim.max_order_size:g} combinations")
+        add("size", BREACH, f"size {plain(spec.quantity)} is over the limit of "
+                            f"{plain(lim.max_order_size)} combinations")
     for name, c in zip(names, legs, strict=True):
         leg_limit = profile.limits.for_sec_type(c.instrument.sec_type).max_order_size
         if spec.leg_quantity(c) > leg_limit:
-            add("size", BREACH, f"{name}: size {spec.leg_quantity(c):g} is over the limit "
-                                f"of {leg_limit:g}")
+            add("size", BREACH, f"{name}: size {plain(spec.leg_quantity(c))} is over the limit "
+                                f"of {plain(leg_limit)}")
     price = limit if limit is not None else (market.natural(spec.side) if market else None)
     if price is not None and math.isfinite(price):
         value = abs(price) * spec.instrument.multiplier * spec.quantity
@@ -249,9 +252,10 @@ def check_combo(spec: OrderSpec, leg: int, profile: Profile,
         allowed = max(lim.max_price_deviation * abs(market.mid), market.half_width)
         if distance > allowed + 1e-9:
             add("deviation", BREACH,
-                f"limit {limit:g} is {distance:g} from the legs' mid {market.mid:g}, more than "
+                f"limit {plain(limit)} is {plain(distance)} from the legs' mid "
+                f"{plain(market.mid)}, more than "
                 f"{lim.max_price_deviation:.0%} of it and outside the legs' market "
-                f"{market.bid:g} to {market.ask:g}")
+                f"{plain(market.bid)} to {plain(market.ask)}")
     if not out:
         add("all", OK, "all checks passed")
     return out

@@ -14,6 +14,7 @@ from ib_async import Trade
 from ibterm.broker.ledger import Ledger
 from ibterm.broker.session import BrokerSession
 from ibterm.broker.tracking import OrderTracker, QueuedOrder, leg_of
+from ibterm.domain.numbers import plain
 from ibterm.domain.orders import IntentKind, OrderIntent, OrderSpec, OrderType, Side
 from ibterm.domain.quote import MarketDataType
 from ibterm.domain.ticks import round_in_favour
@@ -141,7 +142,7 @@ class Flattener:
     def _report_working(self, ref: str, trade: Trade, spec: OrderSpec, rounds: int) -> None:
         remaining = trade.orderStatus.remaining or spec.quantity
         price = _price_text(float(trade.order.lmtPrice or 0.0), spec.instrument.min_tick)
-        message = (f"{spec.instrument.display} flatten {spec.side.value} {remaining:g} still "
+        message = (f"{spec.instrument.display} flatten {spec.side.value} {plain(remaining)} still "
                    f"working after {rounds} re-pricing{'s' if rounds != 1 else ''} at {price}")
         log.warning("%s", message)
         self.ledger.notice("warning", f"{message}: the position is not flat yet")

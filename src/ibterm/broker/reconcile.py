@@ -13,6 +13,7 @@ from ib_async import Trade
 
 from ibterm.broker.journal import Journal
 from ibterm.broker.order_gateway import OrderGateway, PositionKey, PositionSeen
+from ibterm.domain.numbers import plain
 from ibterm.domain.orders import FINAL_STATUSES
 
 log = logging.getLogger("ibterm.reconcile")
@@ -61,7 +62,8 @@ def position_changes(before: dict[PositionKey, PositionSeen],
         new, symbol2 = after.get(key, (0.0, symbol))
         if old != new:
             found.append(Discrepancy(Difference.POSITION, "", symbol or symbol2,
-                                     f"{key[0]}: {old:g} -> {new:g} while the app was away"))
+                                     f"{key[0]}: {plain(old)} -> {plain(new)} while the app "
+                                     "was away"))
     return found
 
 
@@ -97,7 +99,7 @@ async def reconcile(gateway: OrderGateway, journal: Journal, since: dt.datetime 
             who = f"clientId {t.order.clientId}" if t.order.clientId else "TWS or another client"
             found.append(Discrepancy(
                 Difference.UNKNOWN_ORDER, ref, t.contract.localSymbol or t.contract.symbol,
-                f"{t.order.action} {t.order.totalQuantity:g} {t.order.orderType} "
+                f"{t.order.action} {plain(t.order.totalQuantity)} {t.order.orderType} "
                 f"({t.orderStatus.status}) placed by {who}"))
     final = {t.order.orderRef: t for t in completed if t.order.orderRef}
     executed: dict[str, tuple[float, float]] = {}  # ref -> (shares, shares x price)
@@ -130,7 +132,7 @@ async def reconcile(gateway: OrderGateway, journal: Journal, since: dt.datetime 
         if ex.orderRef.startswith("ibterm-") and ex.execId not in known_execs:
             found.append(Discrepancy(
                 Difference.MISSED_FILL, ex.orderRef, f.contract.localSymbol or f.contract.symbol,
-                f"{ex.side} {ex.shares:g} at {ex.price:g} ({ex.execId})",
+                f"{ex.side} {plain(ex.shares)} at {plain(ex.price)} ({ex.execId})",
                 shares=ex.shares, price=ex.price, exec_id=ex.execId, side=ex.side))
     for d in found:
         journal.record("reconcile", order_ref=d.order_ref, symbol=d.symbol,

@@ -16,6 +16,7 @@ from ibterm.domain.expressions import (
     parse_price,
 )
 from ibterm.domain.instrument import Instrument
+from ibterm.domain.numbers import plain
 from ibterm.domain.orders import IntentKind, OrderIntent, OrderSpec, OrderType, Side
 from ibterm.domain.quote import MarketDataType, Quote
 
@@ -82,6 +83,6 @@ def _offset(text: str, rounding_side: Side, tick: float, entry: float, toward_pr
     up = (side is Side.BUY) == toward_profit
     price = entry + distance if up else entry - distance
     if price <= 0:
-        raise MacroError(f"{text!r} puts the exit at {price:g}")
+        raise MacroError(f"{text!r} puts the exit at {plain(price)}")
     # Round outward: the take profit and the stop never come closer to the entry.
     return evaluate(PriceExpr(f"{price}", price, ()), rounding_side, tick)

@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from ibterm.domain.instrument import Instrument
+from ibterm.domain.numbers import plain
 from ibterm.domain.orders import ComboLeg, Side
 from ibterm.domain.quote import Quote
 
@@ -52,8 +53,8 @@ def combo_problem(legs: Sequence[ComboLeg]) -> str:
             return (f"legs on {first.symbol} ({first.currency}) and {inst.symbol} "
                     f"({inst.currency}): a combination has one underlying and currency")
         if inst.multiplier != first.multiplier:
-            return (f"legs with multipliers {first.multiplier:g} and {inst.multiplier:g}: "
-                    "a combination's legs share one")
+            return (f"legs with multipliers {plain(first.multiplier)} and "
+                    f"{plain(inst.multiplier)}: a combination's legs share one")
     return ""
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from ibterm.domain.instrument import Instrument
+from ibterm.domain.numbers import plain
 
 
 class Side(StrEnum):
@@ -112,20 +113,20 @@ class OrderSpec:
         """Plain words: 'BUY 100 AAPL LMT 230.50 DAY'; a combination names its legs,
         'BUY 1 SPY combo (BUY 1 SPY 20261218 600 C + SELL 1 SPY 20261218 610 C) LMT limit
         4.2 debit DAY'."""
-        parts = [self.side.value, f"{self.quantity:g}", self.display]
+        parts = [self.side.value, plain(self.quantity), self.display]
         if self.combo:
             parts.append("(" + " + ".join(leg.describe() for leg in self.combo) + ")")
         parts.append(self.order_type.value)
         if self.stop is not None:
-            parts.append(f"stop {self.stop:g}")
+            parts.append(f"stop {plain(self.stop)}")
         if self.limit is not None:
-            parts.append(f"limit {self.limit:g}")
+            parts.append(f"limit {plain(self.limit)}")
             if self.combo:
                 parts.append("credit" if self.limit < 0 else "debit")
         if self.trail_percent is not None:
-            parts.append(f"trail {self.trail_percent:g}%")
+            parts.append(f"trail {plain(self.trail_percent)}%")
         elif self.trail_amount is not None:
-            parts.append(f"trail {self.trail_amount:g}")
+            parts.append(f"trail {plain(self.trail_amount)}")
         parts.append(self.tif.value)
         if self.outside_rth:
             parts.append("outside RTH")
@@ -157,8 +158,10 @@ class OrderIntent:
     def describe(self) -> str:
         if self.kind is IntentKind.BRACKET:
             entry, take, stop = self.legs
-            return (f"bracket: {entry.describe()}; take profit {take.limit:g}; "
-                    f"stop loss {stop.stop:g}")
+            # A bracket's exits always carry their prices (a take-profit limit, a stop).
+            assert take.limit is not None and stop.stop is not None
+            return (f"bracket: {entry.describe()}; take profit {plain(take.limit)}; "
+                    f"stop loss {plain(stop.stop)}")
         if self.kind is IntentKind.OCA:
             return f"OCA (type {self.oca_type}): " + "; ".join(s.describe() for s in self.legs)
         return "; ".join(s.describe() for s in self.legs)

@@ -17,6 +17,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 from ibterm.domain.instrument import InstrumentSpec, Right, SecType
+from ibterm.domain.numbers import plain
 
 CURRENCIES = frozenset(
     "USD EUR GBP JPY CHF CAD AUD NZD HKD SEK NOK DKK SGD CNH MXN ZAR PLN CZK HUF ILS KRW".split()
@@ -104,7 +105,7 @@ def parse_symbol(text: str, futures_roots: Collection[str] = ()) -> InstrumentSp
         raise SymbolError("the strike must be a positive number", scol)
     if not MIN_STRIKE <= strike <= MAX_STRIKE:
         raise SymbolError(f"the strike {_quote(strike_text)} is out of range "
-                          f"({MIN_STRIKE:g} to {MAX_STRIKE:,.0f})", scol)
+                          f"({plain(MIN_STRIKE)} to {MAX_STRIKE:,.0f})", scol)
     right_text, rcol = rest[2]
     right = {"C": Right.CALL, "CALL": Right.CALL, "P": Right.PUT, "PUT": Right.PUT}.get(right_text)
     if right is None:

@@ -14,6 +14,7 @@ from enum import Enum
 from typing import TypeVar
 
 from ibterm.domain.instrument import Instrument
+from ibterm.domain.numbers import plain
 from ibterm.domain.orders import OrderSpec, OrderType, Side, TimeInForce
 
 # Far beyond any real order, but it keeps every product (quantity x price x multiplier)
@@ -80,7 +81,7 @@ def _positive(text: str, field: str, required: str, at_least: float = 0.0,
     if value <= 0:
         raise TicketError(field, "must be greater than zero")
     if value < at_least:
-        raise TicketError(field, f"below {floor_text or f'{at_least:g}'}")
+        raise TicketError(field, f"below {floor_text or f'{plain(at_least)}'}")
     if value > at_most:
         raise TicketError(field, f"too large (at most {at_most:,.0f})")
     return value
@@ -107,9 +108,9 @@ def build_spec(form: TicketForm, instrument: Instrument | None) -> OrderSpec:
     # or trail under one tick (1e-300) is a typo, not an order.
     quantity = _positive(form.quantity, "quantity", "a positive number is required",
                          instrument.size_increment, MAX_QUANTITY,
-                         f"one size increment ({instrument.size_increment:g})")
+                         f"one size increment ({plain(instrument.size_increment)})")
     tick = instrument.min_tick
-    one_tick = f"one tick ({tick:g})"
+    one_tick = f"one tick ({plain(tick)})"
     limit = (_positive(form.limit, "limit", "a limit price is required", tick, MAX_PRICE,
                        one_tick) if order_type.needs_limit else None)
     stop = (_positive(form.stop, "stop", "a stop price is required", tick, MAX_PRICE,
@@ -120,7 +121,7 @@ def build_spec(form: TicketForm, instrument: Instrument | None) -> OrderSpec:
         required = "an amount (1.25) or a percent (1%)"
         if text.endswith("%"):
             trail_percent = _positive(text[:-1], "trail", required, MIN_TRAIL_PERCENT,
-                                      floor_text=f"{MIN_TRAIL_PERCENT:g}%")
+                                      floor_text=f"{plain(MIN_TRAIL_PERCENT)}%")
             if trail_percent >= 100:
                 raise TicketError("trail", "a percent under 100%")
         else:

@@ -29,6 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from ibterm.domain.instrument import Instrument
+from ibterm.domain.numbers import plain
 from ibterm.domain.ticks import on_tick, round_to_tick
 from ibterm.sim.accounts import SimAccount, SimPosition
 from ibterm.sim.combos import Combo, ComboLeg, combo_book
@@ -202,7 +203,7 @@ class OrderEngine:
         steps = req.quantity / inst.size_increment
         if abs(steps - round(steps)) > 1e-9:
             raise Rejection(201, f"Order rejected - reason:The order quantity must be a multiple "
-                                 f"of {inst.size_increment:g}")
+                                 f"of {plain(inst.size_increment)}")
         prices = {"LMT": [req.limit], "STP": [req.aux], "STP LMT": [req.limit, req.aux]}
         for price in prices.get(req.order_type, []):
             if price is None or not math.isfinite(price) or price <= 0:

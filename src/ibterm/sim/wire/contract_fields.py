@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ibterm.domain.instrument import Instrument, SecType
+from ibterm.domain.numbers import plain
 from ibterm.sim.combos import BAG_TRADING_CLASS, Combo
 from ibterm.sim.contracts import ContractQuery
 from ibterm.sim.protocol import Field
@@ -16,7 +17,7 @@ def contract_at(fields: list[str], start: int) -> ContractQuery:
 def multiplier(inst: Instrument) -> str:
     if inst.sec_type in (SecType.STK, SecType.CASH):
         return ""
-    return f"{inst.multiplier:g}"
+    return plain(inst.multiplier)
 
 
 def contract_head(inst: Instrument) -> tuple[Field, ...]:

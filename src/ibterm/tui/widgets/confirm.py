@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Static
 
 from ibterm.domain.connection import TradingMode
+from ibterm.domain.numbers import plain
 from ibterm.domain.orders import (
     CheckResult,
     CheckSeverity,
@@ -29,9 +30,9 @@ ARROW = "→"
 
 def _trail(spec: OrderSpec) -> str:
     if spec.trail_percent is not None:
-        return f"{spec.trail_percent:g}%"
+        return f"{plain(spec.trail_percent)}%"
     if spec.trail_amount is not None:
-        return f"{spec.trail_amount:g}"
+        return plain(spec.trail_amount)
     return fmt.DASH
 
 
@@ -102,7 +103,7 @@ class ConfirmOrder(ModalScreen[Confirmation]):
                 # what this order does with it, so none is sent unread.
                 for i, part in enumerate(leg.combo):
                     yield Static(Text(f"  leg {i + 1}: {leg.leg_side(part).value} "
-                                      f"{leg.leg_quantity(part):g} {part.instrument.display}"
+                                      f"{plain(leg.leg_quantity(part))} {part.instrument.display}"
                                       f"  (ratio {part.ratio})"), classes="combo-leg")
             if old is not None:
                 changes = modify_changes(old, self.intent.legs[0])

@@ -30,6 +30,7 @@ from ibterm.broker.session import BrokerSession
 from ibterm.domain.depth import DepthBook, FeedState
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.ladder import LadderRow, ladder_rows, order_price, price_at, touch_index
+from ibterm.domain.numbers import plain
 from ibterm.domain.orders import OrderIntent, OrderSpec, OrderType, OrderUpdate, Side
 from ibterm.domain.quote import Quote
 from ibterm.domain.tape import Tape
@@ -253,7 +254,7 @@ class DepthScreen(ModalScreen[None]):
         if touch is not None and self.top is not None and not (
                 self.top - self.ladder.row_count < touch <= self.top):
             head.append("  market off screen: space recentres", "bold reverse")
-        head.append(f"  tick {self.tick:g}", "dim")
+        head.append(f"  tick {plain(self.tick)}", "dim")
         if head != self._head_shown:
             self._head_shown = head
             self.query_one("#ladder-head", Static).update(head, layout=False)
