@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -104,6 +105,34 @@ def test_demo_by_keys(terminal: Terminal) -> None:
     # The global cancel's answers follow the state: nothing is left working.
     terminal.wait_until(lambda screen: "Submitted" not in screen.replace("PreSubmitted", "")
                         and "PreSubmitted" not in screen, "no working order", timeout=10)
+
+
+def test_ladder_by_keys(terminal: Terminal) -> None:
+    """An order placed on the depth ladder, moved a tick and cancelled at its row, by keys:
+    each through the pipeline's confirmation."""
+    terminal.wait_for("DEMO", "● connected", "AAPL", "live")
+    terminal.keys("d")
+    terminal.wait_for("Depth AAPL", "● live", "Time & sales")
+    # Two screens of rows under the touch: the order rests while the market walks.
+    terminal.keys("PageDown", "PageDown", "b")
+    screen = terminal.wait_for("Send (y)")
+    found = re.search(r"BUY 100 AAPL LMT limit (\d+\.\d\d) DAY", screen)
+    assert found, screen
+    price = found.group(1)
+    terminal.keys("y")
+    terminal.wait_until(lambda s: re.search(rf"›\s+100\s.*{re.escape(price)}", s) is not None,
+                        f"the buy of 100 at {price} on the cursor row")
+    terminal.keys("S-Up")
+    up = f"{float(price) + 0.01:.2f}"
+    terminal.wait_for("MODIFY working order", f"{price} → {up}")
+    terminal.keys("y")
+    terminal.wait_until(lambda s: re.search(rf"›\s+100\s.*{re.escape(up)}", s) is not None,
+                        f"the order moved to {up}, the cursor with it")
+    terminal.keys("c")
+    terminal.wait_until(lambda s: re.search(r"›\s+100\s", s) is None,
+                        "no order left at the cursor row")
+    terminal.keys("Escape")
+    terminal.wait_for("Watchlist", "Cancelled")
 
 
 def test_the_terminal_going_away_ends_the_app(terminal: Terminal, tmp_path: Path) -> None:
