@@ -9,11 +9,20 @@ from dataclasses import replace
 from decimal import Decimal
 
 from ib_async import ComboLeg as IbComboLeg
-from ib_async import Contract, Order, OrderState, PnLSingle, PortfolioItem, Ticker
+from ib_async import (
+    Contract,
+    OptionComputation,
+    Order,
+    OrderState,
+    PnLSingle,
+    PortfolioItem,
+    Ticker,
+)
 
 from ibterm.broker.contracts import contract_to_instrument, spec_to_contract
 from ibterm.domain.account import Position
 from ibterm.domain.combo import combo_instrument
+from ibterm.domain.greeks import Greeks
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.orders import ComboLeg, OrderSpec, OrderType, Side
 from ibterm.domain.quote import MarketDataType, Quote, clean_price
@@ -146,3 +155,21 @@ def quote_from_ticker(con_id: int, t: Ticker, at: float) -> Quote:
         low=clean_price(t.low),
         close=clean_price(t.close),
     )
+
+
+def greeks_of(c: OptionComputation | None) -> Greeks | None:
+    """One of IB's option computations (a ticker's modelGreeks, bidGreeks, askGreeks);
+    IB's "not computed" (NaN, the largest double, -1 and -2 for a price) is None."""
+    if c is None:
+        return None
+    greeks = Greeks(iv=finite(c.impliedVol), delta=_greek(c.delta), gamma=_greek(c.gamma),
+                    vega=_greek(c.vega), theta=_greek(c.theta), und_price=finite(c.undPrice),
+                    price=finite(c.optPrice))
+    return None if greeks.iv is None and greeks.delta is None else greeks
+
+
+def _greek(value: float | None) -> float | None:
+    # A greek may be negative (a put's delta, theta): only NaN and IB's unset are none.
+    if value is None or value != value or abs(value) >= 1e300 or value == -2.0:
+        return None
+    return float(value)
