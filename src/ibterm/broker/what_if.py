@@ -7,7 +7,7 @@ import asyncio
 
 from ib_async import IB, OrderState
 
-from ibterm.broker.convert import order_contract, to_ib_order, what_if_of
+from ibterm.broker.convert import spec_contract, to_ib_order, what_if_of
 from ibterm.config.settings import Profile
 from ibterm.domain.orders import OrderSpec
 from ibterm.domain.what_if import IbWhatIf
@@ -27,11 +27,12 @@ class WhatIfAsker:
         return True
 
     async def ask(self, spec: OrderSpec, account: str) -> IbWhatIf:
-        """IB answers one order at a time and ignores bracket links; ib_async's own call
-        never gives up when the gateway sends figures it cannot read."""
+        """IB answers one order at a time (a combination is one, sent as its BAG) and ignores
+        bracket links; ib_async's own call never gives up when the gateway sends figures it
+        cannot read."""
         order = to_ib_order(spec, "ibterm-what-if")
         order.account = spec.account or account
-        contract = order_contract(spec.instrument)
+        contract = spec_contract(spec)  # a combination: the BAG of its legs
         # The id whatIfOrderAsync takes next (ib_async 2.1.0 is pinned): a refusal arrives as
         # an error for it, shown in the preview rather than as a notification.
         req_id = self._ib.client._reqIdSeq

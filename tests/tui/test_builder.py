@@ -1,0 +1,110 @@
+"""The strategy builder against the simulator: an iron condor from the template on SPY,
+its net credit and figures, the margin preview of the whole change (local pairing and IB's
+what-if of the BAG agree on the width), and sending it as one combination through the
+confirmation to four option positions."""
+
+from __future__ import annotations
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import OptionList, Static
+
+from ibterm.broker.journal import read_events
+from ibterm.domain.instrument import Instrument
+from ibterm.domain.numbers import plain
+from ibterm.domain.strategy import Template
+from ibterm.sim.server import SimServer
+from ibterm.tui import format as fmt
+from ibterm.tui.app import IbtermApp
+from ibterm.tui.widgets.builder import PriceMode, StrategyBuilder, TemplateChooser
+from ibterm.tui.widgets.confirm import ConfirmOrder
+from ibterm.tui.widgets.preview import MarginPreviewPane
+from tests.tui.support import make_app, until
+
+
+async def _builder(pilot: Pilot[None], app: IbtermApp) -> StrategyBuilder:
+    await until(pilot, lambda: app.session.watchlist[0].instrument is not None
+                and app.session.mark(_spy(app).con_id) is not None, timeout=10)
+    app.push_screen(StrategyBuilder(_spy(app), []))
+    await until(pilot, lambda: isinstance(app.screen, StrategyBuilder))
+    screen = app.screen
+    assert isinstance(screen, StrategyBuilder)
+    await until(pilot, lambda: screen.chain is not None)
+    return screen
+
+
+def _spy(app: IbtermApp) -> Instrument:
+    inst = app.session.watchlist[0].instrument
+    assert inst is not None
+    return inst
+
+
+async def _iron_condor(pilot: Pilot[None], app: IbtermApp, screen: StrategyBuilder) -> None:
+    await pilot.press("t")
+    await until(pilot, lambda: isinstance(app.screen, TemplateChooser))
+    app.screen.query_one(OptionList).highlighted = list(Template).index(Template.IRON_CONDOR)
+    await pilot.press("enter")
+    await until(pilot, lambda: len(screen.legs) == 4 and screen.market is not None, timeout=10)
+
+
+async def test_an_iron_condor_shows_its_credit_figures_and_the_margin_of_its_width(
+        sim: SimServer) -> None:
+    app = make_app(sim, 171, ["SPY"])
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await _builder(pilot, app)
+        await _iron_condor(pilot, app, screen)
+        # SPY at 600, 5-point strikes: shorts 590 / 610, wings 10 further.
+        assert [(leg.action.value, leg.instrument.strike, leg.instrument.right.value)
+                for leg in screen.legs if leg.instrument.right] == [
+            ("BUY", 580, "P"), ("SELL", 590, "P"), ("SELL", 610, "C"), ("BUY", 620, "C")]
+        market = screen.market
+        assert market is not None and market.mid < 0  # a credit
+        credit = -market.mid
+        await until(pilot, lambda: "Max loss" in str(
+            screen.query_one("#b-summary", Static).render()))
+        summary = str(screen.query_one("#b-summary", Static).render())
+        assert "credit" in summary
+        limit = screen.order()
+        assert limit is not None and limit.limit is not None
+        # Max loss: the width less the credit; breakevens: the short strikes ± the credit.
+        assert f"Max loss  {fmt.money((10 + limit.limit) * 100)}" in summary
+        assert f"{plain(590 + limit.limit)}, {plain(610 - limit.limit)}" in summary
+        assert credit > 0
+        await pilot.press("plus")  # two condors
+        pane = screen.query_one(MarginPreviewPane)
+        await until(pilot, lambda: pane.preview is not None and pane.preview.result is not None
+                    and pane.preview.order.startswith("BUY 2 ") and pane.ib is not None
+                    and pane.ib_for == pane.preview.order, timeout=15)
+        assert pane.preview is not None and pane.ib is not None
+        result = pane.preview.result
+        assert result is not None
+        assert result.initial_change == pytest.approx(10 * 100 * 2)
+        assert pane.ib.init_change == pytest.approx(10 * 100 * 2)  # IB's what-if of the BAG
+        assert not pane.flags
+        await until(pilot, lambda: "delta" in str(
+            screen.query_one("#b-summary", Static).render()), timeout=10)
+
+
+async def test_sending_goes_through_the_confirmation_and_fills_as_one_bag(
+        sim: SimServer) -> None:
+    app = make_app(sim, 172, ["SPY"])
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await _builder(pilot, app)
+        await _iron_condor(pilot, app, screen)
+        await pilot.press("p")  # natural: fills at once
+        assert screen.pricing.mode is PriceMode.NATURAL
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
+        confirm = app.screen
+        assert isinstance(confirm, ConfirmOrder)
+        [spec] = confirm.intent.legs
+        assert len(spec.combo) == 4 and spec.limit is not None and spec.limit < 0
+        await pilot.press("y")
+        await until(pilot, lambda: not isinstance(app.screen, StrategyBuilder | ConfirmOrder))
+        await until(pilot, lambda: len([p for p in app.session.positions()
+                                        if p.quantity and p.instrument.right]) == 4,
+                    timeout=10)
+        submitted = [e for e in read_events(app.journal.path) if e.kind == "submitted"]
+        assert [len(e.data["legs"]) for e in submitted] == [4]
+        assert [leg["symbol"].split()[2:] for leg in submitted[0].data["legs"]] == [
+            ["580", "P"], ["590", "P"], ["610", "C"], ["620", "C"]]
