@@ -7,13 +7,13 @@ import datetime as dt
 
 import pytest
 
+from ibterm.domain.greeks import OptionChain
 from ibterm.domain.instrument import Instrument, Right, SecType
 from ibterm.domain.orders import ComboLeg, Side
 from ibterm.domain.strategy import (
     SHARES_PER_OPTION,
     ExpiryFigures,
     LegPlan,
-    OptionChain,
     Template,
     combo_greeks,
     default_expiry,
@@ -25,11 +25,11 @@ from ibterm.domain.strategy import (
     with_ratio,
 )
 
-CHAIN = OptionChain(("20261218", "20270115", "20270219"),
+SPY = Instrument(756733, "SPY", SecType.STK, "SMART", "USD")
+CHAIN = OptionChain(SPY, ("20261218", "20270115", "20270219"),
                     tuple(float(k) for k in range(560, 645, 5)))
 FRONT, NEXT = "20261218", "20270115"
 B, S, C, P = Side.BUY, Side.SELL, Right.CALL, Right.PUT
-SPY = Instrument(756733, "SPY", SecType.STK, "SMART", "USD")
 
 
 def opt(right: Right, strike: float, expiry: str = FRONT) -> Instrument:
@@ -74,11 +74,11 @@ def test_what_the_chain_cannot_hold_is_said() -> None:
     with pytest.raises(ValueError, match="after 20270219"):
         template_legs(Template.CALENDAR, CHAIN, 600.0, 5.0, expiry="20270219")
     with pytest.raises(ValueError, match="too few"):
-        template_legs(Template.IRON_CONDOR, OptionChain((FRONT,), (600.0,)), 600.0, 5.0)
+        template_legs(Template.IRON_CONDOR, OptionChain(SPY, (FRONT,), (600.0,)), 600.0, 5.0)
     with pytest.raises(ValueError, match="no options expire"):
         template_legs(Template.STRADDLE, CHAIN, 600.0, 5.0, expiry="20260101")
     with pytest.raises(ValueError, match="lists no options"):
-        template_legs(Template.STRADDLE, OptionChain((), ()), 600.0, 5.0)
+        template_legs(Template.STRADDLE, OptionChain(SPY, (), ()), 600.0, 5.0)
 
 
 def test_a_leg_moves_a_strike_or_an_expiry_within_the_chain() -> None:

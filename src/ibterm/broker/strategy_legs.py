@@ -5,8 +5,9 @@ plan names (the option at an expiry, strike and right, resolved as the ticket's 
 from __future__ import annotations
 
 from ibterm.broker.session import BrokerSession
+from ibterm.domain.greeks import OptionChain
 from ibterm.domain.instrument import Instrument, InstrumentSpec, SecType
-from ibterm.domain.strategy import LegPlan, OptionChain
+from ibterm.domain.strategy import LegPlan
 
 
 async def option_chain(session: BrokerSession,
@@ -25,7 +26,7 @@ async def option_chain(session: BrokerSession,
     strikes = sorted({float(s) for p in params for s in p.strikes})
     if not expiries or not strikes:
         return None, f"{underlying.display} lists no options"
-    return OptionChain(tuple(expiries), tuple(strikes)), ""
+    return OptionChain(underlying, tuple(expiries), tuple(strikes)), ""
 
 
 async def leg_instrument(session: BrokerSession, underlying: Instrument,

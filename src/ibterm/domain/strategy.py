@@ -15,17 +15,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from ibterm.domain.greeks import OptionChain
 from ibterm.domain.instrument import Instrument, Right, SecType
 from ibterm.domain.orders import ComboLeg, Side
-
-
-@dataclass(frozen=True, slots=True)
-class OptionChain:
-    """What an underlying's options are listed at: expiries (YYYYMMDD) and strikes,
-    each sorted."""
-
-    expiries: tuple[str, ...]
-    strikes: tuple[float, ...]
 
 
 @dataclass(frozen=True, slots=True)

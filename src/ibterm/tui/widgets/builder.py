@@ -32,12 +32,12 @@ from ibterm.broker.pipeline import OrderPipeline
 from ibterm.broker.session import BrokerSession
 from ibterm.broker.strategy_legs import leg_instrument, option_chain
 from ibterm.domain.combo import ComboMarket, combo_instrument, combo_market, combo_problem
+from ibterm.domain.greeks import OptionChain
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.numbers import plain
 from ibterm.domain.orders import ComboLeg, OrderIntent, OrderSpec, OrderType, Side
 from ibterm.domain.strategy import (
     ExpiryFigures,
-    OptionChain,
     Template,
     combo_greeks,
     default_expiry,
