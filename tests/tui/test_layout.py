@@ -92,7 +92,7 @@ async def test_the_wide_layout_keeps_every_column(sim: SimServer) -> None:
         await _ready(pilot, app)
         assert app.query_one(WatchlistTable).visible_columns == [
             "symbol", "bid", "ask", "last", "chg", "chg_pct", "volume", "age", "data"]
-        assert len(app.query_one(PositionsTable).visible_columns) == 7
+        assert len(app.query_one(PositionsTable).visible_columns) == 12  # greeks included
 
 
 def test_columns_leave_by_priority_and_cut_symbols_are_marked() -> None:
