@@ -29,7 +29,6 @@ async def _builder(pilot: Pilot[None], app: IbtermApp) -> StrategyBuilder:
     await until(pilot, lambda: isinstance(app.screen, StrategyBuilder))
     screen = app.screen
     assert isinstance(screen, StrategyBuilder)
-    await until(pilot, lambda: screen.chain is not None)
     return screen
 
 
@@ -40,7 +39,7 @@ def _spy(app: IbtermApp) -> Instrument:
 
 
 async def _iron_condor(pilot: Pilot[None], app: IbtermApp, screen: StrategyBuilder) -> None:
-    await pilot.press("t")
+    # Opened without legs, the builder offers the templates.
     await until(pilot, lambda: isinstance(app.screen, TemplateChooser))
     app.screen.query_one(OptionList).highlighted = list(Template).index(Template.IRON_CONDOR)
     await pilot.press("enter")

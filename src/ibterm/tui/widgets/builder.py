@@ -24,7 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, OptionList, Static
 
 from ibterm.broker.approval import Outcome
@@ -172,7 +172,7 @@ class TemplateChooser(ModalScreen[Template | None]):
         self.dismiss(None)
 
 
-class StrategyBuilder(Screen[None]):
+class StrategyBuilder(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="builder-close"),
         Binding("f4", "send", "Send", id="builder-send"),
@@ -248,6 +248,8 @@ class StrategyBuilder(Screen[None]):
         self.load_chain()
         self.refresh_view()
         self.set_interval(REFRESH, self.refresh_view)
+        if not self.legs:  # opened on its own: start from a template
+            self.action_template()
 
     def _quote_legs(self) -> None:
         session = self.ibterm.session
@@ -342,7 +344,7 @@ class StrategyBuilder(Screen[None]):
             return
         for i, row in enumerate(rows):
             for col, value in enumerate(row[3:], start=3):
-                table.update_cell_at(Coordinate(i, col), value)
+                table.update_cell_at(Coordinate(i, col), value, update_width=True)
 
     def _draw_summary(self, limit: float | None) -> None:
         text = Text()
