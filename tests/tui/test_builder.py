@@ -10,9 +10,11 @@ from textual.pilot import Pilot
 from textual.widgets import OptionList, Static
 
 from ibterm.broker.journal import read_events
+from ibterm.broker.strategy_legs import leg_instrument, option_chain
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.numbers import plain
-from ibterm.domain.strategy import Template
+from ibterm.domain.orders import ComboLeg
+from ibterm.domain.strategy import Template, template_legs
 from ibterm.sim.server import SimServer
 from ibterm.tui import format as fmt
 from ibterm.tui.app import IbtermApp
@@ -107,3 +109,46 @@ async def test_sending_goes_through_the_confirmation_and_fills_as_one_bag(
         assert [len(e.data["legs"]) for e in submitted] == [4]
         assert [leg["symbol"].split()[2:] for leg in submitted[0].data["legs"]] == [
             ["580", "P"], ["590", "P"], ["610", "C"], ["620", "C"]]
+
+
+async def test_the_chains_legs_adjusted_by_keys(sim: SimServer) -> None:
+    app = make_app(sim, 173, ["SPY"])
+    async with app.run_test(size=(160, 45)) as pilot:
+        await until(pilot, lambda: app.session.watchlist[0].instrument is not None, timeout=10)
+        spy = _spy(app)
+        chain, _ = await option_chain(app.session, spy)
+        assert chain is not None
+        expiry = chain.expiries[2]
+        legs = []
+        for plan in template_legs(Template.VERTICAL, chain, 600.0, 5.0, expiry):
+            inst, why = await leg_instrument(app.session, spy, plan)
+            assert inst is not None, why
+            legs.append(ComboLeg(inst, plan.action, plan.ratio))
+        app.push_screen(StrategyBuilder(spy, legs, quantity=3))  # as the chain opens it
+        await until(pilot, lambda: isinstance(app.screen, StrategyBuilder))
+        screen = app.screen
+        assert isinstance(screen, StrategyBuilder)
+        await until(pilot, lambda: screen.chain is not None and screen.market is not None)
+        assert screen.quantity == 3 and screen.market.mid > 0  # a call debit spread
+
+        def strikes() -> list[tuple[str, float, str, int]]:
+            return [(leg.action.value, leg.instrument.strike, leg.instrument.expiry, leg.ratio)
+                    for leg in screen.legs]
+
+        await pilot.press("down", "right")  # the sold call a strike up
+        await until(pilot, lambda: strikes()[1][1] == 610.0)
+        await pilot.press("right_square_bracket")  # and an expiry later: a diagonal
+        await until(pilot, lambda: strikes()[1][2] == chain.expiries[3])
+        await pilot.press("r", "f")
+        assert strikes() == [("BUY", 600.0, expiry, 1), ("BUY", 610.0, chain.expiries[3], 2)]
+        await pilot.press("p", "p")  # mid, natural, market
+        assert screen.pricing.mode is PriceMode.MARKET
+        spec = screen.order()
+        assert spec is not None and spec.order_type.value == "MKT" and spec.quantity == 3
+        await pilot.press("x")
+        assert len(screen.legs) == 1
+        await until(pilot, lambda: "two legs or more" in str(
+            screen.query_one("#b-summary", Static).render()))
+        assert screen.order() is None
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, StrategyBuilder))
