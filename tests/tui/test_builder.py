@@ -129,7 +129,8 @@ async def test_the_chains_legs_adjusted_by_keys(sim: SimServer) -> None:
         screen = app.screen
         assert isinstance(screen, StrategyBuilder)
         await until(pilot, lambda: screen.chain is not None and screen.market is not None)
-        assert screen.quantity == 3 and screen.market.mid > 0  # a call debit spread
+        assert screen.quantity == 3
+        assert screen.market is not None and screen.market.mid > 0  # a call debit spread
 
         def strikes() -> list[tuple[str, float, str, int]]:
             return [(leg.action.value, leg.instrument.strike, leg.instrument.expiry, leg.ratio)
