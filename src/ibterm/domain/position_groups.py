@@ -116,6 +116,7 @@ def exact_greeks(p: Position) -> UnitGreeks | None:
 class TreeRow:
     key: str
     kind: str  # "underlying" | "strategy" | "leg" | "position" | "total"
+    underlying: str  # the symbol the row is under ("" for the account's)
     label: str
     depth: int  # 0 an underlying or a lone position, 1 under it, 2 a strategy's leg
     quantity: float | None = None
@@ -162,6 +163,10 @@ def position_key(p: Position) -> str:
     return f"{p.account}:{p.instrument.con_id}"
 
 
+def group_key(symbol: str) -> str:
+    return f"group:{symbol}"
+
+
 def leg_name(p: Position) -> str:
     """A leg under its underlying's header: the contract without the underlying's
     symbol (`20261218 580 P`); the stock or future as itself."""
@@ -195,19 +200,19 @@ def tree(positions: Iterable[Position], grouping: Grouping,
         if len(members) == 1 and not strategies:
             p = members[0]
             u = unit.get(p.instrument.con_id)
-            rows.append(TreeRow(position_key(p), "position", p.instrument.display, 0,
+            rows.append(TreeRow(position_key(p), "position", symbol, p.instrument.display, 0,
                                 p.quantity, p, True, _sum([(u, p.quantity)]), _mark([u]),
                                 pnl=(p.unrealized_pnl, p.daily_pnl)))
             continue
         folded = symbol in collapsed
-        rows.append(TreeRow(f"group:{symbol}", "underlying", symbol, 0, None, None, True,
+        rows.append(TreeRow(group_key(symbol), "underlying", symbol, symbol, 0, None, None, True,
                             _sum(weights), _mark(u for u, _ in weights), folded,
                             _pnl_sum(members)))
         if not folded:
             rows += _members(symbol, members, strategies, unit)
     if any(p.instrument.sec_type in (SecType.OPT, SecType.FOP) for p in live):
-        rows.append(TreeRow("total", "total", "Account", 0, None, None, True, _sum(account),
-                            _mark(u for u, _ in account), pnl=_pnl_sum(live)))
+        rows.append(TreeRow("total", "total", "", "Account", 0, None, None, True,
+                            _sum(account), _mark(u for u, _ in account), pnl=_pnl_sum(live)))
     return rows
 
 
@@ -240,7 +245,7 @@ def _members(symbol: str, members: list[Position], strategies: list[PairedStrate
         legs = [(by_con[c], q) for c, q in s.legs]
         whole = all(abs(q - p.quantity) < 1e-9 for p, q in legs)
         weights = [(unit.get(p.instrument.con_id), q) for p, q in legs]
-        rows.append(TreeRow(f"strategy:{symbol}:{i}", "strategy", s.label, 1, None, None,
+        rows.append(TreeRow(f"strategy:{symbol}:{i}", "strategy", symbol, s.label, 1, None, None,
                             whole, _sum(weights), _mark(u for u, _ in weights),
                             pnl=_pnl_sum(p for p, _ in legs) if whole else (None, None)))
         for j, (p, q) in enumerate(legs):
@@ -248,8 +253,9 @@ def _members(symbol: str, members: list[Position], strategies: list[PairedStrate
             u = unit.get(p.instrument.con_id)
             branch = "└" if j == len(legs) - 1 else "├"
             leg_whole = abs(q - p.quantity) < 1e-9
-            rows.append(TreeRow(f"{position_key(p)}:{i}", "leg", f"{branch} {leg_name(p)}", 2,
-                                q, p, leg_whole, _sum([(u, q)]), _mark([u]),
+            rows.append(TreeRow(f"{position_key(p)}:{i}", "leg", symbol,
+                                f"{branch} {leg_name(p)}", 2, q, p, leg_whole,
+                                _sum([(u, q)]), _mark([u]),
                                 pnl=(p.unrealized_pnl, p.daily_pnl) if leg_whole
                                 else (None, None)))
     for p in members:
@@ -258,7 +264,7 @@ def _members(symbol: str, members: list[Position], strategies: list[PairedStrate
             continue
         u = unit.get(p.instrument.con_id)
         whole = abs(q - p.quantity) < 1e-9
-        rows.append(TreeRow(position_key(p), "position", leg_name(p), 1, q, p, whole,
+        rows.append(TreeRow(position_key(p), "position", symbol, leg_name(p), 1, q, p, whole,
                             _sum([(u, q)]), _mark([u]),
                             pnl=(p.unrealized_pnl, p.daily_pnl) if whole else (None, None)))
     return rows

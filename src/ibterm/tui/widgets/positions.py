@@ -17,6 +17,7 @@ from ibterm.domain.position_groups import (
     STALE,
     Grouping,
     TreeRow,
+    group_key,
     tree,
 )
 from ibterm.tui import format as fmt
@@ -106,20 +107,19 @@ class PositionsTable(Grid):
             return None
         if row.position is not None:
             return row.position.instrument.display
-        return self._shown[self.cursor_row].split(":")[1]
+        return row.underlying
 
     def action_toggle_fold(self) -> None:
         """Fold the underlying under the cursor to its header, or open it again."""
         row = self.row(self.cursor_row)
         if row is None or row.kind == "total":
             return
-        symbol = row.position.instrument.symbol if row.position else \
-            self._shown[self.cursor_row].split(":")[1]
-        if f"group:{symbol}" not in self._rows:
+        header = group_key(row.underlying)
+        if header not in self._rows:
             return  # a lone position: nothing to fold
-        self.folded.symmetric_difference_update({symbol})
+        self.folded.symmetric_difference_update({row.underlying})
         self._redraw()
-        self.move_cursor(self._shown.index(f"group:{symbol}"))
+        self.move_cursor(self._shown.index(header))
 
     def _pnl(self, value: float | None) -> Text:
         style = ""
