@@ -29,9 +29,7 @@ SAMPLE_EVERY = 10.0
 
 
 def scenario_yaml() -> str:
-    # Pacing off: subscribing to 100 symbols at start is a burst the simulator's 1-second
-    # window refuses in part (error 100), and this measures memory with all 100 ticking.
-    lines = ["seed: 3", "tick_interval: 0.25", "session: open", "pacing_limit: 0", "accounts:",
+    lines = ["seed: 3", "tick_interval: 0.25", "session: open", "accounts:",
              "  - id: DU1234567", "    cash: 1000000", "    positions:",
              "      - {symbol: AAPL, quantity: 300, avg_cost: 210.0}",
              "      - {symbol: SPY, quantity: 100, avg_cost: 580.0}",
