@@ -151,5 +151,7 @@ async def test_the_chains_legs_adjusted_by_keys(sim: SimServer) -> None:
         await until(pilot, lambda: "two legs or more" in str(
             screen.query_one("#b-summary", Static).render()))
         assert screen.order() is None
+        await pilot.press("b")  # the main screen's keys stay off the builder
+        assert not app.ticket.has_class("open")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, StrategyBuilder))

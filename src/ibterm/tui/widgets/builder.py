@@ -24,7 +24,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
-from textual.screen import ModalScreen
+from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, OptionList, Static
 
 from ibterm.broker.approval import Outcome
@@ -172,7 +172,7 @@ class TemplateChooser(ModalScreen[Template | None]):
         self.dismiss(None)
 
 
-class StrategyBuilder(ModalScreen[None]):
+class StrategyBuilder(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="builder-close"),
         Binding("f4", "send", "Send", id="builder-send"),
@@ -206,6 +206,10 @@ class StrategyBuilder(ModalScreen[None]):
 
     def __init__(self, underlying: Instrument, legs: list[ComboLeg], quantity: int = 1) -> None:
         super().__init__()
+        # A full screen (the chain under it frees its lines), yet the main screen's keys
+        # stay off it as off a dialog: a `b` here must not open the ticket unseen below.
+        # The kill switch and flatten are priority bindings and still work.
+        self._modal = True
         self.underlying = underlying
         self.legs = list(legs)
         self.quantity = max(1, quantity)
