@@ -3,7 +3,8 @@
 The session holds the connection (connect, the reconnect backoff, IB's connection
 codes) and the watchlist; its parts hold the rest: quotes and the bad-tick book
 (`quotes`), instrument resolution (`instruments`), the account (`portfolio`), IB's
-what-if (`what_if`), the order side (`order_gateway`) and the chart's bars (`history`).
+what-if (`what_if`), the order side (`order_gateway`), the chart's bars (`history`) and
+the option chain (`options`).
 Every ib_async subscription is made by the session or one of these parts, and every
 quote takes one of the login's market-data lines (`lines`) first.
 
@@ -29,6 +30,7 @@ from ibterm.broker.depth import DepthFeed
 from ibterm.broker.history import BarHistory
 from ibterm.broker.instruments import InstrumentBook
 from ibterm.broker.lines import MarketDataLines
+from ibterm.broker.options import OptionChains
 from ibterm.broker.order_gateway import OrderGateway
 from ibterm.broker.portfolio import Portfolio
 from ibterm.broker.quotes import QuoteBook
@@ -97,6 +99,8 @@ class BrokerSession:
         self._history = BarHistory(self.ib, clock)
         self.depth = DepthFeed(self.ib, self.lines, clock)  # the ladder's book and tape
         self.tape = TapeFeed(self.ib, self.lines, clock)
+        # The option chain's expiries, strikes and the quotes of the options on screen.
+        self.options = OptionChains(self.ib, self.lines, self._instruments, clock)
         self._notices: list[Notice] = []
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -412,7 +416,8 @@ class BrokerSession:
                 or self._instruments.claims_error(req_id, code, message)
                 or self._history.claims_error(req_id, code, message)
                 or self.depth.claims_error(req_id, code, message)
-                or self.tape.claims_error(req_id, code, message)):
+                or self.tape.claims_error(req_id, code, message)
+                or self.options.claims_error(req_id, code, message)):
             return
         self._last_error = (code, message)
         if code == _LOST:
