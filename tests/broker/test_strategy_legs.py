@@ -65,7 +65,7 @@ async def test_a_stock_leg_is_the_underlying_and_a_missing_option_is_said(
     assert missing is None and "602.5" in why
 
 
-async def test_the_builder_takes_a_stock_or_etf(session: BrokerSession) -> None:
+async def test_the_builder_takes_a_stock_etf_or_index(session: BrokerSession) -> None:
     es = Instrument(1, "ES", SecType.FUT, "CME", "USD", multiplier=50)
     chain, why = await option_chain(session, es)
-    assert chain is None and "stock or ETF" in why
+    assert chain is None and "stock, ETF or index" in why

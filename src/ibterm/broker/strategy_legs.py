@@ -1,6 +1,6 @@
 """The strategy builder's lookups through the session: an underlying's option chain
-(expiries and strikes, from IB's security definition parameters) and the contract a leg
-plan names (the option at an expiry, strike and right, resolved as the ticket's are)."""
+(expiries and strikes, the chain's own lookup) and the contract a leg plan names (the
+option at an expiry, strike and right, resolved as the ticket's are)."""
 
 from __future__ import annotations
 
@@ -12,21 +12,16 @@ from ibterm.domain.strategy import LegPlan
 
 async def option_chain(session: BrokerSession,
                        underlying: Instrument) -> tuple[OptionChain | None, str]:
-    """The underlying's options as listed (every exchange's lists merged), or (None, why)."""
-    if underlying.sec_type is not SecType.STK:
-        return None, f"{underlying.display}: the builder takes a stock or ETF's options"
+    """The underlying's expiries and strikes as the chain lists them (the session's
+    options part), or (None, why)."""
+    if underlying.sec_type not in (SecType.STK, SecType.IND):
+        return None, f"{underlying.display}: the builder takes a stock, ETF or index's options"
     if not session.connected:
         return None, "not connected"
     try:
-        params = await session.ib.reqSecDefOptParamsAsync(
-            underlying.symbol, "", underlying.sec_type.value, underlying.con_id)
+        return await session.options.chain(underlying)
     except ConnectionError:
         return None, "not connected"
-    expiries = sorted({e for p in params for e in p.expirations})
-    strikes = sorted({float(s) for p in params for s in p.strikes})
-    if not expiries or not strikes:
-        return None, f"{underlying.display} lists no options"
-    return OptionChain(underlying, tuple(expiries), tuple(strikes)), ""
 
 
 async def leg_instrument(session: BrokerSession, underlying: Instrument,
