@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -67,6 +68,8 @@ DEBOUNCE = 0.3
 # A template's width when none is asked: this many of the chain's strike steps.
 WIDTH_STEPS = 2
 GREEKS = ("delta", "gamma", "theta", "vega")
+# The figures are computed again when the underlying has moved about this much (0.1%).
+SPOT_STEP = 0.001
 
 
 class BuilderHost(Protocol):
@@ -299,9 +302,11 @@ class StrategyBuilder(Screen[None]):
             self._shown = shown
             self._draw_head()
             self._draw_summary(limit)
-        # The margin preview follows the legs, the quantity and the market's mid.
+        # The margin preview, the chart and the greeks follow the legs, the quantity and
+        # the underlying in steps of SPOT_STEP: not every tick of a leg's quote.
+        spot = session.mark(self.underlying.con_id)
         previewed = (tuple(self.legs), self.quantity, self.market is not None,
-                     None if self.market is None else round(self.market.mid, 2))
+                     None if not spot or spot < 0 else round(math.log(spot) / SPOT_STEP))
         if previewed != self._previewed and self.legs:
             self._previewed = previewed
             self.preview_local()
