@@ -17,6 +17,8 @@ from ibterm.config.keymaps import ActionInfo
 @cache
 def action_registry() -> dict[str, ActionInfo]:
     from ibterm.tui.app import IbtermApp
+    from ibterm.tui.widgets.builder import StrategyBuilder, TemplateChooser
+    from ibterm.tui.widgets.chain import ChainScreen
     from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder, QuitDialog
     from ibterm.tui.widgets.depth_screen import DepthScreen
     from ibterm.tui.widgets.executions import ExecutionsScreen
@@ -31,6 +33,7 @@ def action_registry() -> dict[str, ActionInfo]:
     from ibterm.tui.widgets.grid import Grid
     from ibterm.tui.widgets.help import HelpScreen
     from ibterm.tui.widgets.orders import OrdersTable
+    from ibterm.tui.widgets.positions import PositionsTable
     from ibterm.tui.widgets.reconcile import ReconcileScreen
     from ibterm.tui.widgets.ticket import OrderTicket
     from ibterm.tui.widgets.watchlist import WatchlistTable
@@ -40,6 +43,7 @@ def action_registry() -> dict[str, ActionInfo]:
         ("table", [Grid]),
         ("watchlist", [WatchlistTable]),
         ("orders", [OrdersTable]),
+        ("positions", [PositionsTable]),
         ("ticket", [OrderTicket]),
         ("cycler", [Cycler]),
         ("step", [StepInput]),
@@ -54,6 +58,9 @@ def action_registry() -> dict[str, ActionInfo]:
         ("reconciliation", [ReconcileScreen]),
         ("executions", [ExecutionsScreen]),
         ("ladder", [DepthScreen]),
+        ("chain", [ChainScreen]),
+        ("builder", [StrategyBuilder]),
+        ("templates", [TemplateChooser]),
     ]
     # The row keys of the table scope are active in each table as well.
     active_in = {"table": ("watchlist", "orders", "positions"), "input": ("input", "step")}

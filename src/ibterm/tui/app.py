@@ -41,6 +41,12 @@ from ibterm.domain.connection import ConnectionState
 from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.levels import PriceLevel, price_levels
 from ibterm.domain.orders import CheckResult, Confirmation, IntentKind, OrderIntent, Side
+from ibterm.domain.position_groups import (
+    Grouping,
+    GroupingRequest,
+    OptionInputs,
+    input_state,
+)
 from ibterm.domain.quote import MarketDataType, quote_mark
 from ibterm.domain.symbols import SymbolError
 from ibterm.domain.ticket_form import TicketError
@@ -49,6 +55,7 @@ from ibterm.files.logs import write_crash_report
 from ibterm.tui.commands import IbtermCommands
 from ibterm.tui.format import tick_decimals
 from ibterm.tui.theme import APP_VARIABLE_DEFAULTS, DEFAULT_THEME, LoadedThemes, load_themes
+from ibterm.tui.widgets.chain import ChainScreen, chain_underlying
 from ibterm.tui.widgets.chart import ChartView, message_of, title_of
 from ibterm.tui.widgets.confirm import (
     AskText,
@@ -72,6 +79,7 @@ from ibterm.tui.widgets.ticket import OrderTicket
 from ibterm.tui.widgets.watchlist import WatchlistTable
 
 if TYPE_CHECKING:
+    from ibterm.risk.grouping import PositionGrouper
     from ibterm.risk.preview import PreviewCalculator, PreviewRequest
 
 log = logging.getLogger("ibterm.tui")
@@ -138,6 +146,8 @@ class IbtermApp(App[None]):
         Binding("e", "show_executions", "Executions", show=False, id="show-executions"),
         Binding("v", "toggle_chart", "Chart", show=False, id="toggle-chart"),
         Binding("d", "open_depth", "Depth", show=False, id="open-depth"),
+        Binding("O", "open_chain", "Option chain", show=False, id="open-chain"),
+        Binding("B", "open_builder", "Strategy builder", show=False, id="open-builder"),
         *(Binding(key, f"chart_interval('{size.value}')", f"Chart {size.value}", show=False,
                   id=f"chart-{size.value.lower()}")
           for key, size in zip("12345", BarSize, strict=True)),
@@ -158,6 +168,10 @@ class IbtermApp(App[None]):
         # The local risk calculator, made when the first preview asks for it (_calculator).
         self._calculator_made: asyncio.Future[tuple[PreviewCalculator, str]] | None = None
         self._underlyings_asked: set[int] = set()
+        # The positions pane's pairing and greeks (made in the first grouping's thread),
+        # and the option positions whose quotes and underlyings it asked for.
+        self._grouper: PositionGrouper | None = None
+        self._positions_quoted: set[int] = set()
         self._removed: list[tuple[int, str]] = []  # watchlist rows removed: (index, entry)
         self._told_watch_errors: set[tuple[str, str]] = set()
         self.chart_size = BarSize.M5
@@ -307,6 +321,7 @@ class IbtermApp(App[None]):
             self._refresh_ticket_quote()
         if update.positions is not None:
             self.positions.apply_positions(update.positions)
+            self.group_positions()
         if update.account is not None:
             self.account_line.show(update.account)
         if update.status is not None:
@@ -327,6 +342,8 @@ class IbtermApp(App[None]):
 
     def _tick_clock(self) -> None:
         self.watchlist.refresh_ages(self.session.clock())
+        if self._positions_quoted:
+            self.group_positions()  # the option positions' greeks follow their quotes
         try:
             self._refresh_ticket_quote()
         except NoMatches:
@@ -440,6 +457,55 @@ class IbtermApp(App[None]):
         return PreviewRequest(intent, positions, mark, underlying,
                               s.account_summary().net_liquidation, s.account,
                               self.wall_clock().date(), profile.risk_rate, profile.margin_buffer)
+
+    # --- the positions' strategies and greeks --------------------------------------
+    def _grouping_request(self) -> GroupingRequest | None:
+        """The positions and their options' prices now, copied for the worker thread;
+        None without options (nothing to pair or price). Each option position's quote
+        and its underlying's are asked for once."""
+        s = self.session
+        positions = self.positions.positions
+        options: dict[int, OptionInputs] = {}
+        now, stale_after = s.clock(), s.profile.stale_after
+        for p in positions:
+            inst = p.instrument
+            if inst.sec_type not in (SecType.OPT, SecType.FOP):
+                continue
+            if inst.con_id not in self._positions_quoted:
+                self._positions_quoted.add(inst.con_id)
+                s.ensure_quote(inst)
+                self.run_worker(s.ensure_underlying(inst), group="underlying",
+                                exit_on_error=False)
+            under = s.underlying_of(inst)
+            quotes = [s.quote(inst.con_id), s.quote(under.con_id) if under else None]
+            options[inst.con_id] = OptionInputs(
+                s.mark(inst.con_id), s.mark(under.con_id) if under else None,
+                input_state(quotes, now, stale_after))
+        if not options:
+            return None
+        return GroupingRequest(tuple(positions), options, self.wall_clock().date(),
+                               s.profile.risk_rate)
+
+    def _group(self, request: GroupingRequest) -> Grouping:
+        """In a worker thread: the calculator's modules load here, not with the app."""
+        from ibterm.risk.grouping import PositionGrouper
+
+        if self._grouper is None:
+            self._grouper = PositionGrouper()
+        return self._grouper.group(request)
+
+    @work(exclusive=True, group="position-groups", exit_on_error=False)
+    async def group_positions(self) -> None:
+        """The positions' strategies and greeks, off the UI thread."""
+        try:
+            request = self._grouping_request()
+        except NoMatches:
+            return
+        if request is None:
+            self.positions.apply_grouping(Grouping())  # no options: no strategies
+            return
+        grouping = await asyncio.to_thread(self._group, request)
+        self.positions.apply_grouping(grouping)
 
     # A preview that fails must never end the app: exit_on_error=False, and the ticket may
     # be gone by the time the debounce ends (the app shutting down).
@@ -777,6 +843,36 @@ class IbtermApp(App[None]):
             return
         self.push_screen(DepthScreen(self.session, self.pipeline, inst, self.wall_clock,
                                      self.safety_keys()))
+
+    @work(group="open-chain", exclusive=True, exit_on_error=False)
+    async def action_open_chain(self) -> None:
+        """The option chain of the instrument under the cursor (an option's underlying's)."""
+        inst = self.current_instrument()
+        if inst is not None and inst.sec_type is SecType.OPT:
+            await self.session.ensure_underlying(inst)
+        under = chain_underlying(inst, self.session.underlying_of) if inst else None
+        if under is None:
+            self.notify("Option chain: no stock or option under the cursor",
+                        severity="warning")
+            return
+        self.push_screen(ChainScreen(self.session, under, self.wall_clock,
+                                     self.safety_keys()))
+
+    @work(group="open-builder", exclusive=True, exit_on_error=False)
+    async def action_open_builder(self) -> None:
+        """The strategy builder on the instrument under the cursor (an option's underlying),
+        starting from a template."""
+        inst = self.current_instrument()
+        if inst is not None and inst.sec_type is SecType.OPT:
+            await self.session.ensure_underlying(inst)
+        under = chain_underlying(inst, self.session.underlying_of) if inst else None
+        if under is None:
+            self.notify("Strategy builder: no stock or option under the cursor",
+                        severity="warning")
+            return
+        from ibterm.tui.widgets.builder import StrategyBuilder  # loaded when first asked for
+
+        self.push_screen(StrategyBuilder(under, []))
 
     def action_show_executions(self) -> None:
         self.push_screen(ExecutionsScreen(list(self.executions.fills.values())))

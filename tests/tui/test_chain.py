@@ -1,0 +1,179 @@
+"""The option chain in the running app against the simulator: SPY's expiries and strikes
+centred on the money, greeks in range (calls' delta positive, puts' negative), only the
+strikes on screen quoted and every line given back on escape, paging that moves the
+subscriptions with the window, in-the-money sides marked, and legs picked by keys."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+
+from ibterm.domain.greeks import Greeks, OptionQuote
+from ibterm.domain.instrument import Right
+from ibterm.domain.orders import Side
+from ibterm.domain.quote import MarketDataType, Quote
+from ibterm.sim.server import SimServer
+from ibterm.tui.app import IbtermApp
+from ibterm.tui.widgets.chain import ChainScreen, side_mark
+from ibterm.tui.widgets.watchlist import WatchlistTable
+from tests.tui.support import make_app, until
+
+
+def _quotes_served(sim: SimServer) -> int:
+    return sum(len(c.quotes) for c in sim.connections)
+
+
+def _greeks_shown(screen: ChainScreen) -> bool:
+    return bool(screen.rows) and all(
+        s.quote is not None and s.quote.greeks is not None
+        and s.quote.greeks.delta is not None for r in screen.rows for s in (r.call, r.put))
+
+
+async def _quoted(pilot: Pilot[None], app: IbtermApp) -> None:
+    watchlist = app.query_one(WatchlistTable)
+    await until(pilot, lambda: bool(watchlist.items)
+                and len(watchlist.quotes) == len(watchlist.items), timeout=10)
+    watchlist.move_cursor(row=0)
+
+
+async def _open(pilot: Pilot[None], app: IbtermApp) -> ChainScreen:
+    await _quoted(pilot, app)
+    await pilot.press("O")
+    await until(pilot, lambda: isinstance(app.screen, ChainScreen))
+    screen = app.screen
+    assert isinstance(screen, ChainScreen)
+    await until(pilot, lambda: _greeks_shown(screen), timeout=10)
+    return screen
+
+
+async def test_the_chain_quotes_the_strikes_on_screen_and_releases_them(sim: SimServer) -> None:
+    app = make_app(sim, 141, ["SPY"])
+    async with app.run_test(size=(120, 24)) as pilot:
+        await _quoted(pilot, app)
+        base, lines = _quotes_served(sim), app.session.lines.used
+        screen = await _open(pilot, app)
+        assert screen.chain is not None and len(screen.chain.expiries) > 2
+        window = [r.strike for r in screen.rows]
+        count = len(window)
+        assert count == screen.view.row_count < len(screen.strikes)
+        # Centred on the money: SPY is near 600.
+        price = screen.under_price()
+        assert price is not None and window[0] < price < window[-1]
+        atm = next(r for r in screen.rows if r.atm)
+        assert abs(atm.strike - price) <= 2.5
+        assert abs(window.index(atm.strike) - count // 2) <= 1
+        for row in screen.rows:
+            call, put = row.call.quote, row.put.quote
+            assert call is not None and call.greeks is not None and put is not None
+            assert put.greeks is not None
+            # The front expiry may be today's: far from the money a delta can be 0 or 1.
+            assert 0 <= call.greeks.delta <= 1 and -1 <= put.greeks.delta <= 0  # type: ignore[operator]
+            if row is atm:
+                assert 0 < call.greeks.delta < 1 and -1 < put.greeks.delta < 0  # type: ignore[operator]
+            assert call.greeks.iv is not None and 0.05 < call.greeks.iv < 1
+            # In the money: calls below the price, puts above it.
+            assert row.call.itm == (row.strike < price) and row.put.itm == (row.strike > price)
+            assert row.call.mark == row.put.mark == " "
+        # Only the strikes on screen are quoted, a line each.
+        assert _quotes_served(sim) == base + 2 * count
+        assert app.session.lines.used == lines + 2 * count
+        assert f"{2 * count} quoted" in str(screen.view.border_title)
+        # A page down: the next strikes quoted, the old ones released.
+        await pilot.press("pagedown")
+        await until(pilot, lambda: _greeks_shown(screen))
+        moved = [r.strike for r in screen.rows]
+        # At most a screenful further, and no further than the last strike.
+        assert moved[0] > window[0] and moved[-1] == screen.strikes[-1]
+        left = [strike for strike in window if strike not in moved]
+        assert left and all(screen.session.options.quote(screen.options[(k, r)].con_id) is None
+                            for k in left for r in (Right.CALL, Right.PUT))
+        await until(pilot, lambda: _quotes_served(sim) == base + 2 * len(moved))
+        assert app.session.lines.used == lines + 2 * len(moved)
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, ChainScreen))
+        await until(pilot, lambda: _quotes_served(sim) == base)
+        assert app.session.lines.used == lines
+
+
+async def test_legs_are_picked_by_keys_and_expiries_change(sim: SimServer) -> None:
+    app = make_app(sim, 142, ["SPY"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _open(pilot, app)
+        first = screen.chain.expiries[0] if screen.chain else ""
+        atm = screen.strikes[screen.row]
+        await pilot.press("b", "down", "s", "right", "b", "b")
+        legs = [(leg.instrument.strike, leg.instrument.right, leg.action, leg.ratio)
+                for leg in screen.legs]
+        higher = screen.strikes[screen.strikes.index(atm) + 1]
+        assert legs == [(atm, Right.CALL, Side.BUY, 1), (higher, Right.CALL, Side.SELL, 1),
+                        (higher, Right.PUT, Side.BUY, 2)]
+        assert all(leg.instrument.expiry == first for leg in screen.legs)
+        await pilot.press("backspace")
+        assert len(screen.legs) == 2
+        assert "SPY" in str(screen.query_one("#chain-legs").render())
+        # The next expiry: its own options, quoted anew.
+        await pilot.press("right_square_bracket")
+        await until(pilot, lambda: screen.expiry == 1 and _greeks_shown(screen)
+                    and all(r.call.inst is not None and r.call.inst.expiry != first
+                            for r in screen.rows))
+        assert app.session.options.subscribed == 2 * len(screen.rows)
+
+
+def test_a_side_not_live_is_marked() -> None:
+    def option(data_type: MarketDataType, quote_at: float, greeks_at: float) -> OptionQuote:
+        return OptionQuote(Quote(1, data_type, quote_at, bid=1.0, ask=1.1),
+                           Greeks(iv=0.2, delta=0.5), greeks_at=greeks_at)
+
+    live = MarketDataType.LIVE
+    assert side_mark(option(live, 95, 95), False, 100, 10) == " "
+    assert side_mark(option(live, 80, 95), False, 100, 10) == "~"  # the book stopped
+    assert side_mark(option(live, 95, 80), False, 100, 10) == "~"  # the greeks stopped
+    assert side_mark(option(MarketDataType.DELAYED, 95, 95), False, 100, 10) == "D"
+    assert side_mark(option(MarketDataType.FROZEN, 95, 95), False, 100, 10) == "F"
+    assert side_mark(None, True, 100, 10) == "✖"
+    assert side_mark(None, False, 100, 10) == " "
+
+
+async def test_two_legs_picked_in_the_chain_open_the_builder(sim: SimServer) -> None:
+    from ibterm.tui.widgets.builder import StrategyBuilder
+
+    app = make_app(sim, 143, ["SPY"])
+    async with app.run_test(size=(160, 45)) as pilot:
+        chain = await _open(pilot, app)
+        atm = chain.strikes[chain.row]
+        await pilot.press("b", "down", "s", "enter")
+        await until(pilot, lambda: isinstance(app.screen, StrategyBuilder))
+        builder = app.screen
+        assert isinstance(builder, StrategyBuilder)
+        assert builder.underlying == chain.underlying and builder.quantity == 1
+        higher = chain.strikes[chain.strikes.index(atm) + 1]
+        assert [(leg.action, leg.instrument.strike, leg.instrument.right, leg.ratio)
+                for leg in builder.legs] == [(Side.BUY, atm, Right.CALL, 1),
+                                             (Side.SELL, higher, Right.CALL, 1)]
+        # Under the builder the chain is not seen: its lines are free until it is again.
+        await until(pilot, lambda: app.session.options.subscribed == 0)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is chain and _greeks_shown(chain))
+        # Each option on screen quoted again; the legs the builder asked quotes for are
+        # read from the session's, on no line of the chain's.
+        quoted_by_session = sum(app.session.quote(leg.instrument.con_id) is not None
+                                for leg in builder.legs)
+        assert app.session.options.subscribed == 2 * len(chain.rows) - quoted_by_session
+
+
+async def test_the_palette_opens_the_chain_of_an_options_underlying(sim: SimServer) -> None:
+    from tests.tui.test_palette import _choose
+
+    app = make_app(sim, 144, ["SPY"])
+    async with app.run_test(size=(120, 30)) as pilot:
+        await _quoted(pilot, app)
+        spy = app.session.watchlist[0].instrument
+        assert spy is not None
+        chain, _ = await app.session.options.chain(spy)
+        assert chain is not None
+        option = f"SPY {chain.expiries[-1]} 600 C"
+        await app.session.add_watch(option)
+        app.query_one(WatchlistTable).move_cursor(row=1)
+        await _choose(pilot, app, "option chain", "Option chain (open-chain)")
+        await until(pilot, lambda: isinstance(app.screen, ChainScreen))
+        screen = app.screen
+        assert isinstance(screen, ChainScreen) and screen.underlying == spy
