@@ -202,3 +202,23 @@ async def test_the_key_help_lists_each_key_once(sim: SimServer) -> None:
             listed = keys.split(", ")
             assert len(listed) == len(set(listed)), (action, keys)
         assert any(action == "watchlist-remove" for _, action, _ in rows)
+
+
+async def test_the_status_bar_redraws_without_laying_the_screen_out_again(
+        sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The bar is one docked row of fixed height: asking for a layout on every clock tick
+    # re-arranged the whole screen once a second for nothing.
+    app = _app(sim)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _ready(pilot, app)
+        bar = app.query_one(StatusBar)
+        asked: list[bool] = []
+        refresh = bar.refresh
+
+        def recording(*regions, **kwargs):  # type: ignore[no-untyped-def]
+            asked.append(bool(kwargs.get("layout")))
+            return refresh(*regions, **kwargs)
+
+        monkeypatch.setattr(bar, "refresh", recording)
+        bar.render_bar()
+        assert asked and not any(asked)

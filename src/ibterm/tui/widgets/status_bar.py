@@ -137,4 +137,6 @@ class StatusBar(Static):
             if sum(t.cell_len for _, t in parts) <= width or level == _KEEP:
                 break
             parts = [(p, t) for p, t in parts if p < level]
-        self.update(Text("").join(t for _, t in parts))
+        # One row, docked, its height fixed by CSS: new text never changes the layout, so
+        # the screen is not re-laid out on every clock tick.
+        self.update(Text("").join(t for _, t in parts), layout=False)
