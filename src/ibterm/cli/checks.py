@@ -37,6 +37,14 @@ def _print_problems(problems: list[yamlfile.Problem]) -> None:
         print(printable(p, None), file=sys.stderr)
 
 
+def _refused(exc: yamlfile.FileProblems) -> int:
+    """The file named on the command line, unreadable: its problems said, and the exit
+    code. A file refused by yamlfile's limits (an alias bomb, nesting thousands deep, a
+    huge file) is bad input, 2; any other problem in it is a check's finding, 1."""
+    _print_problems(exc.problems)
+    return EXIT_USAGE if isinstance(exc, yamlfile.LimitExceeded) else EXIT_PROBLEMS
+
+
 # --- keys --------------------------------------------------------------------------------
 def active_keymap(profile: Profile | None, folder: Path | None = None) -> Keymap | None:
     """The profile's keymap, checked; None means the built-in keys."""
@@ -95,8 +103,7 @@ def _keys_check(path: Path) -> int:
     try:
         located = yamlfile.read(path)
     except yamlfile.FileProblems as exc:
-        _print_problems(exc.problems)
-        return EXIT_PROBLEMS
+        return _refused(exc)
     keymap, problems = check_keymap(located, str(path), action_registry(), key_exists)
     if problems:
         _print_problems(problems)
@@ -133,8 +140,7 @@ def _themes_check(path: Path) -> int:
         print(printable(f"{path}:1:1: cannot read: {exc}", None), file=sys.stderr)
         return EXIT_PROBLEMS
     except yamlfile.FileProblems as exc:
-        _print_problems(exc.problems)
-        return EXIT_PROBLEMS
+        return _refused(exc)
     print(f"{printable(path, None)}: theme {model.name!r}: no problems")
     return EXIT_OK
 
@@ -179,8 +185,7 @@ def _config_check(file: Path | None) -> int:
     try:
         config = load_config(path)
     except yamlfile.FileProblems as exc:
-        _print_problems(exc.problems)
-        return EXIT_PROBLEMS
+        return _refused(exc)
     problems = []
     located = yamlfile.read(path)
     from ibterm.tui.theme import load_themes, textual_theme_names

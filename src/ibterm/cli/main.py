@@ -115,43 +115,13 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in ("keys", "themes", "config"):
             from ibterm.cli import checks
 
-            refused = _refuse_hostile_yaml(args)
-            return refused if refused is not None else checks.run(args)
+            return checks.run(args)
         return _run_app(args)
     except KeyboardInterrupt:
         return EXIT_OK
     except BrokenPipeError:  # `ibterm keys list | head`
         sys.stderr.close()
         return EXIT_OK
-
-
-def _refuse_hostile_yaml(args: argparse.Namespace) -> int | None:
-    """The file a `check` names, refused by yamlfile's limits (an alias bomb, nesting
-    thousands deep, a huge file): bad input, exit 2. cli/checks.py reports every
-    FileProblems as a finding (exit 1), so the file is screened here first; parsing a
-    file within the limits twice costs milliseconds."""
-    from ibterm.config import yamlfile
-    from ibterm.config.settings import config_path
-
-    if args.command == "config":
-        if args.config_command != "check":
-            return None
-        path = args.file or config_path()
-    elif getattr(args, "file", None) is None:
-        return None
-    else:
-        path = args.file
-    if not path.is_file():
-        return None  # cli/checks.py says so
-    try:
-        yamlfile.read(path)
-    except yamlfile.LimitExceeded as exc:
-        for problem in exc.problems:
-            _say(problem)
-        return EXIT_USAGE
-    except yamlfile.FileProblems:
-        pass  # a check's finding: cli/checks.py reports it
-    return None
 
 
 def _date(text: str) -> dt.date:
