@@ -15,13 +15,13 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 
-import polars as pl
+import numpy as np
 
 from ibterm.domain.account import Position
 from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.orders import IntentKind, OrderIntent, OrderSpec
 from ibterm.risk.portfolio import DEFAULT_INDEX_CLASS, Row
-from ibterm.risk.pricing import implied_vol
+from ibterm.risk.pricing import carry_of, implied_vols
 
 DEFAULT_IV = 0.30  # an option whose price no volatility reproduces
 COVERED = frozenset({SecType.STK, SecType.OPT, SecType.FUT, SecType.FOP})
@@ -167,16 +167,18 @@ def _implied(items: list[tuple[tuple[object, ...], Row]], as_of: dt.date,
         else:
             live.append((key, r, years))
     if live:
-        frame = pl.DataFrame({
-            "spot": [r.underlying_price for _, r, _ in live],
-            "strike": [r.strike for _, r, _ in live],
-            "years": [y for _, _, y in live],
-            "rate": [float(rate)] * len(live),
-            "carry_yield": [r.div_yield for _, r, _ in live],
-            "is_call": [r.right == "C" for _, r, _ in live],
-            "black76": [r.sec_type == "FOP" for _, r, _ in live],
-            "price": [r.price for _, r, _ in live],
-        })
-        for (key, _, _), vol in zip(live, implied_vol(frame).to_list(), strict=True):
-            out[key] = vol if vol is not None else DEFAULT_IV
+        # Straight to the numpy kernel: a data frame here would load polars (some 70 ms)
+        # with the simulator's first margin, on the demo's start-up path.
+        n = len(live)
+        rates = np.full(n, float(rate))
+        vols = implied_vols(
+            np.fromiter([r.underlying_price for _, r, _ in live], np.float64, n),
+            np.fromiter([r.strike for _, r, _ in live], np.float64, n),
+            np.fromiter([y for _, _, y in live], np.float64, n), rates,
+            carry_of(rates, np.fromiter([r.div_yield for _, r, _ in live], np.float64, n),
+                     np.fromiter([r.sec_type == "FOP" for _, r, _ in live], bool, n)),
+            np.fromiter([r.right == "C" for _, r, _ in live], bool, n),
+            np.fromiter([r.price for _, r, _ in live], np.float64, n))
+        for (key, _, _), vol in zip(live, vols.tolist(), strict=True):
+            out[key] = DEFAULT_IV if math.isnan(vol) else vol
     return out

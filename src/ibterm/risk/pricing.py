@@ -19,10 +19,13 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 from numpy.typing import ArrayLike
+
+if TYPE_CHECKING:
+    import polars as pl
 
 _P = 0.2316419
 _B = (0.319381530, -0.356563782, 1.781477937, -1.821255978, 1.330274429)
@@ -217,6 +220,8 @@ def implied_vols(spot: Array, strike: Array, years: Array, rate: Array, carry: A
 
 
 # polars front ends ------------------------------------------------------------------------
+# polars is imported in each, not with the module: the numpy kernel above is what the
+# simulator, the stress and the app's previews use, and loading polars costs some 70 ms.
 
 _COLS = ("spot", "strike", "years", "vol", "rate", "carry_yield", "is_call", "black76")
 
@@ -230,6 +235,8 @@ def _carry(rate: Array, carry_yield: Array, black76: Array) -> Array:
 
 
 def _struct(*exprs: pl.Expr) -> pl.Expr:
+    import polars as pl
+
     return pl.struct(*(e.cast(pl.Boolean if c in ("is_call", "black76") else pl.Float64)
                        .alias(c) for e, c in zip(exprs, _COLS, strict=True)))
 
@@ -237,6 +244,8 @@ def _struct(*exprs: pl.Expr) -> pl.Expr:
 def with_price(frame: pl.LazyFrame, spot: str, vol: str, out: str) -> pl.LazyFrame:
     """Add column `out`: the option value at columns `spot` and `vol` (strike, years,
     rate, carry_yield, is_call, black76 from the frame)."""
+    import polars as pl
+
     def price(batch: pl.Series) -> pl.Series:
         s, k, t, v, r, cy, call, b76 = _arrays(batch)
         return pl.Series(values(s, k, t, v, r, _carry(r, cy, b76), call))
@@ -249,6 +258,8 @@ def with_price(frame: pl.LazyFrame, spot: str, vol: str, out: str) -> pl.LazyFra
 def greeks_exprs(spot: pl.Expr, strike: pl.Expr, years: pl.Expr, vol: pl.Expr, rate: pl.Expr,
                  carry_yield: pl.Expr, is_call: pl.Expr, black76: pl.Expr) -> dict[str, pl.Expr]:
     """delta, gamma, vega (per 1.00 of vol) and theta (per year) as expressions."""
+    import polars as pl
+
     packed = _struct(spot, strike, years, vol, rate, carry_yield, is_call, black76)
 
     def one(name: str) -> pl.Expr:
@@ -264,6 +275,8 @@ def greeks_exprs(spot: pl.Expr, strike: pl.Expr, years: pl.Expr, vol: pl.Expr, r
 def implied_vol(frame: pl.DataFrame, iterations: int = 60) -> pl.Series:
     """Implied volatility of every row (columns: spot, strike, years, rate, carry_yield,
     is_call, black76, price); null where the price is not attainable."""
+    import polars as pl
+
     if frame.height == 0:
         return pl.Series([], dtype=pl.Float64)
     col = {c: frame[c].to_numpy() for c in ("spot", "strike", "years", "rate", "carry_yield",

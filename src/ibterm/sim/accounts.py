@@ -12,15 +12,18 @@ IB reports it for a Reg T margin account.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
+from typing import TYPE_CHECKING
 
 from ibterm.domain.instrument import SecType
 from ibterm.domain.symbols import parse_symbol
-from ibterm.risk.book import COVERED, NotCovered, instrument_row
-from ibterm.risk.margin import Rates, compute_margin
-from ibterm.risk.portfolio import Row
 from ibterm.sim.market import Market
 from ibterm.sim.scenario import AccountDef
 from ibterm.sim.world import SimInstrument, World
+
+if TYPE_CHECKING:
+    from ibterm.risk.margin import Rates
+    from ibterm.risk.portfolio import Row
 
 ACCOUNT_KEYS = (
     "NetLiquidation",
@@ -157,6 +160,11 @@ class SimAccount:
     def margin(self, rows: list[PortfolioRow], world: World,
                market: Market) -> tuple[float, float]:
         """(initial, maintenance) of the open positions, by the local calculator."""
+        # The risk calculator is imported on the first margin, not with the simulator:
+        # its modules and rate tables are some 30 ms of the demo's start-up.
+        from ibterm.risk.book import COVERED, NotCovered, instrument_row
+        from ibterm.risk.margin import compute_margin
+
         risk_rows: list[Row] = []
         init = maint = 0.0
         for r in rows:
@@ -193,10 +201,14 @@ def _is_future(sim: SimInstrument) -> bool:
 def _cash_requirement(row: PortfolioRow, initial: bool) -> float:
     """Currency pairs (and anything else the calculator cannot take): a share of value,
     at the shipped table's stock rates."""
-    r, value, long = _RATES, abs(row.market_value), row.quantity > 0
+    r, value, long = _rates(), abs(row.market_value), row.quantity > 0
     if initial:
         return value * (r.long_stock_initial if long else r.short_stock_initial)
     return value * (r.long_stock_maint if long else r.short_stock_maint)
 
 
-_RATES = Rates()
+@cache
+def _rates() -> Rates:
+    from ibterm.risk.margin import Rates
+
+    return Rates()
