@@ -103,3 +103,46 @@ async def test_the_session_takes_no_option_quote_for_a_bad_tick(sim: SimServer) 
             assert "" in seen and set(seen[seen.index(""):]) == {""}, (text, seen)
     finally:
         await session.close()
+
+
+async def test_open_interest_on_generic_tick_101(sim: SimServer, ib: IB) -> None:
+    """An option's open interest under its right (27 a call's, 28 a put's), a stock's as
+    the sums over its chain; highest about the money, the same all day."""
+    strikes = [540, 570, 600, 630, 660]
+    calls = {k: sim.con_id_of(f"SPY 20261218 {k} C") for k in strikes}
+    put = sim.con_id_of("SPY 20261218 600 P")
+    tickers = {c: ib.reqMktData(Contract(conId=c, exchange="SMART"), "101")
+               for c in [SPY, put, *calls.values()]}
+    plain_quote = ib.reqMktData(Contract(conId=sim.con_id_of("SPY 20261211 600 C"),
+                                         exchange="SMART"))
+    deadline = time.monotonic() + 5
+    while any(math.isnan(t.putOpenInterest if c in (put, SPY) else t.callOpenInterest)
+              for c, t in tickers.items()):
+        assert time.monotonic() < deadline, "no open interest"
+        await asyncio.sleep(0.02)
+    oi = {k: tickers[c].callOpenInterest for k, c in calls.items()}
+    assert all(math.isnan(tickers[c].putOpenInterest) for c in calls.values())
+    assert math.isnan(tickers[put].callOpenInterest) and tickers[put].putOpenInterest > 0
+    assert max(oi, key=lambda k: oi[k]) == 600 and oi[540] < oi[570] and oi[660] < oi[630]
+    assert all(v == int(v) >= 10 for v in oi.values())
+    # The underlying's: every listed call's (and put's) open interest added up.
+    market = sim.market
+    chain = [s for s in sim.world.instruments.values() if s.underlying == SPY]
+    for right, field in ((Right.CALL, "callOpenInterest"), (Right.PUT, "putOpenInterest")):
+        assert getattr(tickers[SPY], field) == sum(
+            market.open_interest(s.instrument.con_id)[right] for s in chain
+            if s.instrument.right is right)
+    assert math.isnan(plain_quote.callOpenInterest)  # not asked for, not sent
+    for _ in range(5):
+        sim.step()
+    await _in_sync(sim, {c: tickers[c] for c in calls.values()})
+    assert {k: tickers[c].callOpenInterest for k, c in calls.items()} == oi
+    # IB takes no generic ticks on a snapshot.
+    errors: list[tuple[int, str]] = []
+    ib.errorEvent += lambda req_id, code, message, contract: errors.append((code, message))
+    ib.reqMktData(Contract(conId=put, exchange="SMART"), "101", snapshot=True)
+    deadline = time.monotonic() + 5
+    while not errors:
+        assert time.monotonic() < deadline, "no refusal"
+        await asyncio.sleep(0.02)
+    assert errors[0][0] == 321 and "not applicable to generic ticks" in errors[0][1]

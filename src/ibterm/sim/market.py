@@ -29,6 +29,11 @@ from ibterm.sim.world import PriceModel, SimInstrument, World
 
 # How often a step prints a trade.
 TRADE_ODDS = 0.6
+# Open interest (contracts) of an option at the money; it thins out away from the money
+# as a bell of OPEN_INTEREST_WIDTH in log-moneyness, never below OPEN_INTEREST_FLOOR.
+ATM_OPEN_INTEREST = 20_000
+OPEN_INTEREST_WIDTH = 0.04
+OPEN_INTEREST_FLOOR = 10
 
 
 class Walk:
@@ -123,6 +128,7 @@ class Market:
         self._derived: dict[tuple[int, bool], tuple[int, Book]] = {}
         self._opening: dict[int, Book] = {}
         self._computed: dict[tuple[int, bool], tuple[int, dict[Side, Computation]]] = {}
+        self._open_interest: dict[int, dict[Right, int]] = {}
         self.step_seconds = step_seconds
         # The simulated instant, in epoch seconds: the simulated date at the real time of
         # day, as in the handshake's time stamp. Tests may set their own clock.
@@ -222,6 +228,40 @@ class Market:
                                                self.world.rate))
             self._computed[key] = cached
         return cached[1]
+
+    def open_interest(self, con_id: int) -> dict[Right, int]:
+        """The open interest IB's generic tick 101 reports: an option's own, under its
+        right; a stock's summed over its listed calls and over its puts; {} for anything
+        else (no options). OPRA publishes it once a day, before the open: it is drawn
+        from the seed, the option and the simulated date, and never moves with the
+        market, however the session trades."""
+        known = self._open_interest.get(con_id)
+        if known is not None:
+            return known
+        sim = self.world.instruments[con_id]
+        if sim.model is PriceModel.OPTION:
+            assert sim.instrument.right is not None
+            found = {sim.instrument.right: self._option_open_interest(sim)}
+        else:
+            found = {}
+            for opt in self.world.instruments.values():
+                if opt.model is PriceModel.OPTION and opt.underlying == con_id:
+                    right = opt.instrument.right
+                    assert right is not None
+                    found[right] = found.get(right, 0) + self.open_interest(
+                        opt.instrument.con_id)[right]
+        self._open_interest[con_id] = found
+        return found
+
+    def _option_open_interest(self, sim: SimInstrument) -> int:
+        # Where the chain was listed around (the underlying's start), not where it is now:
+        # the positions were opened over the days before.
+        spot = self.world.instruments[sim.underlying].start_price
+        k = math.log(sim.instrument.strike / spot) / OPEN_INTEREST_WIDTH
+        noise = _mix(self.seed, sim.instrument.con_id, self.world.date.isoformat(), "oi")
+        scatter = 0.75 + (noise % 500) / 1000  # 0.75 to 1.25 times the bell
+        return max(OPEN_INTEREST_FLOOR, round(ATM_OPEN_INTEREST * math.exp(-0.5 * k * k)
+                                              * scatter))
 
     def shift(self, con_id: int, factor: float) -> None:
         """Gap a walking instrument (and all priced from it) by `factor` from the next

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ibterm.domain.instrument import Right
 from ibterm.sim.combos import Combo, ComboError, combo_book, combo_computations, make_combo
 from ibterm.sim.contracts import match
 from ibterm.sim.greeks import Computation, Side
@@ -38,8 +39,13 @@ from ibterm.sim.wire.market_data import (
     TICK_SIZE,
     TICK_SNAPSHOT_END,
     VOLUME,
+    MktDataRequest,
 )
 from ibterm.sim.world import SimInstrument
+
+# Generic tick 101, open interest: IB answers with tickSize 27 (calls') and 28 (puts').
+OPEN_INTEREST_TICKS = 101
+OPEN_INTEREST_TICK = {Right.CALL: 27, Right.PUT: 28}
 
 
 @dataclass(slots=True)
@@ -50,6 +56,7 @@ class Subscription:
     sent: dict[int, float] = field(default_factory=dict)
     combo: Combo | None = None  # a BAG's legs: its book is theirs (con_id is BAG_CON_ID)
     computed: dict[Side, Computation] = field(default_factory=dict)  # as last sent
+    open_interest: bool = False  # generic tick 101 was asked for
 
 
 class MarketDataDesk(Desk):
@@ -97,6 +104,11 @@ class MarketDataDesk(Desk):
                 self.error(req_id, 200, "No security definition has been found for the request")
                 return
             sim = found[0]
+        generic = generic_ticks(fields, req)
+        if req.snapshot and generic:
+            self.error(req_id, 321, "Error validating request.-'bO' : cause - Snapshot market "
+                                    "data subscription is not applicable to generic ticks")
+            return
         effective = self._effective_type(sim.live_data)
         if effective is None:
             self.error(req_id, 354, "Requested market data is not subscribed. Delayed "
@@ -116,7 +128,8 @@ class MarketDataDesk(Desk):
         if isinstance(sim, Combo):
             sub = Subscription(sim.con_id, delayed, streaming, combo=sim)
         else:
-            sub = Subscription(sim.instrument.con_id, delayed, streaming)
+            sub = Subscription(sim.instrument.con_id, delayed, streaming,
+                               open_interest=OPEN_INTEREST_TICKS in generic)
         self.send(self._book_ticks(req_id, sub))
         if req.snapshot:
             self.send(self.layout(TICK_SNAPSHOT_END)(req_id))
@@ -160,6 +173,14 @@ class MarketDataDesk(Desk):
             if sent.get(tick_type) != price:
                 out.append(tick_price(req_id, tt(tick_type), price, 0))
                 sent[tick_type] = price
+        if sub.open_interest:
+            # Yesterday's figure, the same all day (a delayed quote has no tick of its own
+            # for it): sent once.
+            for right, contracts in market.open_interest(sub.con_id).items():
+                tick_type = OPEN_INTEREST_TICK[right]
+                if sent.get(tick_type) != contracts:
+                    out.append(tick_size(req_id, tick_type, contracts))
+                    sent[tick_type] = contracts
         out += self._computation_ticks(
             req_id, sub, combo_computations(market, sub.combo, sub.delayed) if sub.combo
             else market.option_computations(sub.con_id, sub.delayed))
@@ -206,3 +227,12 @@ class MarketDataDesk(Desk):
                 sub.sent[LAST] = wild
         if out:
             self.send(b"".join(out))
+
+
+def generic_ticks(fields: list[str], req: MktDataRequest) -> frozenset[int]:
+    """The generic tick ids a reqMktData asks for: the field after the contract, a combo's
+    legs and the delta-neutral block, before the snapshot flags."""
+    at = 15 + (1 + 4 * len(req.legs) if req.contract.sec_type == "BAG" else 0)
+    if fields[at] == "1":  # delta-neutral: conId, delta, price follow
+        at += 3
+    return frozenset(int(t) for t in fields[at + 1].split(",") if t.strip().isdigit())
