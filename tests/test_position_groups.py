@@ -1,19 +1,24 @@
 """Positions by underlying (domain/position_groups.py) and their pairing and greeks
 (risk/grouping.py), without a gateway: the tree's rows, what a part of a position shows,
-a pairing that no longer fits, and the marks of stale, delayed and missing inputs."""
+a pairing that no longer fits, the marks of stale, delayed and missing inputs, and IB's
+model greeks preferred while live, in the same units, with sums of both `mixed`."""
 
 from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 from ibterm.domain.account import Position
+from ibterm.domain.greeks import Greeks, OptionQuote
 from ibterm.domain.instrument import Instrument, Right, SecType
 from ibterm.domain.position_groups import (
     DELAYED,
     EXACT,
+    IB,
     LOCAL,
+    MIXED,
     PARTIAL,
     STALE,
     Exposure,
@@ -22,11 +27,16 @@ from ibterm.domain.position_groups import (
     OptionInputs,
     PairedStrategy,
     UnitGreeks,
+    exposure,
     input_state,
+    live_model,
+    model_exposure,
     tree,
 )
 from ibterm.domain.quote import MarketDataType, Quote
+from ibterm.risk.black_scholes import bsm_price
 from ibterm.risk.grouping import PositionGrouper
+from ibterm.risk.pricing import greeks
 
 STOCK = Instrument(756733, "SPY", SecType.STK, "SMART", "USD")
 
@@ -136,3 +146,63 @@ def test_a_call_delta_is_shares_of_the_multiplier() -> None:
     unit = grouping.unit[3]
     assert unit.source == LOCAL
     assert unit.greeks.delta == pytest.approx(53, abs=5)  # about half of 100 shares
+
+
+def _ib(delta: float, und: float | None = 600.0) -> Greeks:
+    # As IB sends them: per share, vega a vol point, theta a calendar day.
+    return Greeks(iv=0.16, delta=delta, gamma=0.02, vega=0.5, theta=-0.2, und_price=und)
+
+
+def test_ibs_model_greeks_are_preferred_and_converted_as_the_local_ones() -> None:
+    call, put = _option(3, 600, Right.CALL), _option(1, 580, Right.PUT)
+    positions = (_position(call, 2, 12.0), _position(put, -1, 2.0))
+    inputs = {3: OptionInputs(12.0, 601.0, "", _ib(0.5)),
+              # IB left its gamma out: none of its figures are used, the pricer's are.
+              1: OptionInputs(2.0, 601.0, "", Greeks(delta=-0.2, vega=0.3, theta=-0.1))}
+    grouping = PositionGrouper().group(GroupingRequest(positions, inputs,
+                                                       dt.date(2026, 11, 27), 0.04))
+    ib, local = grouping.unit[3], grouping.unit[1]
+    assert ib.source == IB and local.source == LOCAL
+    # Gamma in dollars of delta for 1% at the underlying price IB computed it at.
+    assert ib.greeks == Exposure(delta=50.0, gamma=pytest.approx(0.02 * 600**2 / 100 * 100),
+                                 theta=pytest.approx(-20.0), vega=pytest.approx(50.0))
+    assert model_exposure(_ib(0.5, None), 100, 590.0) == exposure(0.5, 0.02, -0.2, 0.5,
+                                                                  590.0, 100)
+    assert model_exposure(_ib(0.5, None), 100, None) is None  # no price for gamma in $
+    rows = tree(positions, grouping)
+    assert [(r.label, r.mark) for r in rows] == [
+        ("SPY", MIXED), ("20261218 600 C", IB), ("20261218 580 P", LOCAL),
+        ("Account", MIXED)]
+    stock = tree((*positions[:1], _position(STOCK, 10, 600.0)), grouping)
+    assert stock[0].mark == IB  # a stock's exact delta mixes with either
+
+
+def test_ibs_greeks_are_handed_over_only_while_live() -> None:
+    quote = Quote(3, MarketDataType.LIVE, 100.0, bid=11.9, ask=12.1)
+    fresh = OptionQuote(quote, model=_ib(0.5), greeks_at=100.0)
+    assert live_model(fresh, 101.0, 10.0) == _ib(0.5)
+    assert live_model(OptionQuote(quote, greeks_at=100.0), 101.0, 10.0) is None  # none sent
+    assert live_model(fresh, 111.0, 10.0) is None  # nothing new for stale_after
+    assert live_model(OptionQuote(quote, model=_ib(0.5), greeks_at=90.0), 101, 10.0) is None
+    delayed = Quote(3, MarketDataType.DELAYED, 100.0, bid=11.9, ask=12.1)
+    assert live_model(OptionQuote(delayed, model=_ib(0.5), greeks_at=100.0), 101, 10) is None
+    assert live_model(None, 101.0, 10.0) is None
+
+
+def test_ibs_figures_and_the_pricers_agree_for_the_same_volatility() -> None:
+    # IB's computation as the simulator makes it (the pricer at a volatility, theta a
+    # day, vega a point) and the local one from the price that volatility gives: equal.
+    call = _option(3, 600, Right.CALL)
+    years, vol, rate = 21 / 365, 0.2, 0.04
+    one = np.ones(1)
+    g = greeks(one * 600, one * 600, one * years, one * vol, one * rate, one * 0, one)
+    ib = Greeks(vol, float(g["delta"][0]), float(g["gamma"][0]), float(g["vega"][0]) / 100,
+                float(g["theta"][0]) / 365, 600.0)
+    price = bsm_price(600, 600, years, vol, rate, True)
+    units = [PositionGrouper().group(GroupingRequest(
+        (_position(call, 1, price),), {3: OptionInputs(price, 600.0, "", model)},
+        dt.date(2026, 11, 27), rate)).unit[3] for model in (ib, None)]
+    assert [u.source for u in units] == [IB, LOCAL]
+    for name in ("delta", "gamma", "theta", "vega"):
+        assert getattr(units[1].greeks, name) == pytest.approx(
+            getattr(units[0].greeks, name), rel=1e-4), name

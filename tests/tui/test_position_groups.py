@@ -1,15 +1,27 @@
 """The positions pane by underlying, against the simulator: an account holding a SPY
 iron condor, SPY shares and AAPL shares shows SPY under one header with the condor as the
 pairing names it over its four legs and the shares left over, greeks per row summed per
-underlying and for the account, and the SPY group folds and opens by its key."""
+underlying and for the account, and the SPY group folds and opens by its key; and the
+pane's marks of where each figure came from (IB's model, the local pricer, both)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
 import pytest
+from textual.app import App, ComposeResult
 
-from ibterm.domain.position_groups import LOCAL, STALE
+from ibterm.domain.account import Position
+from ibterm.domain.instrument import Instrument, Right, SecType
+from ibterm.domain.position_groups import (
+    IB,
+    LOCAL,
+    MIXED,
+    STALE,
+    Exposure,
+    Grouping,
+    UnitGreeks,
+)
 from ibterm.sim.scenario import AccountDef, PositionDef
 from ibterm.sim.server import SimServer
 from ibterm.tui.widgets.positions import PositionsTable
@@ -45,8 +57,9 @@ async def test_an_iron_condor_and_stock_under_their_underlying(condor_sim: SimSe
     app = make_app(condor_sim, 61, ["SPY"])
     async with app.run_test(size=(160, 40)) as pilot:
         table = app.query_one(PositionsTable)
+        # IB's model greeks where the app hands them over, else the pricer's.
         await until(pilot, lambda: "strategy:SPY:0" in table.row_keys
-                    and all(table.get_cell(k, "src").plain == LOCAL
+                    and all(table.get_cell(k, "src").plain in (IB, LOCAL)
                             for k in table.row_keys if k.endswith(":0")), timeout=10)
         symbols = _cells(table, "symbol")
         spy = [symbols[k] for k in table.row_keys if k.startswith("group:SPY")
@@ -98,3 +111,41 @@ async def test_greeks_from_quotes_gone_stale_are_marked(condor_sim: SimServer) -
         assert {marks[k] for k in table.row_keys if k.endswith(":0")} == {STALE}
         assert marks["group:SPY"] == STALE
         assert table.get_cell("strategy:SPY:0", "delta").plain not in ("", "—")
+
+
+def _opt(con_id: int, symbol: str, strike: float, right: Right) -> Instrument:
+    return Instrument(con_id, symbol, SecType.OPT, "SMART", "USD", multiplier=100,
+                      expiry="20261218", strike=strike, right=right)
+
+
+class _Pane(App[None]):
+    def compose(self) -> ComposeResult:
+        yield PositionsTable()
+
+
+async def test_the_pane_says_where_each_figure_came_from() -> None:
+    spy_call, spy_put = _opt(1, "SPY", 600, Right.CALL), _opt(2, "SPY", 580, Right.PUT)
+    qqq_call = _opt(3, "QQQ", 500, Right.CALL)
+    positions = [Position("DU1", inst, qty, 2.0, 2.0) for inst, qty in
+                 ((spy_call, 1), (spy_put, -1), (qqq_call, 2))]
+    units = {1: UnitGreeks(Exposure(50, 10, -5, 20), IB),
+             2: UnitGreeks(Exposure(-30, 8, -4, 15), LOCAL),
+             3: UnitGreeks(Exposure(40, 9, -3, 12), LOCAL, STALE)}
+    app = _Pane()
+    async with app.run_test(size=(160, 20)) as pilot:
+        table = app.query_one(PositionsTable)
+        table.apply_positions(positions)
+        table.apply_grouping(Grouping(unit=units))
+        await pilot.pause()
+        marks = _cells(table, "src")
+        assert marks == {"group:SPY": MIXED, "DU1:1": IB, "DU1:2": LOCAL, "DU1:3": STALE,
+                         "total": STALE}
+        assert _cells(table, "delta")["group:SPY"] == "80"  # 50 + 30, whatever the source
+        stale = table.color("quote-stale")
+        assert table.get_cell("DU1:3", "delta").style == stale
+        assert {table.get_cell(k, "delta").style for k in ("DU1:1", "DU1:2", "group:SPY")} \
+            == {""}
+        # Once the QQQ call is priced afresh by IB too, the account is mixed, not stale.
+        table.apply_grouping(Grouping(unit={**units, 3: UnitGreeks(units[3].greeks, IB)}))
+        await pilot.pause()
+        assert _cells(table, "src")["total"] == MIXED and _cells(table, "src")["DU1:3"] == IB

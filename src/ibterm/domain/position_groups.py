@@ -5,8 +5,10 @@ row, summed per strategy, per underlying and for the account.
 Greeks are in the units professional tools show: delta in shares of the underlying
 (delta x quantity x multiplier: the dollars made by a 1.00 rise), gamma as the change
 of that dollar delta for a 1% rise, theta in dollars a calendar day, vega in dollars a
-volatility point. Pure: the pairing and the pricing come in as a `Grouping`
-(risk/grouping.py computes one in a worker).
+volatility point. An option's come from IB's model computation while it streams
+live (`IB`), else from the project's pricer (`LOCAL`); both are converted here, once.
+Pure: the pairing and the pricing come in as a `Grouping` (risk/grouping.py computes one
+in a worker).
 """
 
 from __future__ import annotations
@@ -16,11 +18,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from ibterm.domain.account import Position
+from ibterm.domain.greeks import Greeks, OptionQuote
 from ibterm.domain.instrument import SecType
 from ibterm.domain.quote import MarketDataType, Quote
 
 # Where a position's greeks come from, and what a group's mark says of its rows.
 LOCAL = "local"  # the project's pricer, from the option's mid and the underlying's price
+IB = "IB"  # IB's model computation (tickOptionComputation 13), live and fresh
+MIXED = "mixed"  # a sum of rows of both sources
 EXACT = ""  # stock or future: delta is the quantity, nothing to price
 # Inputs that are not fresh and live: the figure is shown, and so is this.
 STALE = "stale"
@@ -45,12 +50,40 @@ class Exposure:
         return Exposure(self.delta * k, self.gamma * k, self.theta * k, self.vega * k)
 
 
+def exposure(delta: float, gamma: float, theta: float, vega: float, spot: float,
+             multiplier: float) -> Exposure:
+    """One contract's greeks from one share's, as IB reports them (theta a calendar day,
+    vega a volatility point): the one conversion both sources go through."""
+    return Exposure(delta=delta * multiplier, gamma=gamma * spot * spot * multiplier / 100.0,
+                    theta=theta * multiplier, vega=vega * multiplier)
+
+
+def model_exposure(g: Greeks | None, multiplier: float,
+                   underlying: float | None) -> Exposure | None:
+    """IB's model computation for one contract; None when IB left a greek out (or no
+    underlying price is known to state gamma in dollars): then none of it is used."""
+    if g is None:
+        return None
+    spot = g.und_price or underlying
+    if g.delta is None or g.gamma is None or g.theta is None or g.vega is None or not spot:
+        return None
+    return exposure(g.delta, g.gamma, g.theta, g.vega, spot, multiplier)
+
+
+def live_model(option: OptionQuote | None, now: float, stale_after: float) -> Greeks | None:
+    """IB's model greeks while they are live (live data, quote and greeks fresh, as the
+    chain judges them); None when IB sent none or they are not."""
+    if option is None or option.model is None or option.stale(now, stale_after):
+        return None
+    return option.model
+
+
 @dataclass(frozen=True, slots=True)
 class UnitGreeks:
     """One unit of a position's quantity (a share, a contract), multiplier included."""
 
     greeks: Exposure
-    source: str  # LOCAL or EXACT
+    source: str  # IB, LOCAL or EXACT
     inputs: str = ""  # "", STALE or DELAYED: the quotes they were made from
 
 
@@ -80,6 +113,8 @@ class OptionInputs:
     price: float | None  # the option's mark: its mid, else its last, else the broker's
     underlying: float | None  # the underlying's mark
     inputs: str = ""  # "", STALE or DELAYED: the worse of the two quotes
+    # IB's model computation, given only while live (`live_model`): preferred to pricing.
+    model: Greeks | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +174,10 @@ def _mark(parts: Iterable[UnitGreeks | None]) -> str:
         return STALE
     if any(p.inputs == DELAYED for p in known):
         return DELAYED
-    return LOCAL if any(p.source == LOCAL for p in known) else EXACT
+    sources = {p.source for p in known} - {EXACT}
+    if len(sources) > 1:
+        return MIXED
+    return sources.pop() if sources else EXACT
 
 
 def _sum(items: Iterable[tuple[UnitGreeks | None, float]]) -> Exposure | None:

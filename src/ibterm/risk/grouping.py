@@ -1,6 +1,7 @@
 """The positions pane's strategies and greeks: the Reg T pairing (margin.py) run on the
 account's positions, remembered until the positions change, and each option position's
-greeks from the project's pricer at the volatility its mark implies.
+greeks: IB's model computation while it streams live, else the project's pricer at the
+volatility its mark implies.
 
 Pure computation: the app copies a `GroupingRequest` on its thread and runs
 `PositionGrouper.group` in a worker thread (polars and numpy load with this module).
@@ -16,12 +17,14 @@ import numpy as np
 from ibterm.domain.account import Position
 from ibterm.domain.instrument import SecType
 from ibterm.domain.position_groups import (
+    IB,
     LOCAL,
-    Exposure,
     Grouping,
     GroupingRequest,
     PairedStrategy,
     UnitGreeks,
+    exposure,
+    model_exposure,
 )
 from ibterm.risk.book import NotCovered, VolCache, instrument_row
 from ibterm.risk.margin import compute_margin
@@ -94,12 +97,23 @@ class PositionGrouper:
 
     def _greeks(self, live: list[Position], rows: dict[int, Row],
                 req: GroupingRequest) -> dict[int, UnitGreeks]:
-        """Each priced option's greeks for one contract: delta in shares, gamma in dollars
-        of delta for a 1% move, theta in dollars a day, vega in dollars a vol point."""
+        """Each option's greeks for one contract: delta in shares, gamma in dollars of
+        delta for a 1% move, theta in dollars a day, vega in dollars a vol point. IB's
+        live model computation where it sent one, whole; else priced here, if it can be."""
+        out: dict[int, UnitGreeks] = {}
+        for p in live:
+            inputs = req.options.get(p.instrument.con_id)
+            if not _is_option(p) or inputs is None:
+                continue
+            ib = model_exposure(inputs.model, p.instrument.multiplier or 1.0,
+                                inputs.underlying)
+            if ib is not None:
+                out[p.instrument.con_id] = UnitGreeks(ib, IB)
         options = [(p, rows[p.instrument.con_id]) for p in live
-                   if _is_option(p) and p.instrument.con_id in rows]
+                   if _is_option(p) and p.instrument.con_id in rows
+                   and p.instrument.con_id not in out]
         if not options:
-            return {}
+            return out
         r = [row for _, row in options]
         rate = np.full(len(r), req.rate)
         black76 = np.array([row.sec_type == "FOP" for row in r])
@@ -110,13 +124,12 @@ class PositionGrouper:
                    np.array([row.iv for row in r], dtype=float), rate,
                    carry_of(rate, np.zeros(len(r)), black76),
                    np.array([row.right == "C" for row in r]))
-        out: dict[int, UnitGreeks] = {}
         for i, (p, row) in enumerate(options):
-            m = row.multiplier
-            inputs = req.options[p.instrument.con_id].inputs
-            out[p.instrument.con_id] = UnitGreeks(Exposure(
-                delta=float(g["delta"][i]) * m,
-                gamma=float(g["gamma"][i] * spot[i] * spot[i]) * m / 100.0,
-                theta=float(g["theta"][i]) * m / DAYS_PER_YEAR,
-                vega=float(g["vega"][i]) * m / 100.0), LOCAL, inputs)
+            # The pricer's theta is a year's and its vega a unit of volatility's: as IB's
+            # (a day, a point) before the one conversion.
+            unit = exposure(float(g["delta"][i]), float(g["gamma"][i]),
+                            float(g["theta"][i]) / DAYS_PER_YEAR, float(g["vega"][i]) / 100.0,
+                            float(spot[i]), row.multiplier)
+            out[p.instrument.con_id] = UnitGreeks(unit, LOCAL,
+                                                  req.options[p.instrument.con_id].inputs)
         return out
