@@ -99,8 +99,7 @@ class InstrumentFeed(ABC):
         return False
 
     def _release_line(self, req_id: int) -> None:
-        # MarketDataLines gives no line back (a quote keeps its line for the session),
-        # while a cancelled book or tape stops counting at IB at once.
+        # A cancelled book or tape stops counting at IB at once.
         self._lines.release(line_key(req_id))
 
     def _start_if_connected(self) -> None:

@@ -33,7 +33,7 @@ from ibterm.broker.lines import MarketDataLines
 from ibterm.broker.options import OptionChains
 from ibterm.broker.order_gateway import OrderGateway
 from ibterm.broker.portfolio import Portfolio
-from ibterm.broker.quotes import QuoteBook
+from ibterm.broker.quotes import CHAIN, KEPT, QuoteBook
 from ibterm.broker.tape import TapeFeed
 from ibterm.broker.what_if import WhatIfAsker
 from ibterm.config.reference import futures_table
@@ -41,9 +41,11 @@ from ibterm.config.settings import Profile
 from ibterm.domain.account import AccountSummary, Position
 from ibterm.domain.bars import BarSeries, BarSize
 from ibterm.domain.connection import ConnectionState, ConnectionStatus, TradingMode
+from ibterm.domain.greeks import OptionQuote
 from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.notice import Notice
 from ibterm.domain.orders import OrderSpec
+from ibterm.domain.position_groups import OptionInputs, input_state, live_model
 from ibterm.domain.quote import Quote, quote_mark
 from ibterm.domain.symbols import parse_symbol
 from ibterm.domain.watchlist import WatchItem
@@ -236,7 +238,7 @@ class BrokerSession:
         extra = self._quotes.extra
         for con_id, inst in list(extra.items()):
             if self._take_line(inst):
-                del extra[con_id]  # so that a resubscription (1101) leaves it out too
+                self._quotes.drop(con_id)  # so that a resubscription (1101) leaves it out too
                 self._note_no_line(inst)
             else:
                 self._quotes.request(inst)
@@ -289,6 +291,13 @@ class BrokerSession:
         self.watchlist = [item for item in self.watchlist if item.text != text]
         self._watch_dirty = True
 
+    def unwatch(self, text: str) -> None:
+        """Remove a watchlist entry and end its quote, unless something else holds it."""
+        item = next((i for i in self.watchlist if i.text == text), None)
+        self.remove_watch(text)
+        if item is not None and item.instrument is not None:
+            self._end_if_unheld(item.instrument)
+
     def move_watch(self, text: str, step: int) -> None:
         items = self.watchlist
         index = next((i for i, item in enumerate(items) if item.text == text), None)
@@ -299,17 +308,59 @@ class BrokerSession:
         self._watch_dirty = True
 
     # --- quotes ----------------------------------------------------------------------
-    def ensure_quote(self, inst: Instrument) -> None:
-        """Subscribe to an instrument's quote (the ticket's, a position's) if not yet."""
+    def ensure_quote(self, inst: Instrument, holder: str = KEPT) -> None:
+        """Subscribe to an instrument's quote (the ticket's, a position's) if not yet;
+        `holder` holds it until it lets go (`release_quote`)."""
         self._instruments.instruments.setdefault(inst.con_id, inst)
         if self.status.state is not ConnectionState.CONNECTED:
-            self._quotes.extra[inst.con_id] = inst  # its line is taken on connecting
+            self._quotes.hold(inst, holder)  # its line is taken on connecting
             return
         if self._take_line(inst):
             self._note_no_line(inst)
             return
-        self._quotes.extra[inst.con_id] = inst
+        self._quotes.hold(inst, holder)
         self._quotes.request(inst)
+
+    def release_quote(self, con_id: int, holder: str) -> None:
+        """`holder` is done with the quote: it ends, and its market-data line is free,
+        once no one else holds it (the watchlist, another part, the chain reading it)."""
+        inst = self._quotes.extra.get(con_id)
+        self._quotes.let_go(con_id, holder)
+        if inst is not None:
+            self._end_if_unheld(inst)
+
+    def _end_if_unheld(self, inst: Instrument) -> None:
+        con_id = inst.con_id
+        if self._quotes.held(con_id) or any(i.con_id == con_id for i in self._watched()):
+            return
+        if self.options.quote(con_id) is not None:
+            # The chain reads it from the session's ticker (options.py borrows it):
+            # held for the chain until it no longer shows it (seen at a drain).
+            self._quotes.hold(inst, CHAIN)
+            return
+        self._quotes.cancel(con_id)
+        self.lines.release(con_id)
+        self._told_no_line.discard(con_id)
+
+    def _end_unread_by_chain(self) -> None:
+        for con_id in self._quotes.held_by(CHAIN):
+            if self.options.quote(con_id) is None:
+                self.release_quote(con_id, CHAIN)
+
+    def option_quote(self, con_id: int) -> OptionQuote | None:
+        """An option's quote with IB's model greeks (`greeks_at` when they last changed,
+        judged as it is read: read per redraw, never per tick)."""
+        return self._quotes.option_quote(con_id)
+
+    def option_inputs(self, inst: Instrument) -> OptionInputs:
+        """What an option position's greeks are made from now: its mark and its
+        underlying's, how fresh those are, and IB's model greeks while they are live."""
+        under = self.underlying_of(inst)
+        now, stale_after = self.clock(), self.profile.stale_after
+        quotes = [self.quote(inst.con_id), self.quote(under.con_id) if under else None]
+        return OptionInputs(self.mark(inst.con_id), self.mark(under.con_id) if under else None,
+                            input_state(quotes, now, stale_after),
+                            live_model(self.option_quote(inst.con_id), now, stale_after))
 
     def quote(self, con_id: int) -> Quote | None:
         """The instrument's quote now, flagged as it was judged when it arrived: reading
@@ -446,6 +497,8 @@ class BrokerSession:
             update.watchlist = list(self.watchlist)
             self._watch_dirty = False
         update.quotes = self._quotes.take_changed()
+        if self.connected:
+            self._end_unread_by_chain()
         portfolio = self._portfolio
         if portfolio.positions_dirty:
             portfolio.positions_dirty = False
