@@ -1,7 +1,8 @@
 """The option chain's broker part against the simulator: SPY's expiries and strikes, one
-expiry's options with their conIds, quotes with greeks for the options watched only (a
-line each, cancelled at the gateway and given back when they leave), a refusal when the
-lines run out, and an option the watchlist quotes read without a second request."""
+expiry's options with their conIds, quotes with greeks and open interest for the options
+watched only (a line each, cancelled at the gateway and given back when they leave), a
+refusal when the lines run out, and an option the watchlist quotes read without a second
+request."""
 
 from __future__ import annotations
 
@@ -67,7 +68,8 @@ async def test_only_the_options_watched_are_quoted_with_greeks(sim: SimServer) -
         assert session.options.subscribed == len(near) == 10
         assert session.lines.used == lines + 10
         await until(lambda: all((q := session.options.quote(o.con_id)) is not None
-                                and q.greeks is not None for o in near))
+                                and q.greeks is not None and q.open_interest is not None
+                                for o in near))
         assert _quotes_served(sim) == base + 10
         assert session.options.take_changed() >= {o.con_id for o in near}
         for o in near:
@@ -76,6 +78,8 @@ async def test_only_the_options_watched_are_quoted_with_greeks(sim: SimServer) -
             assert q.greeks.iv is not None and 0.05 < q.greeks.iv < 1.0
             assert (q.greeks.delta > 0) if o.right is Right.CALL else (q.greeks.delta < 0)
             assert q.quote.ask is not None
+            assert o.right is not None
+            assert q.open_interest == sim.market.open_interest(o.con_id)[o.right]
             assert not q.stale(session.clock(), session.profile.stale_after)
         # The window moves: the new options subscribed, the old ones cancelled.
         higher = [o for o in options if 605 <= o.strike <= 620]
@@ -109,6 +113,10 @@ async def test_an_option_past_the_lines_is_refused_and_the_watchlists_is_shared(
         assert len(refused) == len(near) - 1 - (4 - used)
         assert "market-data lines are in use" in session.options.refused[refused[0].con_id]
         await until(lambda: session.options.quote(held.con_id) is not None)
+        # The watchlist asked for no open interest: the chain shows none rather than ask
+        # for the option twice.
+        borrowed = session.options.quote(held.con_id)
+        assert borrowed is not None and borrowed.open_interest is None
         session.options.stop()
         assert session.lines.used == used
         assert session.quote(held.con_id) is not None  # the watchlist's quote stays

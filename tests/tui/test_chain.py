@@ -1,7 +1,8 @@
 """The option chain in the running app against the simulator: SPY's expiries and strikes
 centred on the money, greeks in range (calls' delta positive, puts' negative), only the
-strikes on screen quoted and every line given back on escape, paging that moves the
-subscriptions with the window, in-the-money sides marked, and legs picked by keys."""
+strikes on screen quoted and every line given back on escape, open interest beside the
+volume where there is room, paging that moves the subscriptions with the window,
+in-the-money sides marked, and legs picked by keys."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from ibterm.domain.instrument import Right
 from ibterm.domain.orders import Side
 from ibterm.domain.quote import MarketDataType, Quote
 from ibterm.sim.server import SimServer
+from ibterm.tui import format as fmt
 from ibterm.tui.app import IbtermApp
 from ibterm.tui.widgets.chain import ChainScreen, side_mark
 from ibterm.tui.widgets.watchlist import WatchlistTable
@@ -73,6 +75,16 @@ async def test_the_chain_quotes_the_strikes_on_screen_and_releases_them(sim: Sim
             # In the money: calls below the price, puts above it.
             assert row.call.itm == (row.strike < price) and row.put.itm == (row.strike > price)
             assert row.call.mark == row.put.mark == " "
+        # Open interest beside the volume, once IB has sent it (it has its own tick).
+        await until(pilot, lambda: all(s.quote is not None and s.quote.open_interest
+                                       for r in screen.rows for s in (r.call, r.put)))
+        screen.refresh_view()
+        drawn = str(screen.view.render()).splitlines()
+        assert drawn[0].split()[-7:] == ["OI", "Vol", "Δ", "IV%", "Mid", "Ask", "Bid"]
+        assert atm.call.quote is not None and atm.put.quote is not None
+        line = next(text for text in drawn if f"▶{atm.strike:g}" in text).split()
+        assert line[6] == fmt.compact(atm.call.quote.open_interest)
+        assert line[8] == fmt.compact(atm.put.quote.open_interest)
         # Only the strikes on screen are quoted, a line each.
         assert _quotes_served(sim) == base + 2 * count
         assert app.session.lines.used == lines + 2 * count
@@ -109,6 +121,9 @@ async def test_legs_are_picked_by_keys_and_expiries_change(sim: SimServer) -> No
         assert all(leg.instrument.expiry == first for leg in screen.legs)
         await pilot.press("backspace")
         assert len(screen.legs) == 2
+        # 80 columns: no room for the volume or the open interest.
+        head = str(screen.view.render()).splitlines()[0].split()
+        assert "OI" not in head and "Vol" not in head and "Δ" in head
         assert "SPY" in str(screen.query_one("#chain-legs").render())
         # The next expiry: its own options, quoted anew.
         await pilot.press("right_square_bracket")
@@ -116,6 +131,17 @@ async def test_legs_are_picked_by_keys_and_expiries_change(sim: SimServer) -> No
                     and all(r.call.inst is not None and r.call.inst.expiry != first
                             for r in screen.rows))
         assert app.session.options.subscribed == 2 * len(screen.rows)
+
+
+def test_the_columns_fit_the_width_they_are_chosen_for() -> None:
+    from ibterm.tui.widgets.chain import _STRIKE, WIDE, WIDEST, _columns
+
+    for width in (80, WIDE - 1, WIDE, WIDEST - 1, WIDEST):
+        cols = _columns(width)
+        # A side: its mark, a space, the columns a space apart; two sides and the strike.
+        assert 2 * (2 + sum(w for _, w, _ in cols) + len(cols) - 1) + _STRIKE <= width
+    assert [n for n, _, _ in _columns(WIDEST)][-2:] == ["Vol", "OI"]
+    assert "OI" not in [n for n, _, _ in _columns(WIDEST - 1)]
 
 
 def test_a_side_not_live_is_marked() -> None:

@@ -14,6 +14,7 @@ contract, and cancelling ours would end the watchlist's.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -25,7 +26,7 @@ from ibterm.broker.feed import line_key
 from ibterm.broker.instruments import InstrumentBook
 from ibterm.broker.lines import MarketDataLines
 from ibterm.domain.greeks import OptionChain, OptionQuote
-from ibterm.domain.instrument import Instrument, SecType
+from ibterm.domain.instrument import Instrument, Right, SecType
 
 log = logging.getLogger("ibterm.broker")
 
@@ -33,6 +34,9 @@ log = logging.getLogger("ibterm.broker")
 _RESTORED_DATA_LOST = 1101
 # Said beside a quote, not instead of it (delayed data is displayed; farms' news).
 _BESIDE = frozenset({10167, 10090})
+# IB's generic tick for open interest: an option's arrives as its right's (27 or 28). A
+# quote the chain borrows (the watchlist's) was asked for without it, and shows none.
+OPEN_INTEREST_TICKS = "101"
 
 
 @dataclass(slots=True)
@@ -122,7 +126,8 @@ class OptionChains:
             return None
         return OptionQuote(quote_from_ticker(con_id, ticker, at), greeks_of(ticker.modelGreeks),
                            greeks_of(ticker.bidGreeks), greeks_of(ticker.askGreeks),
-                           self._greeks_at.get(con_id))
+                           self._greeks_at.get(con_id),
+                           _open_interest(ticker, self._want.get(con_id)))
 
     def take_changed(self) -> set[int]:
         """The options whose quote or greeks changed since the last call."""
@@ -148,7 +153,7 @@ class OptionChains:
             self.refused[con_id] = self._lines.refusal(inst.display)
             self._changed.add(con_id)
             return
-        ticker = self._ib.reqMktData(contract, "", False, False)
+        ticker = self._ib.reqMktData(contract, OPEN_INTEREST_TICKS, False, False)
         self._subs[con_id] = _Line(inst, contract, req_id, ticker)
 
     def _drop(self, con_id: int, cancel: bool = True) -> None:
@@ -218,6 +223,14 @@ class OptionChains:
                 self._greeks_at[con_id] = now
                 self._quote_at.setdefault(con_id, now)
                 self._changed.add(con_id)
+
+
+def _open_interest(ticker: Ticker, inst: Instrument | None) -> float | None:
+    # The request's contract is its conId alone: the right is the instrument's.
+    if inst is None or inst.right is None:
+        return None
+    value = ticker.callOpenInterest if inst.right is Right.CALL else ticker.putOpenInterest
+    return None if math.isnan(value) or value < 0 else value  # NaN: not sent (yet)
 
 
 def _computations(ticker: Ticker) -> tuple[object, ...]:

@@ -27,13 +27,15 @@ class Greeks:
 class OptionQuote:
     """An option's top of book and IB's computations at the model, bid and ask.
     `greeks_at` is when any computation last changed (monotonic seconds): greeks can stop
-    while the book moves, and the other way round."""
+    while the book moves, and the other way round. `open_interest` is the contracts open at
+    the last close (IB's generic tick 101), None until IB sends it."""
 
     quote: Quote
     model: Greeks | None = None
     bid: Greeks | None = None
     ask: Greeks | None = None
     greeks_at: float | None = None
+    open_interest: float | None = None
 
     @property
     def greeks(self) -> Greeks | None:

@@ -1,9 +1,9 @@
 """The option chain: one expiry of an underlying's options, calls | strike | puts, with
-bid, ask, mid, IV, delta and volume; in-the-money sides shaded; strikes centred on the
-money. Only the strikes on screen are quoted (IB limits the login's market-data lines):
-moving the window subscribes the new rows and releases the old, and escape releases
-them all. Legs bought or sold at the cursor gather at the bottom, for the strategy
-builder.
+bid, ask, mid, IV, delta, volume and open interest; in-the-money sides shaded; strikes
+centred on the money. Only the strikes on screen are quoted (IB limits the login's
+market-data lines): moving the window subscribes the new rows and releases the old, and
+escape releases them all. Legs bought or sold at the cursor gather at the bottom, for the
+strategy builder.
 
 A greek is never passed off as live: delayed, frozen, refused or stale sides carry a
 mark in their first column, and the head says how many.
@@ -39,6 +39,9 @@ from ibterm.tui.widgets.status_bar import StatusBar
 REFRESH = 0.25
 # Narrower than this, the volume columns go and the numbers are a character narrower.
 WIDE = 100
+# Narrower than this, the open-interest columns go (they change once a day: the first to
+# give way).
+WIDEST = 112
 
 # A side's mark: why its numbers are not the live market (" " when they are).
 MARK_TEXT = {"~": "stale", "D": "delayed", "F": "frozen", "✖": "no quote"}
@@ -75,7 +78,9 @@ def side_mark(quote: OptionQuote | None, refused: bool, now: float, stale_after:
     return "~" if quote.stale(now, stale_after) else " "
 
 
-def _columns(wide: bool) -> list[tuple[str, int, Callable[[OptionQuote], str]]]:
+def _columns(width: int) -> list[tuple[str, int, Callable[[OptionQuote], str]]]:
+    """The columns of one side that fit a view `width` characters wide."""
+    wide = width >= WIDE
     p = 7 if wide else 6
 
     def greek_iv(q: OptionQuote) -> str:
@@ -97,6 +102,8 @@ def _columns(wide: bool) -> list[tuple[str, int, Callable[[OptionQuote], str]]]:
     ]
     if wide:
         cols.append(("Vol", 6, lambda q: fmt.compact(q.quote.volume)))
+    if width >= WIDEST:
+        cols.append(("OI", 6, lambda q: fmt.compact(q.open_interest)))
     return cols
 
 
@@ -134,8 +141,7 @@ class ChainView(Widget, can_focus=True):
     def render(self) -> RenderResult:
         if not self.rows:
             return Text(self.message, style="italic")
-        wide = self.size.width >= WIDE
-        cols = _columns(wide)
+        cols = _columns(self.size.width)
         call_head = " " + " ".join(f"{name:>{w}}" for name, w, _ in cols)
         put_head = " " + " ".join(f"{name:>{w}}" for name, w, _ in reversed(cols))
         head = call_head + f"{'Strike':^{_STRIKE}}" + put_head
@@ -145,7 +151,7 @@ class ChainView(Widget, can_focus=True):
         itm = f"on {self._colour('panel')}"
         drawn: dict[tuple[object, ...], Text] = {}
         for row in self.rows:
-            key = (row, self.cursor, wide, itm, pad)
+            key = (row, self.cursor, len(cols), itm, pad)
             line = self._drawn.get(key) or Text(pad) + self._line(row, cols, itm)
             drawn[key] = line
             lines.append(line)
