@@ -155,23 +155,25 @@ async def test_a_ladder_order_takes_the_confirmation_like_any_other(sim: SimServ
         assert not sim.orders.orders
 
 
-async def test_an_order_placed_elsewhere_is_not_moved_from_the_ladder(sim: SimServer) -> None:
+async def test_an_order_from_the_ticket_moves_on_the_ladder_and_stays_gtc(
+        sim: SimServer) -> None:
     app = make_app(sim, 140, ["AAPL"], confirm_orders=False)
     async with app.run_test(size=(120, 40)) as pilot:
         screen = await _open(pilot, app)
         await until(pilot, lambda: _consistent(screen, sim))
         assert screen.cursor is not None
         price = round((screen.cursor - 5) * TICK, 2)
-        # A GTC order from the ticket: the blotter's view of it has no time in force.
+        # Placed from the ticket, not the ladder: GTC, outside RTH. The move starts from
+        # the order as the gateway holds it, so only its price changes.
         [spec] = intent_at(screen.instrument, Side.BUY, 10, price, app.session.account).legs
-        await app.pipeline.submit(OrderIntent((replace(spec, tif=TimeInForce.GTC),)))
+        await app.pipeline.submit(OrderIntent((replace(spec, tif=TimeInForce.GTC,
+                                                       outside_rth=True),)))
         await until(pilot, lambda: _row(screen, price).buys == 10)
         await pilot.press(*["down"] * 5, "shift+up")
-        await until(pilot, lambda: any("not placed from this ladder" in n.message
-                                       for n in app._notifications))
         [sent] = sim.orders.orders.values()
-        await pilot.pause(0.3)
-        assert sent.req.limit == price and sent.req.tif == "GTC"
+        up = round(price + TICK, 2)
+        await until(pilot, lambda: sent.req.limit == up and _row(screen, up).buys == 10)
+        assert (sent.req.tif, sent.req.outside_rth, sent.req.quantity) == ("GTC", True, 10)
         await pilot.press("c")  # a cancel needs nothing but the order
         await until(pilot, lambda: sent.done)
 

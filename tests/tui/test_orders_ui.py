@@ -5,13 +5,16 @@ from __future__ import annotations
 import math
 
 import pytest
+from ib_async import IB
 from textual.pilot import Pilot
+from textual.widgets import Checkbox
 
 from ibterm.broker.pipeline import OrderPipeline
 from ibterm.domain.orders import TradingState
 from ibterm.sim.server import SimServer
 from ibterm.tui.app import IbtermApp
 from ibterm.tui.widgets.confirm import AskYesNo, ConfirmOrder, QuitDialog
+from ibterm.tui.widgets.fields import Cycler
 from ibterm.tui.widgets.orders import OrdersTable
 from ibterm.tui.widgets.ticket import OrderTicket
 from ibterm.tui.widgets.watchlist import WatchlistTable
@@ -166,12 +169,14 @@ async def test_oca_group_from_the_ticket(sim: SimServer) -> None:
         assert len(groups) == 1 and next(iter(groups))[1] == 1
 
 
-async def test_modify_from_the_blotter(sim: SimServer) -> None:
+async def test_modify_from_the_blotter_changes_only_the_price(sim: SimServer, ib: IB) -> None:
     app = _app(sim, confirm_orders=False)
     async with app.run_test(size=(120, 40)) as pilot:
         ticket = await _open_ticket(pilot, app, sim)
         first = round(sim.market.book(265598).bid - 2.0, 2)
         await _type(pilot, "#t-limit", f"{first:.2f}")
+        ticket.query_one("#t-tif", Cycler).set_value("GTC")
+        ticket.query_one("#t-rth", Checkbox).value = True
         await pilot.press("f4")
         await until(pilot, lambda: any(o.status == "Submitted"
                                        for o in sim.orders.orders.values()))
@@ -183,11 +188,24 @@ async def test_modify_from_the_blotter(sim: SimServer) -> None:
                     and app.focused is ticket.query_one("#t-qty"))
         await pilot.press("tab", "tab")
         assert app.focused is ticket.query_one("#t-limit")
+        # The ticket shows the order as the gateway holds it, not a new ticket's defaults.
+        assert ticket.query_one("#t-tif", Cycler).value == "GTC"
+        assert ticket.query_one("#t-rth", Checkbox).value
         await pilot.press("down")  # one tick lower
         await pilot.press("f4")
         [order] = sim.orders.orders.values()
         await until(pilot, lambda: order.req.limit == round(first - 0.01, 2))
         assert len(sim.orders.orders) == 1
+        # A GTC order stays GTC (and outside RTH), read back by another ib_async client.
+        [seen] = [t for t in await ib.reqAllOpenOrdersAsync()
+                  if t.order.orderRef == ticket_ref(app)]
+        assert (seen.order.tif, seen.order.outsideRth) == ("GTC", True)
+        assert seen.order.lmtPrice == round(first - 0.01, 2)
+
+
+def ticket_ref(app: IbtermApp) -> str:
+    [ref] = app.query_one(OrdersTable).orders
+    return ref
 
 
 async def test_a_modification_is_confirmed_as_one_old_to_new(sim: SimServer) -> None:

@@ -3,6 +3,7 @@ and built into IB orders queued for the sender; or it is refused, saying why."""
 
 from __future__ import annotations
 
+import copy
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -11,9 +12,10 @@ from enum import StrEnum
 from ibterm.broker.checks import MarketView, check_intent
 from ibterm.broker.convert import spec_contract, to_ib_order
 from ibterm.broker.ledger import Ledger, Unjournaled, legs_data
-from ibterm.broker.sender import Sender
+from ibterm.broker.sender import MODIFIED_FIELDS, Sender
 from ibterm.broker.session import BrokerSession
 from ibterm.broker.tracking import OrderTracker, QueuedOrder, leg_of
+from ibterm.broker.working import NotModifiable, spec_at_broker
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.orders import (
     CheckResult,
@@ -96,19 +98,44 @@ class Approval:
             return SubmitResult(Outcome.REJECTED, self._last_checks, str(exc))
         return SubmitResult(Outcome.QUEUED, self._last_checks)
 
+    def working_spec(self, order_ref: str) -> OrderSpec:
+        """The working order as it stands at the gateway (see broker.working): ours,
+        adopted after a reconnect, or one this connection sees from elsewhere (TWS, by
+        its orderRef). NotModifiable says why there is none to start from."""
+        trade = self.tracker.working(order_ref)
+        if trade is None:
+            trade = next((t for t in self.session.orders.open_trades()
+                          if t.order.orderRef == order_ref and not t.isDone()), None)
+        if trade is None or not order_ref:
+            raise NotModifiable("that order is not working")
+        tracked = self.tracker.specs.get(order_ref)
+        return spec_at_broker(trade.contract, trade.order, self.session.instruments,
+                              tracked[1] if tracked is not None else None)
+
     async def modify(self, order_ref: str, spec: OrderSpec) -> SubmitResult:
         """Re-place a working order with new quantity, prices or TIF (same orderId), through
-        the same checks and confirmation as a new one."""
+        the same checks and confirmation as a new one. What the trader did not change is
+        as the gateway holds it: `spec` is meant to start from working_spec."""
+        try:
+            old = self.working_spec(order_ref)
+        except NotModifiable as exc:
+            return SubmitResult(Outcome.REJECTED, [], str(exc))
         trade = self.tracker.working(order_ref)
         if trade is None or order_ref not in self.tracker.specs:
-            return SubmitResult(Outcome.REJECTED, [], "that order is not working")
-        original, old = self.tracker.specs[order_ref]
+            # IB lets a client modify only the orders it placed.
+            return SubmitResult(Outcome.REJECTED, [], "that order was placed elsewhere (TWS "
+                                                      "or another client): modify it there")
+        original, _ = self.tracker.specs[order_ref]
         if spec.instrument.con_id != old.instrument.con_id or spec.side is not old.side:
             return SubmitResult(Outcome.REJECTED, [], "a modify keeps the instrument and side: "
                                                       "cancel and place a new order")
         if spec.combo != old.combo:
             return SubmitResult(Outcome.REJECTED, [], "a modify keeps a combination's legs: "
                                                       "cancel and place a new order")
+        if spec.account and old.account and spec.account != old.account:
+            return SubmitResult(Outcome.REJECTED, [], "a modify keeps the account: cancel "
+                                                      "and place a new order")
+        spec = replace(spec, account=old.account)
         intent = OrderIntent((spec,), source="modify", id=original.id, replaces=old)
         self._last_checks = []
         try:
@@ -123,13 +150,12 @@ class Approval:
         except Unjournaled as exc:
             return SubmitResult(Outcome.REJECTED, self._last_checks, str(exc))
         [new] = approved.legs
-        order = trade.order
+        # A copy: the Trade's own order changes only as the modification leaves (the
+        # sender), so one withdrawn unsent leaves the order as the gateway has it.
+        order = copy.copy(trade.order)
         fresh = to_ib_order(new, order_ref)
-        for name in ("totalQuantity", "orderType", "lmtPrice", "auxPrice", "tif", "outsideRth",
-                     "trailingPercent", "trailStopPrice"):
+        for name in MODIFIED_FIELDS:
             setattr(order, name, getattr(fresh, name))
-        order.account = new.account or order.account
-        self.tracker.specs[order_ref] = (original, new)
         self.sender.enqueue(QueuedOrder(original, leg_of(order_ref), trade.contract, order,
                                         new, modify=True))
         return SubmitResult(Outcome.QUEUED, self._last_checks)

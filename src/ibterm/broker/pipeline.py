@@ -97,6 +97,15 @@ class OrderPipeline:
     async def submit(self, intent: OrderIntent) -> SubmitResult:
         return await self._approval.submit(intent)
 
+    def working_spec(self, order_ref: str) -> OrderSpec:
+        """A working order (keyed by its orderRef, as the pipeline keys them) as it stands
+        at the gateway, every field a modify re-sends: TIF, outside RTH, account, type,
+        prices, a combination's legs, and `quantity` its TOTAL quantity (filled part
+        included, as IB's modify takes it; the blotter has filled and remaining). For
+        ours, those adopted after a reconnect, and those this connection sees from
+        elsewhere. NotModifiable (broker.working) says why there is none."""
+        return self._approval.working_spec(order_ref)
+
     async def modify(self, order_ref: str, spec: OrderSpec) -> SubmitResult:
         """Re-place a working order with new quantity, prices or TIF (same orderId), through
         the same checks and confirmation as a new one."""

@@ -18,6 +18,10 @@ from ibterm.broker.tracking import OrderTracker, QueuedOrder
 from ibterm.domain.orders import IntentKind, TradingState
 
 PACING_PAUSE = 1.1  # seconds: IB counts messages over one second
+# What a modification changes of the IB order; everything else (its id, orderRef,
+# account, parent and OCA links) is re-sent as it was.
+MODIFIED_FIELDS = ("totalQuantity", "orderType", "lmtPrice", "auxPrice", "tif", "outsideRth",
+                   "trailingPercent", "trailStopPrice")
 
 
 class Sender:
@@ -88,7 +92,16 @@ class Sender:
             return
         self.throttle.record()
         self.tracker.sent[ref] = item
-        trade = self.gateway.place(item.contract, item.order)
+        working = self.tracker.trades.get(ref) if item.modify else None
+        if working is not None:
+            # ib_async keeps a modified order's Trade and reads its fields from that
+            # Trade's own order: the change goes there now that it leaves, not before.
+            for name in MODIFIED_FIELDS:
+                setattr(working.order, name, getattr(item.order, name))
+            self.tracker.specs[ref] = (item.intent, item.spec)
+            trade = self.gateway.place(working.contract, working.order)
+        else:
+            trade = self.gateway.place(item.contract, item.order)
         if self.tracker.trades.get(ref) is not trade:  # a modify re-uses its Trade and handlers
             self.tracker.follow(ref, trade)
         self.tracker.on_status(trade)

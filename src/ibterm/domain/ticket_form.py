@@ -15,7 +15,7 @@ from typing import TypeVar
 
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.numbers import plain
-from ibterm.domain.orders import OrderSpec, OrderType, Side, TimeInForce
+from ibterm.domain.orders import ComboLeg, OrderSpec, OrderType, Side, TimeInForce
 
 # Far beyond any real order, but it keeps every product (quantity x price x multiplier)
 # a finite float the checks can compare: an absurd size is a size-limit breach, not an
@@ -97,10 +97,14 @@ def _choice(kind: type[E], text: str, field: str) -> E:
         raise TicketError(field, f"{text!r} is not a choice here") from None
 
 
-def build_spec(form: TicketForm, instrument: Instrument | None) -> OrderSpec:
-    """The order the fields describe; TicketError names the first field that is wrong."""
+def build_spec(form: TicketForm, instrument: Instrument | None,
+               combo: tuple[ComboLeg, ...] = ()) -> OrderSpec:
+    """The order the fields describe; TicketError names the first field that is wrong.
+    With `combo` legs, a combination order on `instrument`, its stand-in."""
     if instrument is None:
         raise TicketError("symbol", "enter a symbol and press enter")
+    if combo:
+        return _combo_spec(form, instrument, combo)
     side = _choice(Side, form.side, "side")
     order_type = _choice(OrderType, form.order_type, "type")
     tif = _choice(TimeInForce, form.tif, "tif")
@@ -129,3 +133,32 @@ def build_spec(form: TicketForm, instrument: Instrument | None) -> OrderSpec:
     return OrderSpec(instrument, side, quantity, order_type, limit=limit, stop=stop,
                      trail_amount=trail_amount, trail_percent=trail_percent, tif=tif,
                      outside_rth=form.outside_rth, account=form.account)
+
+
+def _combo_spec(form: TicketForm, instrument: Instrument,
+                legs: tuple[ComboLeg, ...]) -> OrderSpec:
+    """A combination order: LMT or MKT, a whole number of combinations, and a limit that is
+    the net price of one, positive a debit and negative a credit (so never zero)."""
+    side = _choice(Side, form.side, "side")
+    order_type = _choice(OrderType, form.order_type, "type")
+    if order_type not in (OrderType.LMT, OrderType.MKT):
+        raise TicketError("type", "a combination is LMT or MKT")
+    tif = _choice(TimeInForce, form.tif, "tif")
+    quantity = _positive(form.quantity, "quantity", "a positive number is required", 1.0,
+                         MAX_QUANTITY, "one combination")
+    if quantity != int(quantity):
+        raise TicketError("quantity", "a whole number of combinations")
+    limit = None
+    if order_type is OrderType.LMT:
+        limit = parse_number(form.limit, "limit")
+        tick = instrument.min_tick
+        if limit is None:
+            raise TicketError("limit", "a limit price is required")
+        if limit == 0:
+            raise TicketError("limit", "not zero: a debit is positive, a credit negative")
+        if abs(limit) < tick:
+            raise TicketError("limit", f"below one tick ({plain(tick)})")
+        if abs(limit) > MAX_PRICE:
+            raise TicketError("limit", f"too large (at most {MAX_PRICE:,.0f})")
+    return OrderSpec(instrument, side, quantity, order_type, limit=limit, tif=tif,
+                     outside_rth=form.outside_rth, account=form.account, combo=legs)

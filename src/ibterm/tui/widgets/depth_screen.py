@@ -27,6 +27,7 @@ from textual.widgets import Static
 from ibterm.broker.approval import Outcome
 from ibterm.broker.pipeline import OrderPipeline
 from ibterm.broker.session import BrokerSession
+from ibterm.broker.working import NotModifiable
 from ibterm.domain.depth import DepthBook, FeedState
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.ladder import LadderRow, ladder_rows, order_price, price_at, touch_index
@@ -151,10 +152,6 @@ class DepthScreen(ModalScreen[None]):
         self.tape: Tape | None = None
         self.rows: list[LadderRow] = []
         self._working: list[OrderUpdate] = []
-        # What the ladder placed (order_ref -> spec): a move re-places it with everything
-        # the trader chose kept (its time in force, account), which the blotter's view of
-        # an order does not carry.
-        self.placed: dict[str, OrderSpec] = {}
         self._rows_drawn: tuple[object, ...] = ()
         self._tape_drawn: tuple[object, ...] = ()
         self._status_shown: tuple[object, ...] = ()
@@ -317,7 +314,6 @@ class DepthScreen(ModalScreen[None]):
                            self.session.account)
         result = await self.pipeline.submit(intent)
         if result.outcome is Outcome.QUEUED:
-            self.placed[intent.order_ref(0)] = intent.legs[0]
             self.notify(f"Sent: {intent.describe()}", timeout=4)
         elif result.outcome is Outcome.REJECTED:
             self.notify(f"Not sent: {result.message}", severity="error", timeout=10)
@@ -331,17 +327,16 @@ class DepthScreen(ModalScreen[None]):
             return
         moved_any = False
         for order in orders:
-            spec = self.placed.get(order.order_ref)
-            if spec is None:
-                # The blotter's view of it has no time in force or account: re-placing it
-                # from here could quietly make a GTC order a DAY one.
-                self.notify(f"{order.order_ref} was not placed from this ladder: modify it "
-                            "from the blotter (m)", severity="warning", timeout=8)
+            try:
+                # The order as the gateway holds it, wherever it was placed: only its
+                # price moves (never its time in force, account or outside-RTH flag).
+                spec = self.pipeline.working_spec(order.order_ref)
+            except NotModifiable as exc:
+                self.notify(f"Not modified: {exc}", severity="warning", timeout=8)
                 continue
             new = moved(spec, ticks, self.tick)
             result = await self.pipeline.modify(order.order_ref, new)
             if result.outcome is Outcome.QUEUED:
-                self.placed[order.order_ref] = new
                 moved_any = True
                 self.notify(f"Modified: {new.describe()}", timeout=4)
             elif result.outcome is Outcome.REJECTED:

@@ -135,6 +135,8 @@ class StepInput(TextInput):
     def __init__(self, step: float = 1.0, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self.step = step
+        # A combination's net price steps through zero: a debit down into a credit.
+        self.signed = False
 
     def number(self) -> float | None:
         # TicketError is a ValueError: the ticket reports the field.
@@ -152,4 +154,4 @@ class StepInput(TextInput):
             return
         base = current if current is not None else 0.0
         steps = round(base / self.step) + direction
-        self.set_number(max(steps, 0) * self.step)
+        self.set_number((steps if self.signed else max(steps, 0)) * self.step)

@@ -204,12 +204,9 @@ class OrdersTable(Grid):
             self.post_message(self.CancelRequested(order.order_ref, False))
 
     def action_modify(self) -> None:
+        # A combination's leg row stands for the combination: the ticket modifies it whole.
         order = self.selected()
-        if order is not None and order.combo:
-            # The ticket holds one contract: loading a combination there would drop its legs.
-            self.notify("The ticket cannot show a combination's legs yet: cancel it (c) and "
-                        "place it again", severity="warning")
-        elif order is not None and not order.done:
+        if order is not None and not order.done:
             self.post_message(self.ModifyRequested(order))
 
     def action_cancel_instrument(self) -> None:

@@ -7,6 +7,7 @@ and submits through the order pipeline.
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping
 from typing import ClassVar
 
 from rich.text import Text
@@ -19,12 +20,14 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Static
 
 from ibterm.config.settings import PriceFrom, TicketDefaults
+from ibterm.domain.combo import ComboMarket, combo_market
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.numbers import plain
 from ibterm.domain.offsets import BracketPrices, bracket_prices, parse_offset
 from ibterm.domain.orders import (
     CheckResult,
     CheckSeverity,
+    ComboLeg,
     IntentKind,
     OrderIntent,
     OrderSpec,
@@ -39,6 +42,10 @@ from ibterm.tui import format as fmt
 from ibterm.tui.widgets.fields import Cycler, FieldLabel, StepInput, TextInput, ToggleBox
 
 ORDER_TYPES = [t.value for t in OrderType]
+# What a modify cannot change (the pipeline refuses it: cancel and place a new order),
+# shown but not editable; a combination's legs are listed read-only below the fields.
+MODIFY_FIXED = ("#t-symbol", "#t-side", "#t-account", "#t-mode")
+COMBO_UNUSED = ("#t-stop", "#t-trail")  # a combination is LMT or MKT
 
 FieldValue = str | bool
 # What belongs to one instrument, with what a new ticket holds before its defaults: none
@@ -123,7 +130,7 @@ class OrderTicket(Vertical):
     OrderTicket Checkbox, OrderTicket Checkbox:focus { border: none; height: 1;
                                                        padding: 0 1 0 0; background: $boost; }
     OrderTicket #t-quote, OrderTicket #t-checks, OrderTicket #t-bracket,
-    OrderTicket #t-oca { height: auto; }
+    OrderTicket #t-oca, OrderTicket #t-legs { height: auto; }
     """
 
     class Submit(Message):
@@ -160,6 +167,11 @@ class OrderTicket(Vertical):
         # stay on screen while there are any.
         self.oca_legs: list[OrderSpec] = []
         self.modifying = ""  # order_ref of the working order being modified
+        # The working order as the gateway holds it, while modifying: what the fields
+        # started from, and what they cannot change (the account).
+        self.modify_spec: OrderSpec | None = None
+        self.combo: tuple[ComboLeg, ...] = ()  # a combination's legs, while modifying one
+        self.combo_market: ComboMarket | None = None  # from the legs' usable quotes
         # What the ticket itself last put in each field: a field that differs was typed.
         self._placed: dict[str, FieldValue] = dict(PER_INSTRUMENT)
         self._form_con_id: int | None = None  # the instrument the fields were set up for
@@ -191,10 +203,12 @@ class OrderTicket(Vertical):
             yield _pair("OCA type", Cycler(["1", "2", "3"], id="t-oca-type"), only="oca")
         yield Static("", id="t-bracket")
         yield Static("", id="t-oca")
+        yield Static("", id="t-legs")
         yield Static("", id="t-quote")  # the instrument (or why there is none), its quote
         yield Static("", id="t-checks")
 
     def on_mount(self) -> None:
+        self._set_modifying("", None)
         self._show_mode()
 
     def on_resize(self, event: events.Resize) -> None:
@@ -322,7 +336,7 @@ class OrderTicket(Vertical):
                 self.query_one("#t-side", Cycler).set_value(side.value)
             return
         self._remember()
-        self.modifying = ""
+        self._set_modifying("", None)
         self.border_title = "Order ticket"
         self._reset_fields()
         # The mode is never carried: F4 on a new ticket sends one order unless the trader
@@ -345,33 +359,116 @@ class OrderTicket(Vertical):
         else:
             self.query_one("#t-symbol", Input).focus()
 
-    def open_modify(self, order: OrderUpdate) -> None:
-        """Load a working order into the fields; F4 (transmit) then re-places it."""
+    def open_modify(self, order: OrderUpdate, spec: OrderSpec) -> None:
+        """Load a working order into the fields; F4 (transmit) then re-places it. `spec`
+        is the order as the gateway holds it (the pipeline's working_spec): every field
+        starts from it, so what the trader does not change is re-sent as it was (a GTC
+        order stays GTC). A combination's legs are listed, not editable."""
         self._remember()
         self._reset_fields()
         self._reset_account()
-        self.modifying = order.order_ref
-        self.border_title = f"Modify order {order.order_id} ({order.order_ref})"
+        self._set_modifying(order.order_ref, spec)
+        what = "combination" if spec.combo else "order"
+        self.border_title = f"Modify {what} {order.order_id} ({order.order_ref})"
         self.add_class("open")
         self.post_message(self.Opened())
         self._place("t-mode", "single")
-        self.query_one("#t-symbol", Input).value = order.instrument.display
-        self.query_one("#t-side", Cycler).set_value(order.side.value)
-        self._place("t-type", order.order_type.value)
+        self.query_one("#t-symbol", Input).value = spec.display
+        self.query_one("#t-side", Cycler).set_value(spec.side.value)
+        self._place("t-type", spec.order_type.value)
         self.quote = None
-        self._form_con_id = order.instrument.con_id  # the order's values, not defaults
-        self.set_instrument(order.instrument)
-        self._place("t-qty", float(order.quantity))
-        if order.limit is not None:
-            self._place("t-limit", float(order.limit))
-        if order.stop is not None:
-            self._place("t-stop", float(order.stop))
+        self._form_con_id = spec.instrument.con_id  # the order's values, not defaults
+        self.set_instrument(spec.instrument)
+        self._place("t-qty", float(spec.quantity))
+        if spec.limit is not None:
+            self._place("t-limit", float(spec.limit))
+        if spec.stop is not None:
+            self._place("t-stop", float(spec.stop))
+        if spec.trail_percent is not None:
+            self._place("t-trail", f"{plain(spec.trail_percent)}%")
+        elif spec.trail_amount is not None:
+            self._place("t-trail", plain(spec.trail_amount))
+        self._place("t-tif", spec.tif.value)
+        self._place("t-rth", spec.outside_rth)
+        account = self.query_one("#t-account", Cycler)
+        if spec.account in account.values:
+            account.value = spec.account
+            account.refresh_value()
+        self._show_legs()
         # Qty first, as on a new ticket: one field order for the trader's fingers.
         self.query_one("#t-qty", Input).focus()
 
+    def _set_modifying(self, order_ref: str, spec: OrderSpec | None) -> None:
+        """Into or out of modifying: what a modify keeps is shown but not editable."""
+        self.modifying = order_ref
+        self.modify_spec = spec
+        self.combo = spec.combo if spec is not None else ()
+        self.combo_market = None
+        if not self.is_mounted:
+            return
+        for field in MODIFY_FIXED:
+            self.query_one(field).disabled = spec is not None
+        for field in COMBO_UNUSED:
+            self.query_one(field).disabled = bool(self.combo)
+        self.query_one("#t-limit", StepInput).signed = bool(self.combo)
+        if not self.combo:
+            self.query_one("#t-legs", Static).update("")
+        self.query_one("#t-legs", Static).display = bool(self.combo)
+
+    def _show_legs(self, quotes: Mapping[int, Quote] | None = None) -> None:
+        """A combination's legs as this order trades them (a sold combination reverses
+        each), with each leg's quote when there is one."""
+        spec = self.modify_spec
+        if spec is None or not spec.combo:
+            return
+        dec = fmt.tick_decimals(spec.instrument.min_tick)
+        text = Text()
+        for i, leg in enumerate(spec.combo):
+            side = spec.leg_side(leg)
+            text.append(f"leg {i + 1}: ", style="dim")
+            text.append(f"{side.value} {plain(spec.leg_quantity(leg))} "
+                        f"{leg.instrument.display}", style="bold")
+            text.append(f"  (ratio {leg.ratio})", style="dim")
+            q = (quotes or {}).get(leg.instrument.con_id)
+            if q is not None:
+                text.append(f"  {fmt.price(q.bid, dec)} × {fmt.price(q.ask, dec)}", style="dim")
+            if i < len(spec.combo) - 1:
+                text.append("\n")
+        self.query_one("#t-legs", Static).update(text)
+
+    def show_leg_quotes(self, quotes: Mapping[int, Quote], stale: Collection[int]) -> None:
+        """A combination's market from its legs' quotes (the app feeds them, by conId):
+        the net natural price and mid, only from legs whose quotes are live, fresh and
+        unflagged, as the combination's own checks require."""
+        spec = self.modify_spec
+        if spec is None or not spec.combo:
+            return
+        usable = {cid: q for cid, q in quotes.items()
+                  if cid not in stale and q.data_type is MarketDataType.LIVE and not q.flag}
+        self.combo_market = combo_market(spec.combo, usable)
+        self._show_legs(quotes)
+        text = self._instrument_text.copy()
+        if text:
+            text.append(" │ ", style="dim")
+        market = self.combo_market
+        if market is None:
+            missing = [leg.instrument.display for leg in spec.combo
+                       if leg.instrument.con_id not in usable]
+            text.append(f"net: no usable quote for {', '.join(missing)}", style="bold yellow")
+        else:
+            dec = fmt.tick_decimals(spec.instrument.min_tick)
+            natural = market.natural(Side(self.query_one("#t-side", Cycler).value))
+            text.append("net natural ", style="dim")
+            text.append(fmt.price(natural, dec))
+            text.append("   mid ", style="dim")
+            text.append(fmt.price(market.mid, dec))
+            text.append(f"   ({fmt.price(market.bid, dec)} × {fmt.price(market.ask, dec)}; "
+                        "a debit is positive, a credit negative)", style="dim")
+        self.query_one("#t-quote", Static).update(text)
+
     def action_close(self) -> None:
         self._remember()
-        self.modifying = ""
+        self._set_modifying("", None)
         self.border_title = "Order ticket"
         self.remove_class("open")
         self.post_message(self.Closed())
@@ -382,7 +479,8 @@ class OrderTicket(Vertical):
             self._instrument_text = Text(error or "", style="bold red")
             self.query_one("#t-quote", Static).update(self._instrument_text)
             return
-        self._instrument_text = Text(f"{inst.display} tick {plain(inst.min_tick)} "
+        name = self.modify_spec.display if self.modify_spec is not None else inst.display
+        self._instrument_text = Text(f"{name} tick {plain(inst.min_tick)} "
                                      f"×{plain(inst.multiplier)}", style="dim")
         self.query_one("#t-quote", Static).update(self._instrument_text)
         for field in ("#t-limit", "#t-stop"):
@@ -399,6 +497,8 @@ class OrderTicket(Vertical):
         self.post_message(self.Edited())
 
     def show_quote(self, quote: Quote | None, stale: bool) -> None:
+        if self.combo:
+            return  # a combination has no quote of its own: see show_leg_quotes
         self.quote = quote
         usable = (quote is not None and not stale and quote.data_type is MarketDataType.LIVE
                   and not quote.flag)
@@ -449,10 +549,15 @@ class OrderTicket(Vertical):
         self.query_one("#t-checks", Static).update(text)
 
     def action_fill(self, which: str) -> None:
-        q = self.quote
-        if q is None:
+        q, market = self.quote, self.combo_market
+        if self.combo and market is not None:
+            # A combination's net prices from its legs; it has no last trade of its own.
+            value: float | None = {"bid": market.bid, "ask": market.ask,
+                                   "mid": market.mid}.get(which)
+        elif q is not None and not self.combo:
+            value = {"bid": q.bid, "ask": q.ask, "mid": q.mid, "last": q.last}[which]
+        else:
             return
-        value = {"bid": q.bid, "ask": q.ask, "mid": q.mid, "last": q.last}[which]
         if value is None:
             return
         target = "#t-stop" if self.query_one("#t-type", Cycler).value in ("STP",) else "#t-limit"
@@ -599,10 +704,12 @@ class OrderTicket(Vertical):
             stop=self.query_one("#t-stop", Input).value,
             trail=self.query_one("#t-trail", Input).value,
             outside_rth=self.query_one("#t-rth", Checkbox).value,
-            account=self.account_choice or self.account)
+            # A modify keeps the order's account, whichever the login's accounts are.
+            account=(self.modify_spec.account if self.modify_spec is not None
+                     else self.account_choice or self.account))
 
     def _build_spec(self) -> OrderSpec:
-        return build_spec(self.form(), self.instrument)
+        return build_spec(self.form(), self.instrument, self.combo)
 
     # --- events ----------------------------------------------------------------------
     # The focused field's label carries ▸: colour alone (the ANSI theme, monochrome, a
