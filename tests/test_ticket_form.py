@@ -4,7 +4,9 @@ import math
 
 import pytest
 
-from ibterm.domain.instrument import Instrument, SecType
+from ibterm.domain.combo import combo_instrument
+from ibterm.domain.instrument import Instrument, Right, SecType
+from ibterm.domain.orders import ComboLeg, Side
 from ibterm.domain.ticket_form import TicketError, TicketForm, build_spec, parse_number
 
 
@@ -68,3 +70,31 @@ def test_one_tick_is_the_instruments() -> None:
     # Real extremes stay orders: a BRK.A-sized price, a large FX size.
     assert build_spec(_form(limit="750000"), AAPL).limit == 750_000
     assert build_spec(_form(quantity="50,000,000"), AAPL).quantity == 50e6
+
+
+def _condor_legs() -> tuple[ComboLeg, ...]:
+    def option(con_id: int, strike: float) -> Instrument:
+        return Instrument(con_id, "SPY", SecType.OPT, "SMART", "USD", multiplier=100,
+                          expiry="20261218", strike=strike, right=Right.CALL)
+
+    return (ComboLeg(option(11, 600), Side.SELL), ComboLeg(option(12, 610), Side.BUY))
+
+
+@pytest.mark.parametrize(("fields", "field", "words"), [
+    ({"limit": "0"}, "limit", "not zero"),
+    ({"limit": ""}, "limit", "a limit price is required"),
+    ({"limit": "-1e-300"}, "limit", "below one tick"),
+    ({"limit": "-5e8"}, "limit", "too large"),
+    ({"order_type": "STP", "stop": "1"}, "type", "LMT or MKT"),
+    ({"quantity": "1.5"}, "quantity", "a whole number of combinations"),
+])
+def test_a_combinations_fields(fields: dict[str, str], field: str, words: str) -> None:
+    legs = _condor_legs()
+    with pytest.raises(TicketError) as err:
+        build_spec(_form(**{"quantity": "2", "limit": "-1.20", **fields}),
+                   combo_instrument(legs), legs)
+    assert err.value.field == field and words in str(err.value)
+    # A credit is a negative net price, kept with its legs.
+    spec = build_spec(_form(quantity="2", limit="-1.20", tif="GTC"), combo_instrument(legs),
+                      legs)
+    assert (spec.limit, spec.quantity, spec.tif.value, spec.combo) == (-1.2, 2, "GTC", legs)

@@ -12,7 +12,7 @@ from ib_async import IB, Contract, LimitOrder, Order
 
 from ibterm.broker.approval import Outcome
 from ibterm.broker.working import NotModifiable, spec_at_broker
-from ibterm.domain.orders import OrderType, TimeInForce
+from ibterm.domain.orders import OrderType, TimeInForce, TradingState
 from ibterm.sim.server import SimServer
 from tests.broker.test_pipeline import _limit, _setup, _until
 
@@ -76,3 +76,24 @@ async def test_a_modify_from_the_working_spec_changes_only_the_price(
         if pipeline.session.connected:
             await pipeline.session.close()
 
+
+
+async def test_a_modification_withdrawn_unsent_leaves_the_order_as_it_works(
+        sim: SimServer, tmp_path: Path) -> None:
+    pipeline, _, _ = await _setup(sim, tmp_path, real_time=True)
+    try:
+        intent = _limit(pipeline, sim, offset=-3.0, tif=TimeInForce.GTC)
+        await pipeline.submit(intent)
+        ref = intent.order_ref(0)
+        await _until(lambda: ref in pipeline.trades
+                     and pipeline.trades[ref].orderStatus.status == "Submitted")
+        before = pipeline.working_spec(ref)
+        lower = replace(before, limit=round(before.limit - 1, 2))  # type: ignore[operator]
+        assert (await pipeline.modify(ref, lower)).outcome is Outcome.QUEUED
+        # HALTED before the sender's turn: the change is withdrawn, never sent.
+        pipeline._set_state(TradingState.HALTED, "test")
+        assert not pipeline.queue
+        assert pipeline.working_spec(ref) == before
+        assert pipeline.trades[ref].order.lmtPrice == before.limit
+    finally:
+        await pipeline.session.close()
