@@ -138,3 +138,4 @@ async def test_a_working_iron_condor_is_modified_from_the_blotter(sim: SimServer
         await pilot.press("y")
         await until(pilot, lambda: abs(sent.req.limit - new) < 1e-9)
         assert sent.req.tif == "GTC" and len(sim.orders.orders) == 1 and not sent.done
+        assert not [n.message for n in app._notifications if n.title == "Internal error"]

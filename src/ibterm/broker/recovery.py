@@ -26,6 +26,7 @@ from ibterm.broker.reconcile import (
 from ibterm.broker.sender import Sender
 from ibterm.broker.session import BrokerSession
 from ibterm.broker.tracking import OrderTracker
+from ibterm.broker.working import NotModifiable, spec_at_broker
 from ibterm.domain.connection import ConnectionState, ConnectionStatus
 from ibterm.domain.orders import FillUpdate, OrderIntent, TradingState
 
@@ -155,10 +156,15 @@ class Recovery:
     def _adopt(self, trade: Trade) -> None:
         """Track an order of ours that outlived a previous run of the app."""
         o = trade.order
+        known = self.session.instruments
         try:
-            spec = spec_of_order(trade.contract, o, self.session.instruments)
-        except ValueError:
-            return  # an order type the app does not model: reported, not tracked
+            # With its time in force and outside-RTH flag, so it is described as it works.
+            spec = spec_at_broker(trade.contract, o, known)
+        except NotModifiable:
+            try:  # a GTD order, say: still followed and cancellable, never modified
+                spec = spec_of_order(trade.contract, o, known)
+            except ValueError:
+                return  # an order type the app does not model: reported, not tracked
         parts = o.orderRef.split("-")
         intent_id = parts[1] if len(parts) == 3 and parts[0] == "ibterm" else o.orderRef
         self.tracker.specs[o.orderRef] = (OrderIntent((spec,), source="gateway", id=intent_id),

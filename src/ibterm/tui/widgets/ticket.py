@@ -390,8 +390,10 @@ class OrderTicket(Vertical):
             self._place("t-trail", plain(spec.trail_amount))
         self._place("t-tif", spec.tif.value)
         self._place("t-rth", spec.outside_rth)
-        account = self.query_one("#t-account", Cycler)
-        if spec.account in account.values:
+        if spec.account:
+            # Shown as it is, even an account this login's list does not hold: the field
+            # cannot change in a modify, and what is sent is the order's own.
+            account = self.query_one("#t-account", Cycler)
             account.value = spec.account
             account.refresh_value()
         self._show_legs()
