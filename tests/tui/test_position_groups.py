@@ -57,9 +57,9 @@ async def test_an_iron_condor_and_stock_under_their_underlying(condor_sim: SimSe
     app = make_app(condor_sim, 61, ["SPY"])
     async with app.run_test(size=(160, 40)) as pilot:
         table = app.query_one(PositionsTable)
-        # IB's model greeks where the app hands them over, else the pricer's.
+        # The app hands IB's model greeks over: the simulator streams them for every leg.
         await until(pilot, lambda: "strategy:SPY:0" in table.row_keys
-                    and all(table.get_cell(k, "src").plain in (IB, LOCAL)
+                    and all(table.get_cell(k, "src").plain == IB
                             for k in table.row_keys if k.endswith(":0")), timeout=10)
         symbols = _cells(table, "symbol")
         spy = [symbols[k] for k in table.row_keys if k.startswith("group:SPY")

@@ -29,8 +29,10 @@ from ibterm.broker.approval import Outcome
 from ibterm.broker.journal import Journal, journal_path
 from ibterm.broker.ledger import PipelineUpdate
 from ibterm.broker.pipeline import OrderPipeline
+from ibterm.broker.quotes import POSITION
 from ibterm.broker.reconcile import Discrepancy
 from ibterm.broker.session import BrokerSession, SessionUpdate
+from ibterm.broker.working import NotModifiable
 from ibterm.config import yamlfile
 from ibterm.config.keymaps import Keymap
 from ibterm.config.macros import MacroError, build_intent
@@ -45,7 +47,6 @@ from ibterm.domain.position_groups import (
     Grouping,
     GroupingRequest,
     OptionInputs,
-    input_state,
 )
 from ibterm.domain.quote import MarketDataType, quote_mark
 from ibterm.domain.symbols import SymbolError
@@ -365,9 +366,17 @@ class IbtermApp(App[None]):
         ticket = self.ticket
         if ticket.instrument is None or not ticket.has_class("open"):
             return
-        quote = self.session.quote(ticket.instrument.con_id)
         now = self.session.clock()
-        stale = quote is not None and quote.is_stale(now, self.session.profile.stale_after)
+        stale_after = self.session.profile.stale_after
+        if ticket.combo:
+            # A combination has no quote of its own: its market is its legs'.
+            quotes = {leg.instrument.con_id: q for leg in ticket.combo
+                      if (q := self.session.quote(leg.instrument.con_id)) is not None}
+            ticket.show_leg_quotes(quotes, {cid for cid, q in quotes.items()
+                                            if q.is_stale(now, stale_after)})
+            return
+        quote = self.session.quote(ticket.instrument.con_id)
+        stale = quote is not None and quote.is_stale(now, stale_after)
         ticket.show_quote(quote, stale)
 
     def action_ticket(self, side: str, symbol: str | None = None) -> None:
@@ -466,21 +475,16 @@ class IbtermApp(App[None]):
         s = self.session
         positions = self.positions.positions
         options: dict[int, OptionInputs] = {}
-        now, stale_after = s.clock(), s.profile.stale_after
         for p in positions:
             inst = p.instrument
             if inst.sec_type not in (SecType.OPT, SecType.FOP):
                 continue
             if inst.con_id not in self._positions_quoted:
                 self._positions_quoted.add(inst.con_id)
-                s.ensure_quote(inst)
+                s.ensure_quote(inst, POSITION)
                 self.run_worker(s.ensure_underlying(inst), group="underlying",
                                 exit_on_error=False)
-            under = s.underlying_of(inst)
-            quotes = [s.quote(inst.con_id), s.quote(under.con_id) if under else None]
-            options[inst.con_id] = OptionInputs(
-                s.mark(inst.con_id), s.mark(under.con_id) if under else None,
-                input_state(quotes, now, stale_after))
+            options[inst.con_id] = s.option_inputs(inst)
         if not options:
             return None
         return GroupingRequest(tuple(positions), options, self.wall_clock().date(),
@@ -572,9 +576,17 @@ class IbtermApp(App[None]):
             self.submit(event.intent)
 
     def on_orders_table_modify_requested(self, event: OrdersTable.ModifyRequested) -> None:
-        ticket = self.ticket
-        ticket.open_modify(event.order)
-        self.session.ensure_quote(event.order.instrument)
+        # The ticket starts from the order as the gateway holds it (its TIF, outside RTH,
+        # account, a combination's legs), never from the blotter's summary of it.
+        try:
+            spec = self.pipeline.working_spec(event.order.order_ref)
+        except NotModifiable as exc:
+            self.notify(f"Not modified: {exc}", severity="warning")
+            return
+        self.ticket.open_modify(event.order, spec)
+        for inst in [leg.instrument for leg in spec.combo] or [spec.instrument]:
+            self.session.ensure_quote(inst)
+        self._refresh_ticket_quote()
 
     @work(group="orders", exit_on_error=False)
     async def modify(self, order_ref: str, intent: OrderIntent) -> None:
@@ -634,7 +646,7 @@ class IbtermApp(App[None]):
             index = next(i for i, item in enumerate(self.session.watchlist)
                          if item.text == event.text)
             self._removed.append((index, event.text))
-            self.session.remove_watch(event.text)
+            self.session.unwatch(event.text)
             undo = self.key_of("watchlist-undo", self.watchlist)
             self.notify(f"Removed {event.text} from the watchlist"
                         + (f" ({undo} puts it back)" if undo else ""))
