@@ -55,8 +55,8 @@ def _view(quotes: dict[int, Quote] | None = None, **changes: Any) -> MarketView:
 
 
 def _combo(limit: float | None = 5.0, qty: float = 1, legs: tuple[ComboLeg, ...] = VERTICAL,
-           **changes: Any) -> OrderIntent:
-    spec = OrderSpec(combo_instrument(legs), Side.BUY, qty,
+           side: Side = Side.BUY, **changes: Any) -> OrderIntent:
+    spec = OrderSpec(combo_instrument(legs), side, qty,
                      OrderType.LMT if limit is not None else OrderType.MKT, limit=limit,
                      combo=legs, **changes)
     return OrderIntent((spec,))
@@ -109,7 +109,9 @@ def test_legs_that_cannot_be_one_combination() -> None:
     assert "one underlying" in combo_problem((VERTICAL[0], ComboLeg(qqq, Side.SELL)))
     stock = Instrument(con_id=756733, symbol="SPY", sec_type=SecType.STK, exchange="SMART",
                        currency="USD")
-    assert "multipliers 100 and 1" in combo_problem((VERTICAL[0], ComboLeg(stock, Side.SELL)))
+    assert combo_problem((ComboLeg(stock, Side.BUY, 100), VERTICAL[1])) == ""  # buy-write
+    mini = replace(HIGH, con_id=1003, multiplier=10)
+    assert "multipliers 10 and 100" in combo_problem((VERTICAL[0], ComboLeg(mini, Side.SELL)))
     assert "ratio" in combo_problem((VERTICAL[0], ComboLeg(HIGH, Side.SELL, ratio=0)))
     assert _results(_combo(legs=VERTICAL[:1]))["combo"][0].startswith("block")
 
@@ -210,3 +212,46 @@ def test_validation_state_and_positions() -> None:
     in_a_bracket = replace(_combo(5.05), kind=IntentKind.OCA)
     assert _results(in_a_bracket)["combo"][0].startswith("block: a combination order goes "
                                                          "alone")
+
+
+STOCK = Instrument(con_id=756733, symbol="SPY", sec_type=SecType.STK, exchange="SMART",
+                   currency="USD", min_tick=0.01)
+COVERED = (ComboLeg(STOCK, Side.BUY, 100), ComboLeg(HIGH, Side.SELL))
+MIXED = {**QUOTES, 756733: _quote(756733, 599.98, 600.02)}
+
+
+def test_a_covered_call_is_priced_per_share_and_checked_per_leg() -> None:
+    market = combo_market(COVERED, MIXED)
+    # 100 shares count one share's price, the call one premium: 600.02 - 7.00 to buy.
+    assert market == type(market)(bid=round(599.98 - 7.10, 10), ask=round(600.02 - 7.00, 10))
+    inst = combo_instrument(COVERED)
+    assert (inst.multiplier, inst.sec_type) == (100, SecType.OPT)
+    wide = Limits(max_order_value=10_000_000)
+    assert _results(_combo(593.0, legs=COVERED, qty=5), view=_view(MIXED),
+                    profile=Profile(limits=wide)) == {"all": ["ok: all checks passed"]}
+    # Each leg's size against its own type's limit: 600 shares over the 500 of stocks.
+    assert _results(_combo(593.0, legs=COVERED, qty=6), view=_view(MIXED),
+                    profile=Profile(limits=wide))["size"] == [
+        "breach: leg 1 (SPY): size 600 is over the limit of 500"]
+    # Its value is the net per share x 100 shares x units (not x 100 again): 296,500.
+    tight = Limits(by_sec_type={SecType.OPT: OrderLimits(max_order_value=296_000),
+                                SecType.STK: OrderLimits(max_order_value=296_000)})
+    assert _results(_combo(593.0, legs=COVERED, qty=5), view=_view(MIXED),
+                    profile=Profile(limits=tight))["value"] == [
+        "breach: value 296,500 is over the limit of 296,000"]
+    assert "deviation" in _results(_combo(600.0 - 70, legs=COVERED), view=_view(MIXED))
+
+
+def test_a_credit_sold_at_a_positive_price_is_checked_in_its_direction() -> None:
+    # Selling the vertical (legs as bought, each reversed by the sale) brings its bid.
+    assert _results(_combo(5.05, side=Side.SELL)) == {"all": ["ok: all checks passed"]}
+    sold = _combo(4.9, side=Side.SELL).legs[0]
+    assert sold.credit and "limit 4.9 credit" in sold.describe()
+    assert sold.describe().startswith("SELL 1 SPY combo (SELL 1 SPY 20261218 600 C + BUY 1 ")
+    limits = Limits(by_sec_type={SecType.OPT: OrderLimits(max_order_value=5_000)})
+    # A market sale is valued at what it brings: the bid, 4.90 x 100 x 11.
+    assert _results(_combo(None, side=Side.SELL, qty=11), profile=Profile(limits=limits))[
+        "value"] == ["breach: value 5,390 is over the limit of 5,000"]
+    # A sale at a negative price would pay to sell: far from the legs' mid.
+    assert "deviation" in _results(_combo(-5.05, side=Side.SELL))
+    assert "block" in _results(_combo(0.0, side=Side.SELL))["price"][0]

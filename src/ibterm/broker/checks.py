@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ibterm.config.settings import Profile
-from ibterm.domain.combo import combo_market, combo_problem
+from ibterm.domain.combo import combo_market, combo_multiplier, combo_problem
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.numbers import plain
 from ibterm.domain.orders import (
@@ -196,7 +196,8 @@ def check_combo(spec: OrderSpec, leg: int, profile: Profile,
     if t not in (OrderType.LMT, OrderType.MKT):
         add("price", BLOCK, "a combination is LMT or MKT")
     elif t is OrderType.LMT and not (limit is not None and math.isfinite(limit) and limit):
-        add("price", BLOCK, "a limit price is required (positive a debit, negative a credit)")
+        add("price", BLOCK, "a limit price is required (bought: positive a debit, negative "
+                            "a credit; sold: positive a credit)")
     tick = spec.instrument.min_tick
     if limit is not None and math.isfinite(limit) and not on_tick(limit, tick):
         rounded = round_in_favour(limit, tick, spec.side)
@@ -243,7 +244,8 @@ def check_combo(spec: OrderSpec, leg: int, profile: Profile,
                                 f"of {plain(leg_limit)}")
     price = limit if limit is not None else (market.natural(spec.side) if market else None)
     if price is not None and math.isfinite(price):
-        value = abs(price) * spec.instrument.multiplier * spec.quantity
+        # The legs' own multiplier: a buy-write's net is per share, its unit 100 of them.
+        value = abs(price) * combo_multiplier(legs) * spec.quantity
         if value > lim.max_order_value:
             add("value", BREACH, f"value {value:,.0f} is over the limit of "
                                  f"{lim.max_order_value:,.0f}")

@@ -76,7 +76,9 @@ class ComboLeg:
 class OrderSpec:
     """One order. With `combo` legs it is a combination (BAG) order: `instrument` is then
     the combination's stand-in (see domain.combo), `quantity` counts combinations, and a
-    limit is the net price of one, positive a debit, negative a credit."""
+    limit is the net price of one in the direction of `side`: bought, positive a debit
+    and negative a credit; sold (every leg's action reversed, as IB does), positive a
+    credit. `strategy` names a combination for the trader ("iron condor")."""
 
     instrument: Instrument
     side: Side
@@ -90,6 +92,7 @@ class OrderSpec:
     outside_rth: bool = False
     account: str = ""
     combo: tuple[ComboLeg, ...] = ()
+    strategy: str = ""
 
     @property
     def signed_quantity(self) -> float:
@@ -99,8 +102,16 @@ class OrderSpec:
     def display(self) -> str:
         """What the order is on, as the journal's symbol and the blotter name it."""
         if self.combo:
-            return f"{self.instrument.symbol} combo"
+            return f"{self.instrument.symbol} {self.strategy or 'combo'}"
         return self.instrument.display
+
+    @property
+    def credit(self) -> bool:
+        """Whether a combination's limit is money received: a positive limit sold, a
+        negative one bought."""
+        if not self.limit:
+            return False
+        return (self.limit < 0) == (self.side is Side.BUY)
 
     def leg_side(self, leg: ComboLeg) -> Side:
         """What the order does with a leg: selling a combination reverses every leg."""
@@ -110,19 +121,22 @@ class OrderSpec:
         return leg.ratio * self.quantity
 
     def describe(self) -> str:
-        """Plain words: 'BUY 100 AAPL LMT 230.50 DAY'; a combination names its legs,
-        'BUY 1 SPY combo (BUY 1 SPY 20261218 600 C + SELL 1 SPY 20261218 610 C) LMT limit
-        4.2 debit DAY'."""
+        """Plain words: 'BUY 100 AAPL LMT 230.50 DAY'; a combination names its legs with
+        what the order does with each, 'BUY 1 SPY combo (BUY 1 SPY 20261218 600 C + SELL 1
+        SPY 20261218 610 C) LMT limit 4.2 debit DAY'; one sold, 'SELL 1 SPY iron condor
+        (BUY 1 … + SELL 1 …) LMT limit 2.39 credit DAY'."""
         parts = [self.side.value, plain(self.quantity), self.display]
         if self.combo:
-            parts.append("(" + " + ".join(leg.describe() for leg in self.combo) + ")")
+            parts.append("(" + " + ".join(
+                f"{self.leg_side(leg).value} {leg.ratio} {leg.instrument.display}"
+                for leg in self.combo) + ")")
         parts.append(self.order_type.value)
         if self.stop is not None:
             parts.append(f"stop {plain(self.stop)}")
         if self.limit is not None:
             parts.append(f"limit {plain(self.limit)}")
             if self.combo:
-                parts.append("credit" if self.limit < 0 else "debit")
+                parts.append("credit" if self.credit else "debit")
         if self.trail_percent is not None:
             parts.append(f"trail {plain(self.trail_percent)}%")
         elif self.trail_amount is not None:

@@ -4,7 +4,10 @@ its legs' books at their natural prices.
 A combo's price is the sum of its legs' prices, each times its ratio, bought legs added
 and sold legs taken off: so a debit is positive and a credit negative, as IB quotes them.
 Buying the combo at its natural price pays the ask of every bought leg and takes the bid
-of every sold leg; selling it does the opposite.
+of every sold leg; selling it does the opposite. A combo of stock and its options (a
+buy-write: 100 shares to 1 call) is priced per share: a share's price counts 1/100 of an
+option's (the leg's multiplier over the combo's), so the buy-write's net is the stock's
+price less the call's.
 """
 
 from __future__ import annotations
@@ -71,6 +74,16 @@ class Combo:
                         for leg in self.legs)
 
     @property
+    def multiplier(self) -> float:
+        """What one point of its net price is worth per unit: the largest of its legs'
+        multipliers (an option's 100; 1 for stocks alone)."""
+        return max(leg.sim.instrument.multiplier or 1.0 for leg in self.legs)
+
+    def weight(self, leg: ComboLeg) -> float:
+        """A leg's price's share of the net price, per unit of its ratio."""
+        return (leg.sim.instrument.multiplier or 1.0) / self.multiplier
+
+    @property
     def min_tick(self) -> float:
         return min(leg.sim.instrument.min_tick for leg in self.legs)
 
@@ -119,17 +132,18 @@ def combo_book(market: Market, combo: Combo, delayed: bool = False) -> Book:
     for leg in combo.legs:
         b = market.book(leg.sim.instrument.con_id, delayed)
         r = leg.ratio
+        w = leg.sign * r * combo.weight(leg)
         # Selling the combo sells the bought legs at their bid and buys the sold ones at
         # their ask; buying it the other way round.
         sell_px, sell_size = (b.bid, b.bid_size) if leg.buy else (b.ask, b.ask_size)
         buy_px, buy_size = (b.ask, b.ask_size) if leg.buy else (b.bid, b.bid_size)
-        bid += leg.sign * r * sell_px
-        ask += leg.sign * r * buy_px
+        bid += w * sell_px
+        ask += w * buy_px
         bid_size = min(bid_size, sell_size // r)
         ask_size = min(ask_size, buy_size // r)
-        last += leg.sign * r * b.last
-        open_ += leg.sign * r * b.open
-        close += leg.sign * r * b.close
+        last += w * b.last
+        open_ += w * b.open
+        close += w * b.close
         volume = min(volume, b.volume // r)
     tick = combo.min_tick
 
