@@ -149,3 +149,22 @@ async def test_the_pane_says_where_each_figure_came_from() -> None:
         table.apply_grouping(Grouping(unit={**units, 3: UnitGreeks(units[3].greeks, IB)}))
         await pilot.pause()
         assert _cells(table, "src")["total"] == MIXED and _cells(table, "src")["DU1:3"] == IB
+
+
+async def test_a_closed_option_position_gives_its_quote_back(
+        condor_sim: SimServer, monkeypatch: pytest.MonkeyPatch) -> None:
+    app = make_app(condor_sim, 62, ["SPY"])
+    async with app.run_test(size=(160, 40)) as pilot:
+        table = app.query_one(PositionsTable)
+        await until(pilot, lambda: any(p.instrument.sec_type is SecType.OPT
+                                       for p in table.positions)
+                    and all(app.session.lines.holds(p.instrument.con_id)
+                            for p in table.positions if p.instrument.sec_type is SecType.OPT),
+                    timeout=10)
+        leg = next(p.instrument for p in table.positions
+                   if p.instrument.sec_type is SecType.OPT)
+        # The account as it stands once that leg is closed.
+        left = [p for p in table.positions if p.instrument.con_id != leg.con_id]
+        monkeypatch.setattr(PositionsTable, "positions", property(lambda _: left))
+        app._grouping_request()
+        assert not app.session.lines.holds(leg.con_id)

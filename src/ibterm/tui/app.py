@@ -485,6 +485,11 @@ class IbtermApp(App[None]):
                 self.run_worker(s.ensure_underlying(inst), group="underlying",
                                 exit_on_error=False)
             options[inst.con_id] = s.option_inputs(inst)
+        # A position closed gives its quote back (it goes on streaming only if a watchlist
+        # row or another part holds it).
+        for con_id in self._positions_quoted - options.keys():
+            self._positions_quoted.discard(con_id)
+            s.release_quote(con_id, POSITION)
         if not options:
             return None
         return GroupingRequest(tuple(positions), options, self.wall_clock().date(),
