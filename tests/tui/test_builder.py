@@ -13,7 +13,7 @@ from ibterm.broker.journal import read_events
 from ibterm.broker.strategy_legs import leg_instrument, option_chain
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.numbers import plain
-from ibterm.domain.orders import ComboLeg
+from ibterm.domain.orders import ComboLeg, Side
 from ibterm.domain.strategy import Template, template_legs
 from ibterm.sim.server import SimServer
 from ibterm.tui import format as fmt
@@ -66,15 +66,21 @@ async def test_an_iron_condor_shows_its_credit_figures_and_the_margin_of_its_wid
         summary = str(screen.query_one("#b-summary", Static).render())
         assert "credit" in summary
         limit = screen.order()
-        assert limit is not None and limit.limit is not None
+        # A credit is sold at a positive price, every leg reversed in the BAG.
+        assert limit is not None and limit.limit is not None and limit.limit > 0
+        assert limit.side is Side.SELL and limit.strategy == "iron condor"
+        assert [leg.action for leg in limit.combo] == [
+            leg.action.opposite for leg in screen.legs]
+        assert f"SELL 1 iron condor LMT {limit.limit:.2f} credit" in summary
         # Max loss: the width less the credit; breakevens: the short strikes ± the credit.
-        assert f"Max loss  {fmt.money((10 + limit.limit) * 100)}" in summary
-        assert f"{plain(590 + limit.limit)}, {plain(610 - limit.limit)}" in summary
+        assert f"Max loss  {fmt.money((10 - limit.limit) * 100)}" in summary
+        assert f"{plain(590 - limit.limit)}, {plain(610 + limit.limit)}" in summary
         assert credit > 0
         await pilot.press("plus")  # two condors
         pane = screen.query_one(MarginPreviewPane)
         await until(pilot, lambda: pane.preview is not None and pane.preview.result is not None
-                    and pane.preview.order.startswith("BUY 2 ") and pane.ib is not None
+                    and pane.preview.order.startswith("SELL 2 SPY iron condor (BUY 1 ")
+                    and pane.ib is not None
                     and pane.ib_for == pane.preview.order, timeout=15)
         assert pane.preview is not None and pane.ib is not None
         result = pane.preview.result
@@ -82,6 +88,8 @@ async def test_an_iron_condor_shows_its_credit_figures_and_the_margin_of_its_wid
         assert result.initial_change == pytest.approx(10 * 100 * 2)
         assert pane.ib.init_change == pytest.approx(10 * 100 * 2)  # IB's what-if of the BAG
         assert not pane.flags
+        # The preview names the order as sent: one LMT combination, not MKT legs.
+        assert " LMT limit " in pane.preview.title and " MKT " not in pane.preview.title
         await until(pilot, lambda: "delta" in str(
             screen.query_one("#b-summary", Static).render()), timeout=10)
 
@@ -99,7 +107,12 @@ async def test_sending_goes_through_the_confirmation_and_fills_as_one_bag(
         confirm = app.screen
         assert isinstance(confirm, ConfirmOrder)
         [spec] = confirm.intent.legs
-        assert len(spec.combo) == 4 and spec.limit is not None and spec.limit < 0
+        assert len(spec.combo) == 4 and spec.limit is not None and spec.limit > 0
+        assert spec.side is Side.SELL
+        shown = " ".join(str(w.render()) for w in confirm.query(Static))
+        assert f"SELL 1 SPY iron condor (BUY 1 SPY {spec.combo[0].instrument.expiry} 580 P" \
+            in shown and f"limit {plain(spec.limit)} credit" in shown
+        assert "leg 2: SELL 1 SPY" in shown  # each leg as the order does it
         await pilot.press("y")
         await until(pilot, lambda: not isinstance(app.screen, StrategyBuilder | ConfirmOrder))
         await until(pilot, lambda: len([p for p in app.session.positions()
@@ -155,3 +168,33 @@ async def test_the_chains_legs_adjusted_by_keys(sim: SimServer) -> None:
         assert not app.ticket.has_class("open")
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, StrategyBuilder))
+
+
+async def test_a_covered_call_is_sent_as_one_bag_and_the_direction_toggles(
+        sim: SimServer) -> None:
+    app = make_app(sim, 174, ["SPY"])
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await _builder(pilot, app)
+        await until(pilot, lambda: isinstance(app.screen, TemplateChooser))
+        app.screen.query_one(OptionList).highlighted = list(Template).index(
+            Template.COVERED_CALL)
+        await pilot.press("enter")
+        await until(pilot, lambda: len(screen.legs) == 2 and screen.market is not None,
+                    timeout=10)
+        spec = screen.order()
+        # 100 shares less a call, priced per share: a debit, bought.
+        assert spec is not None and spec.side is Side.BUY and spec.limit is not None
+        assert 500 < spec.limit < 700 and spec.instrument.multiplier == 100
+        await pilot.press("d")  # sold instead: the legs reversed, the price negative
+        sold = screen.order()
+        assert sold is not None and sold.side is Side.SELL
+        assert sold.limit == pytest.approx(-spec.limit)
+        await pilot.press("d", "p")  # bought again, at the natural price
+        await pilot.press("f4")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
+        await pilot.press("y")
+        await until(pilot, lambda: not isinstance(app.screen, StrategyBuilder | ConfirmOrder))
+        spy = _spy(app).con_id
+        await until(pilot, lambda: {p.instrument.con_id: p.quantity for p in
+                                    app.session.positions()}.get(spy) == 100 - 50, timeout=10)
+        assert [p.quantity for p in app.session.positions() if p.instrument.right] == [-1]

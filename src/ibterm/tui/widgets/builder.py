@@ -32,7 +32,14 @@ from ibterm.broker.approval import Outcome
 from ibterm.broker.pipeline import OrderPipeline
 from ibterm.broker.session import BrokerSession
 from ibterm.broker.strategy_legs import leg_instrument, option_chain
-from ibterm.domain.combo import ComboMarket, combo_instrument, combo_market, combo_problem
+from ibterm.domain.combo import (
+    ComboMarket,
+    combo_instrument,
+    combo_market,
+    combo_multiplier,
+    combo_problem,
+    legs_for,
+)
 from ibterm.domain.greeks import OptionChain
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.numbers import plain
@@ -100,14 +107,17 @@ class Pricing:
     mode: PriceMode = PriceMode.MID
     typed: float | None = None
 
-    def limit(self, market: ComboMarket | None) -> float | None:
-        """The net limit of one combination bought (positive a debit), None for market or
-        while the legs have no two-sided quotes."""
+    def limit(self, market: ComboMarket | None, side: Side = Side.BUY) -> float | None:
+        """The net limit of one combination ordered `side` (`market` that of its legs as
+        listed, bought): bought, positive a debit; sold (its legs reversed), positive a
+        credit. None for market or while the legs have no two-sided quotes. A typed limit
+        is already in the order's direction."""
         if self.mode is PriceMode.TYPED:
             return self.typed
         if self.mode is PriceMode.MARKET or market is None:
             return None
-        return market.mid if self.mode is PriceMode.MID else market.natural(Side.BUY)
+        sent = market if side is Side.BUY else market.reversed()
+        return sent.mid if self.mode is PriceMode.MID else sent.natural(side)
 
 
 def strike_step(chain: OptionChain, spot: float) -> float:
@@ -117,6 +127,11 @@ def strike_step(chain: OptionChain, spot: float) -> float:
         return 1.0
     i = min(range(len(strikes) - 1), key=lambda k: abs(strikes[k] - spot))
     return strikes[i + 1] - strikes[i]
+
+
+def limit_words(side: Side, limit: float | None) -> str:
+    """An order's net limit as a trader says it: sold at 2.39 is 2.39 credit."""
+    return net_words(None if limit is None else limit * side.sign)
 
 
 def net_words(price: float | None) -> str:
@@ -197,6 +212,7 @@ class StrategyBuilder(Screen[None]):
         Binding("n", "type_quantity", "Quantity", show=False, id="builder-quantity"),
         Binding("p", "price_mode", "Mid/natural/market", id="builder-price-mode"),
         Binding("l", "type_limit", "Limit", id="builder-limit"),
+        Binding("d", "direction", "Buy/sell it", id="builder-direction"),
         Binding("question_mark", "show_keys", "Keys", show=False, id="builder-keys"),
     ]
     DEFAULT_CSS = """
@@ -217,6 +233,10 @@ class StrategyBuilder(Screen[None]):
         self.legs = list(legs)
         self.quantity = max(1, quantity)
         self.pricing = Pricing()
+        # BUY or SELL the combination; None: a credit is sold at a positive price, a debit
+        # bought, as traders and IB say them (`d` chooses).
+        self.direction: Side | None = None
+        self.strategy = ""  # the template's name while its legs keep their shape
         self.chain: OptionChain | None = None
         self.width: float | None = None  # a template's width; None: WIDTH_STEPS strikes
         self.market: ComboMarket | None = None
@@ -265,21 +285,41 @@ class StrategyBuilder(Screen[None]):
         self.leg_greeks = [None] * len(self.legs)
 
     # --- the order ----------------------------------------------------------------------
+    @property
+    def side(self) -> Side:
+        """Whether the combination is bought or sold: as chosen, else sold when its legs
+        as listed bring a credit at their mid."""
+        if self.direction is not None:
+            return self.direction
+        return Side.SELL if self.market is not None and self.market.mid < 0 else Side.BUY
+
     def order(self) -> OrderSpec | None:
-        """The strategy as one combination order, bought (each leg's action as listed),
-        None while it cannot be one or has no price to send at."""
+        """The strategy as one combination order: bought with each leg's action as listed,
+        or sold with each reversed (IB reverses them back) at a positive credit; None while
+        it cannot be one or has no price to send at."""
         if combo_problem(self.legs):
             return None
-        inst = combo_instrument(self.legs)
-        limit = self.pricing.limit(self.market)
+        side = self.side
+        legs = legs_for(self.legs, side)
+        inst = combo_instrument(legs)
         account = self.ibterm.session.account
         if self.pricing.mode is PriceMode.MARKET:
-            return OrderSpec(inst, Side.BUY, self.quantity, OrderType.MKT, account=account,
-                             combo=tuple(self.legs))
+            return OrderSpec(inst, side, self.quantity, OrderType.MKT, account=account,
+                             combo=legs, strategy=self.strategy)
+        limit = self.pricing.limit(self.market, side)
         if limit is None:
             return None
-        return OrderSpec(inst, Side.BUY, self.quantity, OrderType.LMT,
-                         limit=net_limit(inst, limit), account=account, combo=tuple(self.legs))
+        return OrderSpec(inst, side, self.quantity, OrderType.LMT,
+                         limit=net_limit(inst, limit), account=account, combo=legs,
+                         strategy=self.strategy)
+
+    def order_words(self) -> str:
+        """The order as sent, in words: what the preview and IB's answer are about (a
+        combination without a price yet is named by its legs)."""
+        spec = self.order()
+        if spec is not None:
+            return spec.describe()
+        return " + ".join(leg.describe() for leg in self.legs)
 
     def legs_intent(self) -> OrderIntent:
         """The change as the local calculator previews it: every leg an order of its own,
@@ -295,8 +335,9 @@ class StrategyBuilder(Screen[None]):
         session = self.ibterm.session
         self.market = combo_market(self.legs, session.quotes()) if self.legs else None
         self._draw_table()
-        limit = self.pricing.limit(self.market)
-        shown = (tuple(self.legs), self.quantity, self.pricing, self.market,
+        limit = self.pricing.limit(self.market, self.side)
+        shown = (tuple(self.legs), self.quantity, self.pricing, self.side, self.strategy,
+                 self.market,
                  tuple(map(repr, self.leg_greeks)), session.mark(self.underlying.con_id))
         if shown != self._shown:
             self._shown = shown
@@ -305,12 +346,12 @@ class StrategyBuilder(Screen[None]):
         # The margin preview, the chart and the greeks follow the legs, the quantity and
         # the underlying in steps of SPOT_STEP: not every tick of a leg's quote.
         spot = session.mark(self.underlying.con_id)
-        previewed = (tuple(self.legs), self.quantity, self.market is not None,
+        previewed = (tuple(self.legs), self.quantity, self.side, self.market is not None,
                      None if not spot or spot < 0 else round(math.log(spot) / SPOT_STEP))
         if previewed != self._previewed and self.legs:
             self._previewed = previewed
             self.preview_local()
-            if previewed[:2] != self._asked_ib:
+            if previewed[:3] != self._asked_ib:
                 self.preview_ib()
 
     def _draw_head(self) -> None:
@@ -319,7 +360,7 @@ class StrategyBuilder(Screen[None]):
         spot = session.mark(self.underlying.con_id)
         if spot is not None:
             head.append(f"  {plain(round(spot, 4))}")
-        head.append(f"  │ qty {self.quantity}", "bold")
+        head.append(f"  │ {self.side.value} qty {self.quantity}", "bold")
         mode = self.pricing.mode
         head.append(f"  │ price {mode.value}" + (
             f" {plain(self.pricing.typed)}" if mode is PriceMode.TYPED
@@ -365,15 +406,19 @@ class StrategyBuilder(Screen[None]):
         else:
             text.append(f"mid {net_words(m.mid)}   natural {net_words(m.natural(Side.BUY))}")
         text.append("\nOrder       ", style="dim")
+        side = self.side
+        name = f" {self.strategy}" if self.strategy else ""
         if self.pricing.mode is PriceMode.MARKET:
-            text.append(f"BUY {self.quantity} MKT", style="bold")
+            text.append(f"{side.value} {self.quantity}{name} MKT", style="bold")
         else:
-            text.append(f"BUY {self.quantity} LMT {net_words(limit)}", style="bold")
+            text.append(f"{side.value} {self.quantity}{name} LMT {limit_words(side, limit)}",
+                        style="bold")
         if self.legs and limit is not None:
-            first = self.legs[0].instrument
             text.append("\n")
-            text.append_text(figures_text(expiry_figures(self.legs, limit, self.quantity,
-                                                         first.multiplier)))
+            # The figures take the net as the legs listed pay it: a sale's credit negative.
+            text.append_text(figures_text(expiry_figures(self.legs, limit * side.sign,
+                                                         self.quantity,
+                                                         combo_multiplier(self.legs))))
         greeks = combo_greeks(self.legs, self.quantity, self.leg_greeks) if self.legs else None
         if greeks is not None:
             text.append("\nGreeks      ", style="dim")
@@ -406,21 +451,19 @@ class StrategyBuilder(Screen[None]):
         except Exception as exc:  # a bad figure must not take the screen down: say it
             self.pane.show_message(f"✖ the preview failed: {exc}")
             return
-        self.pane.show_local(preview)
+        # The figures are the legs' netted one by one; the words, the order as sent.
+        self.pane.show_local(preview, self.order_words())
 
     @work(exclusive=True, group="builder-ib", exit_on_error=False)
     async def preview_ib(self) -> None:
         """IB's what-if of the combination as one BAG, beside the local figures of its
         legs."""
         await asyncio.sleep(DEBOUNCE)
-        await self.ibterm._calculator()  # its module words the order
-        from ibterm.risk.preview import order_words
-
         spec = self.order()
         if spec is None:
             return
-        self._asked_ib = (tuple(self.legs), self.quantity)
-        order = order_words(self.legs_intent())
+        self._asked_ib = (tuple(self.legs), self.quantity, self.side)
+        order = self.order_words()
         note = "the combination as one order"
         self.pane.ib_asking(order, note)
         answer = await self.ibterm.session.what_if(spec)
@@ -476,6 +519,7 @@ class StrategyBuilder(Screen[None]):
                 self.notify(f"{template}: {why}", severity="warning")
                 return
             legs.append(ComboLeg(inst, plan.action, plan.ratio))
+        self.strategy = template.value
         self.set_legs(legs)
 
     def _cursor_leg(self) -> int | None:
@@ -514,16 +558,19 @@ class StrategyBuilder(Screen[None]):
     def action_ratio(self, step: int) -> None:
         i = self._cursor_leg()
         if i is not None:
+            self.strategy = ""  # no longer the template's shape
             self._replace_leg(with_ratio(self.legs[i], step))
 
     def action_flip(self) -> None:
         i = self._cursor_leg()
         if i is not None:
+            self.strategy = ""
             self._replace_leg(flipped(self.legs[i]))
 
     def action_remove(self) -> None:
         i = self._cursor_leg()
         if i is not None:
+            self.strategy = ""
             self.set_legs([*self.legs[:i], *self.legs[i + 1:]])
 
     # --- quantity and price ---------------------------------------------------------------
@@ -561,11 +608,23 @@ class StrategyBuilder(Screen[None]):
 
     @work(group="builder-ask", exit_on_error=False)
     async def action_type_limit(self) -> None:
-        value = await self._ask_number("Net limit per combination (a credit negative):",
-                                       "limit")
+        side = self.side
+        words = ("bought: a debit, a credit negative" if side is Side.BUY
+                 else "sold: a credit, a debit negative")
+        value = await self._ask_number(f"Net limit per combination ({words}):", "limit")
         if value is not None:
+            self.direction = side  # the price typed is this direction's
             self.pricing = Pricing(PriceMode.TYPED, value)
             self.refresh_view()
+
+    def action_direction(self) -> None:
+        """BUY the combination ⇄ SELL it with every leg reversed: the same trade, its
+        price said the other way (a typed limit changes sign with it)."""
+        now = self.side
+        self.direction = now.opposite
+        if self.pricing.mode is PriceMode.TYPED and self.pricing.typed is not None:
+            self.pricing = Pricing(PriceMode.TYPED, -self.pricing.typed)
+        self.refresh_view()
 
     def action_price_mode(self) -> None:
         cycle = [PriceMode.MID, PriceMode.NATURAL, PriceMode.MARKET]

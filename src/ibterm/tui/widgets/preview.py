@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from rich.text import Text
@@ -110,7 +111,11 @@ class MarginPreviewPane(Vertical):
         self._render_figures()
         self._render_chart()
 
-    def show_local(self, preview: MarginPreview) -> None:
+    def show_local(self, preview: MarginPreview, order: str = "") -> None:
+        """The local figures; `order` words the order as it is sent when the calculator
+        was handed something else for it (a combination's legs, each netted on its own)."""
+        if order:
+            preview = replace(preview, order=order, title=order)
         self.preview = preview
         self.message = ""
         self._render_figures()
