@@ -17,7 +17,7 @@ from ibterm.broker.journal import Journal, read_events
 from ibterm.broker.pipeline import OrderPipeline
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Profile
-from ibterm.domain.combo import combo_instrument, combo_market
+from ibterm.domain.combo import combo_instrument, combo_market, legs_for
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.instrument import Instrument
 from ibterm.domain.orders import (
@@ -228,6 +228,33 @@ async def test_a_vertical_at_the_legs_natural_price_fills_both_legs(
     last = [u for u in update.orders if u.order_ref == ref][-1]
     assert (last.status, last.filled, last.combo) == ("Filled", 2, spec.combo)
     assert {f.instrument.con_id for f in update.fills} >= {long_leg.con_id, short_leg.con_id}
+
+
+async def test_a_credit_sold_at_a_positive_price_fills_its_legs_reversed(
+        world: Any, sim: SimServer) -> None:
+    pipeline, _ = world
+    low, high = await _calls(pipeline, 590, 600)
+    # The credit spread (sell the 590s, buy the 600s) as traders send it: the BAG's legs
+    # the debit way round, SOLD at its bid, a positive credit.
+    wanted = (ComboLeg(low, Side.SELL), ComboLeg(high, Side.BUY))
+    legs = legs_for(wanted, Side.SELL)
+    market = combo_market(legs, pipeline.session.quotes())
+    assert market is not None and market.bid > 0
+    spec = OrderSpec(combo_instrument(legs), Side.SELL, 2, OrderType.LMT, limit=market.bid,
+                     combo=legs, strategy="bear call")
+    assert spec.describe().startswith("SELL 2 SPY bear call (SELL 1 SPY 20261218 590 C + BUY 1")
+    intent = OrderIntent((spec,))
+    order = await _placed(pipeline, sim, intent)
+    assert order.req.action == "SELL" and order.req.limit == market.bid
+    ref = intent.order_ref(0)
+    await _until(lambda: pipeline.trades[ref].orderStatus.status == "Filled")
+    assert pipeline.trades[ref].filled() == 2
+    positions = sim.accounts[ACCOUNT].positions
+    await _until(lambda: low.con_id in positions and high.con_id in positions)
+    assert (positions[low.con_id].quantity, positions[high.con_id].quantity) == (-2, 2)
+    [submitted] = [e for e in read_events(pipeline.journal.path) if e.kind == "submitted"]
+    assert [(leg["con_id"], leg["action"]) for leg in submitted.data["legs"]] == [
+        (low.con_id, "SELL"), (high.con_id, "BUY")]  # what the order does with each
 
 
 async def test_a_working_combination_is_modified_cancelled_and_killed(

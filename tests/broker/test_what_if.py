@@ -10,9 +10,10 @@ import pytest
 
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Profile
+from ibterm.domain.combo import combo_instrument
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.instrument import Instrument, SecType
-from ibterm.domain.orders import OrderSpec, OrderType, Side
+from ibterm.domain.orders import ComboLeg, OrderSpec, OrderType, Side
 from ibterm.sim.server import SimServer
 from tests.conftest import manual_scenario
 
@@ -82,3 +83,22 @@ async def test_an_options_underlying_is_found_and_quoted() -> None:
     finally:
         await session.close()
         await sim.stop()
+
+
+async def test_a_covered_calls_what_if_is_its_stocks(session: BrokerSession,
+                                                     sim: SimServer) -> None:
+    # One BAG of 100 shares and a short call: IB's margin of the whole change, in which the
+    # call is covered by the shares and costs nothing more.
+    spot = sim.market.mark(AAPL.con_id)
+    strike = min((s.instrument.strike for s in sim.world.instruments.values()
+                  if s.instrument.symbol == "AAPL" and s.instrument.right
+                  and s.instrument.strike > spot), default=0.0)
+    call, why = await session.resolve(f"AAPL 20261218 {strike:g} C")
+    assert call is not None, why
+    legs = (ComboLeg(AAPL, Side.BUY, 100), ComboLeg(call, Side.SELL))
+    spec = OrderSpec(combo_instrument(legs), Side.BUY, 1, OrderType.MKT, combo=legs)
+    covered = await session.what_if(spec)
+    shares = await session.what_if(OrderSpec(AAPL, Side.BUY, 100, OrderType.MKT))
+    assert covered.ok and shares.ok
+    assert covered.init_change == pytest.approx(shares.init_change, rel=1e-3)
+    assert covered.commission == pytest.approx(2.0)  # a commission per leg

@@ -1,6 +1,7 @@
 """An ib_insync 0.9.86 script trading combos, run in its own process by
-test_ib_insync_combos.py: a vertical bought at market, a working credit limit listed and
-cancelled, the completed orders, an iron condor's what-if; prints what it saw as one JSON object."""
+test_ib_insync_combos.py: a vertical bought at market and sold back, a working credit
+limit listed and cancelled, the completed orders, an iron condor's what-if; prints what it
+saw as one JSON object."""
 
 from __future__ import annotations
 
@@ -40,6 +41,13 @@ def main(port: int) -> dict[str, object]:
     wait(ib, lambda: len([p for p in ib.positions() if p.contract.secType == "OPT"]) == 2)
     report["positions"] = sorted(p.position for p in ib.positions()
                                  if p.contract.secType == "OPT")
+    # Sold back: the same BAG SELL, each leg the other way round, the positions closed.
+    sold = ib.placeOrder(vertical, MarketOrder("SELL", 2))
+    wait(ib, lambda: sold.isDone() and len(sold.fills) == 3)
+    report["sold"] = [sold.orderStatus.status, sold.filled(),
+                      sorted([f.contract.secType, f.execution.side] for f in sold.fills)]
+    wait(ib, lambda: not [p for p in ib.positions() if p.contract.secType == "OPT"
+                          and p.position])
     credit = bag(ib, (610, "C", "BUY"), (600, "C", "SELL"))
     working = ib.placeOrder(credit, LimitOrder("BUY", 1, -9.5))
     wait(ib, lambda: working.orderStatus.status == "Submitted")

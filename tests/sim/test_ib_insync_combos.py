@@ -31,7 +31,9 @@ def test_ib_insync_quotes_trades_and_previews_combos() -> None:
     assert seen["quote"] == [True, True]
     assert seen["trade"] == ["Filled", 2, [["BAG", 2, 0], ["OPT", 2, 1.3], ["OPT", 2, 1.3]]]
     assert seen["positions"] == [-2, 2]
+    assert seen["sold"] == ["Filled", 2, [["BAG", "SLD"], ["OPT", "BOT"], ["OPT", "SLD"]]]
     assert seen["open_order"] == [["BAG", -9.5, 2]]
-    assert seen["completed"] == [["BAG", 2, "Cancelled"], ["BAG", 2, "Filled"]]
+    assert seen["completed"] == [["BAG", 2, "Cancelled"], ["BAG", 2, "Filled"],
+                                 ["BAG", 2, "Filled"]]
     assert seen["what_if"] == 1000.0
     assert [code for _, code in seen["errors"]] == [2104, 2106, 2158]  # the farms only
