@@ -32,7 +32,8 @@ from pathlib import Path
 from ibterm.risk.black_scholes import bsm_price
 from ibterm.risk.margin import Rates, compute_margin
 from ibterm.risk.portfolio import Row
-from ibterm.risk.stress import StressParams, _moves, positions, stress
+from ibterm.risk.pricing import scenario_values
+from ibterm.risk.stress import StressParams, _grid, _moves, positions, stress
 from ibterm.risk.whatif import FiguresMemo, figures, what_if
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests/ (b)
@@ -136,6 +137,7 @@ def curve(sizes: list[tuple[int, int]], params: StressParams) -> dict[tuple[int,
     print(f"{'positions':>10} {'underlyings':>11} {'total ms':>9} {'margin ms':>10} "
           f"{'stress ms':>10} {'us/position':>12} {'loop ms':>9} {'loop/stress':>12}")
     totals = {}
+    split = []
     for n, k in sizes:
         rows = book(n, underlyings=k)
         repeat = 7 if n <= 10_000 else 3
@@ -165,7 +167,26 @@ def curve(sizes: list[tuple[int, int]], params: StressParams) -> dict[tuple[int,
         print(f"{n:>10,} {k:>11} {total * 1e3:>9.1f} {margin * 1e3:>10.1f} "
               f"{stress_s * 1e3:>10.2f} {total / n * 1e6:>12.2f} {loop * 1e3:>9.1f} "
               f"{loop / stress_s:>11.1f}x")
+        split.append((n, k, stress_s, *stress_split(rows, params, repeat * 2)))
+    # Where the stress path goes: the rows into arrays, the pricing kernel over the
+    # option rows and the scan's scenarios, and the rest (sorting by underlying, sums,
+    # worst losses, the grid's entries). The 50x target leaves loop / 50 for all of it.
+    for n, k, whole, arrays, kernel in split:
+        print(f"stress path, {n:,} on {k}: {whole * 1e3:.2f} ms = arrays {arrays * 1e3:.2f} + "
+              f"pricing kernel {kernel * 1e3:.2f} + the rest {(whole - arrays - kernel) * 1e3:.2f}")
     return totals
+
+
+def stress_split(rows: list[Row], params: StressParams, repeat: int) -> tuple[float, float]:
+    """(positions(), the pricing kernel over the option rows' scenario grid), medians."""
+    book_ = positions(rows, AS_OF, RATE)
+    grid = _grid(_moves(*params.scans["equity"], params.points_each_side), params.vol_shifts)
+    o = book_.option
+    w = book_.qty[o] * book_.mult[o]
+    args = (book_.spot[o], book_.strike[o], book_.years[o], book_.vol[o], book_.rate[o],
+            book_.carry[o], book_.is_call[o], grid.moves, grid.shifts)
+    return (timed(lambda: positions(rows, AS_OF, RATE), repeat),
+            timed(lambda: scenario_values(*args, weight=w), repeat))
 
 
 def condor(line: int, r: Row) -> list[Row]:

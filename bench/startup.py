@@ -110,6 +110,21 @@ def main() -> None:
     print(f"Import time of the demo's modules (self, by package): {total * 1000:.0f} ms")
     for name, seconds in rows:
         print(f"  {name:<22} {seconds * 1000:7.1f} ms")
+    print(f"  not loaded at start-up: polars, whose import would add "
+          f"{_deferred('polars') * 1000:.0f} ms (on the first data frame instead)")
+
+
+def _deferred(module: str) -> float:
+    """What importing `module` after the demo's own imports costs (seconds, cumulative):
+    the start-up time it would add; an error if the demo loads it already."""
+    code = f"import sys; {DEMO_IMPORTS}; assert {module!r} not in sys.modules; import {module}"
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", code],
+                            capture_output=True, text=True, check=True)
+    for line in result.stderr.splitlines():
+        match = re.match(rf"import time:\s+\d+ \|\s+(\d+) \| {re.escape(module)}$", line)
+        if match:
+            return int(match.group(1)) / 1e6
+    raise RuntimeError(f"{module}: not in the import log")
 
 
 if __name__ == "__main__":

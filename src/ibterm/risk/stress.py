@@ -234,7 +234,7 @@ def stress(book: Positions, params: StressParams | None = None,
     corr_moves = tuple(_moves(*params.scans[params.correlated_scan], params.points_each_side))
     corr_grid = _grid(list(corr_moves), params.vol_shifts)
     corr_total = np.zeros(corr_grid.moves.size)
-    pnl_of: dict[int, np.ndarray] = {}
+    pnl_of: dict[int, tuple[list[float], float]] = {}  # grid cells, the lowest
     grid_of: dict[int, _Grid] = {}
     on_corr_scan = np.array([s == corr_moves for s in scan_of])
     for moves in sorted(set(scan_of)):
@@ -244,8 +244,13 @@ def stress(book: Positions, params: StressParams | None = None,
         sums, together = _option_sums(o, grid, absolute, k)
         linear = np.bincount(li.code, weights=li.w * li.spot, minlength=k)
         sums += np.outer(linear, 1.0 + grid.moves)
-        for c in np.flatnonzero(member).tolist():
-            pnl_of[c] = sums[c, grid.shown] - sums[c, grid.base]
+        # Each underlying's grid as plain floats, its worst loss beside it: one pass per
+        # scan rather than a few array operations per underlying (200 of them: 4 ms).
+        mine = np.flatnonzero(member)
+        pnl = sums[mine][:, grid.shown] - sums[mine][:, [grid.base]]
+        for c, cells, low in zip(mine.tolist(), pnl.tolist(), pnl.min(axis=1).tolist(),
+                                 strict=True):
+            pnl_of[c] = (cells, low)
             grid_of[c] = grid
         if correlated_view and moves == corr_moves:
             corr_total += together
@@ -259,15 +264,15 @@ def stress(book: Positions, params: StressParams | None = None,
     minimum = contracts * params.min_per_contract
     by_underlying: dict[str, float] = {}
     out_grid: list[dict[str, object]] = []
-    for c, name in enumerate(names):
-        pnl, grid = pnl_of[c], grid_of[c]
-        loss = max(0.0, -float(pnl.min()))
-        by_underlying[name] = round(max(loss, float(minimum[c])), 2)
+    cells_of = {id(g): list(zip(g.moves[g.shown].tolist(), g.shifts[g.shown].tolist(),
+                                strict=True)) for g in grid_of.values()}
+    for c, name, floor in zip(range(k), names, minimum.tolist(), strict=True):
+        pnl, low = pnl_of[c]
+        loss = max(0.0, -low)
+        by_underlying[name] = round(max(loss, floor), 2)
         out_grid.extend({"underlying": name, "price_move": m, "vol_shift": v,
                          "pnl": round(p, 2)}
-                        for m, v, p in zip(grid.moves[grid.shown].tolist(),
-                                           grid.shifts[grid.shown].tolist(), pnl.tolist(),
-                                           strict=True))
+                        for (m, v), p in zip(cells_of[id(grid_of[c])], pnl, strict=True))
     correlated = 0.0
     if correlated_view and (opts.eligible.any() or lin.eligible.any()):
         corr_pnl = corr_total[corr_grid.shown] - corr_total[corr_grid.base]
