@@ -891,6 +891,22 @@ class IbtermApp(App[None]):
 
         self.push_screen(StrategyBuilder(under, []))
 
+    @work(group="open-builder", exclusive=True, exit_on_error=False)
+    async def on_order_ticket_build_requested(self, event: OrderTicket.BuildRequested) -> None:
+        """The ticket's option as the first leg of a combination: the builder takes the
+        order from here (the ticket closes; nothing was sent)."""
+        inst = event.leg.instrument
+        await self.session.ensure_underlying(inst)
+        under = self.session.underlying_of(inst)
+        if under is None:
+            self.notify(f"Strategy builder: no underlying found for {inst.display}",
+                        severity="warning")
+            return
+        from ibterm.tui.widgets.builder import StrategyBuilder  # loaded when first asked for
+
+        self.ticket.action_close()
+        self.push_screen(StrategyBuilder(under, [event.leg], event.quantity))
+
     def action_show_executions(self) -> None:
         self.push_screen(ExecutionsScreen(list(self.executions.fills.values())))
 

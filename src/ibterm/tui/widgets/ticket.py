@@ -21,7 +21,7 @@ from textual.widgets import Checkbox, Input, Static
 
 from ibterm.config.settings import PriceFrom, TicketDefaults
 from ibterm.domain.combo import ComboMarket, combo_market
-from ibterm.domain.instrument import Instrument
+from ibterm.domain.instrument import Instrument, SecType
 from ibterm.domain.numbers import plain
 from ibterm.domain.offsets import BracketPrices, bracket_prices, parse_offset
 from ibterm.domain.orders import (
@@ -110,6 +110,7 @@ class OrderTicket(Vertical):
         # Not ctrl+t / ctrl+o: zellij takes them (and tmux ctrl+b, terminals ctrl+s/q).
         Binding("f4", "transmit", "Send", id="ticket-transmit"),
         Binding("f3", "oca_add", "Add to OCA", id="ticket-oca-add"),
+        Binding("f2", "build", "Strategy builder", id="ticket-build"),
         Binding("shift+f3", "oca_clear", "Clear OCA", show=False, id="ticket-oca-clear"),
         Binding("escape", "close", "Close ticket", id="ticket-close"),
     ]
@@ -152,6 +153,15 @@ class OrderTicket(Vertical):
 
     class Closed(Message):
         pass
+
+    class BuildRequested(Message):
+        """Open the strategy builder on the ticket's option as its first leg (bought or
+        sold as the ticket says, the ticket's quantity as the combination's)."""
+
+        def __init__(self, leg: ComboLeg, quantity: int) -> None:
+            super().__init__()
+            self.leg = leg
+            self.quantity = quantity
 
     def __init__(self, defaults: TicketDefaults | None = None, **kwargs: object) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
@@ -677,6 +687,26 @@ class OrderTicket(Vertical):
         self.oca_legs.append(spec)
         self._show_oca()
         self.post_message(self.Edited())
+
+    def action_build(self) -> None:
+        if self.modifying:
+            self.show_checks([], "a working order is modified here: cancel it to build a "
+                                 "combination")
+            return
+        inst = self.instrument
+        if inst is None or inst.sec_type not in (SecType.OPT, SecType.FOP):
+            self.show_checks([], "the strategy builder starts from an option: enter one, "
+                                 "or B on an underlying")
+            return
+        try:
+            quantity = float(self.query_one("#t-qty", Input).value)
+        except ValueError:
+            quantity = 0.0
+        if quantity < 1 or quantity != int(quantity):
+            self.show_checks([], "qty: a combination is a whole number of contracts, 1 or more")
+            return
+        side = Side(self.query_one("#t-side", Cycler).value)
+        self.post_message(self.BuildRequested(ComboLeg(inst, side), int(quantity)))
 
     def action_oca_clear(self) -> None:
         self.oca_legs.clear()
