@@ -53,8 +53,9 @@ bench: $(TEST_STAMP) tmux
 	$(BIN)/python bench/risk.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/chart.py
+	$(BIN)/python bench/chain.py
 
-# The demo's RSS over ten minutes with 100 symbols ticking (needs tmux).
+# The app's RSS over ten minutes with 100 symbols ticking and the chain open (needs tmux).
 memory: $(TEST_STAMP) tmux
 	$(BIN)/python bench/memory.py --minutes $${MEMORY_MINUTES:-10}
 
