@@ -115,7 +115,7 @@ class MarginPreviewPane(Vertical):
         """The local figures; `order` words the order as it is sent when the calculator
         was handed something else for it (a combination's legs, each netted on its own)."""
         if order:
-            preview = replace(preview, order=order, title=order)
+            preview = replace(preview, order=order, title=order, chart_order=order)
         self.preview = preview
         self.message = ""
         self._render_figures()
