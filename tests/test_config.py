@@ -86,3 +86,11 @@ def test_an_unknown_profile_is_a_usage_error(tmp_path: Path) -> None:
 def test_profile_defaults_are_safe() -> None:
     p = Profile()
     assert p.host == "127.0.0.1" and p.port == 7497 and p.mode is TradingMode.PAPER
+
+
+def test_the_demo_counts_the_lines_its_world_gives_the_login() -> None:
+    from ibterm.config.settings import MAX_MARKET_DATA_LINES, demo_profile
+
+    assert demo_profile(4002, ["SPY"]).market_data_lines == 100
+    assert demo_profile(4002, ["SPY"], 300).market_data_lines == 300
+    assert demo_profile(4002, None, MAX_MARKET_DATA_LINES).watchlist == Profile().watchlist

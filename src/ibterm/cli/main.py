@@ -441,7 +441,7 @@ def _run_sim(args: argparse.Namespace) -> int:
 
 def _run_demo(args: argparse.Namespace) -> int:
     from ibterm.config import yamlfile
-    from ibterm.config.settings import data_dir, demo_profile
+    from ibterm.config.settings import MAX_MARKET_DATA_LINES, data_dir, demo_profile
     from ibterm.domain.connection import TradingMode
     from ibterm.files.logs import log_to_file
     from ibterm.sim.runner import SimulatorThread
@@ -460,8 +460,11 @@ def _run_demo(args: argparse.Namespace) -> int:
     port = sim.start()
     # The demo watches what its simulated world lists (futures: the front month).
     watchlist = [d.symbol.upper() for d in scenario.instruments]
+    # The login's lines are the world's; a world without a limit (0) has the most a
+    # profile may count.
+    lines = scenario.market_data_lines or MAX_MARKET_DATA_LINES
     try:
-        return _run_tui(demo_profile(port, watchlist), "demo", TradingMode.DEMO, journal)
+        return _run_tui(demo_profile(port, watchlist, lines), "demo", TradingMode.DEMO, journal)
     finally:
         sim.stop()
 

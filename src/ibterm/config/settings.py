@@ -25,6 +25,8 @@ from ibterm.domain.instrument import SecType
 from ibterm.domain.quote import MarketDataType
 from ibterm.domain.symbols import SymbolError, parse_symbol
 
+# The most market-data lines a profile may count (IB sells packs of 100 lines).
+MAX_MARKET_DATA_LINES = 10_000
 DEFAULT_WATCHLIST = ("AAPL", "MSFT", "IBM", "TSLA", "SPY", "QQQ", "ES", "NQ", "CL", "EUR.USD")
 
 
@@ -207,9 +209,10 @@ class Profile(_Model):
     mode: TradingMode = Field(TradingMode.PAPER, description="paper or live")
     read_only: bool = Field(False, description="never send orders from this profile")
     market_data: MarketDataChoice = MarketDataChoice.DELAYED_FROZEN
-    market_data_lines: int = Field(100, ge=1, le=10_000, description="the login's concurrent "
-                                   "market-data lines (IB's allowance, 100 to start with): "
-                                   "the app subscribes to no more quotes than this")
+    market_data_lines: int = Field(
+        100, ge=1, le=MAX_MARKET_DATA_LINES,
+        description="the login's concurrent market-data lines (IB's allowance, 100 to start "
+                    "with): the app subscribes to no more quotes than this")
     watchlist: list[str] = Field(default_factory=lambda: list(DEFAULT_WATCHLIST))
     stale_after: float = Field(10.0, gt=0, le=3600, description="seconds without an update")
     bad_tick_band: float = Field(0.10, gt=0, le=1, description="a quote further than this "
@@ -337,8 +340,15 @@ def select_profile(config: Config, name: str | None) -> tuple[str, Profile]:
     return chosen, config.profiles[chosen]
 
 
-def demo_profile(port: int, watchlist: list[str] | None = None) -> Profile:
-    if watchlist is None:
-        return Profile(host="127.0.0.1", port=port, client_id=1, mode=TradingMode.PAPER)
+def demo_profile(port: int, watchlist: list[str] | None = None,
+                 market_data_lines: int | None = None) -> Profile:
+    """The demo's profile: paper, on the embedded simulator's port, watching what its
+    world lists, with the lines its scenario gives the login (the profile's default
+    otherwise), so a large world can open the chain beside its watchlist."""
+    extra: dict[str, object] = {}
+    if watchlist is not None:
+        extra["watchlist"] = watchlist
+    if market_data_lines is not None:
+        extra["market_data_lines"] = market_data_lines
     return Profile(host="127.0.0.1", port=port, client_id=1, mode=TradingMode.PAPER,
-                   watchlist=watchlist)
+                   **extra)
