@@ -236,6 +236,9 @@ class StrategyBuilder(Screen[None]):
         # BUY or SELL the combination; None: a credit is sold at a positive price, a debit
         # bought, as traders and IB say them (`d` chooses).
         self.direction: Side | None = None
+        # The direction the legs' first two-sided market chose, kept until they change:
+        # a combination near zero cost must not flip side with every tick.
+        self._auto_side: Side | None = None
         self.strategy = ""  # the template's name while its legs keep their shape
         self.chain: OptionChain | None = None
         self.width: float | None = None  # a template's width; None: WIDTH_STEPS strikes
@@ -291,7 +294,9 @@ class StrategyBuilder(Screen[None]):
         as listed bring a credit at their mid."""
         if self.direction is not None:
             return self.direction
-        return Side.SELL if self.market is not None and self.market.mid < 0 else Side.BUY
+        if self._auto_side is None and self.market is not None:
+            self._auto_side = Side.SELL if self.market.mid < 0 else Side.BUY
+        return self._auto_side or Side.BUY
 
     def order(self) -> OrderSpec | None:
         """The strategy as one combination order: bought with each leg's action as listed,
@@ -488,6 +493,7 @@ class StrategyBuilder(Screen[None]):
 
     def set_legs(self, legs: list[ComboLeg]) -> None:
         self.legs = legs
+        self._auto_side = None  # new legs: their market says again
         self._quote_legs()
         self.refresh_view()
 
