@@ -61,15 +61,14 @@ def _moves(low: float, high: float, n: int) -> list[float]:
 @dataclass(frozen=True, slots=True)
 class Positions:
     """The book as arrays, one entry per position: what the pricing and the stress read.
-    `vol` is the row's iv, or the volatility implied from its price."""
+    `vol` is the row's iv, or the volatility implied from its price (the rows' lines and
+    prices are read only for that, when an option has no iv)."""
 
-    line: np.ndarray
     underlying: list[str]
     index_class: list[str]
     option: np.ndarray
     qty: np.ndarray
     mult: np.ndarray
-    price: np.ndarray
     spot: np.ndarray
     strike: np.ndarray  # stock rows: any positive number
     years: np.ndarray
@@ -98,11 +97,9 @@ def positions(rows: list[Row], as_of: dt.date, rate: float) -> Positions:
     option = np.fromiter([k in _OPTIONS for k in kinds], bool, n)
     strike = np.fromiter([r.strike for r in rows], np.float64, n)
     rates = np.full(n, float(rate))
-    line = np.fromiter([r.line for r in rows], np.int64, n)
     spot = np.fromiter([r.underlying_price for r in rows], np.float64, n)
     strike = np.where(strike > 0, strike, 1.0)
     years = np.fromiter([years_of[e] for e in expiries], np.float64, n)
-    price = np.fromiter([r.price for r in rows], np.float64, n)
     is_call = np.fromiter([r.right == "C" for r in rows], bool, n)
     black76 = np.fromiter([k == "FOP" for k in kinds], bool, n) if "FOP" in set(kinds) \
         else np.zeros(n, bool)
@@ -111,16 +108,19 @@ def positions(rows: list[Row], as_of: dt.date, rate: float) -> Positions:
     vol = np.where(option, iv, 0.0)
     need = option & np.isnan(iv)
     if need.any():
+        which = np.flatnonzero(need).tolist()
+        price = np.fromiter([rows[i].price for i in which], np.float64, len(which))
         implied = implied_vols(spot[need], strike[need], years[need], rates[need],
-                               carry[need], is_call[need], price[need])
-        bad = line[need][np.isnan(implied)]
-        if bad.size:
+                               carry[need], is_call[need], price)
+        bad = [rows[i].line for i, v in zip(which, np.isnan(implied).tolist(), strict=True)
+               if v]
+        if bad:
             raise PortfolioErrors([f"{line}: no volatility makes this option worth its "
-                                   "price: give iv" for line in bad.tolist()])
+                                   "price: give iv" for line in bad])
         vol[need] = implied
-    return Positions(line, [r.symbol for r in rows], [r.index_class for r in rows], option,
+    return Positions([r.symbol for r in rows], [r.index_class for r in rows], option,
                      np.fromiter([r.quantity for r in rows], np.float64, n),
-                     np.fromiter([r.multiplier for r in rows], np.float64, n), price, spot,
+                     np.fromiter([r.multiplier for r in rows], np.float64, n), spot,
                      strike, years, carry, is_call, rates, vol)
 
 
