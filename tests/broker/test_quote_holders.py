@@ -76,8 +76,8 @@ async def test_a_quote_the_chain_reads_ends_when_the_chain_lets_go(sim: SimServe
         call = session.watchlist[0].instrument
         assert call is not None
         await until(lambda: _served(sim) == 1)
-        session.options.watch([call])  # borrowed: the chain reads the session's ticker
-        assert session.options.subscribed == 0
+        session.options.watch([call])  # held by the chain too, on the watchlist's request
+        assert session.options.subscribed == 0 and session.lines.used == 1
         session.unwatch(CALL)
         session.drain()
         assert session.lines.holds(call.con_id) and _served(sim) == 1

@@ -4,9 +4,10 @@ IB allows a login so many concurrent lines (100 to start with); a request past t
 refused with error 101 and the row simply never quotes. The app counts its own lines and
 refuses, with a notice that names the limit, before it would ask for one too many.
 
-What counts as a line: each instrument's streaming quote (reqMktData), until its last
-holder lets it go (broker/quotes.py counts them: a watchlist row, a position, the chain
-reading it, a part that keeps it). Not a chart's
+What counts as a line: each instrument's streaming quote (reqMktData), once however many
+parts hold it, until its last holder lets it go (broker/quotes.py makes every quote
+subscription and counts its holders: a watchlist row, the ticket, a position, the option
+chain, a part that keeps it). Not a chart's
 history with keepUpToDate: IB counts that against its historical-data limits (pacing,
 at most 50 open requests), not the lines. Market depth and tick-by-tick count here when
 they are added: IB counts them against the lines too.

@@ -3,70 +3,43 @@ expiry's options resolved to instruments (contract details, for their conIds), a
 with greeks for the options on screen only.
 
 IB limits the login's market-data lines, and a chain has hundreds of options: the screen
-says which it shows (`watch`), and this part subscribes to those, cancels the ones that
-left, and gives their lines back. Each subscription holds a line of its own (keyed apart
-from the quotes', as depth's are); with none free the option is refused, said once, and
-shown as such. An option the session already quotes (the watchlist's, the ticket's) is
-read from ib_async's shared ticker, never subscribed twice: ib_async keeps one request per
-contract, and cancelling ours would end the watchlist's.
+says which it shows (`watch`), and this part holds those quotes (as `CHAIN`) in the
+session's quote book, which subscribes each once, whoever else holds it (the watchlist,
+the ticket, positions), and lets go of the ones that left: a quote no one else holds is
+cancelled and its line given back. With no line free an option is refused, said once,
+and shown as such; so is one IB refuses. Every option is asked for with its open
+interest (generic tick 101), whoever asked first.
 """
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 from ib_async import IB, Contract, Ticker
 
 from ibterm.broker.contracts import contract_to_instrument
-from ibterm.broker.convert import greeks_of, order_contract, quote_from_ticker
-from ibterm.broker.feed import line_key
+from ibterm.broker.convert import greeks_of, quote_from_ticker
 from ibterm.broker.instruments import InstrumentBook
-from ibterm.broker.lines import MarketDataLines
+from ibterm.broker.quotes import CHAIN, QuoteBook
 from ibterm.domain.greeks import OptionChain, OptionQuote
 from ibterm.domain.instrument import Instrument, Right, SecType
 
-log = logging.getLogger("ibterm.broker")
-
-# IB's "data restored, subscriptions lost": every option on screen is asked for again.
-_RESTORED_DATA_LOST = 1101
-# Said beside a quote, not instead of it (delayed data is displayed; farms' news).
-_BESIDE = frozenset({10167, 10090})
-# IB's generic tick for open interest: an option's arrives as its right's (27 or 28). A
-# quote the chain borrows (the watchlist's) was asked for without it, and shows none.
-OPEN_INTEREST_TICKS = "101"
-
-
-@dataclass(slots=True)
-class _Line:
-    """One option's subscription: its request and ticker."""
-
-    inst: Instrument
-    contract: Contract
-    req_id: int
-    ticker: Ticker
-
 
 class OptionChains:
-    def __init__(self, ib: IB, lines: MarketDataLines, instruments: InstrumentBook,
+    def __init__(self, ib: IB, quotes: QuoteBook, instruments: InstrumentBook,
                  clock: Callable[[], float]) -> None:
         self._ib = ib
-        self._lines = lines
+        self._quotes = quotes
         self._instruments = instruments
         self.clock = clock
         self._want: dict[int, Instrument] = {}  # con_id -> option the screen shows
-        self._subs: dict[int, _Line] = {}  # con_id -> our own subscription
-        self._borrowed: dict[int, Ticker] = {}  # con_id -> a ticker the session holds
         self.refused: dict[int, str] = {}  # con_id -> why it has no quote
         self._quote_at: dict[int, float] = {}
         self._greeks_at: dict[int, float] = {}
         self._computed: dict[int, tuple[object, ...]] = {}  # the computations last seen
         self._changed: set[int] = set()
         ib.pendingTickersEvent += self._on_tickers
-        ib.connectedEvent += self._resume
-        ib.disconnectedEvent += self._link_lost
 
     # --- the chain's shape ---------------------------------------------------------------
     async def chain(self, under: Instrument) -> tuple[OptionChain | None, str]:
@@ -99,30 +72,50 @@ class OptionChains:
 
     # --- quotes for what is on screen ------------------------------------------------------
     def watch(self, options: Iterable[Instrument]) -> None:
-        """Quote exactly these options: new ones subscribed (a line each), the others
-        cancelled and their lines given back."""
+        """Quote exactly these options: the new ones held (subscribed unless the session
+        quotes them already), the others let go (ended unless another part holds them)."""
         want = {inst.con_id: inst for inst in options}
         for con_id in [c for c in self._want if c not in want]:
-            self._drop(con_id)
+            self._forget(con_id)
+        new = [inst for c, inst in want.items() if c not in self._want]
         self._want = want
-        if self._ib.isConnected():
-            for inst in want.values():
-                self._subscribe(inst)
+        self.refused.update(self._quotes.hold_only(CHAIN, want.values()))
+        now = self.clock()
+        for inst in new:
+            con_id = inst.con_id
+            self._changed.add(con_id)
+            ticker = self._quotes.ticker(con_id)
+            if ticker is None:
+                continue
+            # Already quoted (by another holder): what it holds arrived when the book saw
+            # it arrive; its greeks, as old as the chain can tell.
+            self._computed[con_id] = computed = _computations(ticker)
+            at = self._quotes.quote_at(con_id)
+            if at is not None:
+                self._quote_at[con_id] = at
+            if any(c is not None for c in computed):
+                self._greeks_at[con_id] = now
+                self._quote_at.setdefault(con_id, now)
 
     def stop(self) -> None:
-        """The chain closed: every subscription cancelled, every line given back."""
+        """The chain closed: every quote let go (each line given back unless another
+        part holds it)."""
         self.watch(())
 
     @property
     def subscribed(self) -> int:
-        """The options this part holds a line for (borrowed quotes hold none of ours)."""
-        return len(self._subs)
+        """The options quoted for the chain alone: the lines the chain takes (an option
+        another part quotes too takes none of its)."""
+        quotes = self._quotes
+        return sum(1 for c in self._want
+                   if quotes.subscribed(c) and quotes.holders(c) == {CHAIN})
 
     def quote(self, con_id: int) -> OptionQuote | None:
-        sub = self._subs.get(con_id)
-        ticker = sub.ticker if sub is not None else self._borrowed.get(con_id)
         at = self._quote_at.get(con_id)
-        if ticker is None or at is None:
+        if at is None:
+            return None
+        ticker = self._quotes.ticker(con_id)
+        if ticker is None:
             return None
         return OptionQuote(quote_from_ticker(con_id, ticker, at), greeks_of(ticker.modelGreeks),
                            greeks_of(ticker.bidGreeks), greeks_of(ticker.askGreeks),
@@ -134,89 +127,45 @@ class OptionChains:
         changed, self._changed = self._changed, set()
         return changed
 
-    def _subscribe(self, inst: Instrument) -> None:
-        con_id = inst.con_id
-        if con_id in self._subs or con_id in self._borrowed or con_id in self.refused:
-            return
-        contract = order_contract(inst)
-        shared = self._ib.ticker(contract)
-        if shared is not None and shared in self._ib.wrapper.ticker2ReqId["mktData"]:
-            self._borrowed[con_id] = shared
-            # Whatever it holds now arrived before: as old as the chain can tell.
-            now = self.clock()
-            self._quote_at[con_id] = self._greeks_at[con_id] = now
-            self._computed[con_id] = _computations(shared)
-            self._changed.add(con_id)
-            return
-        req_id = self._ib.client._reqIdSeq  # the id reqMktData takes next (as depth.py)
-        if not self._lines.take(line_key(req_id)):
-            self.refused[con_id] = self._lines.refusal(inst.display)
-            self._changed.add(con_id)
-            return
-        ticker = self._ib.reqMktData(contract, OPEN_INTEREST_TICKS, False, False)
-        self._subs[con_id] = _Line(inst, contract, req_id, ticker)
-
-    def _drop(self, con_id: int, cancel: bool = True) -> None:
-        self._borrowed.pop(con_id, None)
+    def _forget(self, con_id: int) -> None:
         self.refused.pop(con_id, None)
         self._quote_at.pop(con_id, None)
         self._greeks_at.pop(con_id, None)
         self._computed.pop(con_id, None)
-        sub = self._subs.pop(con_id, None)
-        if sub is None:
-            return
-        self._lines.release(line_key(sub.req_id))
-        if cancel and self._ib.isConnected():
-            self._ib.cancelMktData(sub.contract)
-        else:
-            self._ib.wrapper.endTicker(sub.ticker, "mktData")
 
     # --- the link ----------------------------------------------------------------------------
-    def _link_lost(self) -> None:
-        # ib_async's requests went with the link; what was shown stays, marked by its age.
-        for con_id in list(self._subs):
-            sub = self._subs.pop(con_id)
-            self._lines.release(line_key(sub.req_id))
-            self._ib.wrapper.endTicker(sub.ticker, "mktData")
-        self._borrowed.clear()
+    def resumed(self) -> None:
+        """The session subscribed its quotes anew (connected again, or IB's 1101): the
+        chain's refusals are the book's now; what was shown stays, marked by its age,
+        until its quotes arrive."""
+        refused = self._quotes.refused
+        self.refused = {c: why for c in self._want if (why := refused.get(c))}
+        self._changed.update(self._want)
 
-    def _resume(self) -> None:
-        self._link_lost()
-        self.refused.clear()
-        self.watch(list(self._want.values()))
-
-    def claims_error(self, req_id: int, code: int, message: str) -> bool:
-        """IB's error for one of the chain's quotes: that option refused, its line back.
-        1101 asks for every one again, and is left unclaimed for the session."""
-        if code == _RESTORED_DATA_LOST:
-            self._resume()
-            return False
-        con_id = next((c for c, s in self._subs.items() if s.req_id == req_id), None)
-        if con_id is None:
-            return False
-        log.info("chain quote %d: IB %d: %s", req_id, code, message)
-        if code in _BESIDE or 2100 <= code < 2200:
-            return True
-        sub = self._subs.pop(con_id)
-        self._lines.release(line_key(req_id))
-        self._ib.wrapper.endTicker(sub.ticker, "mktData")
-        self.refused[con_id] = f"IB {code}: {message}"
-        self._changed.add(con_id)
-        return True
+    def refused_by_ib(self, con_id: int) -> None:
+        """IB refused a quote (the book has ended its request): shown refused, with IB's
+        words, if the chain shows it."""
+        why = self._quotes.refused.get(con_id)
+        if con_id in self._want and why:
+            self.refused[con_id] = why
+            self._changed.add(con_id)
 
     def _on_tickers(self, tickers: set[Ticker]) -> None:
-        if not self._subs and not self._borrowed:
+        want = self._want
+        if not want:
             return
         now = self.clock()
         for ticker in tickers:
             contract = ticker.contract
             con_id = contract.conId if contract is not None else 0
-            if con_id not in self._subs and con_id not in self._borrowed:
+            if con_id not in want:
                 continue
             if ticker.ticks:
                 # Only price and size ticks make the book fresh (as quotes.py judges it).
                 self._quote_at[con_id] = now
                 self._changed.add(con_id)
+                if self.refused:  # refused for want of a line, and quoted since for another
+                    self.refused.pop(con_id, None)
             computed = _computations(ticker)
             if computed != self._computed.get(con_id):
                 self._computed[con_id] = computed

@@ -6,7 +6,9 @@ codes) and the watchlist; its parts hold the rest: quotes and the bad-tick book
 what-if (`what_if`), the order side (`order_gateway`), the chart's bars (`history`) and
 the option chain (`options`).
 Every ib_async subscription is made by the session or one of these parts, and every
-quote takes one of the login's market-data lines (`lines`) first.
+quote takes one of the login's market-data lines (`lines`) first. A quote is subscribed
+once per contract, whoever asks for it (the watchlist, the ticket, positions, the chain):
+`quotes` counts its holders and ends it when the last lets go.
 
 Incoming data is not pushed to the UI tick by tick. The session remembers *what* changed
 (con_ids of quotes, a flag for positions and the account) and the UI drains a
@@ -21,7 +23,7 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from ib_async import IB, StartupFetch
@@ -33,7 +35,7 @@ from ibterm.broker.lines import MarketDataLines
 from ibterm.broker.options import OptionChains
 from ibterm.broker.order_gateway import OrderGateway
 from ibterm.broker.portfolio import Portfolio
-from ibterm.broker.quotes import CHAIN, KEPT, QuoteBook
+from ibterm.broker.quotes import CHAIN, KEPT, TICKET, WATCHLIST, QuoteBook
 from ibterm.broker.tape import TapeFeed
 from ibterm.broker.what_if import WhatIfAsker
 from ibterm.config.reference import futures_table
@@ -91,18 +93,18 @@ class BrokerSession:
         self.status_listeners: list[Callable[[ConnectionStatus], None]] = []
         self.watchlist: list[WatchItem] = [WatchItem(text) for text in profile.watchlist]
         self._watch_dirty = True
-        self._quotes = QuoteBook(self.ib, profile, clock)
+        self.lines = MarketDataLines(profile.market_data_lines)
+        self._quotes = QuoteBook(self.ib, profile, self.lines, clock)
         self._instruments = InstrumentBook(self.ib)
         self._portfolio = Portfolio(self.ib, self._instruments)
         self._what_if = WhatIfAsker(self.ib, profile)
         self.orders = OrderGateway(self.ib)
-        self.lines = MarketDataLines(profile.market_data_lines)
         self._told_no_line: set[int] = set()
         self._history = BarHistory(self.ib, clock)
         self.depth = DepthFeed(self.ib, self.lines, clock)  # the ladder's book and tape
         self.tape = TapeFeed(self.ib, self.lines, clock)
         # The option chain's expiries, strikes and the quotes of the options on screen.
-        self.options = OptionChains(self.ib, self.lines, self._instruments, clock)
+        self.options = OptionChains(self.ib, self._quotes, self._instruments, clock)
         self._notices: list[Notice] = []
         self._closing = False
         self._reconnect_task: asyncio.Task[None] | None = None
@@ -226,38 +228,38 @@ class BrokerSession:
     async def _subscribe(self) -> None:
         self.ib.reqMarketDataType(self.profile.market_data.ib_type.value)
         await self._resolve_watchlist()
-        # The watchlist's quotes first, then the others asked for (the ticket's,
-        # positions', underlyings'), each only with a line free.
-        for i, item in enumerate(self.watchlist):
-            if item.instrument is not None and not item.error:
-                refusal = self._take_line(item.instrument)
-                if refusal:
-                    self.watchlist[i] = WatchItem(item.text, item.instrument, refusal)
-                else:
-                    self._quotes.request(item.instrument)
-        extra = self._quotes.extra
-        for con_id, inst in list(extra.items()):
-            if self._take_line(inst):
-                self._quotes.drop(con_id)  # so that a resubscription (1101) leaves it out too
-                self._note_no_line(inst)
-            else:
-                self._quotes.request(inst)
+        for inst in self._watched():
+            self._quotes.hold(inst, WATCHLIST)
+        # Each quote held once: the watchlist's first, then the others asked for (the
+        # ticket's, positions', underlyings'), the chain's last, each only with a line free.
+        self._quotes_started(self._quotes.start(self._watched()))
         self._portfolio.subscribe(self.account)
         self._history.resume()
 
-    def _take_line(self, inst: Instrument) -> str:
-        """A market-data line for the instrument's quote: "" if it has one, else why not."""
-        return "" if self.lines.take(inst.con_id) else self.lines.refusal(inst.display)
+    def _quotes_started(self, refused: dict[int, str]) -> None:
+        """Every quote subscribed anew: the watchlist's rows with no line say why, a part's
+        quote refused is said once, the chain marks its own."""
+        watched = set()
+        for i, item in enumerate(self.watchlist):
+            inst = item.instrument
+            if inst is None:  # not resolved: its error is the lookup's
+                continue
+            watched.add(inst.con_id)
+            why = refused.get(inst.con_id, "")
+            if why != item.error:
+                self.watchlist[i] = WatchItem(item.text, inst, why)
+                self._watch_dirty = True
+        for con_id, why in refused.items():
+            if con_id not in watched and self._quotes.holders(con_id) != {CHAIN}:
+                inst = self._instruments.instruments.get(con_id)
+                self._note_refusal(con_id, inst.display if inst else str(con_id), why)
+        self.options.resumed()
 
-    def _note_no_line(self, inst: Instrument) -> None:
-        """The refusal as a notice, once per instrument until the lines are counted anew."""
-        if inst.con_id not in self._told_no_line:
-            self._told_no_line.add(inst.con_id)
-            self._notices.append(Notice("warning", self.lines.refusal(inst.display)))
-
-    def _quoted(self) -> list[Instrument]:
-        """The watchlist's instruments that hold a line (the others never quote)."""
-        return [inst for inst in self._watched() if self.lines.holds(inst.con_id)]
+    def _note_refusal(self, con_id: int, what: str, why: str) -> None:
+        """A quote's refusal as a notice, once per instrument until it is held anew."""
+        if con_id not in self._told_no_line:
+            self._told_no_line.add(con_id)
+            self._notices.append(Notice("warning", why or self.lines.refusal(what)))
 
     def _watched(self) -> list[Instrument]:
         return [item.instrument for item in self.watchlist if item.instrument is not None]
@@ -279,15 +281,14 @@ class BrokerSession:
             raise ValueError(f"{text} is already in the watchlist")
         inst, error = await self.resolve(text) if self.connected else (None, "not connected")
         if inst is not None:
-            error = self._take_line(inst)
-            if not error:
-                self._quotes.request(inst)
+            error = self._quotes.hold(inst, WATCHLIST)
         item = WatchItem(text, inst, error)
         self.watchlist.append(item)
         self._watch_dirty = True
         return item
 
     def remove_watch(self, text: str) -> None:
+        """Remove a watchlist entry; its quote stays held (`unwatch` ends it)."""
         self.watchlist = [item for item in self.watchlist if item.text != text]
         self._watch_dirty = True
 
@@ -296,7 +297,9 @@ class BrokerSession:
         item = next((i for i in self.watchlist if i.text == text), None)
         self.remove_watch(text)
         if item is not None and item.instrument is not None:
-            self._end_if_unheld(item.instrument)
+            con_id = item.instrument.con_id
+            if all(inst.con_id != con_id for inst in self._watched()):
+                self._let_go(con_id, WATCHLIST)
 
     def move_watch(self, text: str, step: int) -> None:
         items = self.watchlist
@@ -309,43 +312,33 @@ class BrokerSession:
 
     # --- quotes ----------------------------------------------------------------------
     def ensure_quote(self, inst: Instrument, holder: str = KEPT) -> None:
-        """Subscribe to an instrument's quote (the ticket's, a position's) if not yet;
-        `holder` holds it until it lets go (`release_quote`)."""
+        """Subscribe to an instrument's quote (a position's, a part's) unless it is
+        already, whoever asked for it; `holder` holds it until it lets go
+        (`release_quote`). With no line free it is refused, said once."""
         self._instruments.instruments.setdefault(inst.con_id, inst)
-        if self.status.state is not ConnectionState.CONNECTED:
-            self._quotes.hold(inst, holder)  # its line is taken on connecting
-            return
-        if self._take_line(inst):
-            self._note_no_line(inst)
-            return
-        self._quotes.hold(inst, holder)
-        self._quotes.request(inst)
+        why = self._quotes.hold(inst, holder)
+        if why:
+            self._note_refusal(inst.con_id, inst.display, why)
+
+    def ticket_quotes(self, instruments: Iterable[Instrument]) -> None:
+        """The order ticket quotes exactly these now (its instrument, or a combination's
+        legs; none once it closes): the quotes it no longer shows are given back, and end
+        unless another part holds them."""
+        instruments = list(instruments)
+        for con_id in self._quotes.held_by(TICKET):
+            if all(inst.con_id != con_id for inst in instruments):
+                self._let_go(con_id, TICKET)
+        for inst in instruments:
+            self.ensure_quote(inst, TICKET)
 
     def release_quote(self, con_id: int, holder: str) -> None:
         """`holder` is done with the quote: it ends, and its market-data line is free,
-        once no one else holds it (the watchlist, another part, the chain reading it)."""
-        inst = self._quotes.extra.get(con_id)
-        self._quotes.let_go(con_id, holder)
-        if inst is not None:
-            self._end_if_unheld(inst)
+        once no one else holds it (the watchlist, another part, the chain)."""
+        self._let_go(con_id, holder)
 
-    def _end_if_unheld(self, inst: Instrument) -> None:
-        con_id = inst.con_id
-        if self._quotes.held(con_id) or any(i.con_id == con_id for i in self._watched()):
-            return
-        if self.options.quote(con_id) is not None:
-            # The chain reads it from the session's ticker (options.py borrows it):
-            # held for the chain until it no longer shows it (seen at a drain).
-            self._quotes.hold(inst, CHAIN)
-            return
-        self._quotes.cancel(con_id)
-        self.lines.release(con_id)
-        self._told_no_line.discard(con_id)
-
-    def _end_unread_by_chain(self) -> None:
-        for con_id in self._quotes.held_by(CHAIN):
-            if self.options.quote(con_id) is None:
-                self.release_quote(con_id, CHAIN)
+    def _let_go(self, con_id: int, holder: str) -> None:
+        if self._quotes.let_go(con_id, holder):
+            self._told_no_line.discard(con_id)
 
     def option_quote(self, con_id: int) -> OptionQuote | None:
         """An option's quote with IB's model greeks (`greeks_at` when they last changed,
@@ -467,9 +460,15 @@ class BrokerSession:
                 or self._instruments.claims_error(req_id, code, message)
                 or self._history.claims_error(req_id, code, message)
                 or self.depth.claims_error(req_id, code, message)
-                or self.tape.claims_error(req_id, code, message)
-                or self.options.claims_error(req_id, code, message)):
+                or self.tape.claims_error(req_id, code, message)):
             return
+        refused = self._quotes.claims_error(req_id, code, message)
+        if refused is not None:
+            log.info("quote %d (%d): IB %d: %s", req_id, refused, code, message)
+            self.options.refused_by_ib(refused)
+            if self._quotes.holders(refused) == {CHAIN}:
+                return  # the chain shows it, with IB's words
+            self._told_no_line.add(refused)
         self._last_error = (code, message)
         if code == _LOST:
             self._set_status(ConnectionState.LOST, "TWS has lost its connection to IB (1100)")
@@ -478,7 +477,7 @@ class BrokerSession:
             self._set_status(ConnectionState.CONNECTED, f"restored ({code})")
             self._notices.append(Notice("info", message))
             if code == _RESTORED_DATA_LOST:
-                self._quotes.resubscribe(self._quoted())
+                self._quotes_started(self._quotes.resubscribe(self._watched()))
                 self._history.resume()
         elif code in _NOTICE_CODES_IGNORED or 2100 <= code < 2200:
             log.info("IB %d: %s", code, message)
@@ -497,8 +496,6 @@ class BrokerSession:
             update.watchlist = list(self.watchlist)
             self._watch_dirty = False
         update.quotes = self._quotes.take_changed()
-        if self.connected:
-            self._end_unread_by_chain()
         portfolio = self._portfolio
         if portfolio.positions_dirty:
             portfolio.positions_dirty = False
