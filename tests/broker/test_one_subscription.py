@@ -14,11 +14,14 @@ from ibterm.config.settings import Profile
 from ibterm.domain.connection import TradingMode
 from ibterm.domain.instrument import Instrument
 from ibterm.sim.server import SimServer
+from tests.conftest import manual_scenario
 from tests.sim.clocked import until
 
 
-async def _session(sim: SimServer, client_id: int, watchlist: list[str]) -> BrokerSession:
-    profile = Profile(port=sim.port, client_id=client_id, watchlist=watchlist)
+async def _session(sim: SimServer, client_id: int, watchlist: list[str],
+                   **settings: object) -> BrokerSession:
+    profile = Profile(port=sim.port, client_id=client_id, watchlist=watchlist,
+                      **settings)  # type: ignore[arg-type]
     session = BrokerSession(profile, "t", TradingMode.DEMO)
     assert await session.start()
     return session
@@ -138,3 +141,35 @@ async def test_each_contract_is_asked_for_once_after_a_reconnect_and_a_1101(
         await _streams(session, sim, shared.con_id)
     finally:
         await session.close()
+
+
+async def test_a_quote_ib_refuses_is_ended_and_the_chain_says_why() -> None:
+    from ibterm.sim.scenario import InstrumentDef, OptionChain
+
+    world = manual_scenario(instruments=[
+        InstrumentDef(symbol="SPY", price=600.0, options=OptionChain(strike_step=5.0)),
+        InstrumentDef(symbol="XYZ", price=100.0, live_data=False,
+                      options=OptionChain(strike_step=5.0))])
+    sim = SimServer(world, seed=0)
+    await sim.start()
+    session = await _session(sim, 314, ["SPY", "XYZ"], market_data="live")
+    try:
+        # The watchlist's row: IB's words as a notice, the request ended, its line back.
+        await until(lambda: any("IB 354" in n.message for n in session.drain().notices))
+        assert session.lines.used == 1
+        xyz = session.watchlist[1].instrument
+        assert xyz is not None
+        chain, why = await session.options.chain(xyz)
+        assert chain is not None, why
+        options = (await session.options.options(xyz, chain.expiries[0]))[:4]
+        session.options.watch(options)
+        # The chain's: each shown refused with IB's words, said by no notice.
+        await until(lambda: all("IB 354" in session.options.refused.get(o.con_id, "")
+                                for o in options))
+        assert session.lines.used == 1 and session.options.subscribed == 0
+        assert all("354" not in n.message for n in session.drain().notices)
+        session.options.stop()
+        assert not session.options.refused and session.lines.used == 1
+    finally:
+        await session.close()
+        await sim.stop()
