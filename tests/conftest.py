@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -40,17 +41,47 @@ def manual_scenario(**changes: object) -> Scenario:
     return Scenario(**base)  # type: ignore[arg-type]
 
 
+def new_sim(scenario: Scenario | None = None, clock: Callable[[], float] | None = None,
+            seed: int = 0) -> SimServer:
+    """A simulator not yet started: `scenario` (the manual one by default), its market on
+    `clock` (epoch seconds) when given, else on the wall clock."""
+    server = SimServer(manual_scenario() if scenario is None else scenario, seed=seed)
+    if clock is not None:
+        server.market.clock = clock
+    return server
+
+
+@asynccontextmanager
+async def running_sim(scenario: Scenario | None = None,
+                      clock: Callable[[], float] | None = None,
+                      seed: int = 0) -> AsyncIterator[SimServer]:
+    """A started simulator (see `new_sim`), stopped on leaving."""
+    server = new_sim(scenario, clock, seed)
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+@asynccontextmanager
+async def connected(server: SimServer, client_id: int) -> AsyncIterator[IB]:
+    """An ib_async client connected to `server`, disconnected on leaving."""
+    client = IB()
+    await client.connectAsync("127.0.0.1", server.port, clientId=client_id, timeout=5)
+    try:
+        yield client
+    finally:
+        client.disconnect()
+
+
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
-    server = SimServer(manual_scenario(), seed=0)
-    await server.start()
-    yield server
-    await server.stop()
+    async with running_sim() as server:
+        yield server
 
 
 @pytest.fixture
 async def ib(sim: SimServer) -> AsyncIterator[IB]:
-    client = IB()
-    await client.connectAsync("127.0.0.1", sim.port, clientId=11, timeout=5)
-    yield client
-    client.disconnect()
+    async with connected(sim, 11) as client:
+        yield client

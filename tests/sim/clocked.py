@@ -13,7 +13,7 @@ import pytest
 from ib_async import IB, Contract, Stock
 
 from ibterm.sim.server import SimServer
-from tests.conftest import manual_scenario
+from tests.conftest import connected, new_sim, running_sim
 
 NEW_YORK = ZoneInfo("America/New_York")
 OPENING_HOUR = dt.datetime(2026, 11, 27, 11, 0, tzinfo=NEW_YORK)
@@ -34,25 +34,23 @@ class Clock:
 
 
 async def clocked_server(seed: int = 0, clock: Clock | None = None) -> SimServer:
-    server = SimServer(manual_scenario(), seed=seed)
-    server.market.clock = clock or Clock()
+    """A started simulator on `clock` (a new one at OPENING_HOUR by default); the caller
+    stops it."""
+    server = new_sim(clock=clock or Clock(), seed=seed)
     await server.start()
     return server
 
 
 @pytest.fixture
 async def clocked() -> AsyncIterator[SimServer]:
-    server = await clocked_server()
-    yield server
-    await server.stop()
+    async with running_sim(clock=Clock()) as server:
+        yield server
 
 
 @pytest.fixture
 async def client(clocked: SimServer) -> AsyncIterator[IB]:
-    ib = IB()
-    await ib.connectAsync("127.0.0.1", clocked.port, clientId=21, timeout=5)
-    yield ib
-    ib.disconnect()
+    async with connected(clocked, 21) as ib:
+        yield ib
 
 
 async def until(predicate: Callable[[], bool], timeout: float = 3.0) -> None:

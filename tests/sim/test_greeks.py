@@ -17,7 +17,7 @@ from ibterm.config.yamlfile import FileProblems
 from ibterm.sim.scenario import InstrumentDef, OptionChain, Smile
 from ibterm.sim.server import SimServer
 from ibterm.sim.world import load_scenario
-from tests.conftest import manual_scenario
+from tests.conftest import manual_scenario, running_sim
 
 SMILE = Smile(atm=0.18, skew=-0.8, curvature=1.5)
 INSTRUMENTS = [
@@ -30,19 +30,15 @@ INSTRUMENTS = [
 
 
 @pytest.fixture
-async def smiling() -> AsyncIterator[SimServer]:
-    server = SimServer(manual_scenario(instruments=INSTRUMENTS), seed=0)
-    await server.start()
-    yield server
-    await server.stop()
+async def sim() -> AsyncIterator[SimServer]:
+    """The simulator of conftest's `ib` here: the smiling world."""
+    async with running_sim(manual_scenario(instruments=INSTRUMENTS)) as server:
+        yield server
 
 
 @pytest.fixture
-async def ib(smiling: SimServer) -> AsyncIterator[IB]:
-    client = IB()
-    await client.connectAsync("127.0.0.1", smiling.port, clientId=11, timeout=5)
-    yield client
-    client.disconnect()
+def smiling(sim: SimServer) -> SimServer:
+    return sim
 
 
 async def _until(check: Callable[[], bool], what: str) -> None:
