@@ -78,7 +78,9 @@ class QuoteBook:
         con_id = inst.con_id
         self._held.setdefault(con_id, inst)
         self._holders.setdefault(con_id, set()).add(holder)
-        if not self.live or con_id in self._tickers or con_id in self._refused_by_ib:
+        if not self.live:
+            return ""
+        if con_id in self._tickers or con_id in self._refused_by_ib:
             return self.refused.get(con_id, "")
         return self._subscribe(self._held[con_id])
 
