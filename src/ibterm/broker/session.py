@@ -251,15 +251,15 @@ class BrokerSession:
                 self._watch_dirty = True
         for con_id, why in refused.items():
             if con_id not in watched and self._quotes.holders(con_id) != {CHAIN}:
-                inst = self._instruments.instruments.get(con_id)
-                self._note_refusal(con_id, inst.display if inst else str(con_id), why)
+                self._note_refusal(con_id, why)
         self.options.resumed()
 
-    def _note_refusal(self, con_id: int, what: str, why: str) -> None:
-        """A quote's refusal as a notice, once per instrument until it is held anew."""
+    def _note_refusal(self, con_id: int, why: str) -> None:
+        """A quote's refusal as a notice, once per instrument until it ends or the lines
+        are counted anew."""
         if con_id not in self._told_no_line:
             self._told_no_line.add(con_id)
-            self._notices.append(Notice("warning", why or self.lines.refusal(what)))
+            self._notices.append(Notice("warning", why))
 
     def _watched(self) -> list[Instrument]:
         return [item.instrument for item in self.watchlist if item.instrument is not None]
@@ -318,7 +318,7 @@ class BrokerSession:
         self._instruments.instruments.setdefault(inst.con_id, inst)
         why = self._quotes.hold(inst, holder)
         if why:
-            self._note_refusal(inst.con_id, inst.display, why)
+            self._note_refusal(inst.con_id, why)
 
     def ticket_quotes(self, instruments: Iterable[Instrument]) -> None:
         """The order ticket quotes exactly these now (its instrument, or a combination's
