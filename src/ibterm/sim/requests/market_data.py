@@ -17,6 +17,7 @@ from ibterm.sim.wire.market_data import (
     ASK_SIZE,
     BID,
     BID_SIZE,
+    CALL_OPEN_INTEREST,
     CANCEL_MKT_DATA,
     CLOSE,
     DELAYED,
@@ -24,6 +25,7 @@ from ibterm.sim.wire.market_data import (
     DELAYED_FROZEN,
     DELAYED_TICKS,
     FROZEN,
+    GENERIC_OPEN_INTEREST,
     HIGH,
     LAST,
     LIVE,
@@ -32,6 +34,7 @@ from ibterm.sim.wire.market_data import (
     NO_IMPLIED_VOL,
     NO_UND_PRICE,
     OPEN,
+    PUT_OPEN_INTEREST,
     REQ_MARKET_DATA_TYPE,
     REQ_MKT_DATA,
     TICK_OPTION_COMPUTATION,
@@ -39,13 +42,11 @@ from ibterm.sim.wire.market_data import (
     TICK_SIZE,
     TICK_SNAPSHOT_END,
     VOLUME,
-    MktDataRequest,
 )
 from ibterm.sim.world import SimInstrument
 
 # Generic tick 101, open interest: IB answers with tickSize 27 (calls') and 28 (puts').
-OPEN_INTEREST_TICKS = 101
-OPEN_INTEREST_TICK = {Right.CALL: 27, Right.PUT: 28}
+OPEN_INTEREST_TICK = {Right.CALL: CALL_OPEN_INTEREST, Right.PUT: PUT_OPEN_INTEREST}
 
 
 @dataclass(slots=True)
@@ -104,8 +105,7 @@ class MarketDataDesk(Desk):
                 self.error(req_id, 200, "No security definition has been found for the request")
                 return
             sim = found[0]
-        generic = generic_ticks(fields, req)
-        if req.snapshot and generic:
+        if req.snapshot and req.generic_ticks:
             self.error(req_id, 321, "Error validating request.-'bO' : cause - Snapshot market "
                                     "data subscription is not applicable to generic ticks")
             return
@@ -129,7 +129,7 @@ class MarketDataDesk(Desk):
             sub = Subscription(sim.con_id, delayed, streaming, combo=sim)
         else:
             sub = Subscription(sim.instrument.con_id, delayed, streaming,
-                               open_interest=OPEN_INTEREST_TICKS in generic)
+                               open_interest=GENERIC_OPEN_INTEREST in req.generic_ticks)
         self.send(self._book_ticks(req_id, sub))
         if req.snapshot:
             self.send(self.layout(TICK_SNAPSHOT_END)(req_id))
@@ -228,11 +228,3 @@ class MarketDataDesk(Desk):
         if out:
             self.send(b"".join(out))
 
-
-def generic_ticks(fields: list[str], req: MktDataRequest) -> frozenset[int]:
-    """The generic tick ids a reqMktData asks for: the field after the contract, a combo's
-    legs and the delta-neutral block, before the snapshot flags."""
-    at = 15 + (1 + 4 * len(req.legs) if req.contract.sec_type == "BAG" else 0)
-    if fields[at] == "1":  # delta-neutral: conId, delta, price follow
-        at += 3
-    return frozenset(int(t) for t in fields[at + 1].split(",") if t.strip().isdigit())

@@ -18,6 +18,8 @@ LIVE, FROZEN, DELAYED, DELAYED_FROZEN = 1, 2, 3, 4
 # Tick types.
 BID_SIZE, BID, ASK, ASK_SIZE, LAST, LAST_SIZE = 0, 1, 2, 3, 4, 5
 HIGH, LOW, VOLUME, CLOSE, OPEN = 6, 7, 8, 9, 14
+# Open interest, a tickSize: the calls' and the puts' (an option's is its own right's).
+CALL_OPEN_INTEREST, PUT_OPEN_INTEREST = 27, 28
 # Delayed data uses its own tick type for each live one.
 DELAYED_TICKS = {BID: 66, ASK: 67, LAST: 68, BID_SIZE: 69, ASK_SIZE: 70, LAST_SIZE: 71,
                  HIGH: 72, LOW: 73, VOLUME: 74, CLOSE: 75, OPEN: 76}
@@ -25,6 +27,8 @@ DELAYED_TICKS = {BID: 66, ASK: 67, LAST: 68, BID_SIZE: 69, ASK_SIZE: 70, LAST_SI
 DELAYED_COMPUTATION_OFFSET = 70
 # tickOptionComputation's "not computed" values, which both clients read as None.
 NO_IMPLIED_VOL, NO_UND_PRICE = -1.0, -1.0
+# Generic ticks (reqMktData's genericTickList): 101, open interest (tick types 27 and 28).
+GENERIC_OPEN_INTEREST = 101
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +37,7 @@ class MktDataRequest:
     contract: ContractQuery
     legs: tuple[LegQuery, ...]  # a combo's (BAG) legs
     snapshot: bool  # a snapshot or a regulatory snapshot: one answer, no stream
+    generic_ticks: frozenset[int]  # the generic tick ids asked for (none: the default ticks)
 
 
 def read_legs(fields: list[str], at: int, width: int) -> tuple[tuple[LegQuery, ...], int]:
@@ -52,10 +57,12 @@ def _read_mkt_data(fields: list[str]) -> MktDataRequest:
     legs: tuple[LegQuery, ...] = ()
     if contract.sec_type == "BAG":
         legs, at = read_legs(fields, at, 4)
-    if fields[at] == "1":  # delta-neutral block
+    if fields[at] == "1":  # delta-neutral block: conId, delta, price follow
         at += 3
+    # The generic tick list, comma-separated ids; what is not a number is passed over.
+    generic = frozenset(int(t) for t in fields[at + 1].split(",") if t.strip().isdigit())
     snapshot = fields[at + 2] == "1" or fields[at + 3] == "1"
-    return MktDataRequest(req_id, contract, legs, snapshot)
+    return MktDataRequest(req_id, contract, legs, snapshot, generic)
 
 
 REQ_MKT_DATA = Incoming(1, "reqMktData", {176: _read_mkt_data})
