@@ -12,6 +12,10 @@
 (c) A ticket's preview on a 200-position book, as the app computes it (the figures of
     the underlyings the order does not touch remembered): one leg changed, and an iron
     condor added; against the full recomputation of the book after the order.
+(d) On two cores (parallel.py): the curve's margin + stress again with about half of the
+    groups paired in a persistent worker process meanwhile (margin_and_stress), in turns
+    with the serial path, every cost counted (rows sent, strategies back and rebuilt);
+    the worker's start-up, a first call, apart.
 
 Medians of several runs (min and max for the preview). Run: make bench
 (or python bench/risk.py --quick: the small sizes only).
@@ -29,8 +33,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from ibterm.risk import parallel
 from ibterm.risk.black_scholes import bsm_price
-from ibterm.risk.margin import Rates, compute_margin
+from ibterm.risk.margin import Rates, compute_margin, margin_and_stress
 from ibterm.risk.portfolio import Row
 from ibterm.risk.pricing import scenario_values
 from ibterm.risk.stress import StressParams, _grid, _moves, positions, stress
@@ -135,7 +140,8 @@ def pairing_only(rows: list[Row], grouping: Callable[..., object]) -> None:
 
 def curve(sizes: list[tuple[int, int]], params: StressParams) -> dict[tuple[int, int], float]:
     print(f"{'positions':>10} {'underlyings':>11} {'total ms':>9} {'margin ms':>10} "
-          f"{'stress ms':>10} {'us/position':>12} {'loop ms':>9} {'loop/stress':>12}")
+          f"{'stress ms':>10} {'us/position':>12} {'loop ms':>9} {'loop/stress':>12} "
+          f"{'2 cores ms':>11} {'serial/2':>9}")
     totals = {}
     split = []
     for n, k in sizes:
@@ -143,14 +149,29 @@ def curve(sizes: list[tuple[int, int]], params: StressParams) -> dict[tuple[int,
         repeat = 7 if n <= 10_000 else 3
 
         def both(rows: list[Row] = rows) -> None:
-            compute_margin(rows, AS_OF)
+            compute_margin(rows, AS_OF, parallel_pairing=False)
             stress(positions(rows, AS_OF, RATE), params)
+
+        def two(rows: list[Row] = rows) -> None:
+            margin_and_stress(rows, AS_OF, rate=RATE, stress_params=params,
+                              parallel_pairing=True)
 
         def path(rows: list[Row] = rows) -> object:
             return stress(positions(rows, AS_OF, RATE), params)
 
-        total = timed(both, repeat)
-        margin = timed(lambda rows=rows: compute_margin(rows, AS_OF), repeat)
+        # The same figures either way, or the comparison means nothing.
+        serial_m = compute_margin(rows, AS_OF, rate=RATE, parallel_pairing=False)
+        assert margin_and_stress(rows, AS_OF, rate=RATE, stress_params=params,
+                                 parallel_pairing=True) == \
+            (serial_m, stress(positions(rows, AS_OF, RATE), params))
+        # serial and on two cores in turns, so that both see the same load
+        serial_times, two_times = [], []
+        for _ in range(repeat):
+            serial_times += times(both, 1)
+            two_times += times(two, 1)
+        total, on_two = statistics.median(serial_times), statistics.median(two_times)
+        margin = timed(lambda rows=rows: compute_margin(rows, AS_OF, parallel_pairing=False),
+                       repeat)
         stress_s = timed(path, repeat * 2)
         loops = 3 if n <= 10_000 else 1
         loop_times = []
@@ -164,9 +185,10 @@ def curve(sizes: list[tuple[int, int]], params: StressParams) -> dict[tuple[int,
         assert abs(vec.worst_loss - ref[0]) < 1e-6 * max(1.0, ref[0]) + 1.0, (vec, ref)
         assert abs(vec.correlated_worst_loss - ref[1]) < 1e-6 * max(1.0, ref[1]) + 1.0
         totals[(n, k)] = total
+        totals[(-n, k)] = on_two
         print(f"{n:>10,} {k:>11} {total * 1e3:>9.1f} {margin * 1e3:>10.1f} "
               f"{stress_s * 1e3:>10.2f} {total / n * 1e6:>12.2f} {loop * 1e3:>9.1f} "
-              f"{loop / stress_s:>11.1f}x")
+              f"{loop / stress_s:>11.1f}x {on_two * 1e3:>11.1f} {total / on_two:>8.2f}x")
         split.append((n, k, stress_s, *stress_split(rows, params, repeat * 2)))
     # Where the stress path goes: the rows into arrays, the pricing kernel over the
     # option rows and the scan's scenarios, and the rest (sorting by underlying, sums,
@@ -187,6 +209,24 @@ def stress_split(rows: list[Row], params: StressParams, repeat: int) -> tuple[fl
             book_.carry[o], book_.is_call[o], grid.moves, grid.shifts)
     return (timed(lambda: positions(rows, AS_OF, RATE), repeat),
             timed(lambda: scenario_values(*args, weight=w), repeat))
+
+
+def startup(params: StressParams) -> None:
+    """The two-core path's first call (the worker forked, then its first book) against
+    the calls after it, on 10,000 positions; and the smallest book that is split."""
+    rows = book(10_000)
+    firsts, warm = [], []
+    for _ in range(5):
+        parallel.shutdown()
+        gc.collect()
+        t0 = time.perf_counter()
+        margin_and_stress(rows, AS_OF, rate=RATE, stress_params=params, parallel_pairing=True)
+        firsts.append(time.perf_counter() - t0)
+        warm += times(lambda: margin_and_stress(rows, AS_OF, rate=RATE, stress_params=params,
+                                                parallel_pairing=True), 1)
+    print(f"two cores, 10,000 on 20: first call {statistics.median(firsts) * 1e3:.1f} ms "
+          f"(the worker forked), then {statistics.median(warm) * 1e3:.1f} ms; books from "
+          f"{parallel.settings.min_rows:,} rows are split (IBTERM_RISK_PARALLEL=0: never)")
 
 
 def condor(line: int, r: Row) -> list[Row]:
@@ -233,16 +273,21 @@ def main() -> int:
             print(f"growth, 10,000 to 100,000 positions {label}: x10 positions, "
                   f"x{large / small:.1f} time ({small / 1e4 * 1e6:.2f} -> "
                   f"{large / 1e5 * 1e6:.2f} us/position)")
+        small, large = totals[(-10_000, 20)], totals[(-100_000, 200)]
+        print(f"growth on two cores, 10,000 on 20 to 100,000 on 200: x{large / small:.1f} "
+              f"time ({small / 1e4 * 1e6:.2f} -> {large / 1e5 * 1e6:.2f} us/position)")
     # (b) the pairing against the one it replaced, run in turns so that both see the same
     # load; the new side as compute_margin runs it (its collector pause included).
     rows = book(10_000)
     fast_times, old_times = [], []
     for _ in range(7):
-        fast_times += times(lambda: compute_margin(rows, AS_OF), 1)
+        fast_times += times(lambda: compute_margin(rows, AS_OF, parallel_pairing=False), 1)
         old_times += times(lambda: pairing_only(rows, pairing_reference.best_grouping), 1)
     fast, old = statistics.median(fast_times), statistics.median(old_times)
     print(f"pairing, 10,000 positions on 20 underlyings: {fast * 1e3:.1f} ms against "
           f"{old * 1e3:.1f} ms for the pairing it replaced ({old / fast:.2f}x)")
+    # (d) the worker process's start-up, once per process: a first call against a warm one.
+    startup(params)
     # (c) a ticket's preview on a 200-position book.
     rows = book(200, seed=2)
     first = rows[0]

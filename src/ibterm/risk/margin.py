@@ -40,15 +40,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from operator import attrgetter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ibterm.risk import tables
+from ibterm.risk import parallel, tables
 from ibterm.risk.memo import PartsMemo
 from ibterm.risk.portfolio import Row
 from ibterm.risk.span import SpanParams, span_strategies
 from ibterm.risk.strategy import Strategy
+
+if TYPE_CHECKING:
+    from ibterm.risk.stress import StressParams, StressResult
 
 NEAREST = 6  # long options tried per short option (verticals, calendars, diagonals)
 NEAREST_PUTS = 6  # short puts tried per short call (straddles, strangles)
@@ -170,12 +173,18 @@ def long_premium(rows: list[Row], as_of: dt.date, rates: Rates | None = None) ->
 def compute_margin(rows: list[Row], as_of: dt.date, rates: Rates | None = None,
                    futures_margin: dict[str, tuple[float, float]] | None = None, *,
                    span: SpanParams | None = None, rate: float = DEFAULT_RATE,
-                   memo: PartsMemo[list[Strategy]] | None = None) -> MarginResult:
+                   memo: PartsMemo[list[Strategy]] | None = None,
+                   parallel_pairing: bool | None = None,
+                   meanwhile: Callable[[], None] | None = None) -> MarginResult:
     """Reg T for stock and options, a SPAN-like scan (span.py) for futures and futures
     options; `futures_margin` is (initial, maintenance) per root, overnight or intraday
     as the caller chooses; `span` a span.SpanParams (default: the shipped table).
     `memo` remembers each underlying and account's strategies (memo.py): one per set of
-    rates, futures margins and span parameters."""
+    rates, futures margins and span parameters.
+    `parallel_pairing`: pair about half of the groups in a worker process meanwhile
+    (parallel.py; the same result); None: as parallel.settings says for the book's size,
+    never with a memo. `meanwhile` is called while the worker finishes, when there is
+    one (margin_and_stress)."""
     rates = rates or Rates()
     result = MarginResult(long_premium=long_premium(rows, as_of, rates))
     groups: dict[tuple[str, str], list[Row]] = {}
@@ -187,10 +196,43 @@ def compute_margin(rows: list[Row], as_of: dt.date, rates: Rates | None = None,
         if r.line < last:
             in_order = False
         last = r.line
+    if parallel_pairing is None:
+        parallel_pairing = memo is None and parallel.wanted(len(rows), len(groups))
     with _collector_paused():
+        if parallel_pairing and memo is None:
+            try:
+                if _add_groups_parallel(result, groups, as_of, rate, rates, futures_margin,
+                                        span, in_order, meanwhile):
+                    return result
+            except parallel.WorkerFailed:
+                pass  # (the worker is started again next time) paired here instead
         _add_groups(result, groups, as_of, rate, rates, futures_margin, span, memo,
                     in_order)
     return result
+
+
+def margin_and_stress(rows: list[Row], as_of: dt.date, rates: Rates | None = None,
+                      futures_margin: dict[str, tuple[float, float]] | None = None, *,
+                      span: SpanParams | None = None, rate: float = DEFAULT_RATE,
+                      stress_params: StressParams | None = None,
+                      correlated_view: bool = True,
+                      parallel_pairing: bool | None = None) -> tuple[MarginResult,
+                                                                     StressResult]:
+    """compute_margin() and stress(positions()) of one book, the same figures; when the
+    pairing runs on two cores (parallel.py), the stress is computed while the worker
+    process finishes its half of the groups."""
+    from ibterm.risk.stress import positions, stress  # (the simulator's margin needs none)
+
+    done: list[StressResult] = []
+
+    def run_stress() -> None:
+        done.append(stress(positions(rows, as_of, rate), stress_params, correlated_view))
+
+    m = compute_margin(rows, as_of, rates, futures_margin, span=span, rate=rate,
+                       parallel_pairing=parallel_pairing, meanwhile=run_stress)
+    if not done:
+        run_stress()
+    return m, done[0]
 
 
 @contextmanager
@@ -239,6 +281,62 @@ def _add_groups(result: MarginResult, groups: dict[tuple[str, str], list[Row]],
             initial += s.initial
             maintenance += s.maintenance
     result.initial, result.maintenance = initial, maintenance
+
+
+def _add_groups_parallel(result: MarginResult, groups: dict[tuple[str, str], list[Row]],
+                         as_of: dt.date, rate: float, rates: Rates,
+                         futures_margin: dict[str, tuple[float, float]] | None,
+                         span: SpanParams | None, in_order: bool,
+                         meanwhile: Callable[[], None] | None = None) -> bool:
+    """As _add_groups without a memo, about half of the groups (by rows) paired in the
+    worker process while this one pairs the rest; False when the worker is busy with
+    another thread's book (nothing done). Groups with futures rows stay here."""
+    items = sorted(groups.items())
+    if not in_order:
+        items = [(key, sorted(members, key=_LINE)) for key, members in items]
+    futures = ("FUT", "FOP")
+    sizes = [0 if any(r.sec_type in futures for r in members) else len(members)
+             for _key, members in items]
+    # (with the stress to compute meanwhile, the worker takes more of the pairing)
+    share = parallel.SHARE if meanwhile is None else parallel.SHARE_WITH_STRESS
+    theirs = sorted(i for i in parallel.split(sizes, share) if sizes[i])
+    if not theirs:
+        return False
+    margins = futures_margin or {}
+    found_of: list[list[Strategy]] = [[] for _ in items]
+    with parallel.worker(_pair_request) as w:
+        if w is None:
+            return False
+        w.submit((as_of, rate, rates, span, [margins.get(items[i][0][0]) for i in theirs],
+                  parallel.encode_groups([(*items[i][0], items[i][1]) for i in theirs])))
+        skip = set(theirs)
+        for i, ((symbol, account), members) in enumerate(items):
+            if i not in skip:
+                found_of[i] = _group_strategies(symbol, account, members, as_of, rate, rates,
+                                                margins.get(symbol), span)
+        if meanwhile is not None:
+            meanwhile()
+        answer = w.answer()
+    for i, found in zip(theirs, answer, strict=True):
+        found_of[i] = parallel.decode_strategies(*items[i][0], found)
+    # (summed in the same order as _add_groups: the same figures)
+    initial, maintenance, strategies = result.initial, result.maintenance, result.strategies
+    for found in found_of:
+        strategies.extend(found)
+        for s in found:
+            initial += s.initial
+            maintenance += s.maintenance
+    result.initial, result.maintenance = initial, maintenance
+    return True
+
+
+def _pair_request(request: Any) -> list[Any]:
+    """In the worker process: the strategies of the groups sent by _add_groups_parallel."""
+    as_of, rate, rates, span, margins, encoded = request
+    return [parallel.encode_strategies(_group_strategies(symbol, account, rows, as_of, rate,
+                                                         rates, fm, span))
+            for (symbol, account, rows), fm in zip(parallel.decode_groups(encoded), margins,
+                                                   strict=True)]
 
 
 def _group_strategies(symbol: str, account: str, members: list[Row], as_of: dt.date,
