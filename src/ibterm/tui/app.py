@@ -398,8 +398,8 @@ class IbtermApp(App[None]):
         ticket = self.ticket
         inst, error = await self.session.resolve(event.text)
         ticket.set_instrument(inst, error)
+        self.session.ticket_quotes([inst] if inst is not None else [])
         if inst is not None:
-            self.session.ensure_quote(inst)
             self._refresh_ticket_quote()
 
     def on_order_ticket_edited(self, event: OrderTicket.Edited) -> None:
@@ -589,8 +589,7 @@ class IbtermApp(App[None]):
             self.notify(f"Not modified: {exc}", severity="warning")
             return
         self.ticket.open_modify(event.order, spec)
-        for inst in [leg.instrument for leg in spec.combo] or [spec.instrument]:
-            self.session.ensure_quote(inst)
+        self.session.ticket_quotes([leg.instrument for leg in spec.combo] or [spec.instrument])
         self._refresh_ticket_quote()
 
     @work(group="orders", exit_on_error=False)
@@ -604,6 +603,7 @@ class IbtermApp(App[None]):
             self.notify(f"Not modified: {result.message}", severity="error", timeout=10)
 
     def on_order_ticket_closed(self, event: OrderTicket.Closed) -> None:
+        self.session.ticket_quotes(())  # its quotes given back (kept if others hold them)
         self.workers.cancel_group(self, "preview")
         self.workers.cancel_group(self, "preview-ib")
         self.preview_pane.remove_class("open")
