@@ -33,17 +33,18 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
+from feeder import feed
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Profile
 from ibterm.domain.connection import ConnectionState, TradingMode
 from ibterm.domain.instrument import Instrument
 from ibterm.sim.scenario import AccountDef, InstrumentDef, OptionChain, Scenario
-from ibterm.sim.server import SimServer
+from ibterm.sim.server import ClientConnection, SimServer
 from ibterm.sim.wire import market_data as m
 from ibterm.sim.world import PriceModel
 from ibterm.tui.app import IbtermApp
 from ibterm.tui.widgets.chain import ChainScreen, ChainView
-from ticks import KEEP_UP_LAG, _send
+from ticks import KEEP_UP_LAG
 
 SYMBOLS = [f"S{i:03d}" for i in range(100)]
 UNDERLYING = "CHN"
@@ -72,38 +73,18 @@ def bench_scenario() -> Scenario:
 
 # --- feeder (child process) ---------------------------------------------------------------
 def feeder_main(pipe: Connection) -> None:
-    asyncio.run(_feeder(pipe))
+    asyncio.run(feed(pipe, bench_scenario(), _prepare))
 
 
-async def _feeder(pipe: Connection) -> None:
-    server = SimServer(bench_scenario(), seed=1)
-    await server.start()
-    pipe.send(server.port)
-    loop = asyncio.get_running_loop()
-    frames: list[bytes] = []
-    conn = None
-    while True:
-        command = await loop.run_in_executor(None, pipe.recv)
-        kind = command[0]
-        if kind == "prepare":
-            _, client_id, options_wanted = command
-            conn = server.client(client_id)
-            options = {r for r, sub in (conn.quotes.items() if conn else ())
-                       if server.world.instruments[sub.con_id].model is PriceModel.OPTION}
-            if conn is None or len(options) < options_wanted or (
-                    len(conn.quotes) - len(options) < len(SYMBOLS)):
-                pipe.send(0)  # not subscribed to everything yet: ask again
-                continue
-            frames = _frames(conn.quotes, options)
-            pipe.send(len(frames))
-        elif kind == "blast":
-            _, count, rate = command
-            assert conn is not None
-            await _send(conn, frames, count, rate)
-            pipe.send(time.monotonic())
-        elif kind == "stop":
-            await server.stop()
-            return
+def _prepare(server: SimServer, conn: ClientConnection,
+             options_wanted: int) -> list[bytes] | None:
+    """The frames of every subscription, once the app has subscribed to every symbol and
+    `options_wanted` options; None until then."""
+    options = {r for r, sub in conn.quotes.items()
+               if server.world.instruments[sub.con_id].model is PriceModel.OPTION}
+    if len(options) < options_wanted or len(conn.quotes) - len(options) < len(SYMBOLS):
+        return None
+    return _frames(conn.quotes, options)
 
 
 def _frames(quotes: dict, options: set[int]) -> list[bytes]:  # type: ignore[type-arg]
@@ -217,7 +198,7 @@ async def _phase(name: str, pipe: Connection, counter: Counter, seconds: float,
         start, redraws = counter.count, chain.redraws if chain else 0
         cpu0, t0 = time.process_time(), time.monotonic()
         pipe.send(("blast", n, rate))
-        sent_at = await loop.run_in_executor(None, pipe.recv)
+        sent_at, _send_s, _feeder_cpu = await loop.run_in_executor(None, pipe.recv)
         deadline = sent_at + 10
         while counter.count - start < n and time.monotonic() < deadline:
             await asyncio.sleep(0.005)

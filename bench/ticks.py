@@ -39,11 +39,12 @@ from ib_async import IB, Contract
 from ib_async.client import Client
 from textual.screen import Screen
 
+from feeder import feed
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Profile
 from ibterm.domain.connection import ConnectionState, TradingMode
 from ibterm.sim.scenario import AccountDef, InstrumentDef, Scenario
-from ibterm.sim.server import SimServer
+from ibterm.sim.server import ClientConnection, SimServer
 from ibterm.sim.wire import market_data as m
 from ibterm.tui.app import IbtermApp
 
@@ -62,70 +63,21 @@ def bench_scenario() -> Scenario:
 
 # --- feeder (child process) ---------------------------------------------------------------
 def feeder_main(pipe: Connection) -> None:
-    asyncio.run(_feeder(pipe))
+    asyncio.run(feed(pipe, bench_scenario(), _frames))
 
 
-async def _feeder(pipe: Connection) -> None:
-    server = SimServer(bench_scenario(), seed=1)
-    await server.start()
-    pipe.send(server.port)
-    loop = asyncio.get_running_loop()
-    frames: list[bytes] = []
-    conn = None
-    while True:
-        command = await loop.run_in_executor(None, pipe.recv)
-        kind = command[0]
-        if kind == "prepare":
-            conn = server.client(command[1])
-            if conn is None or len(conn.quotes) < len(SYMBOLS):
-                pipe.send(0)  # not subscribed to everything yet: ask again
-                continue
-            frames = []
-            for variant in range(FRAMES_PER_SYMBOL):
-                for req_id in conn.quotes:
-                    tick_type = m.BID if variant % 2 == 0 else m.ASK
-                    price = 100.0 + variant * 0.01 + (0.02 if tick_type == m.ASK else 0.0)
-                    frames.append(m.tick_price(req_id, tick_type, round(price, 2), 100 + variant))
-            pipe.send(len(frames))
-        elif kind == "blast":
-            _, count, rate = command
-            assert conn is not None
-            cpu0, t0 = time.process_time(), time.monotonic()
-            await _send(conn, frames, count, rate)
-            pipe.send((time.monotonic(), time.monotonic() - t0, time.process_time() - cpu0))
-        elif kind == "stop":
-            await server.stop()
-            return
-
-
-async def _send(conn, frames: list[bytes], count: int, rate: float) -> None:  # type: ignore[no-untyped-def]
-    writer = conn.writer
-    n = len(frames)
-    sent = 0
-    if rate <= 0:
-        batch = 2000
-        while sent < count:
-            k = min(batch, count - sent)
-            start = sent % n
-            chunk = frames[start:start + k] if start + k <= n else (
-                frames[start:] + frames[: k - (n - start)])
-            writer.write(b"".join(chunk))
-            sent += k
-            await writer.drain()
-        return
-    loop = asyncio.get_running_loop()
-    t0 = loop.time()
-    slice_s = 0.005
-    while sent < count:
-        due = min(count, int((loop.time() - t0) * rate) + 1)
-        if due > sent:
-            k = due - sent
-            start = sent % n
-            chunk = [frames[(start + i) % n] for i in range(k)]
-            writer.write(b"".join(chunk))
-            sent = due
-            await writer.drain()
-        await asyncio.sleep(slice_s)
+def _frames(_server: SimServer, conn: ClientConnection) -> list[bytes] | None:
+    """FRAMES_PER_SYMBOL bids and asks for every subscription, interleaved; None until
+    every symbol is subscribed."""
+    if len(conn.quotes) < len(SYMBOLS):
+        return None
+    frames = []
+    for variant in range(FRAMES_PER_SYMBOL):
+        for req_id in conn.quotes:
+            tick_type = m.BID if variant % 2 == 0 else m.ASK
+            price = 100.0 + variant * 0.01 + (0.02 if tick_type == m.ASK else 0.0)
+            frames.append(m.tick_price(req_id, tick_type, round(price, 2), 100 + variant))
+    return frames
 
 
 # --- consumers (this process) ------------------------------------------------------------
