@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 
-from feeder import feed
+from feeder import blast, feed
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Profile
 from ibterm.domain.connection import ConnectionState, TradingMode
@@ -182,7 +182,6 @@ class BothExpiries(ChainScreen):
 async def _phase(name: str, pipe: Connection, counter: Counter, seconds: float,
                  pause: object, chain: BothExpiries | None) -> PhaseResult:
     result = PhaseResult(name)
-    loop = asyncio.get_running_loop()
 
     async def quiet() -> None:
         """Until nothing arrives for a while (snapshots, the previous rate's tail)."""
@@ -195,15 +194,9 @@ async def _phase(name: str, pipe: Connection, counter: Counter, seconds: float,
     for rate in RATES:
         n = int(rate * seconds)
         await quiet()
-        start, redraws = counter.count, chain.redraws if chain else 0
+        redraws = chain.redraws if chain else 0
         cpu0, t0 = time.process_time(), time.monotonic()
-        pipe.send(("blast", n, rate))
-        sent_at, _send_s, _feeder_cpu = await loop.run_in_executor(None, pipe.recv)
-        deadline = sent_at + 10
-        while counter.count - start < n and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
-        received = counter.count - start
-        lag = max(0.0, counter.last - sent_at)
+        received, lag = await blast(pipe, counter, n, rate)
         cpu = time.process_time() - cpu0
         drawn = ((chain.redraws - redraws) / (time.monotonic() - t0)) if chain else 0.0
         step = Step(rate, received == n and lag < KEEP_UP_LAG, lag, cpu / n * 1000, drawn)

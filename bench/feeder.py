@@ -15,6 +15,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
+from typing import Protocol
 
 from ibterm.sim.scenario import Scenario
 from ibterm.sim.server import ClientConnection, SimServer
@@ -49,6 +50,27 @@ async def feed(pipe: Connection, scenario: Scenario, frames_for: Frames) -> None
         elif kind == "stop":
             await server.stop()
             return
+
+
+class Counted(Protocol):
+    """What a consumer counts: the frames handled, and when the last was (monotonic)."""
+
+    count: int
+    last: float
+
+
+async def blast(pipe: Connection, counter: Counted, count: int, rate: float) -> tuple[int, float]:
+    """Has the feeder replay `count` frames at `rate` (0: flat out) and waits until the
+    consumer has handled them all, or 10 s after the last was sent: how many it handled,
+    and its lag, from the last sent to the last handled."""
+    start = counter.count
+    pipe.send(("blast", count, rate))
+    sent_at, _send_s, _feeder_cpu = await asyncio.get_running_loop().run_in_executor(
+        None, pipe.recv)
+    deadline = sent_at + 10
+    while counter.count - start < count and time.monotonic() < deadline:
+        await asyncio.sleep(0.005)
+    return counter.count - start, max(0.0, counter.last - sent_at)
 
 
 async def send(conn: ClientConnection, frames: list[bytes], count: int, rate: float) -> None:

@@ -39,7 +39,7 @@ from ib_async import IB, Contract
 from ib_async.client import Client
 from textual.screen import Screen
 
-from feeder import feed
+from feeder import blast, feed
 from ibterm.broker.session import BrokerSession
 from ibterm.config.settings import Profile
 from ibterm.domain.connection import ConnectionState, TradingMode
@@ -184,16 +184,8 @@ async def _run_blasts(name: str, pipe: Connection, counter: Counter, rates: list
     for rate in rates:
         n = int(rate * seconds)
         await quiet()
-        start = counter.count
         cpu0 = time.process_time()
-        pipe.send(("blast", n, rate))
-        loop = asyncio.get_running_loop()
-        sent_at, _send_s, _ = await loop.run_in_executor(None, pipe.recv)
-        deadline = sent_at + 10
-        while counter.count - start < n and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
-        received = counter.count - start
-        lag = max(0.0, counter.last - sent_at)
+        received, lag = await blast(pipe, counter, n, rate)
         cpu = time.process_time() - cpu0
         result.keep_up[rate] = (received == n and lag < KEEP_UP_LAG, lag, cpu / n * 1000)
     await quiet()
