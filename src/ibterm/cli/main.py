@@ -513,8 +513,13 @@ def _run_tui(profile, name: str, mode, journal,  # type: ignore[no-untyped-def]
              keymap=None, config_file: Path | None = None,
              warnings: list[str] | None = None) -> int:
     from ibterm.broker.session import BrokerSession
+    from ibterm.risk import parallel
     from ibterm.tui.app import IbtermApp
 
+    # No second process forked from the app: it runs Textual's threads and an event loop
+    # (a lock another thread holds at the fork stays held in the child), its books are
+    # small, and the second core is the UI's. The embedded simulator's margin too.
+    parallel.configure(enabled=False)
     session = BrokerSession(profile, name, mode)
     IbtermApp(session, journal=journal, keymap=keymap, config_file=config_file,
               warnings=warnings).run()

@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass, field, replace
 from functools import partial
 
-from ibterm.risk.margin import compute_margin
+from ibterm.risk.margin import compute_margin, margin_and_stress
 from ibterm.risk.memo import PartsMemo
 from ibterm.risk.portfolio import Row
 from ibterm.risk.settings import RiskSettings
@@ -87,11 +87,15 @@ def figures(rows: list[Row], as_of: dt.date, rate: float,
     if not rows:
         return Figures(0.0, 0.0, 0.0, 0.0)
     t = settings or RiskSettings()
-    m = compute_margin(rows, as_of, t.rates, t.futures_margin, span=t.span, rate=rate,
-                       memo=None if memo is None else memo.margin)
     if memo is None:
-        worst = stress(positions(rows, as_of, rate), t.stress, correlated_view=False).worst_loss
+        # The stress runs while a second core pairs half of a large book (parallel.py).
+        m, result = margin_and_stress(rows, as_of, t.rates, t.futures_margin, span=t.span,
+                                      rate=rate, stress_params=t.stress,
+                                      correlated_view=False)
+        worst = result.worst_loss
     else:
+        m = compute_margin(rows, as_of, t.rates, t.futures_margin, span=t.span, rate=rate,
+                           memo=memo.margin)
         worst = _worst_loss(rows, as_of, rate, t, memo.stress)
     return Figures(m.initial, m.maintenance, m.long_premium, worst)
 
