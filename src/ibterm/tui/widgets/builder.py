@@ -25,7 +25,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.coordinate import Coordinate
-from textual.screen import ModalScreen, Screen
+from textual.screen import ModalScreen
 from textual.widgets import DataTable, OptionList, Static
 
 from ibterm.broker.approval import Outcome
@@ -60,16 +60,13 @@ from ibterm.domain.strategy import (
 from ibterm.domain.ticket_form import TicketError, parse_number
 from ibterm.tui import format as fmt
 from ibterm.tui.widgets.confirm import AskText
-from ibterm.tui.widgets.footer import Footer
-from ibterm.tui.widgets.help import HelpScreen, binding_rows
+from ibterm.tui.widgets.full_screen import FullScreen, close_key, keys_key
 from ibterm.tui.widgets.preview import MarginPreviewPane
 
 if TYPE_CHECKING:
     from ibterm.risk.book import VolCache
     from ibterm.risk.preview import PreviewCalculator, PreviewRequest
 
-# The quotes are read and the screen redrawn at this rate.
-REFRESH = 0.25
 # The figures wait for the keys to pause this long before they are computed.
 DEBOUNCE = 0.3
 # A template's width when none is asked: this many of the chain's strike steps.
@@ -190,9 +187,9 @@ class TemplateChooser(ModalScreen[Template | None]):
         self.dismiss(None)
 
 
-class StrategyBuilder(Screen[None]):
+class StrategyBuilder(FullScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close", id="builder-close"),
+        close_key("builder-close"),
         Binding("f4", "send", "Send", id="builder-send"),
         Binding("t", "template", "Template", id="builder-template"),
         Binding("w", "width", "Width", show=False, id="builder-width"),
@@ -213,7 +210,7 @@ class StrategyBuilder(Screen[None]):
         Binding("p", "price_mode", "Mid/natural/market", id="builder-price-mode"),
         Binding("l", "type_limit", "Limit", id="builder-limit"),
         Binding("d", "direction", "Buy/sell it", id="builder-direction"),
-        Binding("question_mark", "show_keys", "Keys", show=False, id="builder-keys"),
+        keys_key("builder-keys"),
     ]
     DEFAULT_CSS = """
     StrategyBuilder { background: $background; }
@@ -224,11 +221,7 @@ class StrategyBuilder(Screen[None]):
     """
 
     def __init__(self, underlying: Instrument, legs: list[ComboLeg], quantity: int = 1) -> None:
-        super().__init__()
-        # A full screen (the chain under it frees its lines), yet the main screen's keys
-        # stay off it as off a dialog: a `b` here must not open the ticket unseen below.
-        # The kill switch and flatten are priority bindings and still work.
-        self._modal = True
+        super().__init__()  # a full screen: the chain under it frees its lines
         self.underlying = underlying
         self.legs = list(legs)
         self.quantity = max(1, quantity)
@@ -246,7 +239,6 @@ class StrategyBuilder(Screen[None]):
         self.leg_greeks: list[dict[str, float] | None] = [None] * len(self.legs)
         self._vols: VolCache | None = None
         self._table_legs: tuple[ComboLeg, ...] | None = None
-        self._shown: tuple[object, ...] = ()
         self._previewed: tuple[object, ...] = ()
         self._asked_ib: tuple[object, ...] = ()  # the legs and quantity IB was asked about
 
@@ -254,7 +246,7 @@ class StrategyBuilder(Screen[None]):
     def ibterm(self) -> BuilderHost:
         return cast("BuilderHost", self.app)
 
-    def compose(self) -> ComposeResult:
+    def compose_view(self) -> ComposeResult:
         with Horizontal():
             with Vertical(id="b-main"):
                 yield Static(id="b-head")
@@ -264,7 +256,6 @@ class StrategyBuilder(Screen[None]):
                 yield Static(id="b-summary")
             yield MarginPreviewPane(self.ibterm.session.profile.whatif_disagreement,
                                     id="b-preview")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.table = cast("DataTable[str | Text]", self.query_one("#b-legs", DataTable))
@@ -276,8 +267,7 @@ class StrategyBuilder(Screen[None]):
         session.ensure_quote(self.underlying)
         self._quote_legs()
         self.load_chain()
-        self.refresh_view()
-        self.set_interval(REFRESH, self.refresh_view)
+        self.draw_every_refresh()
         if not self.legs:  # opened on its own: start from a template
             self.action_template()
 
@@ -344,8 +334,8 @@ class StrategyBuilder(Screen[None]):
         shown = (tuple(self.legs), self.quantity, self.pricing, self.side, self.strategy,
                  self.market,
                  tuple(map(repr, self.leg_greeks)), session.mark(self.underlying.con_id))
-        if shown != self._shown:
-            self._shown = shown
+        if shown != self._drawn:
+            self._drawn = shown
             self._draw_head()
             self._draw_summary(limit)
         # The margin preview, the chart and the greeks follow the legs, the quantity and
@@ -482,7 +472,7 @@ class StrategyBuilder(Screen[None]):
             self.notify(f"No option chain: {why}", severity="warning")
             return
         self.chain = chain
-        self._shown = ()
+        self._drawn = ()  # the head gains the width: drawn again at the next refresh
 
     def _width(self) -> float:
         if self.width is not None:
@@ -609,8 +599,7 @@ class StrategyBuilder(Screen[None]):
         value = await self._ask_number("A template's width (strike distance):", "width")
         if value is not None and value > 0:
             self.width = value
-            self._shown = ()
-            self.refresh_view()
+            self._redraw()
 
     @work(group="builder-ask", exit_on_error=False)
     async def action_type_limit(self) -> None:
@@ -658,9 +647,3 @@ class StrategyBuilder(Screen[None]):
             self.dismiss(None)
         elif result.outcome is Outcome.REJECTED:
             self.notify(f"Not sent: {result.message}", severity="error", timeout=10)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    def action_show_keys(self) -> None:
-        self.app.push_screen(HelpScreen(binding_rows(self.app, [self])))

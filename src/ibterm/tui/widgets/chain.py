@@ -20,7 +20,6 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult, RenderResult
 from textual.binding import Binding, BindingType
-from textual.screen import ModalScreen
 from textual.widget import Widget
 from textual.widgets import Static
 
@@ -31,12 +30,9 @@ from ibterm.domain.orders import ComboLeg, Side
 from ibterm.domain.quote import MarketDataType
 from ibterm.tui import format as fmt
 from ibterm.tui.theme import rich_colour
-from ibterm.tui.widgets.footer import Footer
-from ibterm.tui.widgets.help import HelpScreen, binding_rows
-from ibterm.tui.widgets.status_bar import StatusBar
+from ibterm.tui.widgets.full_screen import FullScreen, StatusScreen, close_key, keys_key
+from ibterm.tui.widgets.help import binding_rows
 
-# The chain is drawn from the session at the watchlist's rate, whatever the ticks'.
-REFRESH = 0.25
 # Narrower than this, the volume columns go and the numbers are a character narrower.
 WIDE = 100
 # Narrower than this, the open-interest columns go (they change once a day: the first to
@@ -182,9 +178,9 @@ class ChainView(Widget, can_focus=True):
         return line
 
 
-class ChainScreen(ModalScreen[None]):
+class ChainScreen(StatusScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close", id="chain-close"),
+        close_key("chain-close"),
         Binding("up", "row(-1)", "Strike up", show=False, id="chain-row-up"),
         Binding("down", "row(1)", "Strike down", show=False, id="chain-row-down"),
         Binding("left", "side('C')", "Calls", show=False, id="chain-calls"),
@@ -199,8 +195,9 @@ class ChainScreen(ModalScreen[None]):
         Binding("backspace", "remove_leg", "Remove last leg", show=False,
                 id="chain-remove-leg"),
         Binding("enter", "build", "Strategy builder", id="chain-build"),
-        Binding("question_mark", "show_keys", "Keys", show=False, id="chain-keys"),
+        keys_key("chain-keys"),
     ]
+    HEAD = "chain-head"
     DEFAULT_CSS = """
     ChainScreen { background: $background; }
     ChainScreen #chain-head { height: 1; padding: 0 1; }
@@ -213,11 +210,8 @@ class ChainScreen(ModalScreen[None]):
     def __init__(self, session: BrokerSession, underlying: Instrument,
                  wall_clock: Callable[[], dt.datetime] = dt.datetime.now,
                  safety_keys: dict[str, str] | None = None) -> None:
-        super().__init__()
-        self.session = session
+        super().__init__(session, wall_clock, safety_keys)
         self.underlying = underlying
-        self.wall_clock = wall_clock
-        self.safety_keys = safety_keys or {}
         self.chain: OptionChain | None = None
         self.expiry = 0  # the index of the expiry shown in chain.expiries
         self.strikes: list[float] = []
@@ -231,22 +225,14 @@ class ChainScreen(ModalScreen[None]):
         self.legs: list[ComboLeg] = []
         self.quantity = 1
         self.message = "Loading the chain…"
-        self._drawn: tuple[object, ...] = ()
         self._watched: tuple[Instrument, ...] = ()
-        self._head_shown = Text()
-        self._status_shown: tuple[object, ...] = ()
 
-    def compose(self) -> ComposeResult:
-        yield StatusBar(self.session.name, self.session.mode, self.wall_clock)
-        yield Static(id="chain-head")
+    def compose_view(self) -> ComposeResult:
         yield ChainView(id="chain-pane")
         yield Static(id="chain-legs")
-        yield Footer()
 
     def on_mount(self) -> None:
         self.view = self.query_one(ChainView)
-        self.status_bar = self.query_one(StatusBar)
-        self.status_bar.safety_keys = self.safety_keys
         self.view.focus()
         self.session.ensure_quote(self.underlying)
         # The keys the hints name, as the keymap binds them now.
@@ -254,7 +240,7 @@ class ChainScreen(ModalScreen[None]):
                      for keys, key_id, _ in binding_rows(self.app, [self])}
         self._show_legs()
         self.load_chain()
-        self.set_interval(REFRESH, self.refresh_view)
+        self.draw_every_refresh()
 
     def on_unmount(self) -> None:
         # However the screen goes (escape, the app quitting), every line goes back.
@@ -262,10 +248,12 @@ class ChainScreen(ModalScreen[None]):
 
     @property
     def hidden(self) -> bool:
-        """Under another full screen (the builder), not under a dialog, which leaves the
-        chain in sight. (Textual's is_current says True below a translucent screen.)"""
-        top = self.app.screen
-        return top is not self and not isinstance(top, ModalScreen)
+        """Under another full screen (the builder), even with a dialog over that; not
+        under a dialog alone, which leaves the chain in sight. (Textual's is_current says
+        True below a translucent screen.)"""
+        stack = self.app.screen_stack
+        above = stack[stack.index(self) + 1:] if self in stack else []
+        return any(isinstance(screen, FullScreen) for screen in above)
 
     def on_screen_suspend(self) -> None:
         # Under the builder nothing of the chain is seen: its lines are free for what is
@@ -383,7 +371,7 @@ class ChainScreen(ModalScreen[None]):
             self._drawn = drawn
             self.view.show(rows, cursor, self.message)
         self._show_head(price)
-        self._show_status()
+        self.show_status(session.quote(self.underlying.con_id))
 
     def _show_head(self, price: float | None) -> None:
         head = Text.assemble((self.underlying.display, "bold"),
@@ -401,28 +389,12 @@ class ChainScreen(ModalScreen[None]):
         said = [f"{m} {n} {MARK_TEXT[m]}" for m, n in marks.items() if n]
         if said:
             head.append("  " + ", ".join(said), "bold")
-        if head != self._head_shown:
-            self._head_shown = head
-            self.query_one("#chain-head", Static).update(head, layout=False)
-        pane = self.query_one("#chain-pane")
+        self.show_head(head)
         title = f"Chain {self.underlying.symbol}"
         if chain is not None:
             title += f" {fmt_expiry(chain.expiries[self.expiry])}"
         title += f" · {self.session.options.subscribed} quoted"
-        if pane.border_title != title:
-            pane.border_title = title
-
-    def _show_status(self) -> None:
-        session = self.session
-        q = session.quote(self.underlying.con_id)
-        label = q.data_type.label if q is not None else "—"
-        state = (session.status, session.account, label,
-                 (session.lines.used, session.lines.limit))
-        if state != self._status_shown:
-            self._status_shown = state
-            self.status_bar.update_state(status=session.status, account=session.account,
-                                         data_label=label,
-                                         lines=(session.lines.used, session.lines.limit))
+        self.set_title(self.view, title)
 
     def _show_legs(self) -> None:
         legs = self.query_one("#chain-legs", Static)
@@ -438,17 +410,7 @@ class ChainScreen(ModalScreen[None]):
                     f"{self.key_names.get('chain-remove-leg')}: remove the last", "dim")
         legs.update(text)
 
-    def _redraw(self) -> None:
-        self._drawn = ()
-        self.refresh_view()
-
     # --- keys --------------------------------------------------------------------------
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    def action_show_keys(self) -> None:
-        self.app.push_screen(HelpScreen(binding_rows(self.app, [self])))
-
     def action_row(self, step: int) -> None:
         if not self.strikes:
             return

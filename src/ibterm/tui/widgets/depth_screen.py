@@ -21,8 +21,6 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
-from textual.widgets import Static
 
 from ibterm.broker.approval import Outcome
 from ibterm.broker.pipeline import OrderPipeline
@@ -38,14 +36,10 @@ from ibterm.domain.tape import Tape
 from ibterm.domain.ticket_form import TicketError, parse_number
 from ibterm.tui import format as fmt
 from ibterm.tui.widgets.confirm import AskText
-from ibterm.tui.widgets.footer import Footer
-from ibterm.tui.widgets.help import HelpScreen, binding_rows
+from ibterm.tui.widgets.full_screen import StatusScreen, close_key, keys_key
 from ibterm.tui.widgets.ladder import WIDTH, LadderView
-from ibterm.tui.widgets.status_bar import StatusBar
 from ibterm.tui.widgets.tape import TapeView
 
-# The ladder and the tape are drawn from the session at this rate, whatever the feed's.
-REFRESH = 0.1
 # The touch may come this close to the edge of the rows on screen before they recentre.
 EDGE = 1
 
@@ -103,9 +97,9 @@ def tape_title(tape: Tape | None) -> str:
     return "Time & sales · ✖ refused"
 
 
-class DepthScreen(ModalScreen[None]):
+class DepthScreen(StatusScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close", id="ladder-close"),
+        close_key("ladder-close"),
         Binding("up", "row(1)", "Row up", show=False, id="ladder-row-up"),
         Binding("down", "row(-1)", "Row down", show=False, id="ladder-row-down"),
         Binding("pageup", "page(1)", "Page up", show=False, id="ladder-page-up"),
@@ -118,8 +112,10 @@ class DepthScreen(ModalScreen[None]):
         Binding("c,delete", "cancel_row", "Cancel at row", id="ladder-cancel"),
         Binding("space", "centre", "Centre on the touch", show=False, id="ladder-centre"),
         Binding("n", "quantity", "Quantity", show=False, id="ladder-quantity"),
-        Binding("question_mark", "show_keys", "Keys", show=False, id="ladder-keys"),
+        keys_key("ladder-keys"),
     ]
+    HEAD = "ladder-head"
+    REFRESH = 0.1  # the ladder and the tape, drawn faster than the chain
     DEFAULT_CSS = f"""
     DepthScreen {{ background: $background; }}
     DepthScreen #ladder-head {{ height: 1; padding: 0 1; }}
@@ -134,12 +130,9 @@ class DepthScreen(ModalScreen[None]):
     def __init__(self, session: BrokerSession, pipeline: OrderPipeline, inst: Instrument,
                  wall_clock: Callable[[], dt.datetime] = dt.datetime.now,
                  safety_keys: dict[str, str] | None = None) -> None:
-        super().__init__()
-        self.session = session
+        super().__init__(session, wall_clock, safety_keys)
         self.pipeline = pipeline
         self.instrument = inst
-        self.wall_clock = wall_clock
-        self.safety_keys = safety_keys or {}
         self.tick = inst.min_tick
         self.decimals = fmt.tick_decimals(inst.min_tick)
         self.quantity = session.profile.ticket.quantity.get(inst.sec_type, inst.size_increment)
@@ -152,32 +145,23 @@ class DepthScreen(ModalScreen[None]):
         self.tape: Tape | None = None
         self.rows: list[LadderRow] = []
         self._working: list[OrderUpdate] = []
-        self._rows_drawn: tuple[object, ...] = ()
         self._tape_drawn: tuple[object, ...] = ()
-        self._status_shown: tuple[object, ...] = ()
-        self._head_shown = Text()
 
-    def compose(self) -> ComposeResult:
-        yield StatusBar(self.session.name, self.session.mode, self.wall_clock)
-        yield Static(id="ladder-head")
+    def compose_view(self) -> ComposeResult:
         with Horizontal(id="depth-body"):
             with Vertical(id="ladder-pane", classes="depth-pane"):
                 yield LadderView()
             with Vertical(id="tape-pane", classes="depth-pane"):
                 yield TapeView()
-        yield Footer()
 
     def on_mount(self) -> None:
         self.ladder = self.query_one(LadderView)
         self.tape_view = self.query_one(TapeView)
-        self.status_bar = self.query_one(StatusBar)
-        self.status_bar.safety_keys = self.safety_keys
         self.ladder.focus()
         self.session.ensure_quote(self.instrument)
         self.session.depth.show(self.instrument)
         self.session.tape.show(self.instrument)
-        self.refresh_view()
-        self.set_interval(REFRESH, self.refresh_view)
+        self.draw_every_refresh()
 
     def on_unmount(self) -> None:
         # However the screen goes (escape, the app quitting), its subscriptions go too.
@@ -206,34 +190,20 @@ class DepthScreen(ModalScreen[None]):
         self.rows = (ladder_rows(self.top, count, self.tick, book, quote, self._working,
                                  inst.con_id) if self.top is not None else [])
         rows_drawn = (tuple(self.rows), self.cursor, title, self.ladder.size)
-        if rows_drawn != self._rows_drawn:
-            self._rows_drawn = rows_drawn
-            self._title("#ladder-pane", title)
+        if rows_drawn != self._drawn:
+            self._drawn = rows_drawn
+            self.set_title(self.query_one("#ladder-pane"), title)
             self.ladder.show(self.rows, self.cursor, self.decimals, book_message(book))
         tape_drawn = (tape, self.tape_view.size)
         if tape_drawn != self._tape_drawn:
             self._tape_drawn = tape_drawn
-            self._title("#tape-pane", tape_title(tape))
+            self.set_title(self.query_one("#tape-pane"), tape_title(tape))
             self.tape_view.show(tape.prints if tape is not None else (), self.decimals,
                                 f"No prints: {tape.detail}" if tape is not None and tape.detail
                                 else "No prints yet")
 
-    def _title(self, pane: str, title: str) -> None:
-        widget = self.query_one(pane)
-        if widget.border_title != title:
-            widget.border_title = title
-
     def _show_status(self, quote: Quote | None, touch: int | None) -> None:
-        session = self.session
-        label = quote.data_type.label if quote is not None else "—"
-        state = (session.status, session.account, self.pipeline.state, label,
-                 (session.lines.used, session.lines.limit))
-        if state != self._status_shown:
-            # Only a change: each update of the bar lays the screen out again.
-            self._status_shown = state
-            self.status_bar.update_state(status=session.status, account=session.account,
-                                         trading=self.pipeline.state, data_label=label,
-                                         lines=(session.lines.used, session.lines.limit))
+        self.show_status(quote, self.pipeline.state)
         head = Text.assemble((self.instrument.display, "bold"))
         if quote is not None:
             d = self.decimals
@@ -252,9 +222,7 @@ class DepthScreen(ModalScreen[None]):
                 self.top - self.ladder.row_count < touch <= self.top):
             head.append("  market off screen: space recentres", "bold reverse")
         head.append(f"  tick {plain(self.tick)}", "dim")
-        if head != self._head_shown:
-            self._head_shown = head
-            self.query_one("#ladder-head", Static).update(head, layout=False)
+        self.show_head(head)
 
     def _centre_on(self, index: int, count: int, move_cursor: bool) -> None:
         # Following the market never moves the cursor: a key pressed as the ladder moves
@@ -264,17 +232,7 @@ class DepthScreen(ModalScreen[None]):
         if move_cursor or self.cursor is None:
             self.cursor = index
 
-    def _redraw(self) -> None:
-        self._rows_drawn = ()
-        self.refresh_view()
-
     # --- keys --------------------------------------------------------------------------
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-    def action_show_keys(self) -> None:
-        self.app.push_screen(HelpScreen(binding_rows(self.app, [self])))
-
     def action_row(self, step: int) -> None:
         if self.cursor is None or self.top is None:
             return
