@@ -1,5 +1,6 @@
 """A combination order in the TUI: the confirmation lists every leg, and the blotter shows
-it as one row with its legs under it while it works, one row again once it is done."""
+it as one row with its legs under it while it works, one row again once it is done, named
+as the order names it ("SPY iron condor" from the builder, "SPY combo" without a name)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from ibterm.tui.app import IbtermApp
 from ibterm.tui.widgets.confirm import ConfirmOrder
 from ibterm.tui.widgets.orders import OrdersTable
 from tests.tui.support import make_app, until
+from tests.tui.test_builder import _builder, _iron_condor
 from tests.tui.test_dialogs import Host
 
 
@@ -139,3 +141,22 @@ async def test_a_working_iron_condor_is_modified_from_the_blotter(sim: SimServer
         await until(pilot, lambda: abs(sent.req.limit - new) < 1e-9)
         assert sent.req.tif == "GTC" and len(sim.orders.orders) == 1 and not sent.done
         assert not [n.message for n in app._notifications if n.title == "Internal error"]
+
+
+async def test_a_condor_sent_from_the_builder_is_named_in_the_blotter(sim: SimServer) -> None:
+    app = make_app(sim, 61, ["SPY"], confirm_orders=False)
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await _builder(pilot, app)
+        await _iron_condor(pilot, app, screen)
+        await pilot.press("f4")  # at the mid: it rests, its legs under it
+        blotter = app.query_one(OrdersTable)
+        await until(pilot, lambda: len(blotter.orders) == 1
+                    and next(iter(blotter.orders.values())).status == "Submitted", timeout=10)
+        [(ref, order)] = blotter.orders.items()
+        assert order.display == "SPY iron condor"
+        symbols = [blotter.get_cell(k, "symbol").plain for k in blotter.row_keys]
+        assert symbols[0] == "┌ SPY iron condor" and len(symbols) == 5
+        app.pipeline.cancel(ref)
+        await until(pilot, lambda: blotter.orders[ref].done)
+        assert [blotter.get_cell(k, "symbol").plain for k in blotter.row_keys] == [
+            "SPY iron condor"]

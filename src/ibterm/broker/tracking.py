@@ -114,7 +114,7 @@ class OrderTracker:
             quantity=filled + remaining, order_type=spec.order_type, limit=spec.limit,
             stop=spec.stop, status=status, filled=filled, remaining=remaining, avg_price=avg,
             order_id=order_id, message=message, kind=intent.kind, leg=leg_of(ref),
-            combo=spec.combo)
+            combo=spec.combo, strategy=spec.strategy)
 
     def _snapshot(self, ref: str, trade: Trade, message: str = "") -> OrderUpdate:
         st = trade.orderStatus

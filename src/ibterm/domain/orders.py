@@ -233,12 +233,18 @@ class OrderUpdate:
     # group's members together: the intent's kind and this order's leg in it.
     kind: IntentKind = IntentKind.SINGLE
     leg: int = 0
-    # A combination order's legs, which the blotter shows under its one row.
+    # A combination order's legs, which the blotter shows under its one row, and its
+    # strategy's name ("iron condor"; empty for one adopted or placed elsewhere).
     combo: tuple[ComboLeg, ...] = ()
+    strategy: str = ""
 
     @property
     def display(self) -> str:
-        return f"{self.instrument.symbol} combo" if self.combo else self.instrument.display
+        """As the order names it: "SPY iron condor", "SPY combo" for a combination without
+        a strategy's name."""
+        if self.combo:
+            return f"{self.instrument.symbol} {self.strategy or 'combo'}"
+        return self.instrument.display
 
     @property
     def done(self) -> bool:

@@ -3,9 +3,11 @@
 A bracket's legs and an OCA group's members stay together, newest group first, drawn as
 a tree in the symbol column so that which stop belongs to which entry reads without
 colour: `┌ AAPL` entry, `├ TP` take profit, `└ SL` stop loss; `┌◇ MSFT` … `└◇ IBM` for
-the members of one OCA group. A combination order is one row (`┌ SPY combo`) with its
-legs under it while it works (`├ 20261218 600 C`, `└ 20261218 610 C`: the side and
-quantity this order trades of each); once it has finished it is its one row again.
+the members of one OCA group. A combination order is one row named as the order names it
+(`┌ SPY iron condor`; `┌ SPY combo` without a strategy's name, as one adopted after a
+reconnect) with its legs under it while it works (`├ 20261218 600 C`, `└ 20261218 610 C`:
+the side and quantity this order trades of each); once it has finished it is its one row
+again.
 """
 
 from __future__ import annotations
