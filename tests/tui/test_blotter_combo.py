@@ -103,7 +103,7 @@ async def test_a_working_iron_condor_is_modified_from_the_blotter(sim: SimServer
         condor = combo_instrument(legs)
         # GTC, at the legs' natural bid: it rests, a credit.
         spec = OrderSpec(condor, Side.BUY, 1, OrderType.LMT, limit=market.bid,
-                         tif=TimeInForce.GTC, combo=legs)
+                         tif=TimeInForce.GTC, combo=legs, strategy="iron condor")
         intent = OrderIntent((spec,))
         app.submit(intent)  # as the builder sends one: the app's worker, its confirmation
         await until(pilot, lambda: isinstance(app.screen, ConfirmOrder))
@@ -125,7 +125,7 @@ async def test_a_working_iron_condor_is_modified_from_the_blotter(sim: SimServer
         tick = condor.min_tick
         dec = fmt.tick_decimals(tick)
         quote_text = str(ticket.query_one("#t-quote", Static).render())
-        assert quote_text.startswith("SPY combo")
+        assert quote_text.startswith("SPY iron condor")
         assert f"net natural {fmt.price(market.ask, dec)}" in quote_text
         assert f"mid {fmt.price(market.mid, dec)}" in quote_text
         assert ticket.query_one("#t-symbol").disabled and ticket.query_one("#t-side").disabled
@@ -140,6 +140,8 @@ async def test_a_working_iron_condor_is_modified_from_the_blotter(sim: SimServer
         await pilot.press("y")
         await until(pilot, lambda: abs(sent.req.limit - new) < 1e-9)
         assert sent.req.tif == "GTC" and len(sim.orders.orders) == 1 and not sent.done
+        # Modified, it is still the iron condor it was sent as.
+        assert blotter.orders[intent.order_ref(0)].display == "SPY iron condor"
         assert not [n.message for n in app._notifications if n.title == "Internal error"]
 
 

@@ -135,7 +135,8 @@ class Approval:
         if spec.account and old.account and spec.account != old.account:
             return SubmitResult(Outcome.REJECTED, [], "a modify keeps the account: cancel "
                                                       "and place a new order")
-        spec = replace(spec, account=old.account)
+        # The account, and a combination's strategy name, are the order's own.
+        spec = replace(spec, account=old.account, strategy=old.strategy)
         intent = OrderIntent((spec,), source="modify", id=original.id, replaces=old)
         self._last_checks = []
         try:

@@ -70,7 +70,8 @@ def spec_at_broker(contract: Contract, order: Order,
                    outside_rth=bool(order.outsideRth), account=order.account or "")
     con_id = spec.instrument.con_id
     if tracked is not None and tracked.instrument.con_id == con_id:
-        return replace(spec, instrument=tracked.instrument, combo=tracked.combo)
+        return replace(spec, instrument=tracked.instrument, combo=tracked.combo,
+                       strategy=tracked.strategy)
     if not spec.combo and known and con_id in known:
         # Resolved in this run: its tick and size increment, which the checks judge by.
         return replace(spec, instrument=known[con_id])

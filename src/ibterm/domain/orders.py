@@ -59,6 +59,14 @@ class TradingState(StrEnum):
     HALTED = "HALTED"  # only cancels and flatten
 
 
+def named(instrument: Instrument, combo: bool, strategy: str) -> str:
+    """An order's name, as the journal's symbol, the blotter and the notices say it: a
+    combination by its strategy ("SPY iron condor"; "SPY combo" without one)."""
+    if combo:
+        return f"{instrument.symbol} {strategy or 'combo'}"
+    return instrument.display
+
+
 @dataclass(frozen=True, slots=True)
 class ComboLeg:
     """One leg of a combination (BAG) order: its instrument, what is done with it when
@@ -101,9 +109,7 @@ class OrderSpec:
     @property
     def display(self) -> str:
         """What the order is on, as the journal's symbol and the blotter name it."""
-        if self.combo:
-            return f"{self.instrument.symbol} {self.strategy or 'combo'}"
-        return self.instrument.display
+        return named(self.instrument, bool(self.combo), self.strategy)
 
     @property
     def credit(self) -> bool:
@@ -242,9 +248,7 @@ class OrderUpdate:
     def display(self) -> str:
         """As the order names it: "SPY iron condor", "SPY combo" for a combination without
         a strategy's name."""
-        if self.combo:
-            return f"{self.instrument.symbol} {self.strategy or 'combo'}"
-        return self.instrument.display
+        return named(self.instrument, bool(self.combo), self.strategy)
 
     @property
     def done(self) -> bool:

@@ -629,7 +629,7 @@ class IbtermApp(App[None]):
         if event.whole_instrument:
             order = self.orders.orders[event.order_ref]
             count = self.pipeline.cancel_instrument(order.instrument.con_id)
-            self.notify(f"Cancelling {count} order(s) for {order.instrument.display}")
+            self.notify(f"Cancelling {count} order(s) for {order.display}")
         elif not self.pipeline.cancel(event.order_ref):
             self.notify("That order is not working", severity="warning")
 
