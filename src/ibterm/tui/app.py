@@ -916,7 +916,9 @@ class IbtermApp(App[None]):
     # --- the chart ---------------------------------------------------------------------
     @property
     def chart_open(self) -> bool:
-        return self.screen.has_class("-chart-open")
+        # The chart's timer can fire once more while the app is shutting down, its screens
+        # gone: then there is no chart.
+        return bool(self.screen_stack) and self.screen.has_class("-chart-open")
 
     def action_toggle_chart(self) -> None:
         """The chart beside the panes, or not (its subscription ends with it)."""
