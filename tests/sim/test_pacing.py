@@ -50,25 +50,3 @@ async def test_an_unthrottled_burst_of_the_same_requests_is_refused(
     ib.RequestTimeout = 5
     await asyncio.wait_for(ib.qualifyContractsAsync(*_hundred_options()), 30)
     assert errors.count(100) >= 50
-
-
-async def test_the_limit_is_a_bucket_refilled_as_time_passes(sim: SimServer, ib: IB) -> None:
-    # 51 at once: the 51st is refused (IB's text counts it). 0.8 s later 40 tokens are
-    # back, where a sliding window would still hold all 51; and never more than 50.
-    ib.client.MaxRequests = 0
-    refusals: list[str] = []
-    ib.errorEvent += lambda req_id, code, msg, contract: code == 100 and refusals.append(msg)
-
-    async def burst(n: int) -> None:
-        for _ in range(n):
-            ib.client.reqCurrentTime()
-        await asyncio.sleep(0.2)  # every answer (or refusal) back
-
-    await asyncio.sleep(1.1)  # the bucket full again after what connecting sent
-    await burst(51)
-    assert len(refusals) == 1 and "max=50 rec=51" in refusals[0]
-    await asyncio.sleep(0.6)  # at least 0.8 s since the burst: 40 tokens back, or more
-    await burst(30)
-    assert len(refusals) == 1
-    await burst(60)  # never more than 50 in the bucket
-    assert len(refusals) >= 11

@@ -60,12 +60,13 @@ MAX_WRITE_BUFFER = 32 * 1024 * 1024
 # connection still mid-handshake after this long is a port scan or an attack, and would
 # otherwise hold a socket and a buffer forever. Above ib_async's own 4 s connect timeout.
 HANDSHAKE_TIMEOUT = 5.0
-# IB allows a client so many messages a second. Judged as a bucket of that many tokens,
-# refilled continuously and stamped when each read returns: a throttled client like
-# ib_async (a batch, then the next exactly one second later by its own clock) always
-# finds its batch's tokens back even when the simulator read the previous batch late,
-# while a real burst (60 messages at once) runs the bucket dry and is refused.
-PACING_SECOND = 1.0
+# IB counts a client's messages over one second. A message is stamped when the read that
+# brought it returns, which can be a few milliseconds after its bytes came (the simulator
+# was answering the previous batch), while a throttled client like ib_async sends its
+# next batch exactly one second, by its own clock, after the one it replaces: so each
+# message counts for a second less this margin, or a late-read batch and the punctual
+# next one overlap. A real burst (60 messages at once) is refused all the same.
+PACING_WINDOW = 1.0 - 0.05
 
 def check_loopback(host: str) -> str:
     """Return `host` if it is a loopback IP address; raise ValueError otherwise."""
@@ -328,9 +329,7 @@ class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk, Sca
         self._closed = False
         self._held: deque[tuple[float, bytes]] = deque()
         self._pump: asyncio.Task[None] | None = None
-        self._tokens: float | None = None  # pacing: messages the client may still send now
-        self._filled_at = 0.0
-        self._pace: deque[float] = deque()  # arrival times of the last second's, for IB's text
+        self._pace: deque[float] = deque()  # arrival times of the last second's messages
         self._handshake_timer: asyncio.TimerHandle | None = None
         self._partial_timer: asyncio.TimerHandle | None = None
 
@@ -521,21 +520,16 @@ class ClientConnection(ContractDesk, MarketDataDesk, OrderDesk, AccountDesk, Sca
             self._refuse(msg_id, fields, f"{exc}: not supported by the ibterm simulator")
 
     def _over_pace(self, msg_id: int, fields: list[str], arrived: float) -> bool:
-        """IB refuses a client's messages past its rate with error 100 (pacing)."""
+        """IB refuses a client's messages past its rate with error 100 (pacing), counted
+        over the second before each one arrived."""
         limit = self.server.scenario.pacing_limit
         if not limit:
             return False
         pace = self._pace
-        while pace and arrived - pace[0] >= PACING_SECOND:
+        while pace and arrived - pace[0] >= PACING_WINDOW:
             pace.popleft()
         pace.append(arrived)
-        tokens = limit if self._tokens is None else min(
-            limit, self._tokens + (arrived - self._filled_at) * limit / PACING_SECOND)
-        self._filled_at = arrived
-        # A refused message spends what has refilled too: a client that keeps sending
-        # faster than the limit stays refused until it slows down, as in IB.
-        self._tokens = max(0.0, tokens - 1)
-        if tokens >= 1:
+        if len(pace) <= limit:
             return False
         # Name the request (or order) it refuses, so a client waiting for it is answered.
         self.error(request_id(msg_id, fields), 100, "Max rate of messages per second has been "
