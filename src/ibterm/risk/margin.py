@@ -46,7 +46,7 @@ import numpy as np
 
 from ibterm.risk import parallel, tables
 from ibterm.risk.memo import PartsMemo
-from ibterm.risk.portfolio import Row
+from ibterm.risk.portfolio import OPTION_TYPES, Row
 from ibterm.risk.span import SpanParams, span_strategies
 from ibterm.risk.strategy import Strategy
 
@@ -108,7 +108,6 @@ class MarginResult:
     strategies: list[Strategy] = field(default_factory=list)
 
 
-_OPTION_TYPES = ("OPT", "FOP")  # Row.is_option, inlined where it runs for every row
 _LINE = attrgetter("line")
 _KEY = attrgetter("key")
 
@@ -163,7 +162,7 @@ def long_premium(rows: list[Row], as_of: dt.date, rates: Rates | None = None) ->
     total = 0.0
     past = rates.long_option_past_pct
     for r in rows:
-        if r.quantity > 0 and r.sec_type in _OPTION_TYPES:  # (Row.is_option, inlined)
+        if r.quantity > 0 and r.sec_type in OPTION_TYPES:  # (Row.is_option, inlined)
             expiry = r.expiry
             share = past if expiry and expiry > cutoff else 1.0
             total += r.price * r.multiplier * r.quantity * share
@@ -386,7 +385,7 @@ class _Leg:
         self.right = row.right
         self.mult = row.multiplier
         self.price = row.price
-        short_option = row.quantity < 0 and row.sec_type in _OPTION_TYPES
+        short_option = row.quantity < 0 and row.sec_type in OPTION_TYPES
         # Only a short option's requirement and in-the-money amount are ever read.
         self.naked = naked_per_contract(row, rates) if short_option else 0.0
         self.itm = _itm(row) if short_option else 0.0
@@ -428,7 +427,7 @@ def _best_grouping(symbol: str, account: str, rows: list[Row],
                    rates: Rates) -> list[Strategy]:
     stocks = sorted((_Leg(r, rates) for r in rows if r.sec_type == "STK"),
                     key=lambda lg: (lg.price, lg.qty, lg.line))
-    opts = sorted([_Leg(r, rates) for r in rows if r.sec_type in _OPTION_TYPES], key=_KEY)
+    opts = sorted([_Leg(r, rates) for r in rows if r.sec_type in OPTION_TYPES], key=_KEY)
     for i, lg in enumerate(opts):
         lg.order = i
     shorts = [lg for lg in opts if lg.qty < 0]

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
 
-from ibterm.risk.portfolio import Row
+from ibterm.risk.portfolio import OPTION_TYPES, Row
 from ibterm.risk.strategy import Strategy
 
 MIN_ROWS = 5_000  # a book of fewer rows is paired serially
@@ -101,7 +101,7 @@ class _Row(NamedTuple):
 
     @property
     def is_option(self) -> bool:
-        return self.sec_type in ("OPT", "FOP")
+        return self.sec_type in OPTION_TYPES
 
 
 assert _Row._fields == _FIELDS, "_Row must follow Row's fields"

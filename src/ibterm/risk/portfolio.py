@@ -40,6 +40,10 @@ class PortfolioErrors(Exception):
         self.lines = lines
 
 
+# The security types that are options (equity and index options, options on futures).
+OPTION_TYPES = ("OPT", "FOP")
+
+
 @dataclass(frozen=True, slots=True)
 class Row:
     line: int
@@ -59,7 +63,7 @@ class Row:
 
     @property
     def is_option(self) -> bool:
-        return self.sec_type in ("OPT", "FOP")
+        return self.sec_type in OPTION_TYPES
 
 
 def _short(text: str) -> str:
@@ -112,7 +116,7 @@ def _row(line: int, raw: dict[str, str], as_of: dt.date,
     if price < 0:
         raise ValueError("price is negative")
     right, strike, expiry = "", 0.0, None
-    if sec_type in ("OPT", "FOP"):
+    if sec_type in OPTION_TYPES:
         right = get["right"].upper()[:1]
         if right not in ("C", "P"):
             raise ValueError(f"right {_shown(get['right'])} must be C or P for an option")
@@ -136,7 +140,7 @@ def _row(line: int, raw: dict[str, str], as_of: dt.date,
         if root is None:
             raise ValueError(f"{_short(symbol)} is not in the futures table: give its multiplier")
         multiplier = root.multiplier
-    if sec_type in ("OPT", "FOP"):
+    if sec_type in OPTION_TYPES:
         if not get["underlying_price"]:
             raise ValueError("underlying_price is required for an option")
         underlying = _price(get["underlying_price"], "underlying_price", positive=True)
