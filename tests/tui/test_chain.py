@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from textual.pilot import Pilot
 
+from ibterm.broker.quotes import CHAIN
 from ibterm.domain.greeks import Greeks, OptionQuote
 from ibterm.domain.instrument import Right
 from ibterm.domain.orders import Side
@@ -179,9 +180,11 @@ async def test_two_legs_picked_in_the_chain_open_the_builder(sim: SimServer) -> 
         await until(pilot, lambda: app.session.options.subscribed == 0)
         await pilot.press("escape")
         await until(pilot, lambda: app.screen is chain and _greeks_shown(chain))
-        # Each option on screen quoted again; the legs the builder holds quotes for are
-        # subscribed once, held by both: not on a line of the chain's alone.
-        assert app.session.options.subscribed == 2 * len(chain.rows) - len(builder.legs)
+        # Each option on screen quoted again, the legs among them: the builder gone, it
+        # gave their quotes back, so they are the chain's alone.
+        await until(pilot, lambda: app.session.options.subscribed == 2 * len(chain.rows))
+        assert all(app.session._quotes.holders(leg.instrument.con_id) == {CHAIN}
+                   for leg in builder.legs)
 
 
 async def test_the_palette_opens_the_chain_of_an_options_underlying(sim: SimServer) -> None:

@@ -5,9 +5,9 @@ never changes what the next one is judged against.
 Every quote subscription is made and ended here. ib_async keeps one ticker and one
 request per contract (a second `reqMktData` on it replaces the first, and `cancelMktData`
 ends it for everyone), so the parts that want a quote (the watchlist's rows, the
-ticket, positions, the option chain, the parts that keep theirs) hold it by name: it is
-asked for once, with the first holder, taking one market-data line, and cancelled, its
-line given back, when its last holder lets go. An option is always asked for with its
+ticket, positions and their underlyings, the option chain, the full screens) hold it by
+name: it is asked for once, with the first holder, taking one market-data line, and
+cancelled, its line given back, when its last holder lets go. An option is always asked for with its
 open interest (generic tick 101: the chain shows it, and IB charges nothing more for
 it), so whoever subscribed an option first, the chain reads the same figures.
 
@@ -33,7 +33,20 @@ WATCHLIST = "watchlist"  # a watchlist row (any row on the instrument)
 TICKET = "ticket"  # the order ticket's instrument or legs, until it changes or closes
 POSITION = "position"  # an option position's, and its underlying's (the positions pane)
 CHAIN = "chain"  # an option on the chain's screen
-KEPT = "kept"  # asked for by a part that never gives it back (the ladder, the builder)
+KEPT = "kept"  # asked for by a part that never gives it back (a macro's, flatten's)
+# A screen's own quotes (the chain's underlying, the ladder's instrument, the builder's
+# underlying and legs), held under the screen's name and given back when it goes:
+# `part_holder(CHAIN_SCREEN, screen)`. One name per screen, so two of a kind open at
+# once each give back only their own.
+CHAIN_SCREEN = "chain-screen"
+LADDER = "ladder"
+BUILDER = "builder"
+UNDERLYING = "underlying"  # an option position's underlying, per position
+
+
+def part_holder(kind: str, owner: object) -> str:
+    """The holder name of one part: its kind and which one (a screen, a position)."""
+    return f"{kind}:{owner if isinstance(owner, int) else id(owner)}"
 
 # IB's generic tick for open interest: an option's arrives as its right's (27 or 28).
 OPEN_INTEREST_TICKS = "101"

@@ -322,14 +322,18 @@ class BrokerSession:
 
     def ticket_quotes(self, instruments: Iterable[Instrument]) -> None:
         """The order ticket quotes exactly these now (its instrument, or a combination's
-        legs; none once it closes): the quotes it no longer shows are given back, and end
-        unless another part holds them."""
+        legs; none once it closes)."""
+        self.quotes_for(TICKET, instruments)
+
+    def quotes_for(self, holder: str, instruments: Iterable[Instrument]) -> None:
+        """`holder` quotes exactly these now (none: it is done): the quotes it no longer
+        shows are given back, and end unless another part holds them."""
         instruments = list(instruments)
-        for con_id in self._quotes.held_by(TICKET):
+        for con_id in self._quotes.held_by(holder):
             if all(inst.con_id != con_id for inst in instruments):
-                self._let_go(con_id, TICKET)
+                self._let_go(con_id, holder)
         for inst in instruments:
-            self.ensure_quote(inst, TICKET)
+            self.ensure_quote(inst, holder)
 
     def release_quote(self, con_id: int, holder: str) -> None:
         """`holder` is done with the quote: it ends, and its market-data line is free,
@@ -406,9 +410,10 @@ class BrokerSession:
         under = self.underlying_of(inst)
         return self.mark(under.con_id) if under is not None else None
 
-    async def ensure_underlying(self, inst: Instrument) -> None:
-        """Resolve an option's underlying and subscribe to its quote, once. A connection
-        lost meanwhile leaves it unresolved: the preview says it has no underlying price."""
+    async def ensure_underlying(self, inst: Instrument, holder: str = KEPT) -> None:
+        """Resolve an option's underlying and subscribe to its quote, once, held by
+        `holder`. A connection lost meanwhile leaves it unresolved: the preview says it
+        has no underlying price."""
         if inst.sec_type not in (SecType.OPT, SecType.FOP) or not self.connected:
             return
         try:
@@ -416,7 +421,7 @@ class BrokerSession:
         except ConnectionError:
             return
         if under is not None:
-            self.ensure_quote(under)
+            self.ensure_quote(under, holder)
 
     # --- the account and what-if -----------------------------------------------------
     async def what_if(self, spec: OrderSpec) -> IbWhatIf:

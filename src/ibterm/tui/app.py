@@ -29,7 +29,7 @@ from ibterm.broker.approval import Outcome
 from ibterm.broker.journal import Journal, journal_path
 from ibterm.broker.ledger import PipelineUpdate
 from ibterm.broker.pipeline import OrderPipeline
-from ibterm.broker.quotes import POSITION
+from ibterm.broker.quotes import POSITION, UNDERLYING, part_holder
 from ibterm.broker.reconcile import Discrepancy
 from ibterm.broker.session import BrokerSession, SessionUpdate
 from ibterm.broker.working import NotModifiable
@@ -482,14 +482,15 @@ class IbtermApp(App[None]):
             if inst.con_id not in self._positions_quoted:
                 self._positions_quoted.add(inst.con_id)
                 s.ensure_quote(inst, POSITION)
-                self.run_worker(s.ensure_underlying(inst), group="underlying",
-                                exit_on_error=False)
+                self.run_worker(s.ensure_underlying(inst, part_holder(UNDERLYING, inst.con_id)),
+                                group="underlying", exit_on_error=False)
             options[inst.con_id] = s.option_inputs(inst)
-        # A position closed gives its quote back (it goes on streaming only if a watchlist
-        # row or another part holds it).
+        # A position closed gives its quote and its underlying's back (each goes on
+        # streaming only if a watchlist row, another position or part holds it).
         for con_id in self._positions_quoted - options.keys():
             self._positions_quoted.discard(con_id)
             s.release_quote(con_id, POSITION)
+            s.quotes_for(part_holder(UNDERLYING, con_id), ())
         if not options:
             return None
         return GroupingRequest(tuple(positions), options, self.wall_clock().date(),

@@ -30,6 +30,7 @@ from textual.widgets import DataTable, OptionList, Static
 
 from ibterm.broker.approval import Outcome
 from ibterm.broker.pipeline import OrderPipeline
+from ibterm.broker.quotes import BUILDER, part_holder
 from ibterm.broker.session import BrokerSession
 from ibterm.broker.strategy_legs import leg_instrument, option_chain
 from ibterm.domain.combo import (
@@ -263,8 +264,6 @@ class StrategyBuilder(FullScreen):
         self.pane = self.query_one(MarginPreviewPane)
         self.pane.show_message("add legs: t starts from a template")
         self.table.focus()
-        session = self.ibterm.session
-        session.ensure_quote(self.underlying)
         self._quote_legs()
         self.load_chain()
         self.draw_every_refresh()
@@ -272,10 +271,15 @@ class StrategyBuilder(FullScreen):
             self.action_template()
 
     def _quote_legs(self) -> None:
-        session = self.ibterm.session
-        for leg in self.legs:
-            session.ensure_quote(leg.instrument)
+        """The builder quotes its underlying and exactly its legs now: a leg removed
+        gives its quote back."""
+        self.ibterm.session.quotes_for(part_holder(BUILDER, self),
+                                       [self.underlying, *(leg.instrument for leg in self.legs)])
         self.leg_greeks = [None] * len(self.legs)
+
+    def on_unmount(self) -> None:
+        # However the builder goes (escape, sent, the app quitting), its quotes go back.
+        self.ibterm.session.quotes_for(part_holder(BUILDER, self), ())
 
     # --- the order ----------------------------------------------------------------------
     @property

@@ -23,6 +23,7 @@ from textual.binding import Binding, BindingType
 from textual.widget import Widget
 from textual.widgets import Static
 
+from ibterm.broker.quotes import CHAIN_SCREEN, part_holder
 from ibterm.broker.session import BrokerSession
 from ibterm.domain.greeks import OptionChain, OptionQuote, atm_index, in_the_money
 from ibterm.domain.instrument import Instrument, Right, SecType, format_strike
@@ -234,7 +235,7 @@ class ChainScreen(StatusScreen):
     def on_mount(self) -> None:
         self.view = self.query_one(ChainView)
         self.view.focus()
-        self.session.ensure_quote(self.underlying)
+        self.session.quotes_for(part_holder(CHAIN_SCREEN, self), [self.underlying])
         # The keys the hints name, as the keymap binds them now.
         self.key_names = {key_id: keys.split(", ")[0]
                      for keys, key_id, _ in binding_rows(self.app, [self])}
@@ -243,8 +244,11 @@ class ChainScreen(StatusScreen):
         self.draw_every_refresh()
 
     def on_unmount(self) -> None:
-        # However the screen goes (escape, the app quitting), every line goes back.
+        # However the screen goes (escape, the app quitting), every line goes back:
+        # the options' and the underlying's (kept if the watchlist or another part
+        # holds it).
         self.session.options.stop()
+        self.session.quotes_for(part_holder(CHAIN_SCREEN, self), ())
 
     @property
     def hidden(self) -> bool:

@@ -24,6 +24,7 @@ from textual.containers import Horizontal, Vertical
 
 from ibterm.broker.approval import Outcome
 from ibterm.broker.pipeline import OrderPipeline
+from ibterm.broker.quotes import LADDER, part_holder
 from ibterm.broker.session import BrokerSession
 from ibterm.broker.working import NotModifiable
 from ibterm.domain.depth import DepthBook, FeedState
@@ -158,7 +159,7 @@ class DepthScreen(StatusScreen):
         self.ladder = self.query_one(LadderView)
         self.tape_view = self.query_one(TapeView)
         self.ladder.focus()
-        self.session.ensure_quote(self.instrument)
+        self.session.quotes_for(part_holder(LADDER, self), [self.instrument])
         self.session.depth.show(self.instrument)
         self.session.tape.show(self.instrument)
         self.draw_every_refresh()
@@ -167,6 +168,7 @@ class DepthScreen(StatusScreen):
         # However the screen goes (escape, the app quitting), its subscriptions go too.
         self.session.depth.stop()
         self.session.tape.stop()
+        self.session.quotes_for(part_holder(LADDER, self), ())
 
     # --- drawing -----------------------------------------------------------------------
     def refresh_view(self) -> None:
