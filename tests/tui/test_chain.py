@@ -158,6 +158,10 @@ def test_a_side_not_live_is_marked() -> None:
     assert side_mark(option(MarketDataType.FROZEN, 95, 95), False, 100, 10) == "F"
     assert side_mark(None, True, 100, 10) == "✖"
     assert side_mark(None, False, 100, 10) == " "
+    # The link down: what is shown is its last figures, whatever their age or type.
+    assert side_mark(option(live, 95, 95), False, 100, 10, link_up=False) == "~"
+    assert side_mark(option(MarketDataType.DELAYED, 95, 95), False, 100, 10, False) == "~"
+    assert side_mark(None, True, 100, 10, link_up=False) == "✖"
 
 
 async def test_two_legs_picked_in_the_chain_open_the_builder(sim: SimServer) -> None:
@@ -204,3 +208,24 @@ async def test_the_palette_opens_the_chain_of_an_options_underlying(sim: SimServ
         await until(pilot, lambda: isinstance(app.screen, ChainScreen))
         screen = app.screen
         assert isinstance(screen, ChainScreen) and screen.underlying == spy
+
+
+async def test_a_lost_link_leaves_the_last_figures_marked_stale(sim: SimServer) -> None:
+    # Not blank (the trader loses the picture) and not passed off as live: every side
+    # keeps its last quote, marked "~", and the watchlist's row reads STALE at once.
+    app = make_app(sim, 146, ["SPY"])
+    async with app.run_test(size=(120, 30)) as pilot:
+        screen = await _open(pilot, app)
+        shown = {(r.strike, s.inst.con_id): s.quote.quote.bid for r in screen.rows
+                 for s in (r.call, r.put) if s.inst is not None and s.quote is not None}
+        assert shown and all(s.mark == " " for r in screen.rows for s in (r.call, r.put))
+        sim.drop(146)
+        await until(pilot, lambda: not app.session.connected)
+        screen.refresh_view()
+        sides = [(r.strike, s) for r in screen.rows for s in (r.call, r.put)]
+        assert all(s.quote is not None and s.mark == "~" for _, s in sides)
+        assert {(k, s.inst.con_id): s.quote.quote.bid for k, s in sides
+                if s.inst is not None and s.quote is not None} == shown
+        await pilot.press("escape")
+        watchlist = app.query_one(WatchlistTable)
+        await until(pilot, lambda: watchlist.get_cell("SPY", "data").plain == "STALE")

@@ -114,7 +114,7 @@ class OptionChains:
         at = self._quote_at.get(con_id)
         if at is None:
             return None
-        ticker = self._quotes.ticker(con_id)
+        ticker = self._quotes.last_ticker(con_id)
         if ticker is None:
             return None
         return OptionQuote(quote_from_ticker(con_id, ticker, at), greeks_of(ticker.modelGreeks),

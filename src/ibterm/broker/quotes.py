@@ -67,6 +67,9 @@ class QuoteBook:
         self._held: dict[int, Instrument] = {}  # con_id -> the instrument someone holds
         self._holders: dict[int, set[str]] = {}
         self._tickers: dict[int, Ticker] = {}  # con_id -> its subscription, if it has one
+        # con_id -> its ticker when the link went: its last figures, shown (as stale)
+        # until the quote is subscribed again or let go, never taken for a live one.
+        self._lost: dict[int, Ticker] = {}
         # con_id -> why a held quote has no subscription (no line free, IB refused it);
         # IB's refusals stand until the link or the data is restored.
         self.refused: dict[int, str] = {}
@@ -138,6 +141,11 @@ class QuoteBook:
     def ticker(self, con_id: int) -> Ticker | None:
         return self._tickers.get(con_id)
 
+    def last_ticker(self, con_id: int) -> Ticker | None:
+        """Its subscription's ticker, or, while the link is down, the one it had: what
+        a screen shows, marked by the link's state and its age."""
+        return self._tickers.get(con_id) or self._lost.get(con_id)
+
     def quote_at(self, con_id: int) -> float | None:
         return self._quote_at.get(con_id)
 
@@ -154,12 +162,14 @@ class QuoteBook:
         generic = OPEN_INTEREST_TICKS if inst.sec_type in _OPTIONS else ""
         self._tickers[con_id] = self._ib.reqMktData(order_contract(inst), generic, False,
                                                     False)
+        self._lost.pop(con_id, None)
         return ""
 
     def _end(self, con_id: int) -> None:
         """No one holds it: cancelled at IB, its line given back."""
         self._held.pop(con_id, None)
         self._holders.pop(con_id, None)
+        self._lost.pop(con_id, None)
         self.refused.pop(con_id, None)
         self._refused_by_ib.discard(con_id)
         self._quote_at.pop(con_id, None)
@@ -203,6 +213,7 @@ class QuoteBook:
         """The link went: ib_async's tickers went with it (the holders stay, the lines
         are the session's to count anew)."""
         self.live = False
+        self._lost.update(self._tickers)
         self._tickers.clear()
         self._quote_at.clear()
 

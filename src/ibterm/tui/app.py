@@ -327,6 +327,8 @@ class IbtermApp(App[None]):
             self.account_line.show(update.account)
         if update.status is not None:
             status_bar.update_state(status=update.status, account=self.session.account)
+            if self.watchlist.link_up != self.session.connected:  # marked at once, not in 1 s
+                self._tick_clock()
             ticket = self.ticket
             ticket.account = self.session.account
             ticket.stop_gap = self.session.profile.stop_gap
@@ -342,6 +344,7 @@ class IbtermApp(App[None]):
         self.notify(message, severity=severity, timeout=8)  # type: ignore[arg-type]
 
     def _tick_clock(self) -> None:
+        self.watchlist.link_up = self.session.connected
         self.watchlist.refresh_ages(self.session.clock())
         if self._positions_quoted:
             self.group_positions()  # the option positions' greeks follow their quotes

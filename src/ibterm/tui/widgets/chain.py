@@ -65,11 +65,15 @@ class ChainRow:
     atm: bool
 
 
-def side_mark(quote: OptionQuote | None, refused: bool, now: float, stale_after: float) -> str:
+def side_mark(quote: OptionQuote | None, refused: bool, now: float, stale_after: float,
+              link_up: bool = True) -> str:
+    """A side's mark; with the link down every figure shown is its last, so stale."""
     if refused:
         return "✖"
     if quote is None:
         return " "  # waiting for its first quote: nothing shown to be mistaken
+    if not link_up:
+        return "~"
     if not quote.quote.data_type.is_live:
         return _TYPE_MARK[quote.quote.data_type]
     return "~" if quote.stale(now, stale_after) else " "
@@ -357,6 +361,7 @@ class ChainScreen(StatusScreen):
             if self._watched != self._on_screen():
                 self._watch()
         now, stale_after = session.clock(), session.profile.stale_after
+        link_up = session.connected
         atm = atm_index(self.strikes, price) if price is not None and self.strikes else -1
         rows = []
         for i, strike in enumerate(self._window(), start=self.top):
@@ -366,7 +371,7 @@ class ChainScreen(StatusScreen):
                 q = session.options.quote(inst.con_id) if inst is not None else None
                 refused = inst is not None and inst.con_id in session.options.refused
                 sides.append(ChainSide(inst, q, in_the_money(right, strike, price),
-                                       side_mark(q, refused, now, stale_after)))
+                                       side_mark(q, refused, now, stale_after, link_up)))
             rows.append(ChainRow(strike, sides[0], sides[1], i == atm))
         self.rows = rows
         cursor = (self.strikes[self.row], self.side) if self.strikes else None

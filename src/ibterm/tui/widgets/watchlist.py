@@ -57,6 +57,8 @@ class WatchlistTable(Grid):
     def __init__(self, stale_after: float, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self.stale_after = stale_after
+        # With the link down every quote shown is its last: stale, whatever its age.
+        self.link_up = True
         self.items: list[WatchItem] = []
         self.quotes: dict[str, Quote] = {}  # row key -> latest quote
         self._row_of: dict[int, list[str]] = {}  # con_id -> row keys
@@ -101,7 +103,7 @@ class WatchlistTable(Grid):
             self._render_row(key, quote, now)
 
     def _render_row(self, key: str, q: Quote, now: float) -> None:
-        stale = q.is_stale(now, self.stale_after)
+        stale = not self.link_up or q.is_stale(now, self.stale_after)
         delayed = q.data_type in (MarketDataType.DELAYED, MarketDataType.DELAYED_FROZEN)
         dec = self._decimals.get(key, 2)
         base = ""
