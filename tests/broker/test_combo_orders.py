@@ -223,11 +223,15 @@ async def test_a_vertical_at_the_legs_natural_price_fills_both_legs(
     assert [(leg["con_id"], leg["action"], leg["quantity"]) for leg in submitted.data["legs"]] \
         == [(long_leg.con_id, "BUY", 2), (short_leg.con_id, "SELL", 2)]
     await _until(lambda: {e.data.get("leg") for e in read_events(pipeline.journal.path)
-                          if e.kind == "fill"} >= {long_leg.display, short_leg.display})
+                          if e.kind == "fill"} >= {long_leg.display, short_leg.display, "combo"})
     update = pipeline.drain()
     last = [u for u in update.orders if u.order_ref == ref][-1]
     assert (last.status, last.filled, last.combo) == ("Filled", 2, spec.combo)
     assert {f.instrument.con_id for f in update.fills} >= {long_leg.con_id, short_leg.con_id}
+    # The executions list names each leg's fill by its contract and the combination's
+    # own by the order, not by the underlying alone.
+    assert {f.display for f in update.fills} == {long_leg.display, short_leg.display,
+                                                  "SPY combo"}
 
 
 async def test_a_credit_sold_at_a_positive_price_fills_its_legs_reversed(

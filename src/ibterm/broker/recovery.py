@@ -140,7 +140,7 @@ class Recovery:
             if d.kind is Difference.MISSED_FILL:
                 self.ledger.update.fills.append(FillUpdate(
                     d.order_ref, d.exec_id, spec.instrument, spec.side, d.shares, d.price,
-                    None, ""))
+                    None, "", spec.display if spec.combo else ""))
                 continue
             if d.kind is not Difference.GONE:
                 continue

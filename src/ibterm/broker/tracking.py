@@ -149,6 +149,7 @@ class OrderTracker:
         ex = fill.execution
         inst, side = spec.instrument, spec.side
         leg: dict[str, str] = {}
+        name = ""  # a leg's fill is named by its contract, the combination's by the order
         if spec.combo:
             # A combination's executions come one per leg, on the leg's contract, and one
             # for the combination itself (the BAG): each is journaled as what it filled.
@@ -157,11 +158,12 @@ class OrderTracker:
             if part is not None:
                 inst, side = part.instrument, spec.leg_side(part)
             leg = {"leg": inst.display if part is not None else "combo"}
+            name = "" if part is not None else spec.display
         self.ledger.record("fill", intent_id=intent.id, order_ref=ref,
                            symbol=spec.display, exec_id=ex.execId, side=ex.side,
                            shares=ex.shares, price=ex.price, time=str(ex.time), **leg)
         self.ledger.update.fills.append(FillUpdate(ref, ex.execId, inst, side, ex.shares,
-                                                   ex.price, None, str(ex.time)))
+                                                   ex.price, None, str(ex.time), name))
 
     def _on_commission(self, trade: Trade, fill: Fill, report: object) -> None:
         ref = trade.order.orderRef

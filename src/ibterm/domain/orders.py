@@ -265,3 +265,10 @@ class FillUpdate:
     price: float
     commission: float | None
     time: str
+    # What filled as the order names it, when the instrument alone does not: a
+    # combination's own execution ("SPY iron condor"); a leg's is its contract.
+    name: str = ""
+
+    @property
+    def display(self) -> str:
+        return self.name or self.instrument.display

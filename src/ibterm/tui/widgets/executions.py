@@ -61,7 +61,7 @@ class ExecutionsScreen(ModalScreen[None]):
         for f in reversed(self.rows):
             dec = fmt.tick_decimals(f.instrument.min_tick)
             commission = fmt.money(f.commission, 2) if f.commission is not None else "…"
-            table.add_row(f.time[11:19], f.instrument.display, f.side.value,
+            table.add_row(f.time[11:19], f.display, f.side.value,
                           fmt.quantity(f.shares), fmt.price(f.price, dec), commission,
                           f.exec_id)
         table.focus()
