@@ -8,9 +8,12 @@ import pytest
 from ib_async import BarDataList
 from textual.pilot import Pilot
 
+from ibterm.broker.session import BrokerSession
 from ibterm.config import yamlfile
 from ibterm.config.keymaps import check_keymap
+from ibterm.config.settings import Profile
 from ibterm.domain.bars import BarSize, HistoryState
+from ibterm.domain.connection import TradingMode
 from ibterm.domain.levels import LevelKind
 from ibterm.sim.server import SimServer
 from ibterm.tui.actions import action_registry
@@ -20,6 +23,7 @@ from ibterm.tui.widgets.fields import Cycler
 from ibterm.tui.widgets.status_bar import StatusBar
 from ibterm.tui.widgets.ticket import OrderTicket
 from ibterm.tui.widgets.watchlist import WatchlistTable
+from tests.broker.test_history import Clock, down_until_the_pacing_all_but_ends
 from tests.tui.support import make_app, until
 
 WATCH = ["ES", "AAPL", "TSLA"]
@@ -146,16 +150,24 @@ async def _ready_one(pilot: Pilot[None], app: IbtermApp) -> None:
 
 
 async def test_a_dropped_link_marks_the_bars_not_live(sim: SimServer) -> None:
-    app = make_app(sim, 96, WATCH)
+    clock = Clock()
+    session = BrokerSession(Profile(port=sim.port, client_id=96, watchlist=WATCH), "demo",
+                            TradingMode.DEMO, clock=clock)
+    app = IbtermApp(session)
     async with app.run_test(size=(120, 40)) as pilot:
         await _ready(pilot, app)
+        asked = clock()
         await pilot.press("v")
         await _live(pilot, app, "ES 202612")
+        down_until_the_pacing_all_but_ends(session, clock, asked)
         sim.drop(96)
         await until(pilot, lambda: "✖ not live: connection lost" in _title(app))
         view = _view(app)
         assert view.series is not None and view.series.bars and not view.series.live
-        await until(pilot, lambda: "● live" in _title(app), timeout=15)
+        # Back inside IB's pacing window for the chart's request: the title says it waits.
+        await until(pilot, lambda: "loading (waiting " in _title(app)
+                    and "s for IB's pacing)" in _title(app))
+        await until(pilot, lambda: "● live" in _title(app))
 
 
 @pytest.mark.parametrize("size", [(80, 24), (60, 15)], ids=lambda s: f"{s[0]}x{s[1]}")
