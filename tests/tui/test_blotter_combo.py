@@ -158,6 +158,9 @@ async def test_a_condor_sent_from_the_builder_is_named_in_the_blotter(sim: SimSe
         assert order.display == "SPY iron condor"
         symbols = [blotter.get_cell(k, "symbol").plain for k in blotter.row_keys]
         assert symbols[0] == "┌ SPY iron condor" and len(symbols) == 5
+        # The column holds the longest strategy's name whole, with its tree mark.
+        [symbol] = [p for p in blotter._layout if p.column.key == "symbol"]
+        assert symbol.width >= len("┌ AAPL iron butterfly")
         app.pipeline.cancel(ref)
         await until(pilot, lambda: blotter.orders[ref].done)
         assert [blotter.get_cell(k, "symbol").plain for k in blotter.row_keys] == [

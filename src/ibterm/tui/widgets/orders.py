@@ -23,13 +23,14 @@ from ibterm.tui import format as fmt
 from ibterm.tui.widgets.grid import Column, Grid
 
 COLUMNS = (
-    Column("symbol", "Symbol", 18, "left", min_width=11),
+    # Room for "┌ AAPL iron butterfly": a combination is named by its strategy.
+    Column("symbol", "Symbol", 22, "left", min_width=11),
     Column("side", "Side", 4, "left"),
     Column("qty", "Qty", 7),
     Column("type", "Type", 7, "left", priority=1),
     Column("price", "Price", 10),
     Column("status", "Status", 13, "left", min_width=9),
-    Column("filled", "Filled", 7, priority=2),
+    Column("filled", "Filled", 7, priority=1),  # the symbol narrows before it leaves
     Column("avg", "Avg", 10, priority=2),
     Column("note", "Note", 12, "left", priority=3, grow=True),
 )
