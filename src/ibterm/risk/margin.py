@@ -35,11 +35,12 @@ import bisect
 import datetime as dt
 import gc
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
-from operator import attrgetter
+from itertools import chain
+from operator import attrgetter, itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -412,6 +413,34 @@ _ORDERS: tuple[tuple[frozenset[int] | None, bool], ...] = (
     (frozenset({_COVERED, _VERTICAL}), False),  # verticals-only
 )
 _Candidate = tuple[float, int, int, _Leg, _Leg, float]  # ..., the spread's cost
+_NEG = itemgetter(0)
+# The kinds in the order of their ranks: candidates of one saving come in this order.
+_RANK_ORDER = sorted(_RANK, key=_RANK.__getitem__)
+
+
+class _Pool(list[_Candidate]):
+    """The candidates, largest saving first (then by rank), and `by_kind`: each kind's own
+    candidates (indexed by kind) in the same order, from which a walk that keeps only some
+    kinds takes its order without sifting the whole pool."""
+
+    __slots__ = ("by_kind",)
+
+    def __init__(self, by_kind: tuple[list[_Candidate], ...]) -> None:
+        # Each kind's list is made in rank order, so a stable sort by saving alone is the
+        # order by (saving, rank): floats compare faster than tuples, and the lists joined
+        # in rank order of their kinds are merged, not sorted again.
+        for run in by_kind:
+            run.sort(key=_NEG)
+        super().__init__(chain.from_iterable(by_kind[kind] for kind in _RANK_ORDER))
+        self.sort(key=_NEG)
+        self.by_kind = by_kind
+
+    def only(self, kinds: frozenset[int]) -> list[_Candidate]:
+        """The candidates of these kinds, in pool order."""
+        runs = [self.by_kind[kind] for kind in _RANK_ORDER if kind in kinds and self.by_kind[kind]]
+        if len(runs) == 1:
+            return runs[0]
+        return sorted(chain.from_iterable(runs), key=_NEG)
 # A credit vertical whose width is no less than the short's naked requirement: it saves
 # nothing alone, so it is no candidate, but it can still be joined (_join_idle): (short,
 # long, cost per contract).
@@ -490,7 +519,7 @@ def _leave_out(best: list[_Found], best_cost: tuple[float, float], placed: set[_
     return best
 
 
-def _cheapest(pool: list[_Candidate], idle: list[_Idle], legs: list[_Leg],
+def _cheapest(pool: _Pool, idle: list[_Idle], legs: list[_Leg],
               stocks: list[_Leg], shorts: list[_Leg], longs: list[_Leg], rates: Rates,
               joins: _Joins, placed: set[_Leg] | None = None, bound: float | None = None
               ) -> tuple[list[_Found] | None, tuple[float, float]]:
@@ -500,10 +529,11 @@ def _cheapest(pool: list[_Candidate], idle: list[_Idle], legs: list[_Leg],
     long options any walk placed beside a short are added to it (_leave_out)."""
     best: list[_Found] | None = None
     best_cost = (0.0, 0.0)
-    present = {c[2] for c in pool}
-    # Straddles first is the pool itself when no other candidate comes before a straddle.
-    straddles = [i for i, c in enumerate(pool) if c[2] == _STRADDLE]
-    reorders = bool(straddles) and straddles[-1] != len(straddles) - 1
+    present = {kind for kind, run in enumerate(pool.by_kind) if run}
+    # Straddles first is the pool itself when no other candidate comes before a straddle:
+    # when the last straddle is where it would be then.
+    straddles = pool.by_kind[_STRADDLE]
+    reorders = bool(straddles) and pool[len(straddles) - 1] is not straddles[-1]
     seen: set[tuple[frozenset[int], bool]] = set()
     walked: list[tuple[frozenset[int], frozenset[int]]] = []  # in pool order: kept, taken
     joinable = {sh for sh, _lg, _cost in idle}
@@ -518,12 +548,14 @@ def _cheapest(pool: list[_Candidate], idle: list[_Idle], legs: list[_Leg],
         if not signature[1] and any(kept <= k and not taken & (k - kept)
                                     for k, taken in walked):
             continue
+        ordered: Iterable[_Candidate]
         if signature[1]:
-            ordered = [pool[i] for i in straddles] + [c for c in pool if c[2] != _STRADDLE]
+            # (lazily: such a walk is most often given up among its straddles)
+            ordered = chain(straddles, (c for c in pool if c[2] != _STRADDLE))
         elif kept == present:
             ordered = pool
         else:
-            ordered = [c for c in pool if c[2] in kept]
+            ordered = pool.only(kept)
         for lg in legs:
             lg.left = lg.size
         limit = bound if best is None else best_cost[0] if bound is None else \
@@ -582,14 +614,15 @@ def _side(legs: list[_Leg]) -> tuple[list[_Leg], list[float], list[float], list[
 
 
 def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg],
-          crowded: set[_Leg] | None = None) -> tuple[list[_Candidate], list[_Idle]]:
+          crowded: set[_Leg] | None = None) -> tuple[_Pool, list[_Idle]]:
     """The candidates, and the credit verticals that save nothing on their own (_Idle);
     `crowded`, when given, gets the longs that take a place in some short's full window
     (_nearest): without one of them, the candidates could change (_leave_out)."""
-    pool: list[_Candidate] = []
+    by_kind: tuple[list[_Candidate], ...] = ([], [], [], [])  # indexed by kind
     idle: list[_Idle] = []
     looked: list[int] | None = None if crowded is None else []
-    append = pool.append
+    add_covered, add_vertical, add_calendar, add_straddle = (
+        by_kind[k].append for k in (_COVERED, _VERTICAL, _CALENDAR, _STRADDLE))
     seq = 0
     # (longs are already in strike order)
     side = {r: _side([lg for lg in longs if lg.right == r]) for r in "CP"}
@@ -603,7 +636,7 @@ def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg],
             if (st.qty > 0) == call:
                 neg = -(naked - sh.itm * sh.mult)
                 if neg < -_EPS:
-                    append((neg, covered + seq, _COVERED, sh, st, 0.0))
+                    add_covered((neg, covered + seq, _COVERED, sh, st, 0.0))
                 seq += 1
         # The longs nearest in strike, of the same multiplier, expiring with the short or
         # later: a few per short keeps the pool near-linear in legs.
@@ -618,9 +651,9 @@ def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg],
             neg = -(naked - cost)
             if neg < -_EPS:
                 if lg.expiry == sh.expiry:
-                    append((neg, vertical + seq, _VERTICAL, sh, lg, cost))
+                    add_vertical((neg, vertical + seq, _VERTICAL, sh, lg, cost))
                 else:
-                    append((neg, calendar + seq, _CALENDAR, sh, lg, cost))
+                    add_calendar((neg, calendar + seq, _CALENDAR, sh, lg, cost))
             elif lg.expiry == sh.expiry:
                 idle.append((sh, lg, cost))
             seq += 1
@@ -639,10 +672,9 @@ def _pool(shorts: list[_Leg], longs: list[_Leg], stocks: list[_Leg],
             small = p if p.naked <= c.naked else c
             neg = -(small.naked - small.price * small.mult)
             if neg < -_EPS:
-                append((neg, straddle + seq, _STRADDLE, c, p, 0.0))
+                add_straddle((neg, straddle + seq, _STRADDLE, c, p, 0.0))
             seq += 1
-    pool.sort()
-    return pool, idle
+    return _Pool(by_kind), idle
 
 
 @dataclass(slots=True)
@@ -660,7 +692,7 @@ class _Spread:
         return self.cost > 0
 
 
-def _group(pool: list[_Candidate], idle: list[_Idle], stocks: list[_Leg],
+def _group(pool: Iterable[_Candidate], idle: list[_Idle], stocks: list[_Leg],
            shorts: list[_Leg], longs: list[_Leg], rates: Rates, joins: _Joins,
            bound: float | None = None, joinable: frozenset[_Leg] | set[_Leg] = frozenset(),
            placed: set[_Leg] | None = None) -> tuple[list[_Found] | None, frozenset[int]]:
@@ -910,8 +942,8 @@ class _Joins:
     leg) is found once, each pair's combined cost and saving once, and the pairs of a set
     of spreads once."""
 
-    def __init__(self, pool: list[_Candidate]) -> None:
-        self.pool = pool
+    def __init__(self, pool: _Pool) -> None:
+        self.verticals = pool.by_kind[_VERTICAL]
         self.place: dict[int, int] = {}  # rank -> place, found when first needed
         self.kind: list[_Kind] = []  # per place
         self.joined: dict[int, tuple[float, float] | None] = {}
@@ -919,9 +951,8 @@ class _Joins:
 
     def _places(self) -> None:
         keyed = []
-        for _neg, rank, kind, sh, lg, cost in self.pool:
-            if kind == _VERTICAL:
-                keyed.append((sh.expiry, sh.mult, sh.right, cost > 0, sh.order, lg.order, rank))
+        for _neg, rank, _kind, sh, lg, cost in self.verticals:
+            keyed.append((sh.expiry, sh.mult, sh.right, cost > 0, sh.order, lg.order, rank))
         keyed.sort()
         self.place = {k[-1]: i for i, k in enumerate(keyed)}
         self.kind = [k[:4] for k in keyed]
