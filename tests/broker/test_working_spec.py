@@ -97,3 +97,29 @@ async def test_a_modification_withdrawn_unsent_leaves_the_order_as_it_works(
         assert pipeline.trades[ref].order.lmtPrice == before.limit
     finally:
         await pipeline.session.close()
+
+
+async def test_a_tif_changed_in_tws_is_the_one_a_modify_keeps(sim: SimServer,
+                                                              tmp_path: Path) -> None:
+    # ib_async refreshes only quantity, prices, type and orderRef of a Trade it holds:
+    # without following the rest, this modify would send the order back as DAY.
+    pipeline, _, _ = await _setup(sim, tmp_path, real_time=True)
+    try:
+        intent = _limit(pipeline, sim, offset=-3.0, tif=TimeInForce.DAY)
+        await pipeline.submit(intent)
+        ref = intent.order_ref(0)
+        await _until(lambda: ref in pipeline.trades
+                     and pipeline.trades[ref].orderStatus.status == "Submitted")
+        sim.edit_order(ref, tif="GTC", outside_rth=True)
+        await _until(lambda: pipeline.working_spec(ref).tif is TimeInForce.GTC)
+        spec = pipeline.working_spec(ref)
+        assert spec.outside_rth
+        lower = round(spec.limit - 0.5, 2)  # type: ignore[operator]
+        result = await pipeline.modify(ref, replace(spec, limit=lower))
+        assert result.outcome is Outcome.QUEUED, result.message
+        [order] = sim.orders.orders.values()
+        await _until(lambda: order.req.limit == lower)
+        assert (order.req.tif, order.req.outside_rth) == ("GTC", True)
+    finally:
+        await pipeline.session.close()
+

@@ -34,6 +34,7 @@ from ibterm.broker.instruments import InstrumentBook
 from ibterm.broker.lines import MarketDataLines
 from ibterm.broker.options import OptionChains
 from ibterm.broker.order_gateway import OrderGateway
+from ibterm.broker.order_sync import follow_open_orders
 from ibterm.broker.portfolio import Portfolio
 from ibterm.broker.quotes import CHAIN, KEPT, TICKET, WATCHLIST, QuoteBook
 from ibterm.broker.tape import TapeFeed
@@ -87,6 +88,7 @@ class BrokerSession:
         self.mode = mode
         self.clock = clock
         self.ib = IB()
+        follow_open_orders(self.ib)  # a TIF changed in TWS is the one a modify re-sends
         self.account = profile.account
         self.status = ConnectionStatus(ConnectionState.DISCONNECTED, since=clock())
         self._status_dirty = True

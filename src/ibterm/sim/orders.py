@@ -383,6 +383,19 @@ class OrderEngine:
         self._match_all(events, only=[order])
         return events
 
+    def edit(self, order_ref: str, **changes: object) -> OrderEvents:
+        """A working order changed outside the API, as in TWS's own order window (its
+        time in force, outside RTH): `changes` are OrderRequest fields. Its owner hears
+        of it by openOrder, as from TWS."""
+        order = next((o for o in self.orders.values()
+                      if o.req.order_ref == order_ref and not o.done), None)
+        if order is None:
+            raise KeyError(f"no working order {order_ref!r}")
+        order.req = replace(order.req, **changes)  # type: ignore[arg-type]
+        events = OrderEvents()
+        events.touch(order)
+        return events
+
     # --- cancelling ------------------------------------------------------------------
     def cancel(self, client_id: int, order_id: int) -> OrderEvents:
         order = self.orders.get((client_id, order_id))

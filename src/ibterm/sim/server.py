@@ -235,6 +235,11 @@ class SimServer:
                                      if (c := f.position_con_id) is not None})
                 conn.push_account()
 
+    def edit_order(self, order_ref: str, **changes: object) -> None:
+        """Change a working order as TWS's own window would (OrderRequest fields, e.g.
+        tif="GTC"), and tell its client."""
+        self.publish(self.orders.edit(order_ref, **changes))
+
     def push_account_updates(self) -> None:
         for conn in list(self.connections):
             conn.push_account()
