@@ -462,7 +462,7 @@ def _best_grouping(symbol: str, account: str, rows: list[Row],
     shorts = [lg for lg in opts if lg.qty < 0]
     longs = [lg for lg in opts if lg.qty > 0]
     pool, idle = _pool(shorts, longs, stocks)
-    joins = _Joins(pool)
+    joins = _Joins()
     if not shorts:  # nothing pairs: one pass is enough
         found, _taken = _group(pool, idle, stocks, shorts, longs, rates, joins)
         assert found is not None
@@ -511,7 +511,7 @@ def _leave_out(best: list[_Found], best_cost: tuple[float, float], placed: set[_
             now: set[_Leg] = set()
             # Walks that cannot beat the best so far are given up (their long options
             # placed are known from their first step all the same).
-            found, cost = _cheapest(sub, idle, legs, stocks, shorts, longs, rates, _Joins(sub),
+            found, cost = _cheapest(sub, idle, legs, stocks, shorts, longs, rates, _Joins(),
                                     now, best_cost[0])
             if found is not None and cost < best_cost:
                 best, best_cost = found, cost
@@ -683,8 +683,7 @@ class _Spread:
     long: _Leg
     qty: float
     cost: float  # per contract
-    rank: int = 0  # the pool candidate it was made from
-    place: int = 0  # its place among the pool's verticals in the canonical order (_Joins)
+    rank: int = 0  # the pool candidate it was made from (it names the spread: _Joins)
     idle: bool = False  # an idle vertical (_join_idle): its legs' quantities are its own
 
     @property
@@ -938,24 +937,14 @@ class _Joins:
     first; nearest strikes only.
 
     One per group, for all its walks: a spread can only be made from a vertical of the
-    pool, so each vertical's place in the canonical order (kind, then short and long
-    leg) is found once, each pair's combined cost and saving once, and the pairs of a set
-    of spreads once."""
+    pool, so each is named by its candidate's rank, the same in every walk; each pair's
+    combined cost and saving is found once, and the pairs of a set of spreads once."""
 
-    def __init__(self, pool: _Pool) -> None:
-        self.verticals = pool.by_kind[_VERTICAL]
-        self.place: dict[int, int] = {}  # rank -> place, found when first needed
-        self.kind: list[_Kind] = []  # per place
-        self.joined: dict[int, tuple[float, float] | None] = {}
+    def __init__(self) -> None:
+        # (only the walks' spreads are put in order, not every vertical of the pool: a
+        # third of them in a large group)
+        self.joined: dict[tuple[int, int], tuple[float, float] | None] = {}
         self.pairs_of: dict[tuple[int, ...], list[tuple[float, int, int, int, float]]] = {}
-
-    def _places(self) -> None:
-        keyed = []
-        for _neg, rank, _kind, sh, lg, cost in self.verticals:
-            keyed.append((sh.expiry, sh.mult, sh.right, cost > 0, sh.order, lg.order, rank))
-        keyed.sort()
-        self.place = {k[-1]: i for i, k in enumerate(keyed)}
-        self.kind = [k[:4] for k in keyed]
 
     def join(self, spreads: list[_Spread], add: Callable[[_Found], None],
              idle: list[_Idle], placed: set[_Leg] | None) -> None:
@@ -968,20 +957,18 @@ class _Joins:
                 add((sp.cost * sp.qty, sp.cost * sp.qty, _SPREAD, sp, None, sp.qty))
 
     def _join(self, spreads: list[_Spread], add: Callable[[_Found], None]) -> None:
-        if not self.place:
-            self._places()
-        place = self.place
-        for sp in spreads:
-            sp.place = place[sp.rank]
-        ordered = sorted(spreads, key=lambda sp: sp.place)
-        signature = tuple([sp.place for sp in ordered])
+        # The canonical order: kind (expiry, multiplier, right, credit), then short and long
+        # leg; a walk takes a vertical once, so the legs tell any two spreads apart.
+        ordered = sorted([(sp.short.expiry, sp.short.mult, sp.short.right, sp.cost > 0,
+                           sp.short.order, sp.long.order, sp) for sp in spreads])
+        signature = tuple([k[-1].rank for k in ordered])
         pairs = self.pairs_of.get(signature)
         if pairs is None:
             pairs = self.pairs_of[signature] = self._pairs(ordered)
         if pairs:
-            at = {sp.place: sp for sp in spreads}
-            for _neg, _seq, pa, pb, cost in pairs:
-                a, b = at[pa], at[pb]
+            at = {sp.rank: sp for sp in spreads}
+            for _neg, _seq, ra, rb, cost in pairs:
+                a, b = at[ra], at[rb]
                 qty = min(a.qty, b.qty)
                 if qty <= 0:
                     continue
@@ -989,24 +976,23 @@ class _Joins:
                 a.qty -= qty
                 b.qty -= qty
 
-    def _pairs(self, ordered: list[_Spread]) -> list[tuple[float, int, int, int, float]]:
-        """The pairs worth joining among these spreads (in canonical order), as
-        (-saving, sequence, place, place, combined cost per contract), best first. Each
+    def _pairs(self, ordered: list[tuple[int, float, str, bool, int, int, _Spread]]
+               ) -> list[tuple[float, int, int, int, float]]:
+        """The pairs worth joining among these spreads (keyed in canonical order), as
+        (-saving, sequence, rank, rank, combined cost per contract), best first. Each
         credit spread is tried with the NEAREST_SPREADS spreads of each partner kind
         nearest by short strike on each side."""
         by_kind: dict[_Kind, tuple[list[_Spread], list[float]]] = {}
-        kind_of = self.kind
-        for sp in ordered:  # kinds come in their sorted order
-            kind = kind_of[sp.place]
+        for expiry, mult, right, credit, _so, _lo, sp in ordered:  # kinds in sorted order
+            kind = (expiry, mult, right, credit)
             run = by_kind.get(kind)
             if run is None:
                 run = by_kind[kind] = ([], [])
             run[0].append(sp)
             run[1].append(sp.short.strike)
         joined = self.joined
-        size = len(kind_of)
         tried_pairs: list[tuple[int, int, _Spread, _Spread, float]] = []
-        tried: set[int] = set()
+        tried: set[tuple[int, int]] = set()
         for (expiry, mult, right, credit), (group, _ks) in by_kind.items():
             if not credit:
                 continue
@@ -1015,23 +1001,23 @@ class _Joins:
                                                    (expiry, mult, right, False))
                         if kind in by_kind]
             for sp in group:
-                mine = sp.place
+                mine = sp.rank
                 strike = sp.short.strike
                 for others, ks in partners:
                     at = bisect.bisect_left(ks, strike)
                     for o in others[max(0, at - NEAREST_SPREADS):at + NEAREST_SPREADS]:
-                        theirs = o.place
-                        pair = mine * size + theirs if mine < theirs else theirs * size + mine
+                        theirs = o.rank
+                        pair = (mine, theirs) if mine < theirs else (theirs, mine)
                         if pair in tried:  # a condor is found from both of its spreads
                             continue
                         tried.add(pair)
                         tried_pairs.append((mine, theirs, sp, o, mult))
-        new = [t for t in tried_pairs if t[0] * size + t[1] not in joined]
+        new = [t for t in tried_pairs if (t[0], t[1]) not in joined]
         for (mine, theirs, _a, _b, _m), found in zip(new, _joined_all(new), strict=True):
-            joined[mine * size + theirs] = found
+            joined[(mine, theirs)] = found
         pairs: list[tuple[float, int, int, int, float]] = []
         for mine, theirs, _a, _b, _m in tried_pairs:
-            found = joined[mine * size + theirs]
+            found = joined[(mine, theirs)]
             if found is not None:
                 pairs.append((found[0], len(pairs), mine, theirs, found[1]))
         pairs.sort()  # largest saving first (the sequence breaks ties: never further)
