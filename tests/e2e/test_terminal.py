@@ -16,11 +16,41 @@ import pytest
 
 TMUX = shutil.which("tmux")
 pytestmark = pytest.mark.skipif(TMUX is None, reason="tmux is not installed on this machine")
+# A typist's pace: each key reaches the app once the one before has done what it does
+# (a field focused, a screen opened); a burst could land on the widget that had the focus.
+KEY_GAP = 0.15
+
+
+def alive(pid: int) -> bool:
+    """Whether the process still runs. A zombie has ended: it is only waiting for its
+    parent, and the app's is tmux, gone with the session, so it waits for PID 1, which in
+    some containers reaps every couple of seconds."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): it answered the signal
+
+
+def until_gone(pid: int, timeout: float = 15.0) -> bool:
+    """Wait for the process to end; False (and killed) if it has not within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while alive(pid):
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            return False
+        time.sleep(0.05)
+    return True
 
 
 class Terminal:
     def __init__(self, session: str):
         self.session = session
+        self._last_key = 0.0
 
     def screen(self) -> str:
         return subprocess.run([TMUX, "capture-pane", "-p", "-t", self.session],  # type: ignore[list-item]
@@ -28,9 +58,15 @@ class Terminal:
 
     def keys(self, *keys: str) -> None:
         for key in keys:
-            subprocess.run([TMUX, "send-keys", "-t", self.session, key], check=True,  # type: ignore[list-item]
-                           timeout=10)
-            time.sleep(0.15)
+            self.press(key)
+
+    def press(self, key: str, times: int = 1) -> None:
+        """The key, `times` over in one burst: for a key that stays on one widget (a
+        field's Down), each in turn, as a held key repeats."""
+        time.sleep(max(0.0, self._last_key + KEY_GAP - time.monotonic()))
+        subprocess.run([TMUX, "send-keys", "-t", self.session, "-N", str(times), key],  # type: ignore[list-item]
+                       check=True, timeout=10)
+        self._last_key = time.monotonic()
 
     def wait_for(self, *texts: str, timeout: float = 30.0) -> str:
         return self.wait_until(lambda screen: all(t in screen for t in texts),
@@ -45,7 +81,7 @@ class Terminal:
                 return screen
             if time.monotonic() > deadline:
                 raise AssertionError(f"never saw {what} on the screen:\n{screen}")
-            time.sleep(0.2)
+            time.sleep(0.1)
 
 
 @pytest.fixture
@@ -65,16 +101,8 @@ def terminal(tmp_path: Path) -> Iterator[Terminal]:
         subprocess.run([TMUX, "kill-session", "-t", session], timeout=10)  # type: ignore[list-item]
         # Whatever the test did, the app must not outlive its terminal (it once did: a
         # deadlock in Textual's shutdown left it sleeping, now cut short by a watchdog).
-        deadline = time.monotonic() + 15
-        while pane.isdigit():
-            try:
-                os.kill(int(pane), 0)
-            except ProcessLookupError:
-                break
-            if time.monotonic() > deadline:
-                os.kill(int(pane), 9)
-                raise AssertionError("ibterm outlived its terminal")
-            time.sleep(0.2)
+        if pane.isdigit() and not until_gone(int(pane)):
+            raise AssertionError("ibterm outlived its terminal")
 
 
 def test_demo_by_keys(terminal: Terminal) -> None:
@@ -83,7 +111,9 @@ def test_demo_by_keys(terminal: Terminal) -> None:
     # A resting limit order: the ticket for the row under the cursor, 30 ticks under the bid.
     terminal.keys("b")
     terminal.wait_for("Order ticket", "bid ")
-    terminal.keys("Tab", "Tab", "F5", *["Down"] * 30, "F4")
+    terminal.keys("Tab", "Tab", "F5")
+    terminal.press("Down", 30)
+    terminal.keys("F4")
     terminal.wait_for("Send (y)")
     terminal.keys("y")
     terminal.wait_for("Submitted")
@@ -143,16 +173,8 @@ def test_the_terminal_going_away_ends_the_app(terminal: Terminal, tmp_path: Path
                               "#{pane_pid}"], capture_output=True, text=True,
                              timeout=10).stdout.strip())
     subprocess.run([TMUX, "kill-session", "-t", terminal.session], timeout=10)  # type: ignore[list-item]
-    deadline = time.monotonic() + 15
-    while True:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            break  # gone
-        if time.monotonic() > deadline:
-            os.kill(pid, 9)
-            raise AssertionError("ibterm kept running after its terminal went away")
-        time.sleep(0.2)
+    if not until_gone(pid):
+        raise AssertionError("ibterm kept running after its terminal went away")
     # It ended the normal way: the session closed and said so in the journal.
     events = list(read_events(tmp_path / "data" / "journal.sqlite3"))
     assert events[-1].kind == "connection" and events[-1].data["state"] == "disconnected"
