@@ -204,7 +204,7 @@ def stress_split(rows: list[Row], params: StressParams, repeat: int) -> tuple[fl
     book_ = positions(rows, AS_OF, RATE)
     grid = _grid(_moves(*params.scans["equity"], params.points_each_side), params.vol_shifts)
     o = book_.option
-    w = book_.qty[o] * book_.mult[o]
+    w = book_.weight[o]
     args = (book_.spot[o], book_.strike[o], book_.years[o], book_.vol[o], book_.rate[o],
             book_.carry[o], book_.is_call[o], grid.moves, grid.shifts)
     return (timed(lambda: positions(rows, AS_OF, RATE), repeat),
