@@ -5,7 +5,9 @@ every 10 ms until a watchlist row shows a price. The baseline, timed the same wa
 same run, is the smallest Textual app that paints one line: what the interpreter, Textual
 and the terminal cost before ibterm does anything. Printed: every run, min/median/max of
 both, the median ratio, and where the import time goes (`python -X importtime` of what the
-demo imports before its first frame, self time summed by package).
+demo imports before its first frame, self time summed by package), what the heavy
+modules (polars, plotext) would add were they not deferred to first use, and who imports
+numpy at start-up (ib_async's eventkit: not ours to defer).
 
 Run: make bench   (or python bench/startup.py --runs 3)
 """
@@ -110,8 +112,27 @@ def main() -> None:
     print(f"Import time of the demo's modules (self, by package): {total * 1000:.0f} ms")
     for name, seconds in rows:
         print(f"  {name:<22} {seconds * 1000:7.1f} ms")
-    print(f"  not loaded at start-up: polars, whose import would add "
-          f"{_deferred('polars') * 1000:.0f} ms (on the first data frame instead)")
+    deferred = ", ".join(f"{m} (+{_deferred(m) * 1000:.0f} ms)" for m in ("polars", "plotext"))
+    print(f"  not loaded at start-up, each imported on first use: {deferred}")
+    print(f"  loaded at start-up: numpy, imported by {' <- '.join(_importers('numpy'))}")
+
+
+def _importers(module: str) -> list[str]:
+    """Who first imports `module` in the demo: its importer, that one's, ... up to the top
+    (in -X importtime's log a module is followed by the first one less indented)."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-c", DEMO_IMPORTS],
+                            capture_output=True, text=True, check=True)
+    log = [m.groups() for m in (re.match(r"import time:\s+\d+ \|\s+\d+ \|( *)(\S+)", line)
+                                for line in result.stderr.splitlines()) if m]
+    at = next((i for i, (_, name) in enumerate(log) if name == module), None)
+    if at is None:
+        return ["nothing (not loaded)"]
+    chain, depth = [], len(log[at][0])
+    for indent, name in log[at + 1:]:
+        if len(indent) < depth:
+            chain.append(name)
+            depth = len(indent)
+    return chain
 
 
 def _deferred(module: str) -> float:
