@@ -24,6 +24,8 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,23 +45,40 @@ Baseline().run()
 DEMO_IMPORTS = "import ibterm.cli.main, ibterm.tui.app, ibterm.sim.runner"
 
 
+# A tmux server of the bench's own, kept up for all its runs by a session that only waits:
+# on the shared one, killing a run's last session made the server exit, and the next
+# run's new-session now and then reached it while it did ("server exited unexpectedly").
+TMUX = ["tmux", "-L", f"ibterm-startup-{os.getpid()}"]
+
+
+@contextmanager
+def _tmux_server() -> Iterator[None]:
+    subprocess.run([*TMUX, "new-session", "-d", "-s", "keep", "sleep 3600"], check=True)
+    try:
+        yield
+    finally:
+        subprocess.run([*TMUX, "kill-server"], capture_output=True)
+
+
 def _time_to_screen(command: list[str], ready: re.Pattern[str], env: dict[str, str]) -> float:
-    session = f"ibterm-startup-{os.getpid()}"
+    session = "run"
     shell = " ".join(f"'{part}'" for part in command)
     start = time.perf_counter()
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
+    screen = ""
+    subprocess.run([*TMUX, "new-session", "-d", "-s", session, "-x", "120", "-y", "40",
                     *[arg for key, value in env.items() for arg in ("-e", f"{key}={value}")],
                     shell], check=True)
     try:
         while time.perf_counter() - start < TIMEOUT:
-            screen = subprocess.run(["tmux", "capture-pane", "-p", "-t", session],
+            screen = subprocess.run([*TMUX, "capture-pane", "-p", "-t", session],
                                     capture_output=True, text=True).stdout
             if ready.search(screen):
                 return time.perf_counter() - start
             time.sleep(0.01)
-        raise RuntimeError(f"{command[0]}: nothing on screen after {TIMEOUT:.0f} s")
+        raise RuntimeError(f"{shell}: no {ready.pattern!r} on screen after {TIMEOUT:.0f} s; "
+                           f"the screen:\n{screen}")
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run([*TMUX, "kill-session", "-t", session], capture_output=True)
 
 
 def _import_breakdown(top: int) -> tuple[float, list[tuple[str, float]]]:
@@ -92,10 +111,13 @@ def main() -> None:
     if shutil.which("tmux") is None:
         print("startup: tmux is not installed; skipped")
         return
-    with tempfile.TemporaryDirectory() as home:
+    with tempfile.TemporaryDirectory() as home, _tmux_server():
         # A fresh user: no config, no journal, the default theme and keymap.
         env = {"IBTERM_DATA_DIR": f"{home}/data", "IBTERM_CONFIG": f"{home}/none.yaml",
                "XDG_CONFIG_HOME": f"{home}/config", "TERM": "xterm-256color",
+               # The window's own size: a server started under pytest hands its panes
+               # COLUMNS=80 LINES=24, which Textual believes over the terminal.
+               "COLUMNS": "120", "LINES": "40",
                # tmux starts commands with its server's environment: pass on a checkout's.
                **{k: v for k, v in os.environ.items() if k == "PYTHONPATH"}}
         baseline, demo = [], []
