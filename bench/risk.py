@@ -5,7 +5,9 @@
     correlated view), and the time per position at each size. Beside it the stress path
     alone (positions + stress: pricing, grid, worst losses, correlated view) against the
     same maths as a per-position Python loop over the same rows (scalar Black-Scholes,
-    math.erfc), pairing excluded from both sides of that ratio.
+    math.erfc), pairing excluded from both sides of that ratio. Then the growth from
+    10,000 to 100,000: on the curve's books, and on a 100,000 book of the same make as
+    the 10,000 one (ten copies of it under other names: only the size grows).
 (b) The pairing against the pairing it replaced (tests/risk/pairing_reference.py, the
     oracle of the tests: the same strategies, or a cheaper total), on the same 10,000
     positions.
@@ -24,6 +26,7 @@ Medians of several runs (min and max for the preview). Run: make bench
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import gc
 import random
@@ -69,6 +72,20 @@ def book(n: int, seed: int = 1, underlyings: int = 20) -> list[Row]:
                            rng.choice(EXPIRY_DAYS), rng.choice([-5, -3, -1, 1, 2, 4]), s,
                            rng.uniform(0.15, 0.6)))
     return rows
+
+
+def tenfold(rows: list[Row]) -> list[Row]:
+    """Ten copies of the book under other underlyings' names (U003.0 to U003.9), lines
+    kept in order: ten times the size, the same strikes, expiries and groups' sizes."""
+    span = max(r.line for r in rows)
+    return [dataclasses.replace(r, symbol=f"{r.symbol}.{c}", line=c * span + r.line)
+            for c in range(10) for r in rows]
+
+
+def serial(rows: list[Row], params: StressParams) -> None:
+    """Margin and stress of the book on one core, as the app computes them."""
+    compute_margin(rows, AS_OF, parallel_pairing=False)
+    stress(positions(rows, AS_OF, RATE), params)
 
 
 def loop_stress(rows: list[Row], params: StressParams) -> tuple[float, float]:
@@ -149,8 +166,7 @@ def curve(sizes: list[tuple[int, int]], params: StressParams) -> dict[tuple[int,
         repeat = 7 if n <= 10_000 else 3
 
         def both(rows: list[Row] = rows) -> None:
-            compute_margin(rows, AS_OF, parallel_pairing=False)
-            stress(positions(rows, AS_OF, RATE), params)
+            serial(rows, params)
 
         def two(rows: list[Row] = rows) -> None:
             margin_and_stress(rows, AS_OF, rate=RATE, stress_params=params,
@@ -273,6 +289,19 @@ def main() -> int:
             print(f"growth, 10,000 to 100,000 positions {label}: x10 positions, "
                   f"x{large / small:.1f} time ({small / 1e4 * 1e6:.2f} -> "
                   f"{large / 1e5 * 1e6:.2f} us/position)")
+        # The 100,000 book's 200 underlyings have spots of their own: more distinct
+        # strikes per underlying, so more candidates to pair, than in ten books of 20.
+        # Ten copies of the 10,000 book (timed in turns with it) grow by the size alone.
+        rows = book(10_000)
+        copies = tenfold(rows)
+        one, ten = [], []
+        for _ in range(3):
+            one += times(lambda: serial(rows, params), 1)
+            ten += times(lambda: serial(copies, params), 1)
+        small, large = statistics.median(one), statistics.median(ten)
+        print(f"growth, 10,000 on 20 to ten copies of it (100,000 on 200, only the size "
+              f"grows): x{large / small:.1f} time ({small / 1e4 * 1e6:.2f} -> "
+              f"{large / 1e5 * 1e6:.2f} us/position)")
         small, large = totals[(-10_000, 20)], totals[(-100_000, 200)]
         print(f"growth on two cores, 10,000 on 20 to 100,000 on 200: x{large / small:.1f} "
               f"time ({small / 1e4 * 1e6:.2f} -> {large / 1e5 * 1e6:.2f} us/position)")

@@ -42,3 +42,16 @@ def test_the_preview_figures_run(bench: ModuleType,
     rows = bench.book(40, seed=2)
     bench.preview("a condor", rows, [bench.condor(9_000 + 4 * i, rows[i]) for i in range(4)])
     assert "preview, a condor: median" in capsys.readouterr().out
+
+
+def test_tenfold_copies_the_book_under_new_names_with_lines_in_order(
+        bench: ModuleType) -> None:
+    rows = bench.book(50, underlyings=3)
+    copies = bench.tenfold(rows)
+    assert len(copies) == 500
+    assert len({r.symbol for r in copies}) == 10 * len({r.symbol for r in rows})
+    lines = [r.line for r in copies]
+    assert lines == sorted(set(lines))
+    # the same book ten times over: only the names and lines differ
+    strip = [(r.strike, r.right, r.expiry, r.quantity, r.iv) for r in rows]
+    assert [(r.strike, r.right, r.expiry, r.quantity, r.iv) for r in copies] == strip * 10
