@@ -2,7 +2,8 @@
 
 A feeder process runs the simulator with 100 symbols and, once a consumer has subscribed
 to all of them, replays pre-encoded tickPrice frames over the socket at a controlled rate
-or flat out. The consumer runs in this process, so its CPU time is this process's:
+or flat out. Each consumer runs in a process of its own, beside its feeder, so its CPU
+time is that process's:
 
   (a) bare: an ib_async IB() with 100 market data subscriptions, nothing else;
   (b) app:  the headless ibterm app: the broker session, its tick bookkeeping and the
@@ -10,14 +11,17 @@ or flat out. The consumer runs in this process, so its CPU time is this process'
 
 Both count ticks at the same hook (the wrapper's priceSizeTick), so the count costs both
 the same. Printed: ticks/s each consumer keeps up with (all ticks processed, lag under a
-bound), saturated throughput (the median of SATURATED_BLASTS flat-out blasts per consumer
-and round), consumer CPU seconds per 1,000 ticks, the feeder's own CPU per
-1,000 ticks (to show the producer is not the bottleneck), the app/bare ratio, and where each
-consumer's time went in its median blast: reading the socket (ib_async's decoding and
-the handlers of its events, the app's quote book among them), the app's batched table
-updates, Textual's frames, and Python's garbage collector (timed inside the others).
-Each consumer starts from a collected heap: they share this process, and the garbage of
-one must not be collected on the other's time.
+bound); saturated throughput, the median of SATURATED_BLASTS flat-out blasts per consumer
+and round. In a round both consumers are up and their blasts alternate (bare, app, app,
+bare, ...), so that the two are compared on the machine of the same few seconds: on a
+shared machine the pace moves by a fifth from one blast to the next. The consumer not
+blasting is stopped (SIGSTOP), so that the app's idle timers take nothing from the bare
+client's blasts. Then consumer CPU seconds per 1,000 ticks, the feeder's own
+CPU per 1,000 ticks (to show the producer is not the bottleneck), the app/bare ratio,
+and where each consumer's time went in its median blast: reading the socket (ib_async's
+decoding and the handlers of its events, the app's quote book among them), the app's
+batched table updates, Textual's frames, and Python's garbage collector (timed inside
+the others).
 
 Run: make bench   (or python bench/ticks.py --quick, --rounds N)
 """
@@ -29,6 +33,7 @@ import asyncio
 import gc
 import multiprocessing as mp
 import os
+import signal
 import statistics
 import sys
 import time
@@ -52,7 +57,7 @@ from ibterm.tui.app import IbtermApp
 SYMBOLS = [f"S{i:03d}" for i in range(100)]
 KEEP_UP_LAG = 0.5  # seconds after the last tick was sent: beyond this, it fell behind
 FRAMES_PER_SYMBOL = 64
-SATURATED_BLASTS = 3  # per consumer and round; the median counts
+SATURATED_BLASTS = 5  # per consumer and round; the median counts
 
 
 def bench_scenario() -> Scenario:
@@ -172,9 +177,16 @@ class Meter:
             meter.seconds["gc"] += time.perf_counter() - meter._gc_start
 
 
-async def _run_blasts(name: str, pipe: Connection, counter: Counter, rates: list[int],
-                      seconds: float, saturate: int, idle: Callable[[], object]) -> Result:
+Blast = tuple[float, float, dict[str, float], float]  # ticks/s, CPU s, s by part, feeder CPU s
+
+
+async def _serve(name: str, pipe: Connection, control: Connection, counter: Counter,
+                 rates: list[int], seconds: float, saturate: int,
+                 idle: Callable[[], object]) -> None:
+    """The keep-up rates, then saturated blasts on the round's command (control), each
+    answered as a Blast; at "done", the keep-up result."""
     result = Result(name, {})
+    loop = asyncio.get_running_loop()
 
     async def quiet() -> None:
         """Wait until nothing arrives for a while (subscription snapshots, a previous run)."""
@@ -191,23 +203,15 @@ async def _run_blasts(name: str, pipe: Connection, counter: Counter, rates: list
         received, lag = await blast(pipe, counter, n, rate)
         cpu = time.process_time() - cpu0
         result.keep_up[rate] = (received == n and lag < KEEP_UP_LAG, lag, cpu / n * 1000)
-    # The saturated figure is the median of a few blasts: one blast is a second or so,
-    # and on a shared 2-core machine a single one is off by up to 8% either way.
-    blasts = []
-    for _ in range(SATURATED_BLASTS):
+    await quiet()
+    control.send("ready")
+    while await loop.run_in_executor(None, control.recv) != "done":
         await quiet()
-        blasts.append(await _saturated(pipe, counter, saturate))
-    blasts.sort(key=lambda b: b[0])
-    result.saturated, cpu, parts, feeder_cpu = blasts[len(blasts) // 2]
-    result.blasts = [b[0] for b in blasts]
-    result.parts = parts
-    result.cpu_per_1k = cpu / saturate * 1000
-    result.feeder_cpu_per_1k = feeder_cpu / saturate * 1000
-    return result
+        control.send(await _saturated(pipe, counter, saturate))
+    control.send(result)
 
 
-async def _saturated(pipe: Connection, counter: Counter, saturate: int
-                     ) -> tuple[float, float, dict[str, float], float]:
+async def _saturated(pipe: Connection, counter: Counter, saturate: int) -> Blast:
     """One flat-out blast: (ticks/s, consumer CPU s, seconds by part, feeder CPU s)."""
     start = counter.count
     counter.first = 0.0
@@ -224,8 +228,8 @@ async def _saturated(pipe: Connection, counter: Counter, saturate: int
     return saturate / (t_end - counter.first), cpu, meter.seconds | {"cpu": cpu}, feeder_cpu
 
 
-async def run_bare(pipe: Connection, port: int, rates: list[int], seconds: float,
-                   saturate: int) -> Result:
+async def run_bare(pipe: Connection, port: int, control: Connection, rates: list[int],
+                   seconds: float, saturate: int) -> None:
     ib = IB()
     await ib.connectAsync("127.0.0.1", port, clientId=1, timeout=10)
     counter = Counter()
@@ -236,14 +240,13 @@ async def run_bare(pipe: Connection, port: int, rates: list[int], seconds: float
     for c in contracts:
         ib.reqMktData(c)
     await _until_subscribed(pipe, 1)
-    result = await _run_blasts("bare ib_async", pipe, counter, rates, seconds, saturate,
-                               lambda: asyncio.sleep(0.3))
+    await _serve("bare ib_async", pipe, control, counter, rates, seconds, saturate,
+                 lambda: asyncio.sleep(0.3))
     ib.disconnect()
-    return result
 
 
-async def run_app(pipe: Connection, port: int, rates: list[int], seconds: float,
-                  saturate: int) -> Result:
+async def run_app(pipe: Connection, port: int, control: Connection, rates: list[int],
+                  seconds: float, saturate: int) -> None:
     profile = Profile(port=port, client_id=2, watchlist=SYMBOLS, connect_timeout=20)
     session = BrokerSession(profile, "bench", TradingMode.DEMO)
     app = IbtermApp(session)
@@ -253,12 +256,11 @@ async def run_app(pipe: Connection, port: int, rates: list[int], seconds: float,
         while session.status.state is not ConnectionState.CONNECTED:
             await pilot.pause(0.05)
         await _until_subscribed(pipe, 2)
-        result = await _run_blasts("headless app", pipe, counter, rates, seconds, saturate,
-                                   lambda: pilot.pause(0.3))
+        await _serve("headless app", pipe, control, counter, rates, seconds, saturate,
+                     lambda: pilot.pause(0.3))
         rows = app.query_one("#watchlist").row_count  # type: ignore[attr-defined]
         assert rows == len(SYMBOLS), rows
         await session.close()
-    return result
 
 
 async def _until_subscribed(pipe: Connection, client_id: int) -> None:
@@ -270,27 +272,83 @@ async def _until_subscribed(pipe: Connection, client_id: int) -> None:
     raise TimeoutError("the consumer never subscribed to every symbol")
 
 
-def _pair(runner: Callable[..., object], rates: list[int], seconds: float, saturate: int,
-          profile_to: str | None = None) -> Result:
-    """One consumer against its own feeder process."""
+RUNNERS = {"bare": run_bare, "app": run_app}
+
+
+def consumer_main(kind: str, control: Connection, rates: list[int], seconds: float,
+                  saturate: int, profile_to: str | None) -> None:
+    """A consumer process: its own feeder process, the consumer (bare or app) in this
+    one, serving the round's commands (_serve)."""
+    Meter.install()
     parent, child = mp.Pipe()
     proc = mp.get_context("spawn").Process(target=feeder_main, args=(child,), daemon=True)
     proc.start()
     port = parent.recv()
     gc.collect()
     try:
-        coro = runner(parent, port, rates, seconds, saturate)
+        coro = RUNNERS[kind](parent, port, control, rates, seconds, saturate)
         if profile_to:
             import cProfile
 
-            with cProfile.Profile() as prof:
-                result = asyncio.run(coro)  # type: ignore[arg-type]
+            # CPU time, not wall time: the process is stopped while the other blasts.
+            with cProfile.Profile(time.process_time) as prof:
+                asyncio.run(coro)
             prof.dump_stats(profile_to)
-            return result
-        return asyncio.run(coro)  # type: ignore[arg-type]
+        else:
+            asyncio.run(coro)
     finally:
         parent.send(("stop",))
         proc.join(10)
+
+
+# The blasts of a round, in this order: ABBA, so that a machine growing faster or slower
+# through the round costs both consumers the same.
+def blast_order(count: int) -> list[str]:
+    return [("bare", "app") if i % 2 == 0 else ("app", "bare") for i in range(count)]
+
+
+def play_round(rates: list[int], seconds: float, saturate: int, count: int = SATURATED_BLASTS,
+               profile_to: str | None = None) -> tuple[Result, Result]:
+    """Both consumers up at once, each in its own process against its own feeder, their
+    saturated blasts alternated (blast_order), a few seconds apart: the ratio of a round
+    compares the machine of the same moment. Returns (bare, app), each with its median
+    blast."""
+    ctx = mp.get_context("spawn")
+    controls, procs = {}, {}
+    for kind in ("bare", "app"):
+        control, child = ctx.Pipe()
+        procs[kind] = ctx.Process(target=consumer_main, args=(
+            kind, child, rates, seconds, saturate, profile_to if kind == "app" else None))
+        procs[kind].start()
+        controls[kind] = control
+        assert control.recv() == "ready"  # the keep-up rates run one consumer at a time
+    blasts: dict[str, list[Blast]] = {"bare": [], "app": []}
+    try:
+        for pair in blast_order(count):
+            for kind in pair:
+                other = procs["app" if kind == "bare" else "bare"].pid
+                assert other is not None
+                os.kill(other, signal.SIGSTOP)
+                controls[kind].send("blast")
+                blasts[kind].append(controls[kind].recv())
+                os.kill(other, signal.SIGCONT)
+        done = {}
+        for kind in ("bare", "app"):
+            controls[kind].send("done")
+            done[kind] = controls[kind].recv()
+    finally:
+        for proc in procs.values():
+            proc.join(30)
+    results = []
+    for kind in ("bare", "app"):
+        result: Result = done[kind]
+        ordered = sorted(blasts[kind], key=lambda b: b[0])
+        result.saturated, cpu, result.parts, feeder_cpu = ordered[len(ordered) // 2]
+        result.blasts = [b[0] for b in blasts[kind]]  # in the order they ran
+        result.cpu_per_1k = cpu / saturate * 1000
+        result.feeder_cpu_per_1k = feeder_cpu / saturate * 1000
+        results.append(result)
+    return results[0], results[1]
 
 
 def main() -> int:
@@ -298,6 +356,9 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs (for a smoke test)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="saturated bare/app pairs, interleaved (default 5)")
+    parser.add_argument("--blasts", type=int, default=SATURATED_BLASTS,
+                        help=f"saturated blasts per consumer and round (default "
+                             f"{SATURATED_BLASTS})")
     parser.add_argument("--profile-app", metavar="FILE",
                         help="cProfile the app consumer into FILE (diagnosis only)")
     args = parser.parse_args()
@@ -305,17 +366,14 @@ def main() -> int:
     seconds = 3.0 if not args.quick else 1.0
     saturate = 200_000 if not args.quick else 30_000
     rounds = 1 if args.quick else max(1, args.rounds)
-    Meter.install()
 
-    # The keep-up rates once, then saturated pairs interleaved so that both consumers of a
-    # round see the same machine: the ratio of each round is what the target is about.
+    # The keep-up rates once, then rounds of saturated blasts alternated between the two
+    # consumers (play_round): the ratio of each round is what the target is about.
     pairs: list[tuple[Result, Result]] = []
     for index in range(rounds):
         round_rates = rates if index == 0 else []
-        bare = _pair(run_bare, round_rates, seconds, saturate)
-        app = _pair(run_app, round_rates, seconds, saturate,
-                    args.profile_app if index == 0 else None)
-        pairs.append((bare, app))
+        pairs.append(play_round(round_rates, seconds, saturate, max(1, args.blasts),
+                                args.profile_app if index == 0 else None))
     bare, app = pairs[0]
     print(f"ticks benchmark: 100 symbols, tickPrice frames over loopback "
           f"(python {sys.version.split()[0]}, {os.cpu_count()} cpus)")
@@ -329,9 +387,13 @@ def main() -> int:
     for r in (bare, app):
         lags = ", ".join(f"{x:,}/s lag {r.keep_up[x][1] * 1000:.0f} ms" for x in rates)
         print(f"  {r.name}: {lags}")
-    print("saturated rounds (bare then app, each against its own feeder):")
+    print("saturated rounds (both consumers up, each against its own feeder, their blasts "
+          "alternated: " + ", ".join(k for pair in blast_order(max(1, args.blasts))
+                                     for k in pair)
+          + "; the other stopped meanwhile):")
     print(f"  {'round':>5} {'bare ticks/s':>13} {'app ticks/s':>12} {'ratio':>6} "
-          f"{'bare ms/1k':>11} {'app ms/1k':>10}   each blast, k ticks/s (bare | app)")
+          f"{'bare ms/1k':>11} {'app ms/1k':>10}   "
+          "each blast in turn, k ticks/s (bare | app)")
     ratios = []
     for index, (b, a) in enumerate(pairs, 1):
         ratios.append(a.saturated / b.saturated)
