@@ -161,6 +161,7 @@ def curve(sizes: list[tuple[int, int]], params: StressParams) -> dict[tuple[int,
           f"{'2 cores ms':>11} {'serial/2':>9}")
     totals = {}
     split = []
+    spread = []
     for n, k in sizes:
         rows = book(n, underlyings=k)
         repeat = 7 if n <= 10_000 else 3
@@ -206,12 +207,18 @@ def curve(sizes: list[tuple[int, int]], params: StressParams) -> dict[tuple[int,
               f"{stress_s * 1e3:>10.2f} {total / n * 1e6:>12.2f} {loop * 1e3:>9.1f} "
               f"{loop / stress_s:>11.1f}x {on_two * 1e3:>11.1f} {total / on_two:>8.2f}x")
         split.append((n, k, stress_s, *stress_split(rows, params, repeat * 2)))
+        spread.append((n, k, min(serial_times), max(serial_times)))
     # Where the stress path goes: the rows into arrays, the pricing kernel over the
     # option rows and the scan's scenarios, and the rest (sorting by underlying, sums,
     # worst losses, the grid's entries). The 50x target leaves loop / 50 for all of it.
     for n, k, whole, arrays, kernel in split:
         print(f"stress path, {n:,} on {k}: {whole * 1e3:.2f} ms = arrays {arrays * 1e3:.2f} + "
               f"pricing kernel {kernel * 1e3:.2f} + the rest {(whole - arrays - kernel) * 1e3:.2f}")
+    # The host's pace moves within seconds (the same call up to 1.6x slower in the next
+    # round, its CPU time with it): the spread of the total's runs shows how far.
+    for n, k, fastest, slowest in spread:
+        print(f"margin + stress, {n:,} on {k}: fastest {fastest * 1e3:.1f} ms, slowest "
+              f"{slowest * 1e3:.1f} ms of the runs")
     return totals
 
 

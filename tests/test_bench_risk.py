@@ -35,6 +35,7 @@ def test_the_curve_and_its_stress_split_run_on_a_small_book(
     out = capsys.readouterr().out
     assert set(totals) == {(300, 4), (-300, 4)}
     assert "stress path, 300 on 4:" in out and "pricing kernel" in out
+    assert "margin + stress, 300 on 4: fastest" in out
 
 
 def test_the_preview_figures_run(bench: ModuleType,
