@@ -37,9 +37,11 @@ import signal
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 from ib_async import IB, Contract
 from ib_async.client import Client
@@ -87,7 +89,7 @@ def _frames(_server: SimServer, conn: ClientConnection) -> list[bytes] | None:
     return frames
 
 
-# --- consumers (this process) ------------------------------------------------------------
+# --- consumers (a process each: consumer_main) -------------------------------------------
 @dataclass
 class Counter:
     count: int = 0
@@ -283,6 +285,7 @@ def consumer_main(kind: str, control: Connection, rates: list[int], seconds: flo
     parent, child = mp.Pipe()
     proc = mp.get_context("spawn").Process(target=feeder_main, args=(child,), daemon=True)
     proc.start()
+    child.close()  # (a feeder that dies fails the read instead of hanging it)
     port = parent.recv()
     gc.collect()
     try:
@@ -301,10 +304,35 @@ def consumer_main(kind: str, control: Connection, rates: list[int], seconds: flo
         proc.join(10)
 
 
-# The blasts of a round, in this order: ABBA, so that a machine growing faster or slower
-# through the round costs both consumers the same.
-def blast_order(count: int) -> list[str]:
+def blast_order(count: int) -> list[tuple[str, str]]:
+    """The blasts of a round, in this order: ABBA, so that a machine growing faster or
+    slower through the round costs both consumers the same."""
     return [("bare", "app") if i % 2 == 0 else ("app", "bare") for i in range(count)]
+
+
+def start_consumer(kind: str, rates: list[int], seconds: float, saturate: int,
+                   profile_to: str | None = None) -> tuple[Connection, BaseProcess]:
+    """A consumer process (consumer_main) and the end of its control pipe. Only the
+    process holds the other end: if it dies, a read here fails (EOFError) instead of
+    waiting for ever."""
+    ctx = mp.get_context("spawn")
+    control, child = ctx.Pipe()
+    proc = ctx.Process(target=consumer_main, args=(
+        kind, child, rates, seconds, saturate, profile_to))
+    proc.start()
+    child.close()
+    return control, proc
+
+
+@contextmanager
+def _stopped(proc: BaseProcess) -> Iterator[None]:
+    """The process stopped (SIGSTOP) meanwhile, and let go on whatever happens."""
+    assert proc.pid is not None
+    os.kill(proc.pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(proc.pid, signal.SIGCONT)
 
 
 def play_round(rates: list[int], seconds: float, saturate: int, count: int = SATURATED_BLASTS,
@@ -313,25 +341,20 @@ def play_round(rates: list[int], seconds: float, saturate: int, count: int = SAT
     saturated blasts alternated (blast_order), a few seconds apart: the ratio of a round
     compares the machine of the same moment. Returns (bare, app), each with its median
     blast."""
-    ctx = mp.get_context("spawn")
-    controls, procs = {}, {}
-    for kind in ("bare", "app"):
-        control, child = ctx.Pipe()
-        procs[kind] = ctx.Process(target=consumer_main, args=(
-            kind, child, rates, seconds, saturate, profile_to if kind == "app" else None))
-        procs[kind].start()
-        controls[kind] = control
-        assert control.recv() == "ready"  # the keep-up rates run one consumer at a time
+    controls: dict[str, Connection] = {}
+    procs: dict[str, BaseProcess] = {}
     blasts: dict[str, list[Blast]] = {"bare": [], "app": []}
     try:
+        for kind in ("bare", "app"):
+            controls[kind], procs[kind] = start_consumer(
+                kind, rates, seconds, saturate, profile_to if kind == "app" else None)
+            # (the keep-up rates run one consumer at a time)
+            assert controls[kind].recv() == "ready"
         for pair in blast_order(count):
             for kind in pair:
-                other = procs["app" if kind == "bare" else "bare"].pid
-                assert other is not None
-                os.kill(other, signal.SIGSTOP)
-                controls[kind].send("blast")
-                blasts[kind].append(controls[kind].recv())
-                os.kill(other, signal.SIGCONT)
+                with _stopped(procs["app" if kind == "bare" else "bare"]):
+                    controls[kind].send("blast")
+                    blasts[kind].append(controls[kind].recv())
         done = {}
         for kind in ("bare", "app"):
             controls[kind].send("done")
@@ -339,6 +362,9 @@ def play_round(rates: list[int], seconds: float, saturate: int, count: int = SAT
     finally:
         for proc in procs.values():
             proc.join(30)
+            if proc.is_alive():  # (a consumer that failed leaves the other waiting)
+                proc.kill()
+                proc.join()
     results = []
     for kind in ("bare", "app"):
         result: Result = done[kind]
